@@ -1,0 +1,25 @@
+//! Compiles `hall/v1/*.proto` with the pure-Rust `protox` compiler, so no
+//! system `protoc` is needed, and keeps the file descriptor set for gRPC
+//! reflection.
+use std::{env, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "hall/v1/common.proto",
+        "hall/v1/kiosk.proto",
+        "hall/v1/counter.proto",
+        "hall/v1/events.proto",
+        "hall/v1/admin.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(files, ["."])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    std::fs::write(
+        out.join("hall_descriptor.bin"),
+        prost::Message::encode_to_vec(&fds),
+    )?;
+    tonic_prost_build::configure().compile_fds(fds)?;
+    Ok(())
+}

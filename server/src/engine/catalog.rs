@@ -1,0 +1,465 @@
+//! The hall's catalogue: departments, zones, service categories with their
+//! guidance (办事指南), 一件事 bundles, windows with their tiers, clerks, the
+//! opening calendar and the queueing policy.
+//!
+//! These types are both the TOML schema of the config file and the in-memory
+//! catalogue the engine reads. Parsing and validation with file/key errors
+//! live in `crate::config`; this module only defines the shapes and lookups.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    pub hall: HallInfo,
+    #[serde(default)]
+    pub policy: Policy,
+    pub calendar: Calendar,
+    #[serde(default)]
+    pub departments: Vec<Department>,
+    #[serde(default)]
+    pub zones: Vec<Zone>,
+    #[serde(default)]
+    pub categories: Vec<Category>,
+    #[serde(default)]
+    pub bundles: Vec<Bundle>,
+    #[serde(default)]
+    pub windows: Vec<Window>,
+    #[serde(default)]
+    pub clerks: Vec<Clerk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HallInfo {
+    pub name_zh: String,
+    pub name_en: String,
+    /// IANA time zone of the site; the service date and opening hours are local to it.
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+    /// Local time at which the service day rolls over ("HH:MM", default midnight).
+    #[serde(default = "default_day_start")]
+    pub day_starts_at: String,
+    /// Scrolling notice line for the display boards.
+    #[serde(default)]
+    pub notice: String,
+}
+
+fn default_tz() -> String {
+    "Asia/Shanghai".into()
+}
+fn default_day_start() -> String {
+    "00:00".into()
+}
+
+/// Knobs of the ordering policy; every default is what a hall would start with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// At most this many priority tickets are called in a row at one window
+    /// while a normal ticket waits in the same tier: the anti-starvation ratio.
+    pub priority_ratio: u32,
+    /// A called ticket is marked no-show automatically on the recall after this many.
+    pub max_recalls: u32,
+    /// A ticket waiting in a window's secondary tier longer than this (minutes)
+    /// is served before that window's primary tier. Categories may override.
+    pub secondary_escalation_minutes: u32,
+    /// Appointments count as priority from this many minutes before their slot...
+    pub appointment_early_minutes: u32,
+    /// ...until this many minutes after the slot's end; later they queue normally.
+    pub appointment_grace_minutes: u32,
+    /// Age (years) from which the green channel is offered.
+    pub green_channel_age: u32,
+    /// Tickets one person may take per category per day (default for categories).
+    pub per_person_daily_limit: u32,
+    /// How many recent handling times per category feed the wait estimate.
+    pub recent_handling_samples: usize,
+    /// Where a late arrival goes back into the queue: behind this many waiting
+    /// tickets of its queue (0 = at the front, large = at the back).
+    pub late_requeue_behind: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            priority_ratio: 2,
+            max_recalls: 3,
+            secondary_escalation_minutes: 30,
+            appointment_early_minutes: 15,
+            appointment_grace_minutes: 15,
+            green_channel_age: 70,
+            per_person_daily_limit: 3,
+            recent_handling_samples: 20,
+            late_requeue_behind: 3,
+        }
+    }
+}
+
+/// Opening calendar: weekday hours, weekend opening (周末不打烊), public
+/// holidays and make-up working days (调休).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calendar {
+    pub weekday_open: String,
+    pub weekday_close: String,
+    /// Weekend opening: `None` closes the hall on Saturdays and Sundays.
+    #[serde(default)]
+    pub weekend_open: Option<String>,
+    #[serde(default)]
+    pub weekend_close: Option<String>,
+    #[serde(default)]
+    pub holidays: Vec<NaiveDate>,
+    /// Saturdays/Sundays worked with weekday hours (调休上班).
+    #[serde(default)]
+    pub makeup_workdays: Vec<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Department {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Guidance {
+    pub materials: Vec<String>,
+    pub legal_time_limit_days: u32,
+    pub promised_time_limit_days: u32,
+    pub fees: String,
+    pub notes: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Category {
+    pub code: String,
+    /// Ticket number prefix (A–Z or two letters); unique across categories and bundles.
+    pub prefix: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub department: String,
+    pub zone: String,
+    /// Tickets per day; 0 = unlimited.
+    #[serde(default)]
+    pub daily_quota: u32,
+    /// Issuing hours ("HH:MM"); default: the hall's hours of that day.
+    #[serde(default)]
+    pub issue_from: Option<String>,
+    /// Cutoff for new tickets ("HH:MM"), e.g. 30 minutes before closing.
+    #[serde(default)]
+    pub issue_until: Option<String>,
+    #[serde(default)]
+    pub per_person_daily_limit: Option<u32>,
+    #[serde(default)]
+    pub id_card_required: bool,
+    /// Expected handling minutes, used for estimates until real times exist.
+    #[serde(default = "default_expected")]
+    pub expected_minutes: u32,
+    /// Override of `policy.secondary_escalation_minutes`.
+    #[serde(default)]
+    pub max_wait_minutes: Option<u32>,
+    /// Served on weekend opening days (周末不打烊); false = weekdays only.
+    #[serde(default = "yes")]
+    pub weekend_service: bool,
+    #[serde(default)]
+    pub guidance: Guidance,
+}
+
+fn default_expected() -> u32 {
+    10
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BundleMode {
+    /// Stages are visited in order; the ticket joins the next stage's queue
+    /// keeping its place by original issue time.
+    Staged,
+    /// Served whole at a comprehensive window (综合窗口, 无差别受理) that lists the bundle.
+    Whole,
+}
+
+/// A 一件事 bundle: one matter spanning several categories.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    pub code: String,
+    pub prefix: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub stages: Vec<String>,
+    pub mode: BundleMode,
+    #[serde(default)]
+    pub daily_quota: u32,
+    #[serde(default)]
+    pub id_card_required: bool,
+    #[serde(default)]
+    pub guidance: Guidance,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// The number shown and spoken ("3号窗口").
+    pub number: u32,
+    pub name: String,
+    pub zone: String,
+    /// Category or bundle codes served, tier by tier: `tiers[0]` is primary.
+    pub tiers: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clerk {
+    pub id: String,
+    pub name: String,
+    /// Hex SHA-256 of "<id>:<pin>", so the config never holds a plain PIN.
+    pub pin_sha256: String,
+}
+
+/// What a queue code names: a category, or a bundle served whole.
+#[derive(Debug, Clone, Copy)]
+pub enum QueueRef<'a> {
+    Category(&'a Category),
+    Bundle(&'a Bundle),
+}
+
+impl Catalog {
+    pub fn category(&self, code: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.code == code)
+    }
+    pub fn bundle(&self, code: &str) -> Option<&Bundle> {
+        self.bundles.iter().find(|b| b.code == code)
+    }
+    pub fn window(&self, number: u32) -> Option<&Window> {
+        self.windows.iter().find(|w| w.number == number)
+    }
+    pub fn clerk(&self, id: &str) -> Option<&Clerk> {
+        self.clerks.iter().find(|c| c.id == id)
+    }
+    pub fn queue(&self, code: &str) -> Option<QueueRef<'_>> {
+        self.category(code)
+            .map(QueueRef::Category)
+            .or_else(|| self.bundle(code).map(QueueRef::Bundle))
+    }
+    /// Display names (zh, en) of a queue code, or the code itself when unknown.
+    pub fn queue_names(&self, code: &str) -> (String, String) {
+        match self.queue(code) {
+            Some(QueueRef::Category(c)) => (c.name_zh.clone(), c.name_en.clone()),
+            Some(QueueRef::Bundle(b)) => (b.name_zh.clone(), b.name_en.clone()),
+            None => (code.to_string(), code.to_string()),
+        }
+    }
+    pub fn queue_zone(&self, code: &str) -> Option<&str> {
+        match self.queue(code)? {
+            QueueRef::Category(c) => Some(&c.zone),
+            // A whole bundle lives in the zone of the windows that serve it.
+            QueueRef::Bundle(b) => self
+                .windows
+                .iter()
+                .find(|w| w.tiers.iter().flatten().any(|c| *c == b.code))
+                .map(|w| w.zone.as_str()),
+        }
+    }
+    pub fn expected_minutes(&self, code: &str) -> u32 {
+        match self.queue(code) {
+            Some(QueueRef::Category(c)) => c.expected_minutes,
+            Some(QueueRef::Bundle(b)) => b
+                .stages
+                .iter()
+                .filter_map(|s| self.category(s))
+                .map(|c| c.expected_minutes)
+                .sum::<u32>()
+                .max(1),
+            None => 10,
+        }
+    }
+    /// Minutes after which a ticket of `code` waiting in a secondary tier escalates.
+    pub fn escalation_minutes(&self, code: &str) -> u32 {
+        self.category(code)
+            .and_then(|c| c.max_wait_minutes)
+            .unwrap_or(self.policy.secondary_escalation_minutes)
+    }
+}
+
+/// SHA-256 of "<clerk id>:<pin>" as lowercase hex: the form `pin_sha256` holds.
+pub fn pin_hash(clerk_id: &str, pin: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(format!("{clerk_id}:{pin}").as_bytes()))
+}
+
+/// One problem found in a catalogue: the key it is at and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogProblem {
+    /// Dotted path of the offending key, e.g. `categories[3].prefix`.
+    pub key: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for CatalogProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)
+    }
+}
+
+impl Catalog {
+    /// Checks every cross-reference and format; returns all problems found.
+    pub fn validate(&self) -> Result<(), Vec<CatalogProblem>> {
+        use super::calendar::hhmm;
+        use std::collections::HashSet;
+        let mut out = Vec::new();
+        let mut bad = |key: String, problem: String| out.push(CatalogProblem { key, problem });
+        let time_ok = |s: &str| hhmm(s).is_some();
+
+        if self.hall.timezone.parse::<chrono_tz::Tz>().is_err() {
+            bad("hall.timezone".into(), format!("'{}' is not an IANA time zone", self.hall.timezone));
+        }
+        if !time_ok(&self.hall.day_starts_at) {
+            bad("hall.day_starts_at".into(), format!("'{}' is not HH:MM", self.hall.day_starts_at));
+        }
+        let cal = &self.calendar;
+        for (k, v) in [("weekday_open", &cal.weekday_open), ("weekday_close", &cal.weekday_close)] {
+            if !time_ok(v) {
+                bad(format!("calendar.{k}"), format!("'{v}' is not HH:MM"));
+            }
+        }
+        if let (Some(o), Some(c)) = (hhmm(&cal.weekday_open), hhmm(&cal.weekday_close))
+            && o >= c
+        {
+            bad("calendar.weekday_close".into(), "must be after weekday_open".into());
+        }
+        match (&cal.weekend_open, &cal.weekend_close) {
+            (Some(o), Some(c)) => {
+                for (k, v) in [("weekend_open", o), ("weekend_close", c)] {
+                    if !time_ok(v) {
+                        bad(format!("calendar.{k}"), format!("'{v}' is not HH:MM"));
+                    }
+                }
+                if let (Some(o), Some(c)) = (hhmm(o), hhmm(c))
+                    && o >= c
+                {
+                    bad("calendar.weekend_close".into(), "must be after weekend_open".into());
+                }
+            }
+            (None, None) => {}
+            _ => bad("calendar".into(), "weekend_open and weekend_close go together".into()),
+        }
+        for (i, d) in cal.makeup_workdays.iter().enumerate() {
+            if cal.holidays.contains(d) {
+                bad(format!("calendar.makeup_workdays[{i}]"), format!("{d} is also listed as a holiday"));
+            }
+        }
+
+        let mut seen = HashSet::new();
+        for (i, d) in self.departments.iter().enumerate() {
+            if d.code.is_empty() || !seen.insert(d.code.as_str()) {
+                bad(format!("departments[{i}].code"), format!("'{}' is empty or used twice", d.code));
+            }
+        }
+        let mut zones = HashSet::new();
+        for (i, z) in self.zones.iter().enumerate() {
+            if z.code.is_empty() || !zones.insert(z.code.as_str()) {
+                bad(format!("zones[{i}].code"), format!("'{}' is empty or used twice", z.code));
+            }
+        }
+        let prefix_ok = |p: &str| (1..=2).contains(&p.len()) && p.chars().all(|c| c.is_ascii_uppercase());
+        let mut codes = HashSet::new();
+        let mut prefixes = HashSet::new();
+        for (i, c) in self.categories.iter().enumerate() {
+            let k = |f: &str| format!("categories[{i}].{f}");
+            if c.code.is_empty() || !codes.insert(c.code.as_str()) {
+                bad(k("code"), format!("'{}' is empty or used twice", c.code));
+            }
+            if !prefix_ok(&c.prefix) {
+                bad(k("prefix"), format!("'{}' must be one or two letters A-Z", c.prefix));
+            } else if !prefixes.insert(c.prefix.as_str()) {
+                bad(k("prefix"), format!("'{}' is used by another category or bundle", c.prefix));
+            }
+            if !self.departments.iter().any(|d| d.code == c.department) {
+                bad(k("department"), format!("no department '{}'", c.department));
+            }
+            if !zones.contains(c.zone.as_str()) {
+                bad(k("zone"), format!("no zone '{}'", c.zone));
+            }
+            for (f, v) in [("issue_from", &c.issue_from), ("issue_until", &c.issue_until)] {
+                if let Some(v) = v
+                    && !time_ok(v)
+                {
+                    bad(k(f), format!("'{v}' is not HH:MM"));
+                }
+            }
+            if c.expected_minutes == 0 {
+                bad(k("expected_minutes"), "must be at least 1".into());
+            }
+        }
+        for (i, b) in self.bundles.iter().enumerate() {
+            let k = |f: &str| format!("bundles[{i}].{f}");
+            if b.code.is_empty() || !codes.insert(b.code.as_str()) {
+                bad(k("code"), format!("'{}' is empty or used by another category or bundle", b.code));
+            }
+            if !prefix_ok(&b.prefix) {
+                bad(k("prefix"), format!("'{}' must be one or two letters A-Z", b.prefix));
+            } else if !prefixes.insert(b.prefix.as_str()) {
+                bad(k("prefix"), format!("'{}' is used by another category or bundle", b.prefix));
+            }
+            if b.stages.is_empty() {
+                bad(k("stages"), "needs at least one stage".into());
+            }
+            for (j, s) in b.stages.iter().enumerate() {
+                if self.category(s).is_none() {
+                    bad(format!("bundles[{i}].stages[{j}]"), format!("no category '{s}'"));
+                }
+            }
+        }
+        let mut numbers = HashSet::new();
+        for (i, w) in self.windows.iter().enumerate() {
+            let k = |f: &str| format!("windows[{i}].{f}");
+            if w.number == 0 || !numbers.insert(w.number) {
+                bad(k("number"), format!("{} is 0 or used twice", w.number));
+            }
+            if !zones.contains(w.zone.as_str()) {
+                bad(k("zone"), format!("no zone '{}'", w.zone));
+            }
+            if w.tiers.iter().all(|t| t.is_empty()) {
+                bad(k("tiers"), "serves nothing: list category codes, primary tier first".into());
+            }
+            for (t, tier) in w.tiers.iter().enumerate() {
+                for (j, code) in tier.iter().enumerate() {
+                    if self.queue(code).is_none() {
+                        bad(format!("windows[{i}].tiers[{t}][{j}]"), format!("no category or bundle '{code}'"));
+                    }
+                }
+            }
+        }
+        for b in self.bundles.iter().filter(|b| b.mode == BundleMode::Whole) {
+            if !self.windows.iter().any(|w| w.tiers.iter().flatten().any(|c| *c == b.code)) {
+                bad(format!("bundles.{}", b.code), "is served whole but no window lists it".into());
+            }
+        }
+        let mut clerks = HashSet::new();
+        for (i, c) in self.clerks.iter().enumerate() {
+            if c.id.is_empty() || !clerks.insert(c.id.as_str()) {
+                bad(format!("clerks[{i}].id"), format!("'{}' is empty or used twice", c.id));
+            }
+            if c.pin_sha256.len() != 64 || !c.pin_sha256.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                bad(format!("clerks[{i}].pin_sha256"), "must be 64 hex digits: sha256 of \"<id>:<pin>\"".into());
+            }
+        }
+        if out.is_empty() { Ok(()) } else { Err(out) }
+    }
+}

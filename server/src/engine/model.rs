@@ -1,0 +1,362 @@
+//! The engine's vocabulary: tickets, priority classes, commands, events and
+//! the recorded reason of every call. Plain data with serde, because events
+//! are what the store persists (as JSON, so fields can be added later).
+
+use super::catalog::Catalog;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+pub type TicketId = u64;
+pub type WindowNo = u32;
+/// Unix milliseconds. The engine never reads the clock: every command comes with `now`.
+pub type Millis = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    #[default]
+    Normal,
+    Elderly,
+    Disabled,
+    Veteran,
+    Pregnant,
+    /// Booked in advance; priority only near its slot.
+    Appointment,
+    /// Key project, assisted/agency handling (帮办代办).
+    KeyProject,
+}
+
+impl Priority {
+    pub fn name(self) -> &'static str {
+        match self {
+            Priority::Normal => "normal",
+            Priority::Elderly => "elderly",
+            Priority::Disabled => "disabled",
+            Priority::Veteran => "veteran",
+            Priority::Pregnant => "pregnant",
+            Priority::Appointment => "appointment",
+            Priority::KeyProject => "key project",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[default]
+    Kiosk,
+    Mobile,
+    Counter,
+    Appointment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    Waiting,
+    Called,
+    Serving,
+    Done,
+    NoShow,
+    Suspended,
+    Cancelled,
+    Expired,
+    /// Finished without resolution; a follow-up (回访) item is open.
+    Unresolved,
+}
+
+impl TicketState {
+    /// Waiting, called, serving or suspended: the person still has business today.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            TicketState::Waiting | TicketState::Called | TicketState::Serving | TicketState::Suspended
+        )
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            TicketState::Waiting => "waiting",
+            TicketState::Called => "called",
+            TicketState::Serving => "serving",
+            TicketState::Done => "done",
+            TicketState::NoShow => "no-show",
+            TicketState::Suspended => "suspended",
+            TicketState::Cancelled => "cancelled",
+            TicketState::Expired => "expired",
+            TicketState::Unresolved => "unresolved",
+        }
+    }
+}
+
+/// Who the ticket is for, without the ID number: `key` is the keyed hash
+/// (HMAC-SHA256 with the site secret) made at the API edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub key: String,
+    pub masked_name: String,
+    pub birth_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleProgress {
+    pub code: String,
+    pub stage: u32,
+    pub stages: Vec<String>,
+}
+
+/// A transfer with return: after the target is done, the ticket comes back here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnTo {
+    pub window: WindowNo,
+    pub queue: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub start: Millis,
+    pub end: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub number: String,
+    pub service_date: NaiveDate,
+    /// The category or bundle code it was issued for (quota, one-per-person).
+    pub origin: String,
+    /// The category or whole-bundle code whose queue it is in now.
+    pub queue: String,
+    pub priority: Priority,
+    pub channel: Channel,
+    pub state: TicketState,
+    pub person: Option<Person>,
+    pub issued_at: Millis,
+    /// Its place in the queue: issue time, kept across transfers with return
+    /// and bundle stages; moved back on a late-arrival requeue.
+    pub sort_at: Millis,
+    pub called_at: Option<Millis>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub window: Option<WindowNo>,
+    pub clerk: Option<String>,
+    pub recall_count: u32,
+    pub call_reason: Option<CallReason>,
+    pub bundle: Option<BundleProgress>,
+    /// Only this window may call it (transfer to a window, or a return).
+    pub target_window: Option<WindowNo>,
+    pub return_to: Option<ReturnTo>,
+    pub appointment: Option<Slot>,
+    pub rating: Option<u8>,
+    pub note: Option<String>,
+}
+
+/// Why "call next" picked a ticket. Recorded on the ticket and in the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallReason {
+    pub rule: CallRule,
+    /// Tier of the window it was taken from (0 = primary).
+    pub tier: u32,
+    /// Seconds it had waited (by its place in the queue).
+    pub waited_s: i64,
+    /// Tickets still waiting for this window after it.
+    pub others_waiting: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum CallRule {
+    /// The clerk chose this ticket.
+    Chosen,
+    /// Transferred to this window, or returning to it.
+    Targeted,
+    /// Waited past its escalation limit in a secondary tier.
+    Escalated { limit_min: u32 },
+    /// Oldest priority ticket; `streak` priority calls in a row including this one.
+    Priority { class: Priority, streak: u32 },
+    /// Oldest normal ticket; no priority ticket waited in this tier.
+    Fifo,
+    /// Oldest normal ticket, taken because `streak` priority calls came before.
+    AfterPriorityStreak { streak: u32 },
+    /// A suspended ticket called back (回呼).
+    CalledBack,
+}
+
+impl std::fmt::Display for CallReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tier = if self.tier == 0 {
+            "primary tier".to_string()
+        } else {
+            format!("tier {}", self.tier + 1)
+        };
+        let waited = self.waited_s / 60;
+        match &self.rule {
+            CallRule::Chosen => write!(f, "chosen by the clerk (waited {waited} min)"),
+            CallRule::Targeted => write!(f, "transferred to this window (waited {waited} min)"),
+            CallRule::Escalated { limit_min } => {
+                write!(f, "{tier}: waited {waited} min, past the {limit_min} min limit")
+            }
+            CallRule::Priority { class, streak } => write!(
+                f,
+                "{tier}: oldest {} ticket, priority call {streak} in a row (waited {waited} min)",
+                class.name()
+            ),
+            CallRule::Fifo => write!(f, "{tier}: oldest ticket (waited {waited} min)"),
+            CallRule::AfterPriorityStreak { streak } => write!(
+                f,
+                "{tier}: oldest normal ticket after {streak} priority calls (waited {waited} min)"
+            ),
+            CallRule::CalledBack => write!(f, "suspended ticket called back"),
+        }?;
+        write!(f, "; {} others waiting", self.others_waiting)
+    }
+}
+
+impl CallReason {
+    pub fn is_priority(&self) -> bool {
+        matches!(self.rule, CallRule::Priority { .. })
+    }
+}
+
+/// A counter session: window number plus the token Login returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub window: WindowNo,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransferTarget {
+    Queue(String),
+    Window(WindowNo),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpKind {
+    BadRating,
+    Unresolved,
+}
+
+impl FollowUpKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FollowUpKind::BadRating => "bad_rating",
+            FollowUpKind::Unresolved => "unresolved",
+        }
+    }
+}
+
+/// A 回访 item: a bad rating or an unresolved matter that staff must follow up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub id: u64,
+    pub ticket_number: String,
+    pub service_date: NaiveDate,
+    pub kind: FollowUpKind,
+    pub reason: String,
+    pub window: Option<WindowNo>,
+    pub clerk: Option<String>,
+    pub masked_name: Option<String>,
+    pub opened_at: Millis,
+    pub closed: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Appointment {
+    pub id: u64,
+    pub queue: String,
+    pub person: Person,
+    pub date: NaiveDate,
+    pub slot: Slot,
+    pub slot_label: (String, String),
+    pub ticket: Option<TicketId>,
+}
+
+/// What happens to a ticket when its service at a window finishes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "then")]
+pub enum AfterFinish {
+    Closed,
+    /// Bundle: join the next stage's queue, keeping the original place.
+    NextStage { stage: u32, queue: String },
+    /// Transfer with return: back to the window it came from, keeping its place.
+    Returned { window: WindowNo, queue: String },
+}
+
+/// Everything a client can ask the engine to do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Advances time: rolls the service day at the site's day start.
+    Tick,
+    IssueTicket {
+        request_id: Option<String>,
+        code: String,
+        priority: Priority,
+        channel: Channel,
+        person: Option<Person>,
+    },
+    BookAppointment {
+        request_id: Option<String>,
+        code: String,
+        person: Person,
+        date: NaiveDate,
+        slot_start: String,
+        slot_end: String,
+    },
+    CheckInAppointment {
+        request_id: Option<String>,
+        person_key: String,
+    },
+    CancelTicket { number: String, reason: String },
+    Login { window: WindowNo, clerk: String, pin: String, token: String },
+    Logout { session: Session },
+    Pause { session: Session, reason: String },
+    Resume { session: Session },
+    CallNext { session: Session },
+    CallTicket { session: Session, number: String },
+    Recall { session: Session },
+    StartService { session: Session },
+    Finish { session: Session, resolved: bool, reason: String },
+    NoShow { session: Session },
+    Requeue { session: Session, number: String },
+    Suspend { session: Session, reason: String },
+    CallBack { session: Session, number: String },
+    Transfer { session: Session, target: TransferTarget, with_return: bool, reason: String },
+    Rate { session: Session, number: String, rating: u8, comment: String },
+    CloseFollowUp { id: u64, resolution: String },
+    ReplaceCatalog { catalog: Box<Catalog> },
+    ReportDevice { device_id: String, kind: String, status: String, detail: String },
+}
+
+/// Every state change. `Hall` is the fold of all events; the store persists them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Event {
+    DayRolled { to: NaiveDate, expired: Vec<TicketId> },
+    CatalogReplaced { catalog: Box<Catalog> },
+    TicketIssued { ticket: Box<Ticket>, request_id: Option<String>, appointment: Option<u64> },
+    AppointmentBooked { appointment: Box<Appointment>, request_id: Option<String> },
+    TicketCancelled { ticket: TicketId, reason: String },
+    WindowOpened { window: WindowNo, clerk: String, token: String },
+    WindowClosed { window: WindowNo },
+    WindowPaused { window: WindowNo, reason: String },
+    WindowResumed { window: WindowNo },
+    TicketCalled { ticket: TicketId, window: WindowNo, clerk: String, reason: CallReason },
+    TicketRecalled { ticket: TicketId, window: WindowNo, count: u32 },
+    ServiceStarted { ticket: TicketId, window: WindowNo },
+    TicketFinished { ticket: TicketId, window: WindowNo, resolved: bool, reason: String, after: AfterFinish },
+    TicketNoShow { ticket: TicketId, window: WindowNo, auto: bool },
+    TicketRequeued { ticket: TicketId, sort_at: Millis },
+    TicketSuspended { ticket: TicketId, window: WindowNo, reason: String },
+    TicketTransferred {
+        ticket: TicketId,
+        from_window: WindowNo,
+        target: TransferTarget,
+        return_to: Option<ReturnTo>,
+        reason: String,
+    },
+    RatingSubmitted { ticket: TicketId, window: WindowNo, rating: u8, comment: String },
+    FollowUpOpened { follow_up: Box<FollowUp> },
+    FollowUpClosed { id: u64, resolution: String },
+    DeviceReported { device_id: String, kind: String, status: String, detail: String },
+}

@@ -1,0 +1,189 @@
+//! The ordering policy: which waiting ticket "call next" takes at a window,
+//! and how many tickets are ahead of a waiting one.
+//!
+//! Order at window W, first match wins:
+//! 1. tickets transferred to W (or returning to W), oldest place first;
+//! 2. tickets in W's secondary tiers that waited past their escalation limit;
+//! 3. tier by tier: inside a tier, priority tickets (green channel, key
+//!    projects, appointments near their slot) and normal tickets are
+//!    interleaved — at most `priority_ratio` priority calls in a row while a
+//!    normal ticket waits — and each class is FIFO by place in the queue.
+
+use super::catalog::Window;
+use super::model::*;
+use super::{Hall, QueueIndex, WindowRuntime};
+
+type Key = (Millis, TicketId);
+
+/// Whether an appointment ticket counts as priority at `now`.
+pub(crate) fn appointment_is_due(h: &Hall, t: &Ticket, now: Millis) -> bool {
+    let Some(slot) = &t.appointment else { return false };
+    let p = &h.catalog.policy;
+    now >= slot.start - i64::from(p.appointment_early_minutes) * 60_000
+        && now <= slot.end + i64::from(p.appointment_grace_minutes) * 60_000
+}
+
+/// Oldest priority-effective and oldest normal-effective keys of one queue.
+fn heads(h: &Hall, q: &QueueIndex, now: Millis) -> (Option<(Key, Priority)>, Option<Key>) {
+    let mut prio = q.priority.first().map(|k| (*k, h.tickets[&k.1].priority));
+    let mut normal = q.normal.first().copied();
+    // Appointments are few; scan them for the first due and the first not due.
+    let mut due_found = false;
+    let mut not_due_found = false;
+    for k in &q.appointment {
+        let due = appointment_is_due(h, &h.tickets[&k.1], now);
+        if due && !due_found {
+            due_found = true;
+            if prio.is_none_or(|(p, _)| *k < p) {
+                prio = Some((*k, Priority::Appointment));
+            }
+        } else if !due && !not_due_found {
+            not_due_found = true;
+            if normal.is_none_or(|n| *k < n) {
+                normal = Some(*k);
+            }
+        }
+        if due_found && not_due_found {
+            break;
+        }
+    }
+    (prio, normal)
+}
+
+/// Picks the ticket "call next" takes at `window`, with the reason.
+pub(crate) fn pick_next(
+    h: &Hall,
+    window: &Window,
+    rt: &WindowRuntime,
+    now: Millis,
+) -> Option<(TicketId, CallReason)> {
+    let total = waiting_for_window(h, window);
+    let reason = |rule, tier, key: Key| CallReason {
+        rule,
+        tier,
+        waited_s: (now - key.0) / 1000,
+        others_waiting: total.saturating_sub(1),
+    };
+    // 1. Targeted at this window.
+    if let Some(k) = h.targeted.get(&window.number).and_then(|s| s.first()) {
+        return Some((k.1, reason(CallRule::Targeted, 0, *k)));
+    }
+    // 2. Escalated from secondary tiers: the oldest over its limit.
+    let mut escalated: Option<(Key, u32, u32)> = None;
+    for (tier, codes) in window.tiers.iter().enumerate().skip(1) {
+        for code in codes {
+            let Some(q) = h.queues.get(code) else { continue };
+            let limit = h.catalog.escalation_minutes(code);
+            let oldest = [q.normal.first(), q.priority.first(), q.appointment.first()]
+                .into_iter()
+                .flatten()
+                .min()
+                .copied();
+            if let Some(k) = oldest
+                && now - k.0 >= i64::from(limit) * 60_000
+                && escalated.is_none_or(|(e, _, _)| k < e)
+            {
+                escalated = Some((k, tier as u32, limit));
+            }
+        }
+    }
+    if let Some((k, tier, limit_min)) = escalated {
+        return Some((k.1, reason(CallRule::Escalated { limit_min }, tier, k)));
+    }
+    // 3. Tier by tier, priority interleaved with normal.
+    for (tier, codes) in window.tiers.iter().enumerate() {
+        let mut prio: Option<(Key, Priority)> = None;
+        let mut normal: Option<Key> = None;
+        for code in codes {
+            let Some(q) = h.queues.get(code) else { continue };
+            let (p, n) = heads(h, q, now);
+            if let Some(p) = p
+                && prio.is_none_or(|(best, _)| p.0 < best)
+            {
+                prio = Some(p);
+            }
+            if let Some(n) = n
+                && normal.is_none_or(|best| n < best)
+            {
+                normal = Some(n);
+            }
+        }
+        let tier = tier as u32;
+        let ratio = h.catalog.policy.priority_ratio;
+        match (prio, normal) {
+            (Some((k, class)), None) => {
+                let streak = rt.priority_streak + 1;
+                return Some((k.1, reason(CallRule::Priority { class, streak }, tier, k)));
+            }
+            (Some((k, class)), Some(_)) if rt.priority_streak < ratio => {
+                let streak = rt.priority_streak + 1;
+                return Some((k.1, reason(CallRule::Priority { class, streak }, tier, k)));
+            }
+            (Some(_), Some(k)) => {
+                let streak = rt.priority_streak;
+                return Some((k.1, reason(CallRule::AfterPriorityStreak { streak }, tier, k)));
+            }
+            (None, Some(k)) => return Some((k.1, reason(CallRule::Fifo, tier, k))),
+            (None, None) => {}
+        }
+    }
+    None
+}
+
+/// Waiting tickets this window could call (targeted plus all its tiers).
+pub(crate) fn waiting_for_window(h: &Hall, window: &Window) -> u32 {
+    let targeted = h.targeted.get(&window.number).map_or(0, |s| s.len());
+    let queued: usize = window
+        .tiers
+        .iter()
+        .flatten()
+        .filter_map(|c| h.queues.get(c))
+        .map(QueueIndex::len)
+        .sum();
+    (targeted + queued) as u32
+}
+
+/// Tickets that will be called before waiting ticket `t` (an estimate for
+/// interleaving: normal tickets count the priority ones the ratio lets in).
+pub(crate) fn people_ahead(h: &Hall, t: &Ticket, now: Millis) -> u32 {
+    let key = (t.sort_at, t.id);
+    if let Some(w) = t.target_window {
+        return h.targeted.get(&w).map_or(0, |s| s.range(..key).count() as u32);
+    }
+    let Some(q) = h.queues.get(&t.queue) else { return 0 };
+    let count_before = |set: &std::collections::BTreeSet<Key>| -> u32 {
+        // Fast path: a newly issued ticket is the last of its set.
+        if set.last() == Some(&key) {
+            set.len() as u32 - 1
+        } else {
+            set.range(..key).count() as u32
+        }
+    };
+    let mut prio_before = count_before(&q.priority);
+    let mut normal_before = count_before(&q.normal);
+    let mut prio_total = q.priority.len() as u32;
+    for k in &q.appointment {
+        let due = appointment_is_due(h, &h.tickets[&k.1], now);
+        if due {
+            prio_total += 1;
+        }
+        if *k < key {
+            if due {
+                prio_before += 1;
+            } else {
+                normal_before += 1;
+            }
+        }
+    }
+    let ratio = h.catalog.policy.priority_ratio.max(1);
+    let is_priority = match t.priority {
+        Priority::Normal => false,
+        Priority::Appointment => appointment_is_due(h, t, now),
+        _ => true,
+    };
+    if is_priority {
+        prio_before + (prio_before / ratio).min(normal_before)
+    } else {
+        normal_before + prio_total.min(ratio * (normal_before + 1))
+    }
+}
