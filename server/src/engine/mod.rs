@@ -468,7 +468,9 @@ impl Hall {
                 };
                 if s < open || e > close {
                     return Err(EngineError::InvalidArgument(format!(
-                        "slot {slot_start}-{slot_end} is outside opening hours {open}-{close} on {date}"
+                        "slot {slot_start}-{slot_end} is outside opening hours {}-{} on {date}",
+                        open.format("%H:%M"),
+                        close.format("%H:%M")
                     )));
                 }
                 let clock = self.clock();

@@ -1,1 +1,1017 @@
+//! Scenario tests: a tiny script drives the engine on a virtual clock and the
+//! transcript is compared with an `expect!` snapshot. One `check` per behaviour.
+//!
+//! Script: `at [DATE] HH:MM`, `+N` (minutes), `tick`, `issue CODE [class]
+//! [person=K] [born=DATE] [req=ID]`, `book CODE person=K DATE HH:MM-HH:MM`,
+//! `checkin person=K`, `cancel NO`, `login W CLERK [PIN]`, `logout W`,
+//! `pause W`, `resume W`, `call W`, `pick W NO`, `recall W`, `start W`,
+//! `finish W [unresolved REASON]`, `noshow W`, `requeue W NO`, `suspend W`,
+//! `callback W NO`, `transfer W cat=CODE|win=N [return]`, `rate W NO N [COMMENT]`,
+//! `queue W`, `status NO`, `replace-catalog`.
 
+use super::catalog::{Catalog, pin_hash};
+use super::*;
+use chrono::{NaiveDate, NaiveDateTime};
+use expect_test::{Expect, expect};
+use std::fmt::Write;
+
+fn test_catalog() -> Catalog {
+    let pin = pin_hash("c1", "1111");
+    let pin2 = pin_hash("c2", "2222");
+    let pin3 = pin_hash("c3", "3333");
+    let text = format!(
+        r#"
+[hall]
+name_zh = "测试大厅"
+name_en = "Test hall"
+[policy]
+priority_ratio = 2
+max_recalls = 2
+secondary_escalation_minutes = 30
+late_requeue_behind = 1
+[calendar]
+weekday_open = "09:00"
+weekday_close = "17:00"
+weekend_open = "09:00"
+weekend_close = "12:00"
+holidays = ["2026-10-01"]
+makeup_workdays = ["2026-10-10"]
+[[departments]]
+code = "d"
+name_zh = "部门"
+name_en = "Dept"
+[[zones]]
+code = "z"
+name_zh = "综合受理区"
+name_en = "General"
+[[categories]]
+code = "a"
+prefix = "A"
+name_zh = "甲"
+name_en = "Alpha"
+department = "d"
+zone = "z"
+expected_minutes = 10
+issue_until = "16:30"
+[[categories]]
+code = "b"
+prefix = "B"
+name_zh = "乙"
+name_en = "Beta"
+department = "d"
+zone = "z"
+expected_minutes = 6
+weekend_service = false
+[[categories]]
+code = "c"
+prefix = "C"
+name_zh = "丙"
+name_en = "Gamma"
+department = "d"
+zone = "z"
+daily_quota = 2
+id_card_required = true
+per_person_daily_limit = 1
+[[bundles]]
+code = "ys"
+prefix = "YS"
+name_zh = "分段一件事"
+name_en = "Staged bundle"
+stages = ["a", "b"]
+mode = "staged"
+[[bundles]]
+code = "yw"
+prefix = "YW"
+name_zh = "综窗一件事"
+name_en = "Whole bundle"
+stages = ["a", "b"]
+mode = "whole"
+[[windows]]
+number = 1
+name = "1号窗口"
+zone = "z"
+tiers = [["a"], ["b"]]
+[[windows]]
+number = 2
+name = "2号窗口"
+zone = "z"
+tiers = [["b"], ["a"]]
+[[windows]]
+number = 3
+name = "3号综合窗口"
+zone = "z"
+tiers = [["yw"], ["c"]]
+[[clerks]]
+id = "c1"
+name = "王晓明"
+pin_sha256 = "{pin}"
+[[clerks]]
+id = "c2"
+name = "李丽华"
+pin_sha256 = "{pin2}"
+[[clerks]]
+id = "c3"
+name = "张建国"
+pin_sha256 = "{pin3}"
+"#
+    );
+    crate::config::parse(&text, "test").unwrap()
+}
+
+struct Run {
+    hall: Hall,
+    now: Millis,
+    out: String,
+    log: Vec<(Event, Millis)>,
+}
+
+fn pins(clerk: &str) -> &'static str {
+    match clerk {
+        "c1" => "1111",
+        "c2" => "2222",
+        _ => "3333",
+    }
+}
+
+impl Run {
+    fn session(&self, w: &str) -> Session {
+        let window: WindowNo = w.parse().unwrap();
+        let token = self.hall.windows.get(&window).and_then(|r| r.token.clone()).unwrap_or_default();
+        Session { window, token }
+    }
+
+    fn line(&mut self, line: &str) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let opt = |k: &str| words.iter().find_map(|w| w.strip_prefix(k).map(str::to_string));
+        let has = |k: &str| words.contains(&k);
+        let s = |i: usize| words.get(i).copied().unwrap_or("").to_string();
+        let cmd = match words[0] {
+            "at" => {
+                let text = if words.len() == 3 {
+                    format!("{} {}", words[1], words[2])
+                } else {
+                    format!("{} {}", self.hall.clock().local(self.now).date(), words[1])
+                };
+                let local = NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M").unwrap();
+                self.now = self.hall.clock().instant(local);
+                return;
+            }
+            w if w.starts_with('+') => {
+                self.now += w[1..].parse::<i64>().unwrap() * 60_000;
+                return;
+            }
+            "queue" => {
+                let w: WindowNo = s(1).parse().unwrap();
+                let ids = self.hall.window_queue(w, self.now, 20);
+                let nums: Vec<String> = ids.iter().map(|id| self.hall.tickets[id].number.clone()).collect();
+                writeln!(self.out, "{line} -> [{}]", nums.join(" ")).unwrap();
+                return;
+            }
+            "status" => {
+                let t = self.hall.ticket_by_number(&s(1)).unwrap().clone();
+                let (ahead, wait) = self.hall.estimate(&t, self.now);
+                writeln!(
+                    self.out,
+                    "{line} -> {} queue={} ahead={ahead} wait={wait}m{}",
+                    t.state.name(),
+                    t.queue,
+                    t.target_window.map_or(String::new(), |w| format!(" target=win{w}"))
+                )
+                .unwrap();
+                return;
+            }
+            "tick" => Command::Tick,
+            "issue" => {
+                let priority = match words.get(2).copied() {
+                    Some("elderly") => Priority::Elderly,
+                    Some("veteran") => Priority::Veteran,
+                    Some("key") => Priority::KeyProject,
+                    Some("disabled") => Priority::Disabled,
+                    _ => Priority::Normal,
+                };
+                let person = opt("person=").map(|k| Person {
+                    key: k,
+                    masked_name: "张*三".into(),
+                    birth_date: opt("born=").map(|d| d.parse().unwrap()),
+                });
+                Command::IssueTicket { request_id: opt("req="), code: s(1), priority, channel: Channel::Kiosk, person }
+            }
+            "book" => {
+                let (from, to) = s(4).split_once('-').map(|(a, b)| (a.to_string(), b.to_string())).unwrap();
+                Command::BookAppointment {
+                    request_id: None,
+                    code: s(1),
+                    person: Person { key: opt("person=").unwrap(), masked_name: "李*".into(), birth_date: None },
+                    date: s(3).parse::<NaiveDate>().unwrap(),
+                    slot_start: from,
+                    slot_end: to,
+                }
+            }
+            "checkin" => Command::CheckInAppointment { request_id: None, person_key: opt("person=").unwrap() },
+            "cancel" => Command::CancelTicket { number: s(1), reason: "visitor left".into() },
+            "login" => {
+                let pin = words.get(3).map_or(pins(&s(2)), |p| p).to_string();
+                Command::Login { window: s(1).parse().unwrap(), clerk: s(2), pin, token: format!("t{}", s(1)) }
+            }
+            "logout" => Command::Logout { session: self.session(&s(1)) },
+            "pause" => Command::Pause { session: self.session(&s(1)), reason: "break".into() },
+            "resume" => Command::Resume { session: self.session(&s(1)) },
+            "call" => Command::CallNext { session: self.session(&s(1)) },
+            "pick" => Command::CallTicket { session: self.session(&s(1)), number: s(2) },
+            "recall" => Command::Recall { session: self.session(&s(1)) },
+            "start" => Command::StartService { session: self.session(&s(1)) },
+            "finish" => Command::Finish {
+                session: self.session(&s(1)),
+                resolved: !has("unresolved"),
+                reason: words.get(3..).map(|w| w.join(" ")).unwrap_or_default(),
+            },
+            "noshow" => Command::NoShow { session: self.session(&s(1)) },
+            "requeue" => Command::Requeue { session: self.session(&s(1)), number: s(2) },
+            "suspend" => Command::Suspend { session: self.session(&s(1)), reason: "补充材料".into() },
+            "callback" => Command::CallBack { session: self.session(&s(1)), number: s(2) },
+            "transfer" => Command::Transfer {
+                session: self.session(&s(1)),
+                target: match (opt("cat="), opt("win=")) {
+                    (Some(c), _) => TransferTarget::Queue(c),
+                    (_, Some(w)) => TransferTarget::Window(w.parse().unwrap()),
+                    _ => panic!("transfer needs cat= or win="),
+                },
+                with_return: has("return"),
+                reason: "needs another department".into(),
+            },
+            "rate" => Command::Rate {
+                session: self.session(&s(1)),
+                number: s(2),
+                rating: s(3).parse().unwrap(),
+                comment: words.get(4..).map(|w| w.join(" ")).unwrap_or_default(),
+            },
+            "replace-catalog" => {
+                let mut c = self.hall.catalog.clone();
+                c.categories.retain(|c| c.code != "b");
+                for w in &mut c.windows {
+                    for t in &mut w.tiers {
+                        t.retain(|c| c != "b");
+                    }
+                }
+                c.bundles.clear();
+                for w in &mut c.windows {
+                    for t in &mut w.tiers {
+                        t.retain(|c| c != "yw");
+                    }
+                    w.tiers.retain(|t| !t.is_empty());
+                }
+                Command::ReplaceCatalog { catalog: Box::new(c) }
+            }
+            other => panic!("unknown script command {other}"),
+        };
+        match apply(&mut self.hall, cmd, self.now) {
+            Ok(events) if events.is_empty() => writeln!(self.out, "{line} -> (no change)").unwrap(),
+            Ok(events) => {
+                self.log.extend(events.iter().map(|e| (e.clone(), self.now)));
+                let text: Vec<String> = events.iter().map(|e| self.describe(e)).collect();
+                writeln!(self.out, "{line} -> {}", text.join("; ")).unwrap();
+            }
+            Err(e) => writeln!(self.out, "{line} -> ERROR {e}").unwrap(),
+        }
+    }
+
+    fn number(&self, id: TicketId) -> String {
+        self.hall.tickets.get(&id).map_or(format!("#{id}"), |t| t.number.clone())
+    }
+
+    fn describe(&self, e: &Event) -> String {
+        match e {
+            Event::DayRolled { to, expired } => format!("day rolled to {to}, {} expired", expired.len()),
+            Event::CatalogReplaced { .. } => "catalog replaced".into(),
+            Event::TicketIssued { ticket, .. } => {
+                let t = &self.hall.tickets[&ticket.id];
+                let (ahead, wait) = self.hall.estimate(t, self.now);
+                format!("issued {} in {} ({}) ahead={ahead} wait={wait}m", t.number, t.queue, t.priority.name())
+            }
+            Event::AppointmentBooked { appointment, .. } => format!("booked #{}", appointment.id),
+            Event::TicketCancelled { ticket, .. } => format!("{} cancelled", self.number(*ticket)),
+            Event::WindowOpened { window, clerk, .. } => format!("window {window} opened by {clerk}"),
+            Event::WindowClosed { window } => format!("window {window} closed"),
+            Event::WindowPaused { window, .. } => format!("window {window} paused"),
+            Event::WindowResumed { window } => format!("window {window} resumed"),
+            Event::TicketCalled { ticket, window, reason, .. } => {
+                format!("{} to window {window}: {reason}", self.number(*ticket))
+            }
+            Event::TicketRecalled { ticket, count, .. } => format!("{} recalled ({count})", self.number(*ticket)),
+            Event::ServiceStarted { ticket, .. } => format!("{} serving", self.number(*ticket)),
+            Event::TicketFinished { ticket, resolved, after, .. } => format!(
+                "{} finished{} then {}",
+                self.number(*ticket),
+                if *resolved { "" } else { " unresolved" },
+                match after {
+                    AfterFinish::Closed => "closed".to_string(),
+                    AfterFinish::NextStage { stage, queue } => format!("stage {} in {queue}", stage + 1),
+                    AfterFinish::Returned { window, .. } => format!("returns to window {window}"),
+                }
+            ),
+            Event::TicketNoShow { ticket, auto, .. } => {
+                format!("{} no-show{}", self.number(*ticket), if *auto { " (auto)" } else { "" })
+            }
+            Event::TicketRequeued { ticket, .. } => format!("{} requeued", self.number(*ticket)),
+            Event::TicketSuspended { ticket, .. } => format!("{} suspended", self.number(*ticket)),
+            Event::TicketTransferred { ticket, target, return_to, .. } => format!(
+                "{} transferred to {target:?}{}",
+                self.number(*ticket),
+                return_to.as_ref().map_or(String::new(), |r| format!(", returns to window {}", r.window))
+            ),
+            Event::RatingSubmitted { ticket, rating, .. } => format!("{} rated {rating}", self.number(*ticket)),
+            Event::FollowUpOpened { follow_up } => {
+                format!("follow-up #{} {} for {}: {}", follow_up.id, follow_up.kind.name(), follow_up.ticket_number, follow_up.reason)
+            }
+            Event::FollowUpClosed { id, .. } => format!("follow-up #{id} closed"),
+            Event::DeviceReported { device_id, status, .. } => format!("{device_id} {status}"),
+        }
+    }
+}
+
+/// Runs a script starting on Friday 2026-11-27 08:55 (Asia/Shanghai),
+/// checks the transcript, and checks that replaying the events rebuilds the
+/// same hall (the fold invariant).
+fn check(script: &str, expect: Expect) {
+    let catalog = test_catalog();
+    let mut run = Run { hall: Hall::new(catalog.clone()), now: 0, out: String::new(), log: vec![] };
+    run.line("at 2026-11-27 08:55");
+    run.line("tick");
+    run.out.clear();
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        run.line(line);
+    }
+    expect.assert_eq(&run.out);
+
+    // The fold invariant: replaying the events rebuilds the same hall...
+    let mut replayed = Hall::new(catalog);
+    for (e, at) in &run.log {
+        replayed.fold(e, *at);
+    }
+    let canon = |h: &Hall| serde_json::to_value(h).unwrap();
+    assert_eq!(canon(&replayed), canon(&run.hall), "replay differs");
+    // ...and a snapshot round trip rebuilds the same indexes.
+    let mut restored: Hall = serde_json::from_str(&serde_json::to_string(&run.hall).unwrap()).unwrap();
+    restored.after_load();
+    for w in run.hall.windows.keys() {
+        assert_eq!(restored.window_queue(*w, run.now, 50), run.hall.window_queue(*w, run.now, 50));
+    }
+}
+
+#[test]
+fn issue_numbers_and_estimates() {
+    check(
+        r"
+        issue a
+        at 09:00
+        issue a
+        issue a
+        issue b
+        issue zz
+        issue ys
+        issue yw
+        ",
+        expect![[r#"
+            issue a -> ERROR a: not yet issuing today; next issuing time 2026-11-27 09:00
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            issue b -> issued B001 in b (normal) ahead=0 wait=0m
+            issue zz -> ERROR unknown category or bundle 'zz'
+            issue ys -> issued YS001 in a (normal) ahead=2 wait=20m
+            issue yw -> issued YW001 in yw (normal) ahead=0 wait=0m
+        "#]],
+    );
+}
+
+#[test]
+fn call_next_primary_then_secondary_tier() {
+    check(
+        r"
+        at 09:00
+        issue b
+        issue a
+        call 1
+        login 1 c1
+        call 1
+        call 1
+        finish 1
+        call 1
+        finish 1
+        call 1
+        ",
+        expect![[r#"
+            issue b -> issued B001 in b (normal) ahead=0 wait=0m
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            call 1 -> ERROR window 1 is not logged in (or the session has ended): log in first
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting
+            call 1 -> ERROR window 1 still has ticket A001 (called): start it, recall it or mark it no-show first
+            finish 1 -> A001 finished then closed
+            call 1 -> B001 to window 1: tier 2: oldest ticket (waited 0 min); 0 others waiting
+            finish 1 -> B001 finished then closed
+            call 1 -> ERROR no ticket is waiting for window 1
+        "#]],
+    );
+}
+
+#[test]
+fn priority_interleaves_by_ratio_so_normal_never_starves() {
+    check(
+        r"
+        at 09:00
+        issue a
+        issue a
+        issue a elderly person=p1 born=1950-03-01
+        issue a veteran
+        issue a disabled
+        issue a key
+        status A001
+        status A002
+        queue 1
+        login 1 c1
+        call 1
+        finish 1
+        call 1
+        finish 1
+        call 1
+        finish 1
+        call 1
+        finish 1
+        call 1
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            issue a elderly person=p1 born=1950-03-01 -> issued A003 in a (elderly) ahead=0 wait=0m
+            issue a veteran -> issued A004 in a (veteran) ahead=1 wait=10m
+            issue a disabled -> issued A005 in a (disabled) ahead=3 wait=30m
+            issue a key -> issued A006 in a (key project) ahead=4 wait=40m
+            status A001 -> waiting queue=a ahead=2 wait=20m
+            status A002 -> waiting queue=a ahead=5 wait=50m
+            queue 1 -> [A003 A004 A001 A005 A006 A002]
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A003 to window 1: primary tier: oldest elderly ticket, priority call 1 in a row (waited 0 min); 5 others waiting
+            finish 1 -> A003 finished then closed
+            call 1 -> A004 to window 1: primary tier: oldest veteran ticket, priority call 2 in a row (waited 0 min); 4 others waiting
+            finish 1 -> A004 finished then closed
+            call 1 -> A001 to window 1: primary tier: oldest normal ticket after 2 priority calls (waited 0 min); 3 others waiting
+            finish 1 -> A001 finished then closed
+            call 1 -> A005 to window 1: primary tier: oldest disabled ticket, priority call 1 in a row (waited 0 min); 2 others waiting
+            finish 1 -> A005 finished then closed
+            call 1 -> A006 to window 1: primary tier: oldest key project ticket, priority call 2 in a row (waited 0 min); 1 others waiting
+        "#]],
+    );
+}
+
+#[test]
+fn green_channel_needs_age_from_the_id_card() {
+    check(
+        r"
+        at 09:00
+        issue a elderly
+        issue a elderly person=p1 born=1960-01-01
+        issue a elderly person=p2 born=1956-11-27
+        ",
+        expect![[r#"
+            issue a elderly -> ERROR the elderly green channel needs an ID card showing age 70 or over
+            issue a elderly person=p1 born=1960-01-01 -> ERROR the elderly green channel needs an ID card showing age 70 or over
+            issue a elderly person=p2 born=1956-11-27 -> issued A001 in a (elderly) ahead=0 wait=0m
+        "#]],
+    );
+}
+
+#[test]
+fn secondary_ticket_escalates_after_its_limit() {
+    check(
+        r"
+        at 09:00
+        issue b
+        +10
+        issue a
+        login 1 c1
+        call 1
+        finish 1
+        issue a
+        +25
+        issue a
+        call 1
+        finish 1
+        call 1
+        ",
+        expect![[r#"
+            issue b -> issued B001 in b (normal) ahead=0 wait=0m
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting
+            finish 1 -> A001 finished then closed
+            issue a -> issued A002 in a (normal) ahead=0 wait=0m
+            issue a -> issued A003 in a (normal) ahead=1 wait=0m
+            call 1 -> B001 to window 1: tier 2: waited 35 min, past the 30 min limit; 2 others waiting
+            finish 1 -> B001 finished then closed
+            call 1 -> A002 to window 1: primary tier: oldest ticket (waited 25 min); 1 others waiting
+        "#]],
+    );
+}
+
+#[test]
+fn recall_then_auto_no_show_and_late_requeue() {
+    check(
+        r"
+        at 09:00
+        issue a
+        issue a
+        issue a
+        issue a
+        login 1 c1
+        call 1
+        recall 1
+        recall 1
+        recall 1
+        requeue 1 A002
+        requeue 1 A001
+        queue 1
+        call 1
+        noshow 1
+        start 1
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            issue a -> issued A003 in a (normal) ahead=2 wait=20m
+            issue a -> issued A004 in a (normal) ahead=3 wait=30m
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 3 others waiting
+            recall 1 -> A001 recalled (1)
+            recall 1 -> A001 recalled (2)
+            recall 1 -> A001 no-show (auto)
+            requeue 1 A002 -> ERROR ticket A002 is waiting; cannot requeue it as a late arrival
+            requeue 1 A001 -> A001 requeued
+            queue 1 -> [A001 A002 A003 A004]
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 3 others waiting
+            noshow 1 -> A001 no-show
+            start 1 -> ERROR window 1 has no current ticket
+        "#]],
+    );
+}
+
+#[test]
+fn suspend_and_call_back() {
+    check(
+        r"
+        at 09:00
+        issue a person=p1
+        issue a
+        login 1 c1
+        call 1
+        start 1
+        suspend 1
+        status A001
+        issue a person=p1
+        call 1
+        callback 1 A001
+        finish 1
+        callback 1 A001
+        start 1
+        finish 1
+        status A001
+        ",
+        expect![[r#"
+            issue a person=p1 -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting
+            start 1 -> A001 serving
+            suspend 1 -> A001 suspended
+            status A001 -> suspended queue=a ahead=0 wait=0m
+            issue a person=p1 -> ERROR this person already holds ticket A001 for 'a' today
+            call 1 -> A002 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            callback 1 A001 -> ERROR window 1 still has ticket A002 (called): start it, recall it or mark it no-show first
+            finish 1 -> A002 finished then closed
+            callback 1 A001 -> A001 to window 1: suspended ticket called back; 0 others waiting
+            start 1 -> A001 serving
+            finish 1 -> A001 finished then closed
+            status A001 -> done queue=a ahead=0 wait=0m
+        "#]],
+    );
+}
+
+#[test]
+fn transfer_with_return_keeps_place() {
+    check(
+        r"
+        at 09:00
+        issue a
+        +1
+        issue a
+        issue a
+        login 1 c1
+        login 2 c2
+        call 1
+        start 1
+        transfer 1 cat=b return
+        status A001
+        call 1
+        call 2
+        start 2
+        finish 2
+        status A001
+        queue 1
+        finish 1
+        call 1
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            issue a -> issued A003 in a (normal) ahead=2 wait=20m
+            login 1 c1 -> window 1 opened by c1
+            login 2 c2 -> window 2 opened by c2
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 1 min); 2 others waiting
+            start 1 -> A001 serving
+            transfer 1 cat=b return -> A001 transferred to Queue("b"), returns to window 1
+            status A001 -> waiting queue=b ahead=0 wait=0m
+            call 1 -> A002 to window 1: primary tier: oldest ticket (waited 0 min); 2 others waiting
+            call 2 -> A001 to window 2: primary tier: oldest ticket (waited 1 min); 1 others waiting
+            start 2 -> A001 serving
+            finish 2 -> A001 finished then returns to window 1
+            status A001 -> waiting queue=a ahead=0 wait=0m target=win1
+            queue 1 -> [A001 A003]
+            finish 1 -> A002 finished then closed
+            call 1 -> A001 to window 1: transferred to this window (waited 1 min); 1 others waiting
+        "#]],
+    );
+}
+
+#[test]
+fn transfer_to_a_window_without_return() {
+    check(
+        r"
+        at 09:00
+        issue a
+        issue a
+        login 1 c1
+        login 3 c3
+        call 1
+        transfer 1 win=1
+        transfer 1 win=9
+        transfer 1 win=3
+        queue 3
+        call 3
+        finish 3
+        call 3
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            login 1 c1 -> window 1 opened by c1
+            login 3 c3 -> window 3 opened by c3
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting
+            transfer 1 win=1 -> ERROR cannot transfer to the same window
+            transfer 1 win=9 -> ERROR unknown window 9
+            transfer 1 win=3 -> A001 transferred to Window(3)
+            queue 3 -> [A001]
+            call 3 -> A001 to window 3: transferred to this window (waited 0 min); 0 others waiting
+            finish 3 -> A001 finished then closed
+            call 3 -> ERROR no ticket is waiting for window 3
+        "#]],
+    );
+}
+
+#[test]
+fn staged_bundle_moves_through_its_stages_keeping_its_place() {
+    check(
+        r"
+        at 09:00
+        issue ys
+        +1
+        issue b
+        issue a
+        login 1 c1
+        login 2 c2
+        call 1
+        start 1
+        finish 1
+        status YS001
+        call 2
+        start 2
+        finish 2
+        status YS001
+        ",
+        expect![[r#"
+            issue ys -> issued YS001 in a (normal) ahead=0 wait=0m
+            issue b -> issued B001 in b (normal) ahead=0 wait=0m
+            issue a -> issued A001 in a (normal) ahead=1 wait=10m
+            login 1 c1 -> window 1 opened by c1
+            login 2 c2 -> window 2 opened by c2
+            call 1 -> YS001 to window 1: primary tier: oldest ticket (waited 1 min); 2 others waiting
+            start 1 -> YS001 serving
+            finish 1 -> YS001 finished then stage 2 in b
+            status YS001 -> waiting queue=b ahead=0 wait=0m
+            call 2 -> YS001 to window 2: primary tier: oldest ticket (waited 1 min); 2 others waiting
+            start 2 -> YS001 serving
+            finish 2 -> YS001 finished then closed
+            status YS001 -> done queue=b ahead=0 wait=0m
+        "#]],
+    );
+}
+
+#[test]
+fn whole_bundle_served_at_the_comprehensive_window() {
+    check(
+        r"
+        at 09:00
+        issue yw
+        issue a
+        login 3 c3
+        login 1 c1
+        queue 1
+        queue 3
+        call 3
+        start 3
+        finish 3
+        status YW001
+        ",
+        expect![[r#"
+            issue yw -> issued YW001 in yw (normal) ahead=0 wait=0m
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            login 3 c3 -> window 3 opened by c3
+            login 1 c1 -> window 1 opened by c1
+            queue 1 -> [A001]
+            queue 3 -> [YW001]
+            call 3 -> YW001 to window 3: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            start 3 -> YW001 serving
+            finish 3 -> YW001 finished then closed
+            status YW001 -> done queue=yw ahead=0 wait=0m
+        "#]],
+    );
+}
+
+#[test]
+fn quota_id_card_and_one_active_ticket_per_person() {
+    check(
+        r"
+        at 09:00
+        issue c
+        issue c person=p1
+        issue c person=p1
+        issue c person=p2
+        issue c person=p3
+        issue a person=p1
+        login 3 c3
+        call 3
+        start 3
+        finish 3
+        issue c person=p1
+        ",
+        expect![[r#"
+            issue c -> ERROR 'c' requires an ID card: please place the ID card on the reader
+            issue c person=p1 -> issued C001 in c (normal) ahead=0 wait=0m
+            issue c person=p1 -> ERROR this person already holds ticket C001 for 'c' today
+            issue c person=p2 -> issued C002 in c (normal) ahead=1 wait=10m
+            issue c person=p3 -> ERROR today's quota of 2 tickets for 'c' is used up
+            issue a person=p1 -> issued A001 in a (normal) ahead=0 wait=0m
+            login 3 c3 -> window 3 opened by c3
+            call 3 -> C001 to window 3: tier 2: oldest ticket (waited 0 min); 1 others waiting
+            start 3 -> C001 serving
+            finish 3 -> C001 finished then closed
+            issue c person=p1 -> ERROR this person has reached today's limit of 1 tickets for 'c'
+        "#]],
+    );
+}
+
+#[test]
+fn request_id_makes_issuing_idempotent() {
+    check(
+        r"
+        at 09:00
+        issue a req=r1
+        issue a req=r1
+        issue a req=r2
+        status A002
+        ",
+        expect![[r#"
+            issue a req=r1 -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a req=r1 -> (no change)
+            issue a req=r2 -> issued A002 in a (normal) ahead=1 wait=10m
+            status A002 -> waiting queue=a ahead=1 wait=10m
+        "#]],
+    );
+}
+
+#[test]
+fn calendar_cutoff_weekend_holiday_and_makeup_day() {
+    check(
+        r"
+        at 16:29
+        issue a
+        at 16:30
+        issue a
+        issue b
+        at 2026-11-28 10:00
+        tick
+        issue a
+        issue b
+        at 2026-11-28 12:00
+        issue a
+        at 2026-10-01 10:00
+        tick
+        issue a
+        at 2026-10-10 15:00
+        tick
+        issue b
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> ERROR a: past today's issuing cutoff; next issuing time 2026-11-28 09:00
+            issue b -> issued B001 in b (normal) ahead=0 wait=0m
+            tick -> day rolled to 2026-11-28, 2 expired
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue b -> ERROR b: this service is not offered today; next issuing time 2026-11-30 09:00
+            issue a -> ERROR a: past today's issuing cutoff; next issuing time 2026-11-29 09:00
+            tick -> day rolled to 2026-10-01, 1 expired
+            issue a -> ERROR a: the hall is closed today; next issuing time 2026-10-02 09:00
+            tick -> day rolled to 2026-10-10, 0 expired
+            issue b -> issued B001 in b (normal) ahead=0 wait=0m
+        "#]],
+    );
+}
+
+#[test]
+fn day_rollover_expires_tickets_and_restarts_numbers() {
+    check(
+        r"
+        at 09:00
+        issue a
+        issue a
+        login 1 c1
+        call 1
+        at 23:59
+        tick
+        at 2026-11-28 00:00
+        tick
+        tick
+        at 2026-11-28 09:00
+        issue a
+        status A001
+        call 1
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting
+            tick -> (no change)
+            tick -> day rolled to 2026-11-28, 2 expired
+            tick -> (no change)
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            status A001 -> waiting queue=a ahead=0 wait=0m
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+        "#]],
+    );
+}
+
+#[test]
+fn ratings_and_follow_ups() {
+    check(
+        r"
+        at 09:00
+        issue a
+        issue a
+        issue a
+        login 1 c1
+        call 1
+        rate 1 A001 5
+        start 1
+        finish 1
+        rate 1 A001 6
+        rate 1 A001 5
+        rate 1 A001 4
+        call 1
+        start 1
+        finish 1
+        rate 1 A002 1 等待时间太长
+        call 1
+        start 1
+        finish 1 unresolved 缺少材料，需补正
+        rate 2 A003 3
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            issue a -> issued A003 in a (normal) ahead=2 wait=20m
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 2 others waiting
+            rate 1 A001 5 -> ERROR ticket A001 was not just finished at window 1
+            start 1 -> A001 serving
+            finish 1 -> A001 finished then closed
+            rate 1 A001 6 -> ERROR rating 6 is out of range: 5 非常满意 … 1 非常不满意
+            rate 1 A001 5 -> A001 rated 5
+            rate 1 A001 4 -> ERROR ticket A001 has already been rated
+            call 1 -> A002 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting
+            start 1 -> A002 serving
+            finish 1 -> A002 finished then closed
+            rate 1 A002 1 等待时间太长 -> A002 rated 1; follow-up #1 bad_rating for A002: 等待时间太长
+            call 1 -> A003 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            start 1 -> A003 serving
+            finish 1 unresolved 缺少材料，需补正 -> A003 finished unresolved then closed; follow-up #2 unresolved for A003: 缺少材料，需补正
+            rate 2 A003 3 -> ERROR window 2 is not logged in (or the session has ended): log in first
+        "#]],
+    );
+}
+
+#[test]
+fn login_errors_pause_resume_logout() {
+    check(
+        r"
+        at 09:00
+        login 1 c1 9999
+        login 1 nobody 1111
+        login 9 c1
+        login 1 c1
+        login 1 c2
+        login 2 c1
+        login 1 c1
+        issue a
+        pause 1
+        call 1
+        resume 1
+        call 1
+        logout 1
+        start 1
+        finish 1
+        logout 1
+        call 1
+        ",
+        expect![[r#"
+            login 1 c1 9999 -> ERROR clerk id or PIN is wrong
+            login 1 nobody 1111 -> ERROR clerk id or PIN is wrong
+            login 9 c1 -> ERROR unknown window 9
+            login 1 c1 -> window 1 opened by c1
+            login 1 c2 -> ERROR window 1 is already taken by 王晓明 (c1)
+            login 2 c1 -> ERROR clerk c1 is already logged in at window 1
+            login 1 c1 -> window 1 opened by c1
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            pause 1 -> window 1 paused
+            call 1 -> ERROR window 1 is paused: resume first
+            resume 1 -> window 1 resumed
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            logout 1 -> ERROR window 1 still has ticket A001 (called): finish, suspend or transfer it before logging out
+            start 1 -> A001 serving
+            finish 1 -> A001 finished then closed
+            logout 1 -> window 1 closed
+            call 1 -> ERROR window 1 is not logged in (or the session has ended): log in first
+        "#]],
+    );
+}
+
+#[test]
+fn appointments_are_priority_near_their_slot() {
+    check(
+        r"
+        book a person=p9 2026-11-27 10:00-10:30
+        book a person=p8 2026-11-27 18:00-18:30
+        book a person=p8 2026-11-26 10:00-10:30
+        at 09:00
+        issue a
+        checkin person=p9
+        checkin person=p9
+        checkin person=p7
+        queue 1
+        at 09:50
+        queue 1
+        ",
+        expect![[r#"
+            book a person=p9 2026-11-27 10:00-10:30 -> booked #1
+            book a person=p8 2026-11-27 18:00-18:30 -> ERROR slot 18:00-18:30 is outside opening hours 09:00-17:00 on 2026-11-27
+            book a person=p8 2026-11-26 10:00-10:30 -> ERROR 2026-11-26 is in the past
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            checkin person=p9 -> issued A002 in a (appointment) ahead=1 wait=10m
+            checkin person=p9 -> ERROR no appointment for this person today
+            checkin person=p7 -> ERROR no appointment for this person today
+            queue 1 -> [A001 A002]
+            queue 1 -> [A002 A001]
+        "#]],
+    );
+}
+
+#[test]
+fn cancel_and_catalog_replacement_conflicts() {
+    check(
+        r"
+        at 09:00
+        issue b
+        replace-catalog
+        cancel B001
+        cancel B001
+        replace-catalog
+        issue b
+        ",
+        expect![[r#"
+            issue b -> issued B001 in b (normal) ahead=0 wait=0m
+            replace-catalog -> ERROR catalogue rejected: 'b' still has 1 waiting tickets today
+            cancel B001 -> B001 cancelled
+            cancel B001 -> ERROR ticket B001 is cancelled; cannot cancel
+            replace-catalog -> catalog replaced
+            issue b -> ERROR unknown category or bundle 'b'
+        "#]],
+    );
+}
