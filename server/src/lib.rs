@@ -1,7 +1,134 @@
 //! The hall's queue server: a sans-IO engine (`engine`), a durable sled event
-//! log (`store`), the writer task with group commit (`writer`), and the gRPC
-//! edge (`grpc`). `run` starts it on a bound listener; `main` only parses flags.
+//! log (`store`), the writer thread with group commit (`writer`), the gap-free
+//! event stream (`stream`) and the gRPC edge (`grpc`). `run` serves on a bound
+//! listener until `shutdown` resolves; `main` only parses flags.
 
 pub mod config;
 pub mod engine;
+pub mod grpc;
 pub mod privacy;
+pub mod store;
+pub mod stream;
+pub mod writer;
+
+use anyhow::Context;
+use engine::catalog::Catalog;
+use engine::{Command, Event};
+use hall_proto::v1 as pb;
+use prost::Message;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub data_dir: PathBuf,
+    /// The configured catalogue: applied at first start, and again whenever
+    /// the configured file changes (admin edits made over gRPC persist otherwise).
+    pub catalog: Catalog,
+    /// fsync the data file on every group commit (survives a power cut).
+    pub fsync: bool,
+    /// Events between snapshots.
+    pub snapshot_every: u64,
+}
+
+impl Options {
+    pub fn new(data_dir: PathBuf, catalog: Catalog) -> Options {
+        Options { data_dir, catalog, fsync: true, snapshot_every: 20_000 }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Runs the server until `shutdown` completes, then drains the writer and
+/// flushes the store.
+pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    let store = store::Store::open(&opts.data_dir, opts.fsync)
+        .with_context(|| format!("opening the data dir {}", opts.data_dir.display()))?;
+    let started = std::time::Instant::now();
+    let (hall, seq, replayed) = writer::recover(&store, &opts.catalog).context("recovering the hall")?;
+    tracing::info!(seq, replayed, ms = started.elapsed().as_millis() as u64, "recovered");
+    let encoder: writer::WireEncoder = Arc::new(|h, l| grpc::convert::wire_event(h, l).encode_to_vec());
+    let (mut w, shared) = writer::Writer::new(hall, seq, store.clone(), opts.snapshot_every, encoder, Box::new(now_ms));
+
+    // The configured catalogue: the log's first event on a new store; later
+    // only when the file's content changed since it was last applied.
+    let digest = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(config::to_toml(&opts.catalog).as_bytes()))
+    };
+    if seq == 0 {
+        w.commit_raw(vec![Event::CatalogReplaced { catalog: Box::new(opts.catalog.clone()) }])?;
+        store.set_meta("config_digest", digest.as_bytes())?;
+    } else if store.get_meta("config_digest")?.as_deref() != Some(digest.as_bytes()) {
+        match w.apply_now(Command::ReplaceCatalog { catalog: Box::new(opts.catalog.clone()) }) {
+            Ok(_) => {
+                tracing::info!("configured catalogue changed; applied");
+                store.set_meta("config_digest", digest.as_bytes())?;
+            }
+            Err(e) => tracing::warn!(error = %e, "configured catalogue not applied; keeping the stored one"),
+        }
+    }
+    w.apply_now(Command::Tick)?;
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<writer::Request>(8192);
+    let writer_thread = std::thread::Builder::new().name("hall-writer".into()).spawn(move || w.run(rx))?;
+
+    // A tick every second rolls the day at midnight even when the hall is idle.
+    let tick_tx = tx.clone();
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            let req = writer::Request { cmd: Some(Command::Tick), respond: Box::new(|_, _| {}) };
+            if tick_tx.send(req).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let hub = grpc::Hub {
+        writer: tx,
+        shared,
+        secret: Arc::new(store.site_secret()?),
+        store: store.clone(),
+    };
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<pb::kiosk_service_server::KioskServiceServer<grpc::Hub>>().await;
+    health.set_serving::<pb::counter_service_server::CounterServiceServer<grpc::Hub>>().await;
+    health.set_serving::<pb::event_service_server::EventServiceServer<grpc::Hub>>().await;
+    health.set_serving::<pb::admin_service_server::AdminServiceServer<grpc::Hub>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(hall_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tracing::info!("serving");
+    let served = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(pb::kiosk_service_server::KioskServiceServer::new(hub.clone()))
+        .add_service(pb::counter_service_server::CounterServiceServer::new(hub.clone()))
+        .add_service(pb::event_service_server::EventServiceServer::new(hub.clone()))
+        .add_service(pb::admin_service_server::AdminServiceServer::new(hub))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+    // Stop feeding the writer; it drains what it has, snapshots and flushes.
+    ticker.abort();
+    let _ = ticker.await;
+    let joined = tokio::task::spawn_blocking(move || writer_thread.join()).await?;
+    match joined {
+        Ok(r) => r.context("writer")?,
+        Err(_) => anyhow::bail!("the writer thread panicked"),
+    }
+    tracing::info!("stopped; store flushed");
+    served.context("serving gRPC")
+}

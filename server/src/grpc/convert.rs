@@ -1,0 +1,361 @@
+//! The one place engine types become wire types (and back). Nothing else in
+//! the server names a prost type except the service handlers.
+
+use crate::engine::calendar::{self, Clock};
+use crate::engine::catalog::{Catalog, Guidance};
+use crate::engine::{
+    AfterFinish, Channel, Event, Hall, Millis, Priority, Ticket, TicketState, TransferTarget, WindowNo,
+    WindowStatus,
+};
+use crate::writer::LoggedEvent;
+use hall_proto::v1 as pb;
+
+pub fn priority_from(p: i32) -> Priority {
+    match pb::PriorityClass::try_from(p).unwrap_or(pb::PriorityClass::Normal) {
+        pb::PriorityClass::Unspecified | pb::PriorityClass::Normal => Priority::Normal,
+        pb::PriorityClass::Elderly => Priority::Elderly,
+        pb::PriorityClass::Disabled => Priority::Disabled,
+        pb::PriorityClass::Veteran => Priority::Veteran,
+        pb::PriorityClass::Pregnant => Priority::Pregnant,
+        pb::PriorityClass::Appointment => Priority::Appointment,
+        pb::PriorityClass::KeyProject => Priority::KeyProject,
+    }
+}
+
+fn priority_to(p: Priority) -> pb::PriorityClass {
+    match p {
+        Priority::Normal => pb::PriorityClass::Normal,
+        Priority::Elderly => pb::PriorityClass::Elderly,
+        Priority::Disabled => pb::PriorityClass::Disabled,
+        Priority::Veteran => pb::PriorityClass::Veteran,
+        Priority::Pregnant => pb::PriorityClass::Pregnant,
+        Priority::Appointment => pb::PriorityClass::Appointment,
+        Priority::KeyProject => pb::PriorityClass::KeyProject,
+    }
+}
+
+pub fn channel_from(c: i32) -> Channel {
+    match pb::Channel::try_from(c).unwrap_or(pb::Channel::Kiosk) {
+        pb::Channel::Unspecified | pb::Channel::Kiosk => Channel::Kiosk,
+        pb::Channel::Mobile => Channel::Mobile,
+        pb::Channel::Counter => Channel::Counter,
+        pb::Channel::Appointment => Channel::Appointment,
+    }
+}
+
+fn channel_to(c: Channel) -> pb::Channel {
+    match c {
+        Channel::Kiosk => pb::Channel::Kiosk,
+        Channel::Mobile => pb::Channel::Mobile,
+        Channel::Counter => pb::Channel::Counter,
+        Channel::Appointment => pb::Channel::Appointment,
+    }
+}
+
+fn state_to(s: TicketState) -> pb::TicketState {
+    match s {
+        TicketState::Waiting => pb::TicketState::Waiting,
+        TicketState::Called => pb::TicketState::Called,
+        TicketState::Serving => pb::TicketState::Serving,
+        TicketState::Done => pb::TicketState::Done,
+        TicketState::NoShow => pb::TicketState::NoShow,
+        TicketState::Suspended => pb::TicketState::Suspended,
+        TicketState::Cancelled => pb::TicketState::Cancelled,
+        TicketState::Expired => pb::TicketState::Expired,
+        TicketState::Unresolved => pb::TicketState::Unresolved,
+    }
+}
+
+pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
+    let (zh, en) = h.catalog.queue_names(&t.queue);
+    let (ahead, wait) = h.estimate(t, now);
+    pb::Ticket {
+        id: t.id,
+        number: t.number.clone(),
+        service_date: t.service_date.to_string(),
+        category: t.queue.clone(),
+        category_name_zh: zh,
+        category_name_en: en,
+        priority: priority_to(t.priority) as i32,
+        channel: channel_to(t.channel) as i32,
+        state: state_to(t.state) as i32,
+        masked_name: t.person.as_ref().map(|p| p.masked_name.clone()).unwrap_or_default(),
+        issued_at_ms: t.issued_at,
+        called_at_ms: t.called_at.unwrap_or(0),
+        started_at_ms: t.started_at.unwrap_or(0),
+        finished_at_ms: t.finished_at.unwrap_or(0),
+        window: t.window.unwrap_or(0),
+        clerk: t.clerk.clone().unwrap_or_default(),
+        recall_count: t.recall_count,
+        call_reason: t.call_reason.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+        bundle: t.bundle.as_ref().map(|b| b.code.clone()).unwrap_or_default(),
+        bundle_stage: t.bundle.as_ref().map_or(0, |b| b.stage),
+        bundle_stages: t.bundle.as_ref().map_or(0, |b| b.stages.len() as u32),
+        people_ahead: ahead,
+        estimated_wait_min: wait,
+        rating: t.rating.map_or(0, u32::from),
+        target_window: t.target_window.unwrap_or(0),
+        return_window: t.return_to.as_ref().map_or(0, |r| r.window),
+    }
+}
+
+pub fn window_info(h: &Hall, number: WindowNo) -> pb::WindowInfo {
+    let w = h.catalog.window(number);
+    let rt = h.windows.get(&number);
+    let current = h.window_current(number);
+    let state = match rt.map(|r| r.status) {
+        None | Some(WindowStatus::Closed) => pb::WindowState::Closed,
+        Some(WindowStatus::Paused) => pb::WindowState::Paused,
+        Some(WindowStatus::Open) if current.is_some() => pb::WindowState::Serving,
+        Some(WindowStatus::Open) => pb::WindowState::Open,
+    };
+    let clerk_id = rt.and_then(|r| r.clerk.clone()).unwrap_or_default();
+    pb::WindowInfo {
+        number,
+        name: w.map(|w| w.name.clone()).unwrap_or_default(),
+        zone: w.map(|w| w.zone.clone()).unwrap_or_default(),
+        tiers: w.map_or(vec![], |w| w.tiers.iter().map(|t| pb::Tier { codes: t.clone() }).collect()),
+        state: state as i32,
+        clerk_name: h.catalog.clerk(&clerk_id).map(|c| c.name.clone()).unwrap_or_default(),
+        clerk_id,
+        current_ticket: current.map(|t| t.number.clone()).unwrap_or_default(),
+        pause_reason: rt.and_then(|r| r.pause_reason.clone()).unwrap_or_default(),
+    }
+}
+
+fn guidance(g: &Guidance) -> pb::Guidance {
+    pb::Guidance {
+        materials: g.materials.clone(),
+        legal_time_limit_days: g.legal_time_limit_days,
+        promised_time_limit_days: g.promised_time_limit_days,
+        fees: g.fees.clone(),
+        notes: g.notes.clone(),
+    }
+}
+
+pub fn catalog(h: &Hall, now: Millis) -> pb::Catalog {
+    let c: &Catalog = &h.catalog;
+    let clock: &Clock = h.clock();
+    let local = clock.local(now);
+    let cal = &c.calendar;
+    pb::Catalog {
+        hall_name_zh: c.hall.name_zh.clone(),
+        hall_name_en: c.hall.name_en.clone(),
+        departments: c
+            .departments
+            .iter()
+            .map(|d| pb::Department { code: d.code.clone(), name_zh: d.name_zh.clone(), name_en: d.name_en.clone() })
+            .collect(),
+        zones: c
+            .zones
+            .iter()
+            .map(|z| pb::Zone { code: z.code.clone(), name_zh: z.name_zh.clone(), name_en: z.name_en.clone() })
+            .collect(),
+        categories: c
+            .categories
+            .iter()
+            .map(|cat| {
+                let waiting = h.waiting_in(&cat.code);
+                let hours = calendar::issuing_hours(cal, Some(cat), local.date());
+                pb::Category {
+                    code: cat.code.clone(),
+                    prefix: cat.prefix.clone(),
+                    name_zh: cat.name_zh.clone(),
+                    name_en: cat.name_en.clone(),
+                    department: cat.department.clone(),
+                    zone: cat.zone.clone(),
+                    daily_quota: cat.daily_quota,
+                    issued_today: h.issued_today(&cat.code),
+                    waiting,
+                    estimated_wait_min: h.wait_minutes(&cat.code, waiting),
+                    id_card_required: cat.id_card_required,
+                    expected_minutes: cat.expected_minutes,
+                    guidance: Some(guidance(&cat.guidance)),
+                    issue_from: hours.map(|h| h.0.format("%H:%M").to_string()).unwrap_or_default(),
+                    issue_until: hours.map(|h| h.1.format("%H:%M").to_string()).unwrap_or_default(),
+                    open_now: calendar::check_issuing(cal, Some(cat), local).is_ok(),
+                }
+            })
+            .collect(),
+        bundles: c
+            .bundles
+            .iter()
+            .map(|b| pb::Bundle {
+                code: b.code.clone(),
+                prefix: b.prefix.clone(),
+                name_zh: b.name_zh.clone(),
+                name_en: b.name_en.clone(),
+                stages: b.stages.clone(),
+                whole_at_comprehensive_window: b.mode == crate::engine::catalog::BundleMode::Whole,
+                waiting: h.tickets().filter(|t| t.state == TicketState::Waiting && t.origin == b.code).count() as u32,
+            })
+            .collect(),
+        windows: c.windows.iter().map(|w| window_info(h, w.number)).collect(),
+        service_date: h.service_date.to_string(),
+        open_today: calendar::hall_hours(cal, local.date()).is_some(),
+        notice: c.hall.notice.clone(),
+        next_opening: calendar::next_opening(cal, None, local)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn call_info(h: &Hall, c: &crate::engine::RecentCall, recall: bool) -> pb::CallInfo {
+    pb::CallInfo {
+        number: c.number.clone(),
+        window: c.window,
+        window_name: h.catalog.window(c.window).map(|w| w.name.clone()).unwrap_or_default(),
+        category: c.queue.clone(),
+        masked_name: c.masked_name.clone().unwrap_or_default(),
+        at_ms: c.at,
+        recall,
+        recall_count: c.recall_count,
+    }
+}
+
+pub fn board(h: &Hall, seq: u64, now: Millis) -> pb::BoardState {
+    let c = &h.catalog;
+    let queues = c
+        .categories
+        .iter()
+        .map(|cat| (cat.code.as_str(), cat.name_zh.as_str(), cat.name_en.as_str(), cat.zone.as_str()))
+        .chain(c.bundles.iter().filter(|b| b.mode == crate::engine::catalog::BundleMode::Whole).map(|b| {
+            (b.code.as_str(), b.name_zh.as_str(), b.name_en.as_str(), c.queue_zone(&b.code).unwrap_or(""))
+        }))
+        .map(|(code, zh, en, zone)| {
+            let waiting = h.waiting_in(code);
+            pb::QueueCount {
+                code: code.to_string(),
+                name_zh: zh.to_string(),
+                name_en: en.to_string(),
+                zone: zone.to_string(),
+                waiting,
+                estimated_wait_min: h.wait_minutes(code, waiting),
+            }
+        })
+        .collect();
+    let _ = now;
+    pb::BoardState {
+        seq,
+        hall_name_zh: c.hall.name_zh.clone(),
+        hall_name_en: c.hall.name_en.clone(),
+        service_date: h.service_date.to_string(),
+        windows: c.windows.iter().map(|w| window_info(h, w.number)).collect(),
+        recent_calls: h.recent_calls.iter().map(|rc| call_info(h, rc, rc.recall_count > 0)).collect(),
+        queues,
+        notice: c.hall.notice.clone(),
+    }
+}
+
+/// The wire form of a committed event, using the state right after it.
+pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
+    use pb::event::Body;
+    let number = |id: u64| h.ticket(id).map(|t| t.number.clone()).unwrap_or_default();
+    let changed = |id: u64, window: WindowNo, detail: String| {
+        let t = h.ticket(id);
+        Body::TicketStateChanged(pb::TicketStateChanged {
+            number: number(id),
+            state: t.map_or(pb::TicketState::Unspecified, |t| state_to(t.state)) as i32,
+            category: t.map(|t| t.queue.clone()).unwrap_or_default(),
+            window,
+            detail,
+        })
+    };
+    let call = |id: u64, recall: bool| {
+        let rc = h.recent_calls.iter().find(|c| c.ticket == id);
+        rc.map(|rc| call_info(h, rc, recall)).unwrap_or_default()
+    };
+    let body = match &l.event {
+        Event::DayRolled { to, expired } => {
+            Body::DayRolled(pb::DayRolled { service_date: to.to_string(), expired: expired.len() as u32 })
+        }
+        Event::CatalogReplaced { .. } => Body::CatalogChanged(pb::CatalogChanged {}),
+        Event::TicketIssued { ticket, .. } => Body::TicketIssued(pb::TicketIssued {
+            number: ticket.number.clone(),
+            category: ticket.queue.clone(),
+            priority: priority_to(ticket.priority) as i32,
+            masked_name: ticket.person.as_ref().map(|p| p.masked_name.clone()).unwrap_or_default(),
+            waiting_in_category: h.waiting_in(&ticket.queue),
+        }),
+        Event::AppointmentBooked { appointment, .. } => Body::AppointmentBooked(pb::AppointmentBooked {
+            id: appointment.id,
+            category: appointment.queue.clone(),
+            date: appointment.date.to_string(),
+            slot_start: appointment.slot_label.0.clone(),
+        }),
+        Event::TicketCancelled { ticket, reason } => changed(*ticket, 0, reason.clone()),
+        Event::WindowOpened { window, .. }
+        | Event::WindowClosed { window }
+        | Event::WindowPaused { window, .. }
+        | Event::WindowResumed { window } => {
+            Body::WindowChanged(pb::WindowChanged { window: Some(window_info(h, *window)) })
+        }
+        Event::TicketCalled { ticket, reason, .. } => {
+            Body::TicketCalled(pb::TicketCalled { call: Some(call(*ticket, false)), reason: reason.to_string() })
+        }
+        Event::TicketRecalled { ticket, .. } => {
+            Body::TicketCalled(pb::TicketCalled { call: Some(call(*ticket, true)), reason: "recall".into() })
+        }
+        Event::ServiceStarted { ticket, window } => changed(*ticket, *window, String::new()),
+        Event::TicketFinished { ticket, window, reason, after, .. } => {
+            let detail = match after {
+                AfterFinish::Closed => reason.clone(),
+                AfterFinish::NextStage { queue, .. } => format!("next stage: {queue}"),
+                AfterFinish::Returned { window, .. } => format!("returns to window {window}"),
+            };
+            changed(*ticket, *window, detail)
+        }
+        Event::TicketNoShow { ticket, window, auto } => {
+            changed(*ticket, *window, if *auto { "no-show after recalls".into() } else { String::new() })
+        }
+        Event::TicketRequeued { ticket, .. } => changed(*ticket, 0, "late arrival requeued".into()),
+        Event::TicketSuspended { ticket, window, reason } => changed(*ticket, *window, reason.clone()),
+        Event::TicketTransferred { ticket, from_window, target, .. } => changed(
+            *ticket,
+            *from_window,
+            match target {
+                TransferTarget::Queue(q) => format!("transferred to {q}"),
+                TransferTarget::Window(w) => format!("transferred to window {w}"),
+            },
+        ),
+        Event::RatingSubmitted { ticket, window, rating, .. } => {
+            Body::RatingSubmitted(pb::RatingSubmitted { number: number(*ticket), window: *window, rating: u32::from(*rating) })
+        }
+        Event::FollowUpOpened { follow_up } => Body::FollowUpOpened(pb::FollowUpOpened {
+            id: follow_up.id,
+            number: follow_up.ticket_number.clone(),
+            kind: follow_up.kind.name().into(),
+            reason: follow_up.reason.clone(),
+        }),
+        Event::FollowUpClosed { id, resolution } => Body::FollowUpOpened(pb::FollowUpOpened {
+            id: *id,
+            number: h.follow_ups.get(id).map(|f| f.ticket_number.clone()).unwrap_or_default(),
+            kind: "closed".into(),
+            reason: resolution.clone(),
+        }),
+        Event::DeviceReported { device_id, kind, status, detail } => Body::DeviceReported(pb::DeviceReported {
+            device_id: device_id.clone(),
+            kind: kind.clone(),
+            status: status.clone(),
+            detail: detail.clone(),
+        }),
+    };
+    pb::Event { seq: l.seq, at_ms: l.at, body: Some(body) }
+}
+
+pub fn follow_up(f: &crate::engine::FollowUp) -> pb::FollowUp {
+    pb::FollowUp {
+        id: f.id,
+        ticket_number: f.ticket_number.clone(),
+        service_date: f.service_date.to_string(),
+        kind: f.kind.name().into(),
+        reason: f.reason.clone(),
+        window: f.window.unwrap_or(0),
+        clerk_id: f.clerk.clone().unwrap_or_default(),
+        opened_at_ms: f.opened_at,
+        closed: f.closed.is_some(),
+        resolution: f.closed.clone().unwrap_or_default(),
+        masked_name: f.masked_name.clone().unwrap_or_default(),
+    }
+}
+

@@ -1,0 +1,244 @@
+//! The writer: one thread owns the `Hall`. It drains a batch of requests,
+//! applies each command through the engine, appends all their events to the
+//! store in one batch, flushes once (group commit), and only then answers the
+//! requests and publishes the events. A reply therefore means "on disk".
+//!
+//! A plain thread, not a tokio task: sled's flush and fsync block, and the
+//! writer is the single place they happen, so it must not stall the runtime.
+
+use crate::engine::{self, Command, EngineError, Event, Hall, Millis};
+use crate::store::{Record, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{broadcast, mpsc};
+
+/// Most requests in one group commit.
+const MAX_BATCH: usize = 1024;
+
+/// An event as stored: sequence number, time, the engine event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    pub seq: u64,
+    pub at: Millis,
+    pub event: Event,
+}
+
+/// What the writer answers with: the hall after the batch and this command's
+/// events, or the engine's error. Runs on the writer thread, after the flush.
+pub type Respond = Box<dyn FnOnce(Result<(&Hall, &[LoggedEvent]), Failure>, Millis) + Send>;
+
+/// Why a request failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Failure {
+    /// The engine refused the command; nothing changed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The batch could not be stored; nothing was acknowledged.
+    #[error("storage failure: the request was not saved ({0})")]
+    Storage(String),
+}
+
+pub struct Request {
+    /// `None` for a read-only query.
+    pub cmd: Option<Command>,
+    pub respond: Respond,
+}
+
+/// Encodes a committed event for the wire (done once, at commit, while the
+/// state it refers to is at hand). Provided by the gRPC layer.
+pub type WireEncoder = Arc<dyn Fn(&Hall, &LoggedEvent) -> Vec<u8> + Send + Sync>;
+
+/// A committed event ready for subscribers.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub seq: u64,
+    pub wire: Arc<Vec<u8>>,
+}
+
+/// Shared between the writer and the readers (subscribers).
+#[derive(Debug)]
+pub struct Shared {
+    /// Highest sequence number that is on disk (set before publishing).
+    pub committed: AtomicU64,
+    pub events: broadcast::Sender<Published>,
+}
+
+pub struct Writer {
+    hall: Hall,
+    store: Store,
+    seq: u64,
+    last_snapshot: u64,
+    snapshot_every: u64,
+    shared: Arc<Shared>,
+    encode: WireEncoder,
+    clock: Box<dyn FnMut() -> Millis + Send>,
+}
+
+/// Rebuilds the hall from the newest snapshot plus the log tail.
+/// Returns the hall, its sequence number and how many events were replayed.
+pub fn recover(store: &Store, initial: &engine::catalog::Catalog) -> Result<(Hall, u64, u64), StoreError> {
+    let mut hall = Hall::new(initial.clone());
+    let mut seq = 0;
+    if let Some((snap_seq, bytes)) = store.latest_snapshot()? {
+        match serde_json::from_slice::<Hall>(&bytes) {
+            Ok(mut h) => {
+                h.after_load();
+                hall = h;
+                seq = snap_seq;
+            }
+            Err(e) => tracing::warn!(error = %e, snap_seq, "snapshot unreadable; replaying the whole log"),
+        }
+    }
+    let mut replayed = 0;
+    loop {
+        let records = store.read_from(seq + 1, 4096)?;
+        if records.is_empty() {
+            break;
+        }
+        for r in records {
+            let logged: LoggedEvent = serde_json::from_slice(&r.json)
+                .map_err(|e| StoreError::Damaged { seq: r.seq, problem: e.to_string() })?;
+            hall.fold(&logged.event, logged.at);
+            seq = r.seq;
+            replayed += 1;
+        }
+    }
+    Ok((hall, seq, replayed))
+}
+
+impl Writer {
+    pub fn new(
+        hall: Hall,
+        seq: u64,
+        store: Store,
+        snapshot_every: u64,
+        encode: WireEncoder,
+        clock: Box<dyn FnMut() -> Millis + Send>,
+    ) -> (Writer, Arc<Shared>) {
+        let (tx, _) = broadcast::channel(4096);
+        let shared = Arc::new(Shared { committed: AtomicU64::new(seq), events: tx });
+        let w = Writer { hall, store, seq, last_snapshot: seq, snapshot_every, shared: shared.clone(), encode, clock };
+        (w, shared)
+    }
+
+    /// Applies a command outside any request (start-up: catalogue, first tick).
+    pub fn apply_now(&mut self, cmd: Command) -> Result<Vec<LoggedEvent>, anyhow::Error> {
+        let now = (self.clock)();
+        let events = engine::apply(&mut self.hall, cmd, now)?;
+        let logged = self.commit(events, now)?;
+        Ok(logged)
+    }
+
+    /// Folds and commits events decided outside the engine's `decide`
+    /// (the genesis catalogue of a new store).
+    pub fn commit_raw(&mut self, events: Vec<Event>) -> Result<Vec<LoggedEvent>, StoreError> {
+        let now = (self.clock)();
+        for e in &events {
+            self.hall.fold(e, now);
+        }
+        self.commit(events, now)
+    }
+
+    fn commit(&mut self, events: Vec<Event>, now: Millis) -> Result<Vec<LoggedEvent>, StoreError> {
+        let logged: Vec<LoggedEvent> = events
+            .into_iter()
+            .map(|event| {
+                self.seq += 1;
+                LoggedEvent { seq: self.seq, at: now, event }
+            })
+            .collect();
+        self.persist(&logged)?;
+        Ok(logged)
+    }
+
+    fn persist(&mut self, logged: &[LoggedEvent]) -> Result<(), StoreError> {
+        if logged.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<Record> = logged
+            .iter()
+            .map(|l| Record {
+                seq: l.seq,
+                json: serde_json::to_vec(l).expect("events serialise"),
+                wire: (self.encode)(&self.hall, l),
+            })
+            .collect();
+        self.store.append(&records)?;
+        self.shared.committed.store(self.seq, Ordering::Release);
+        for r in records {
+            // No receivers is fine: nobody subscribed yet.
+            let _ = self.shared.events.send(Published { seq: r.seq, wire: Arc::new(r.wire) });
+        }
+        Ok(())
+    }
+
+    /// Runs until every sender is dropped; then snapshots and flushes.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Request>) -> Result<(), StoreError> {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            self.run_batch(&mut batch)?;
+        }
+        self.snapshot()?;
+        self.store.close()
+    }
+
+    fn run_batch(&mut self, batch: &mut Vec<Request>) -> Result<(), StoreError> {
+        let now = (self.clock)();
+        let mut logged: Vec<LoggedEvent> = Vec::new();
+        // Roll the day before anything else in the batch sees the new date.
+        let tick = engine::apply(&mut self.hall, Command::Tick, now).unwrap_or_default();
+        let push = |events: Vec<Event>, seq: &mut u64, logged: &mut Vec<LoggedEvent>| {
+            let start = logged.len();
+            for event in events {
+                *seq += 1;
+                logged.push(LoggedEvent { seq: *seq, at: now, event });
+            }
+            start..logged.len()
+        };
+        push(tick, &mut self.seq, &mut logged);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for req in batch.drain(..) {
+            let res = match req.cmd {
+                None => Ok(0..0),
+                Some(cmd) => {
+                    engine::apply(&mut self.hall, cmd, now).map(|events| push(events, &mut self.seq, &mut logged))
+                }
+            };
+            outcomes.push((req.respond, res));
+        }
+        if let Err(e) = self.persist(&logged) {
+            // The in-memory state is ahead of the disk: answer nobody with
+            // success and stop; the restart recovers from what is stored.
+            tracing::error!(error = %e, "append failed; stopping the writer");
+            for (respond, _) in outcomes {
+                respond(Err(Failure::Storage(e.to_string())), now);
+            }
+            return Err(e);
+        }
+        for (respond, res) in outcomes {
+            respond(res.map(|range| (&self.hall, &logged[range])).map_err(Failure::from), now);
+        }
+        if self.seq - self.last_snapshot >= self.snapshot_every {
+            self.snapshot()?;
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<(), StoreError> {
+        if self.seq == self.last_snapshot {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(&self.hall).expect("hall serialises");
+        self.store.save_snapshot(self.seq, &bytes)?;
+        self.last_snapshot = self.seq;
+        Ok(())
+    }
+}
