@@ -93,6 +93,7 @@ pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Out
         }
     });
 
+    let stopping = shared.stopping.clone();
     let hub = grpc::Hub {
         writer: tx,
         shared,
@@ -119,7 +120,11 @@ pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Out
         .add_service(pb::counter_service_server::CounterServiceServer::new(hub.clone()))
         .add_service(pb::event_service_server::EventServiceServer::new(hub.clone()))
         .add_service(pb::admin_service_server::AdminServiceServer::new(hub))
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(incoming, async move {
+            shutdown.await;
+            // End the event streams, or the graceful stop waits on them forever.
+            stopping.cancel();
+        })
         .await;
     // Stop feeding the writer; it drains what it has, snapshots and flushes.
     ticker.abort();

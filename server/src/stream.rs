@@ -22,7 +22,8 @@ type Tx = mpsc::Sender<Result<pb::Event, Status>>;
 pub fn spawn_subscriber(store: Store, shared: Arc<Shared>, from: u64, tx: Tx) {
     // Join the broadcast before reading `committed`, so nothing falls between.
     let mut live = shared.events.subscribe();
-    tokio::spawn(async move {
+    let stopping = shared.stopping.clone();
+    tokio::spawn(stopping.run_until_cancelled_owned(async move {
         let mut next = from;
         if catch_up(&store, &shared, &mut next, &tx).await.is_err() {
             return;
@@ -49,7 +50,7 @@ pub fn spawn_subscriber(store: Store, shared: Arc<Shared>, from: u64, tx: Tx) {
                 Err(RecvError::Closed) => return,
             }
         }
-    });
+    }));
 }
 
 async fn send(tx: &Tx, wire: &[u8]) -> Result<(), ()> {

@@ -62,6 +62,9 @@ pub struct Shared {
     /// Highest sequence number that is on disk (set before publishing).
     pub committed: AtomicU64,
     pub events: broadcast::Sender<Published>,
+    /// Cancelled at shutdown: ends subscriber streams, which would otherwise
+    /// keep the graceful shutdown waiting forever.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 pub struct Writer {
@@ -117,7 +120,11 @@ impl Writer {
         clock: Box<dyn FnMut() -> Millis + Send>,
     ) -> (Writer, Arc<Shared>) {
         let (tx, _) = broadcast::channel(4096);
-        let shared = Arc::new(Shared { committed: AtomicU64::new(seq), events: tx });
+        let shared = Arc::new(Shared {
+            committed: AtomicU64::new(seq),
+            events: tx,
+            stopping: tokio_util::sync::CancellationToken::new(),
+        });
         let w = Writer { hall, store, seq, last_snapshot: seq, snapshot_every, shared: shared.clone(), encode, clock };
         (w, shared)
     }

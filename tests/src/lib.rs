@@ -1,0 +1,121 @@
+//! Test harness for the one integration test binary (`tests/it`): starts the
+//! real server on 127.0.0.1:0 with a temporary sled dir, in-process or as the
+//! real `hall-server` binary, and hands out gRPC clients.
+
+use hall_proto::v1 as pb;
+use hall_server::engine::catalog::Catalog;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+/// The built-in hall, but open every day around the clock (so tests do not
+/// depend on when CI runs) and with no category requiring an ID card (so
+/// tests that are not about identity need not make one up).
+pub fn always_open() -> Catalog {
+    let mut c = hall_server::config::builtin();
+    c.calendar.weekday_open = "00:00".into();
+    c.calendar.weekday_close = "23:59".into();
+    c.calendar.weekend_open = Some("00:00".into());
+    c.calendar.weekend_close = Some("23:59".into());
+    c.calendar.holidays.clear();
+    c.calendar.makeup_workdays.clear();
+    for cat in &mut c.categories {
+        cat.issue_from = None;
+        cat.issue_until = None;
+        cat.weekend_service = true;
+        cat.id_card_required = false;
+    }
+    c
+}
+
+/// A server running in this process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(dir: &Path, catalog: Catalog) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let mut opts = hall_server::Options::new(dir.to_path_buf(), catalog);
+        opts.snapshot_every = 50;
+        let task = tokio::spawn(hall_server::run(listener, opts, async move {
+            let _ = rx.await;
+        }));
+        TestServer { addr, dir: dir.to_path_buf(), stop: Some(tx), task: Some(task) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn channel(&self) -> Channel {
+        hall_proto::client::connect_with_backoff(&self.url(), 50, std::time::Duration::from_millis(200)).await.unwrap()
+    }
+
+    pub async fn kiosk(&self) -> pb::kiosk_service_client::KioskServiceClient<Channel> {
+        pb::kiosk_service_client::KioskServiceClient::new(self.channel().await)
+    }
+    pub async fn counter(&self) -> pb::counter_service_client::CounterServiceClient<Channel> {
+        pb::counter_service_client::CounterServiceClient::new(self.channel().await)
+    }
+    pub async fn events(&self) -> pb::event_service_client::EventServiceClient<Channel> {
+        pb::event_service_client::EventServiceClient::new(self.channel().await)
+    }
+    pub async fn admin(&self) -> pb::admin_service_client::AdminServiceClient<Channel> {
+        pb::admin_service_client::AdminServiceClient::new(self.channel().await)
+    }
+
+    /// Graceful stop: drains the writer and flushes.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// Path of a workspace binary, built on demand (cargo only builds a package's
+/// binaries for that package's own integration tests).
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    if !built.iter().any(|b| b == bin) {
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "-p", package, "--bin", bin]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "building {bin} failed");
+        built.push(bin.to_string());
+    }
+    dir.join(bin)
+}
+
+/// A login for window `w` with the built-in demo clerk `cNN` (PIN 1234).
+pub async fn login(
+    counter: &mut pb::counter_service_client::CounterServiceClient<Channel>,
+    window: u32,
+    clerk: &str,
+) -> pb::Session {
+    let r = counter
+        .login(pb::LoginRequest { window, clerk_id: clerk.into(), pin: "1234".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    r.session.unwrap()
+}
+
+pub fn issue(category: &str, request_id: &str) -> pb::IssueTicketRequest {
+    pb::IssueTicketRequest { request_id: request_id.into(), category: category.into(), ..Default::default() }
+}
