@@ -49,6 +49,28 @@ pub fn builtin() -> Catalog {
     parse(BUILTIN_HALL, "built-in hall").expect("the built-in hall is valid (tested)")
 }
 
+/// The same hall, open every day around the clock with no issuing cutoff and
+/// no ID-card requirement: for tests, benchmarks and demos that must work
+/// whenever they run (a real hall uses its real calendar).
+pub fn around_the_clock(mut c: Catalog) -> Catalog {
+    c.calendar.weekday_open = "00:00".into();
+    c.calendar.weekday_close = "23:59".into();
+    c.calendar.weekend_open = Some("00:00".into());
+    c.calendar.weekend_close = Some("23:59".into());
+    c.calendar.holidays.clear();
+    c.calendar.makeup_workdays.clear();
+    for cat in &mut c.categories {
+        cat.issue_from = None;
+        cat.issue_until = None;
+        cat.weekend_service = true;
+        cat.id_card_required = false;
+    }
+    for b in &mut c.bundles {
+        b.id_card_required = false;
+    }
+    c
+}
+
 /// The catalogue as TOML text (for AdminService.GetConfig).
 pub fn to_toml(catalog: &Catalog) -> String {
     toml::to_string_pretty(catalog).unwrap_or_default()

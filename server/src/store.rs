@@ -79,11 +79,27 @@ fn decode(seq: u64, v: &[u8]) -> Result<Record, StoreError> {
     Ok(Record { seq, json: json.to_vec(), wire: v[4 + len..].to_vec() })
 }
 
+/// Opens the sled database, waiting up to 3 s for the file lock: a previous
+/// instance (a dropped handle in this process, or a process being killed)
+/// releases it a moment after it is gone.
+fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
+    let mut tries = 0;
+    loop {
+        match sled::Config::new().path(dir).cache_capacity(16 << 20).open() {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && tries < 60 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path, fsync: bool) -> Result<Store, StoreError> {
         let sled_err = |source| StoreError::Sled { dir: dir.display().to_string(), source };
-        let db = sled::Config::new().path(dir).cache_capacity(16 << 20).open().map_err(sled_err)?;
+        let db = open_db(dir).map_err(sled_err)?;
         let store = Store {
             dir: dir.to_path_buf(),
             events: db.open_tree("events").map_err(sled_err)?,

@@ -9,24 +9,10 @@ use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
-/// The built-in hall, but open every day around the clock (so tests do not
-/// depend on when CI runs) and with no category requiring an ID card (so
-/// tests that are not about identity need not make one up).
+/// The built-in hall open around the clock without ID-card requirements,
+/// so tests do not depend on when CI runs.
 pub fn always_open() -> Catalog {
-    let mut c = hall_server::config::builtin();
-    c.calendar.weekday_open = "00:00".into();
-    c.calendar.weekday_close = "23:59".into();
-    c.calendar.weekend_open = Some("00:00".into());
-    c.calendar.weekend_close = Some("23:59".into());
-    c.calendar.holidays.clear();
-    c.calendar.makeup_workdays.clear();
-    for cat in &mut c.categories {
-        cat.issue_from = None;
-        cat.issue_until = None;
-        cat.weekend_service = true;
-        cat.id_card_required = false;
-    }
-    c
+    hall_server::config::around_the_clock(hall_server::config::builtin())
 }
 
 /// A server running in this process.

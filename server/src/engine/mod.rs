@@ -26,6 +26,27 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 pub const RECENT_CALLS: usize = 10;
 /// How many just-finished tickets a window keeps open for rating.
 const RATEABLE: usize = 4;
+/// Finished tickets kept in memory (for status look-ups, rating, late
+/// requeue); older ones live on only in the log and in `figures`. This is
+/// what bounds the server's memory however many tickets a day brings.
+pub const KEEP_CLOSED: usize = 2_000;
+
+/// Running figures of one category or bundle today (the day report).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub issued: u32,
+    pub called: u32,
+    pub served: u32,
+    pub unresolved: u32,
+    pub no_shows: u32,
+    pub cancelled: u32,
+    /// Sum of seconds from issue to first call.
+    pub wait_s: u64,
+    /// Sum of seconds from start to finish.
+    pub handling_s: u64,
+    pub ratings: u32,
+    pub rating_sum: u32,
+}
 
 /// Waiting, untargeted tickets of one queue, by class, each ordered by place.
 #[derive(Debug, Clone, Default)]
@@ -142,6 +163,12 @@ pub struct Hall {
     next_appointment: u64,
     pub recent_calls: VecDeque<RecentCall>,
     pub devices: BTreeMap<String, DeviceStatus>,
+    /// Today's figures per origin code.
+    pub figures: BTreeMap<String, Figures>,
+    /// Terminal tickets in the order they closed, for eviction.
+    closed: VecDeque<TicketId>,
+    /// Ticket -> its client request id, to forget the id with the ticket.
+    ticket_requests: HashMap<TicketId, String>,
     #[serde(skip)]
     pub(crate) queues: HashMap<String, QueueIndex>,
     #[serde(skip)]
@@ -190,6 +217,9 @@ impl Hall {
             next_appointment: 1,
             recent_calls: VecDeque::new(),
             devices: BTreeMap::new(),
+            figures: BTreeMap::new(),
+            closed: VecDeque::new(),
+            ticket_requests: HashMap::new(),
             queues: HashMap::new(),
             targeted: HashMap::new(),
         };
@@ -217,6 +247,12 @@ impl Hall {
     }
     pub fn ticket_by_number(&self, number: &str) -> Option<&Ticket> {
         self.by_number.get(number).and_then(|id| self.tickets.get(id))
+    }
+    /// Whether `number` was issued today, even if it is no longer in memory.
+    pub fn was_issued_today(&self, number: &str) -> bool {
+        let prefix = number.trim_end_matches(|c: char| c.is_ascii_digit());
+        let n: u32 = number[prefix.len()..].parse().unwrap_or(0);
+        n > 0 && self.last_number.get(prefix).is_some_and(|&last| n <= last)
     }
     pub fn ticket_for_request(&self, request_id: &str) -> Option<&Ticket> {
         self.requests.get(request_id).and_then(|id| self.tickets.get(id))
@@ -367,16 +403,46 @@ impl Hall {
     fn update(&mut self, id: TicketId, f: impl FnOnce(&mut Ticket)) {
         self.unindex(id);
         let Some(t) = self.tickets.get_mut(&id) else { return };
+        let was_active = t.state.is_active();
         f(t);
-        if !t.state.is_active()
-            && let Some(p) = &t.person
-        {
-            let slot = person_slot(&t.origin, &p.key);
-            if self.person_active.get(&slot) == Some(&id) {
-                self.person_active.remove(&slot);
+        if !t.state.is_active() {
+            if let Some(p) = &t.person {
+                let slot = person_slot(&t.origin, &p.key);
+                if self.person_active.get(&slot) == Some(&id) {
+                    self.person_active.remove(&slot);
+                }
+            }
+            if was_active {
+                self.closed.push_back(id);
+                self.evict_closed();
             }
         }
         self.index(id);
+    }
+
+    /// Forgets the oldest finished tickets beyond `KEEP_CLOSED`.
+    fn evict_closed(&mut self) {
+        while self.closed.len() > KEEP_CLOSED {
+            let Some(id) = self.closed.pop_front() else { break };
+            // A late-arrival requeue revived it: it is live again, keep it.
+            if self.tickets.get(&id).is_none_or(|t| t.state.is_active()) {
+                continue;
+            }
+            if let Some(t) = self.tickets.remove(&id) {
+                self.by_number.remove(&t.number);
+            }
+            if let Some(r) = self.ticket_requests.remove(&id) {
+                self.requests.remove(&r);
+            }
+            for rt in self.windows.values_mut() {
+                rt.rateable.retain(|t| *t != id);
+            }
+        }
+    }
+
+    fn figures_of(&mut self, id: TicketId) -> Option<&mut Figures> {
+        let origin = self.tickets.get(&id)?.origin.clone();
+        Some(self.figures.entry(origin).or_default())
     }
 
     fn sync_windows(&mut self) {
@@ -947,6 +1013,9 @@ impl Hall {
                 self.queues.clear();
                 self.targeted.clear();
                 self.recent_calls.clear();
+                self.figures.clear();
+                self.closed.clear();
+                self.ticket_requests.clear();
                 self.appointments.retain(|_, a| a.date >= *to);
                 for rt in self.windows.values_mut() {
                     rt.current = None;
@@ -973,6 +1042,7 @@ impl Hall {
                 let last = self.last_number.entry(prefix).or_insert(0);
                 *last = (*last).max(n);
                 *self.issued.entry(t.origin.clone()).or_insert(0) += 1;
+                self.figures.entry(t.origin.clone()).or_default().issued += 1;
                 if let Some(p) = &t.person {
                     let slot = person_slot(&t.origin, &p.key);
                     *self.person_daily.entry(slot.clone()).or_insert(0) += 1;
@@ -980,6 +1050,7 @@ impl Hall {
                 }
                 if let Some(r) = request_id {
                     self.requests.insert(r.clone(), id);
+                    self.ticket_requests.insert(id, r.clone());
                 }
                 if let Some(a) = appointment.and_then(|a| self.appointments.get_mut(&a)) {
                     a.ticket = Some(id);
@@ -997,6 +1068,9 @@ impl Hall {
                 self.appointments.insert(a.id, a);
             }
             Event::TicketCancelled { ticket, reason } => {
+                if let Some(f) = self.figures_of(*ticket) {
+                    f.cancelled += 1;
+                }
                 self.update(*ticket, |t| {
                     t.state = TicketState::Cancelled;
                     t.finished_at = Some(at);
@@ -1035,6 +1109,15 @@ impl Hall {
             }
             Event::TicketCalled { ticket, window, clerk, reason } => {
                 let priority = reason.is_priority();
+                if let Some(t) = self.tickets.get(ticket)
+                    && t.called_at.is_none()
+                {
+                    let waited = ((at - t.issued_at) / 1000).max(0) as u64;
+                    if let Some(f) = self.figures_of(*ticket) {
+                        f.called += 1;
+                        f.wait_s += waited;
+                    }
+                }
                 self.update(*ticket, |t| {
                     t.state = TicketState::Called;
                     t.called_at = Some(at);
@@ -1068,6 +1151,16 @@ impl Hall {
                 let Some(t) = self.tickets.get(ticket) else { return };
                 let handled_s = ((at - t.started_at.or(t.called_at).unwrap_or(at)) / 1000).max(0) as u32;
                 let queue = t.queue.clone();
+                if matches!(after, AfterFinish::Closed)
+                    && let Some(f) = self.figures_of(*ticket)
+                {
+                    if *resolved {
+                        f.served += 1;
+                    } else {
+                        f.unresolved += 1;
+                    }
+                    f.handling_s += u64::from(handled_s);
+                }
                 let samples = self.catalog.policy.recent_handling_samples.max(1);
                 let d = self.handling.entry(queue).or_default();
                 d.push_back(handled_s);
@@ -1110,6 +1203,9 @@ impl Hall {
                 });
             }
             Event::TicketNoShow { ticket, window, auto: _ } => {
+                if let Some(f) = self.figures_of(*ticket) {
+                    f.no_shows += 1;
+                }
                 if let Some(rt) = self.windows.get_mut(window) {
                     rt.current = None;
                     rt.no_shows += 1;
@@ -1162,6 +1258,10 @@ impl Hall {
                 });
             }
             Event::RatingSubmitted { ticket, window, rating, comment: _ } => {
+                if let Some(f) = self.figures_of(*ticket) {
+                    f.ratings += 1;
+                    f.rating_sum += u32::from(*rating);
+                }
                 if let Some(rt) = self.windows.get_mut(window) {
                     rt.rateable.retain(|t| t != ticket);
                     rt.rating_sum += u32::from(*rating);

@@ -1015,3 +1015,29 @@ fn cancel_and_catalog_replacement_conflicts() {
         "#]],
     );
 }
+
+#[test]
+fn finished_tickets_beyond_the_limit_leave_memory_but_figures_stay() {
+    let mut run = Run { hall: Hall::new(test_catalog()), now: 0, out: String::new(), log: vec![] };
+    run.line("at 2026-11-27 09:00");
+    run.line("tick");
+    run.line("login 1 c1");
+    let n = KEEP_CLOSED + 50;
+    for i in 0..n {
+        run.line(&format!("issue a req=r{i}"));
+        run.line("call 1");
+        run.line("finish 1");
+    }
+    assert_eq!(run.hall.tickets.len(), KEEP_CLOSED);
+    assert!(run.hall.ticket_by_number("A001").is_none());
+    assert!(run.hall.was_issued_today("A001"));
+    assert!(!run.hall.was_issued_today(&format!("A{}", n + 1)));
+    assert!(run.hall.ticket_for_request("r0").is_none(), "request ids go with their tickets");
+    assert!(run.hall.ticket_for_request(&format!("r{}", n - 1)).is_some());
+    let f = &run.hall.figures["a"];
+    assert_eq!((f.issued, f.called, f.served), (n as u32, n as u32, n as u32));
+    // Numbering is unaffected by eviction.
+    run.out.clear();
+    run.line("issue a");
+    assert!(run.out.contains(&format!("issued A{}", n + 1)), "{}", run.out);
+}

@@ -217,9 +217,13 @@ impl pb::kiosk_service_server::KioskService for Hub {
                     h.service_date
                 )));
             }
-            let t = h
-                .ticket_by_number(&r.number)
-                .ok_or_else(|| Status::not_found(format!("no ticket {} today", r.number)))?;
+            let t = h.ticket_by_number(&r.number).ok_or_else(|| {
+                Status::not_found(if h.was_issued_today(&r.number) {
+                    format!("ticket {} was issued today and has long been finished", r.number)
+                } else {
+                    format!("no ticket {} today", r.number)
+                })
+            })?;
             Ok(convert::ticket(h, t, now))
         });
         self.ask(None, render).await.map(Response::new)
@@ -432,40 +436,20 @@ impl pb::admin_service_server::AdminService for Hub {
 }
 
 fn day_report(h: &Hall) -> pb::DayReport {
-    use std::collections::BTreeMap;
-    let mut per: BTreeMap<String, (pb::CategoryFigures, i64, i64)> = BTreeMap::new();
-    let (mut ratings, mut rating_sum) = (0u32, 0u32);
-    for t in h.tickets() {
-        let e = per.entry(t.origin.clone()).or_insert_with(|| {
-            (pb::CategoryFigures { code: t.origin.clone(), ..Default::default() }, 0, 0)
-        });
-        e.0.issued += 1;
-        match t.state {
-            TicketState::Done | TicketState::Unresolved => e.0.served += 1,
-            TicketState::NoShow => e.0.no_shows += 1,
-            TicketState::Waiting => e.0.waiting += 1,
-            _ => {}
-        }
-        if let Some(c) = t.called_at {
-            e.1 += (c - t.issued_at) / 1000;
-        }
-        if let (Some(s), Some(f)) = (t.started_at, t.finished_at) {
-            e.2 += (f - s) / 1000;
-        }
-        if let Some(r) = t.rating {
-            ratings += 1;
-            rating_sum += u32::from(r);
-        }
-    }
-    let categories: Vec<pb::CategoryFigures> = per
-        .into_values()
-        .map(|(mut f, wait, handle)| {
-            let called = (f.served + f.no_shows).max(1);
-            f.avg_wait_s = (wait / i64::from(called)) as u32;
-            f.avg_handling_s = (handle / i64::from(f.served.max(1))) as u32;
-            f
+    let categories: Vec<pb::CategoryFigures> = h
+        .figures
+        .iter()
+        .map(|(code, f)| pb::CategoryFigures {
+            code: code.clone(),
+            issued: f.issued,
+            served: f.served + f.unresolved,
+            no_shows: f.no_shows,
+            waiting: h.tickets().filter(|t| t.origin == *code && t.state == TicketState::Waiting).count() as u32,
+            avg_wait_s: (f.wait_s / u64::from(f.called.max(1))) as u32,
+            avg_handling_s: (f.handling_s / u64::from((f.served + f.unresolved).max(1))) as u32,
         })
         .collect();
+    let (ratings, rating_sum) = h.figures.values().fold((0, 0), |(n, s), f| (n + f.ratings, s + f.rating_sum));
     pb::DayReport {
         service_date: h.service_date.to_string(),
         issued: categories.iter().map(|c| c.issued).sum(),
