@@ -217,13 +217,18 @@ impl Store {
         self.sync()
     }
 
-    /// Raw batch+flush rate probe for the benchmark: writes `n` batches of
-    /// `per_batch` small values into a scratch tree, each batch flushed (and
-    /// fsynced when on), and removes the tree.
-    pub fn probe_commit_rate(&self, n: usize, per_batch: usize) -> Result<f64, StoreError> {
+    /// Raw batch+flush rate probe for the benchmark: for `duration`, writes
+    /// batches of `per_batch` 200-byte values into a scratch tree, each batch
+    /// flushed (and fsynced when on); returns batches per second.
+    pub fn probe_commit_rate(&self, duration: std::time::Duration, per_batch: usize) -> Result<f64, StoreError> {
         let tree = self.db.open_tree("bench_probe").map_err(|e| self.err(e))?;
         let start = std::time::Instant::now();
-        for i in 0..n {
+        let mut n = 0;
+        for i in 0.. {
+            if start.elapsed() >= duration {
+                break;
+            }
+            n += 1;
             let mut batch = sled::Batch::default();
             for j in 0..per_batch {
                 batch.insert(&((i * per_batch + j) as u64).to_be_bytes(), &[0u8; 200][..]);

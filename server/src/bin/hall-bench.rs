@@ -1,0 +1,374 @@
+//! `hall-bench`: load benchmark of the real `hall-server` binary on this
+//! machine. Prints figures; its LAST line is `key=value` pairs.
+//!
+//! Phases, all in one run against one server process:
+//! 1. raw sled batch+flush(+fsync) rate in a scratch store (`sled_commit_per_s`);
+//! 2. N clients calling health Check: the RPC ceiling (`noop_rpc_per_s`);
+//! 3. N clients issuing tickets, durable (`issue_per_s`, p50, p99);
+//! 4. M subscribers while a clerk calls tickets: call-to-subscriber latency;
+//! 5. optionally `--tickets T` more tickets issued and served by 20 clerks
+//!    (memory stays bounded), then the server's RSS, then a SIGKILL and the
+//!    time until a restarted server answers again (`restart_ms`).
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use hall_proto::v1 as pb;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+
+#[derive(Parser)]
+#[command(name = "hall-bench", about = "Load benchmark of hall-server")]
+struct Args {
+    /// Concurrent gRPC clients (one connection each).
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Seconds of the issuing phase (the no-op phase runs half as long).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Event stream subscribers for the latency phase.
+    #[arg(long, default_value_t = 500)]
+    subscribers: usize,
+    /// Calls made during the latency phase.
+    #[arg(long, default_value_t = 200)]
+    calls: usize,
+    /// Extra tickets to issue and serve before measuring RSS and restart.
+    #[arg(long, default_value_t = 0)]
+    tickets: u64,
+    /// Run the server with --no-fsync.
+    #[arg(long)]
+    no_fsync: bool,
+    /// The server binary (default: hall-server beside this binary).
+    #[arg(long)]
+    server_bin: Option<std::path::PathBuf>,
+}
+
+const CATEGORIES: [&str; 12] = [
+    "social_insurance", "employment", "medical_insurance", "tax_declaration", "invoice", "household",
+    "id_card", "entry_exit", "real_estate", "housing_fund", "business_registration", "cross_region",
+];
+
+struct Server {
+    child: std::process::Child,
+    url: String,
+}
+
+fn start_server(bin: &std::path::Path, data: &std::path::Path, config: &std::path::Path, fsync: bool) -> anyhow::Result<Server> {
+    use std::io::BufRead;
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data).arg("--config").arg(config);
+    if !fsync {
+        cmd.arg("--no-fsync");
+    }
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
+    let Some(addr) = line.trim().strip_prefix("hall-server listening on ") else {
+        bail!("unexpected first line from hall-server: {line:?}")
+    };
+    Ok(Server { child, url: format!("http://{addr}") })
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn connect(url: &str) -> anyhow::Result<Channel> {
+    Ok(hall_proto::client::connect_with_backoff(url, 100, Duration::from_millis(200)).await?)
+}
+
+async fn wait_serving(url: &str) -> anyhow::Result<()> {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    loop {
+        if let Ok(ch) = connect(url).await
+            && HealthClient::new(ch).check(HealthCheckRequest { service: String::new() }).await.is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let tmp = std::env::temp_dir().join(format!("hall-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let bin = match &args.server_bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe()?.with_file_name("hall-server"),
+    };
+
+    // 1. Raw sled commit rate, same durability as the server.
+    let probe = hall_server::store::Store::open(&tmp.join("probe"), !args.no_fsync)?;
+    let sled_rate = probe.probe_commit_rate(Duration::from_secs(2), 1)?;
+    drop(probe);
+    println!("sled batch+flush{}: {sled_rate:.0}/s", if args.no_fsync { "" } else { "+fsync" });
+
+    let mut catalog = hall_server::config::around_the_clock(hall_server::config::builtin());
+    for c in &mut catalog.categories {
+        c.daily_quota = 0;
+    }
+    let config = tmp.join("hall.toml");
+    std::fs::write(&config, hall_server::config::to_toml(&catalog))?;
+    let data = tmp.join("data");
+    let mut server = start_server(&bin, &data, &config, !args.no_fsync)?;
+    let url = server.url.clone();
+    wait_serving(&url).await?;
+    let mut channels = Vec::new();
+    for _ in 0..args.clients {
+        channels.push(connect(&url).await?);
+    }
+
+    // 2. The ceiling: a trivial RPC from the same clients.
+    let noop_secs = (args.seconds / 2).max(1);
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(noop_secs);
+    let mut tasks = vec![];
+    for ch in &channels {
+        let mut h = tonic_health::pb::health_client::HealthClient::new(ch.clone());
+        let count = count.clone();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                if h.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.is_ok() {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    for t in tasks {
+        t.await?;
+    }
+    let noop_rate = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    println!("no-op RPC (health Check), {} clients: {noop_rate:.0}/s", args.clients);
+
+    // 3. Durable issuing.
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let mut tasks = vec![];
+    for (i, ch) in channels.iter().enumerate() {
+        let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            let mut j = i;
+            while Instant::now() < deadline {
+                let req = pb::IssueTicketRequest {
+                    request_id: hall_proto::client::new_request_id(),
+                    category: CATEGORIES[j % CATEGORIES.len()].into(),
+                    ..Default::default()
+                };
+                j += 1;
+                let t0 = Instant::now();
+                match k.issue_ticket(req).await {
+                    Ok(_) => lat.push(t0.elapsed().as_secs_f64() * 1000.0),
+                    Err(_) => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let started = Instant::now();
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    let issue_secs = started.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    let issue_rate = lat.len() as f64 / issue_secs;
+    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+    println!(
+        "IssueTicket, {} clients: {issue_rate:.0}/s (p50 {p50:.2} ms, p99 {p99:.2} ms, {errors} errors) = {:.0} % of no-op",
+        args.clients,
+        100.0 * issue_rate / noop_rate
+    );
+
+    // 4. Call-to-subscriber latency with M subscribers.
+    let mut events = pb::event_service_client::EventServiceClient::new(channels[0].clone());
+    let from = events.snapshot(pb::SnapshotRequest {}).await?.into_inner().seq + 1;
+    let sent: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
+    let window = 20; // serves social insurance, medical insurance, tax, housing fund
+    let mut subs = vec![];
+    for i in 0..args.subscribers {
+        // Ten streams share a connection, as boards behind one gateway would.
+        let ch = if i % 10 == 0 { connect(&url).await? } else { channels[i % channels.len()].clone() };
+        let mut ev = pb::event_service_client::EventServiceClient::new(ch);
+        let mut stream = ev.subscribe(pb::SubscribeRequest { from_seq: from }).await?.into_inner();
+        let sent = sent.clone();
+        let expected = args.calls;
+        subs.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(expected);
+            let mut seen = 0;
+            while seen < expected {
+                let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::from_secs(20), stream.next()).await else { break };
+                if let Some(pb::event::Body::TicketCalled(c)) = e.body
+                    && c.call.is_some_and(|c| c.window == window && !c.recall)
+                {
+                    let at = sent.lock().unwrap()[seen];
+                    lat.push(at.elapsed().as_secs_f64() * 1000.0);
+                    seen += 1;
+                }
+            }
+            lat
+        }));
+    }
+    let mut counter = pb::counter_service_client::CounterServiceClient::new(channels[1 % channels.len()].clone());
+    let login = counter
+        .login(pb::LoginRequest { window, clerk_id: "c20".into(), pin: "1234".into() })
+        .await?
+        .into_inner();
+    let session = login.session;
+    for _ in 0..args.calls {
+        sent.lock().unwrap().push(Instant::now());
+        counter.call_next(pb::WindowRequest { session: session.clone() }).await?;
+        counter
+            .finish(pb::FinishRequest { session: session.clone(), resolved: true, unresolved_reason: String::new() })
+            .await?;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut ev_lat = Vec::new();
+    let mut missing = 0;
+    for s in subs {
+        let l = s.await?;
+        missing += args.calls - l.len();
+        ev_lat.extend(l);
+    }
+    ev_lat.sort_by(f64::total_cmp);
+    let (ev50, ev99) = (percentile(&ev_lat, 0.5), percentile(&ev_lat, 0.99));
+    println!(
+        "call -> {} subscribers: p50 {ev50:.2} ms, p99 {ev99:.2} ms, {missing} missed deliveries",
+        args.subscribers
+    );
+
+    // 5. Many tickets through the hall, then memory and restart.
+    let mut served_total = 0u64;
+    if args.tickets > 0 {
+        let issued = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
+        let t0 = Instant::now();
+        let mut clerks = vec![];
+        for w in 1..=20u32 {
+            let mut c = pb::counter_service_client::CounterServiceClient::new(connect(&url).await?);
+            let clerk = format!("c{w:02}");
+            let s = if w == window {
+                session.clone()
+            } else {
+                c.login(pb::LoginRequest { window: w, clerk_id: clerk, pin: "1234".into() }).await?.into_inner().session
+            };
+            let (done, served) = (done.clone(), served.clone());
+            clerks.push(tokio::spawn(async move {
+                loop {
+                    match c.call_next(pb::WindowRequest { session: s.clone() }).await {
+                        Ok(_) => {
+                            let f = pb::FinishRequest { session: s.clone(), resolved: true, unresolved_reason: String::new() };
+                            if c.finish(f).await.is_ok() {
+                                served.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Err(e) if e.code() == tonic::Code::NotFound => {
+                            if done.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                        }
+                        Err(e) => {
+                            eprintln!("clerk error: {e}");
+                            break;
+                        }
+                    }
+                }
+            }));
+        }
+        let mut kiosks = vec![];
+        for (i, ch) in channels.iter().enumerate() {
+            let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
+            let issued = issued.clone();
+            let total = args.tickets;
+            kiosks.push(tokio::spawn(async move {
+                let mut j = i;
+                while issued.fetch_add(1, Ordering::Relaxed) < total {
+                    let req = pb::IssueTicketRequest {
+                        request_id: hall_proto::client::new_request_id(),
+                        category: CATEGORIES[j % 4].into(), // the four window 1-20 serve most
+                        ..Default::default()
+                    };
+                    j += 1;
+                    if k.issue_ticket(req).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        for k in kiosks {
+            k.await?;
+        }
+        done.store(true, Ordering::Relaxed);
+        for c in clerks {
+            c.await?;
+        }
+        served_total = served.load(Ordering::Relaxed);
+        println!(
+            "{} more tickets issued and {served_total} served in {:.1} s (peak RSS so far {:.1} MiB)",
+            args.tickets,
+            t0.elapsed().as_secs_f64(),
+            rss_mib(server.child.id())
+        );
+    }
+    let rss = rss_mib(server.child.id());
+    let seq = events.snapshot(pb::SnapshotRequest {}).await?.into_inner().seq;
+    println!("server RSS {rss:.1} MiB with {seq} events in the log");
+    drop(channels);
+    drop(counter);
+    drop(events);
+
+    server.child.kill()?;
+    server.child.wait()?;
+    let t0 = Instant::now();
+    let mut restarted = start_server(&bin, &data, &config, !args.no_fsync)?;
+    let restart_url = restarted.url.clone();
+    wait_serving(&restart_url).await?;
+    let restart_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let mut ev = pb::event_service_client::EventServiceClient::new(connect(&restart_url).await?);
+    let seq_after = ev.snapshot(pb::SnapshotRequest {}).await?.into_inner().seq;
+    println!("restart after SIGKILL with {seq} events: serving in {restart_ms:.0} ms (seq {seq_after})");
+    restarted.child.kill()?;
+    restarted.child.wait()?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    if seq_after < seq {
+        bail!("events lost across the restart: {seq} before, {seq_after} after");
+    }
+
+    println!(
+        "clients={} subscribers={} fsync={} issue_per_s={issue_rate:.0} issue_p50_ms={p50:.2} issue_p99_ms={p99:.2} \
+         noop_rpc_per_s={noop_rate:.0} issue_vs_noop_pct={:.0} sled_commit_per_s={sled_rate:.0} event_p50_ms={ev50:.2} \
+         event_p99_ms={ev99:.2} event_missed={missing} tickets_served={served_total} events={seq} rss_mib={rss:.1} restart_ms={restart_ms:.0}",
+        args.clients,
+        args.subscribers,
+        !args.no_fsync,
+        100.0 * issue_rate / noop_rate
+    );
+    Ok(())
+}
