@@ -233,7 +233,10 @@ impl Writer {
         for (respond, res) in outcomes {
             respond(res.map(|range| (&self.hall, &logged[range])).map_err(Failure::from), now);
         }
-        if self.seq - self.last_snapshot >= self.snapshot_every {
+        // A snapshot costs O(tickets in memory); taking one at most every
+        // that many events keeps its cost per event constant on a huge day.
+        let due = self.snapshot_every.max(self.hall.tickets_in_memory() as u64);
+        if self.seq - self.last_snapshot >= due {
             self.snapshot()?;
         }
         Ok(())

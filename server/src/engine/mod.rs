@@ -260,6 +260,10 @@ impl Hall {
     pub fn appointment_for_request(&self, request_id: &str) -> Option<&Appointment> {
         self.appointment_requests.get(request_id).and_then(|id| self.appointments.get(id))
     }
+    /// Tickets held in memory (live ones plus the recently finished).
+    pub fn tickets_in_memory(&self) -> usize {
+        self.tickets.len()
+    }
     pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
         self.tickets.values()
     }

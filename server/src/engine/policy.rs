@@ -151,14 +151,7 @@ pub(crate) fn people_ahead(h: &Hall, t: &Ticket, now: Millis) -> u32 {
         return h.targeted.get(&w).map_or(0, |s| s.range(..key).count() as u32);
     }
     let Some(q) = h.queues.get(&t.queue) else { return 0 };
-    let count_before = |set: &std::collections::BTreeSet<Key>| -> u32 {
-        // Fast path: a newly issued ticket is the last of its set.
-        if set.last() == Some(&key) {
-            set.len() as u32 - 1
-        } else {
-            set.range(..key).count() as u32
-        }
-    };
+    let count_before = |set: &std::collections::BTreeSet<Key>| rank(set, &key);
     let mut prio_before = count_before(&q.priority);
     let mut normal_before = count_before(&q.normal);
     let mut prio_total = q.priority.len() as u32;
@@ -185,5 +178,39 @@ pub(crate) fn people_ahead(h: &Hall, t: &Ticket, now: Millis) -> u32 {
         prio_before + (prio_before / ratio).min(normal_before)
     } else {
         normal_before + prio_total.min(ratio * (normal_before + 1))
+    }
+}
+
+/// Number of elements below `key`, in O(min(rank, len - rank)) steps: a new
+/// ticket (near the back) and the next to be called (near the front) are
+/// both cheap, which are the look-ups that happen on every issue and call.
+fn rank(set: &std::collections::BTreeSet<Key>, key: &Key) -> u32 {
+    let mut below = set.range(..*key);
+    let mut above = set.range(*key..);
+    let mut n = 0usize;
+    loop {
+        match below.next_back() {
+            None => return n as u32,
+            Some(_) => n += 1,
+        }
+        if above.next().is_none() {
+            // Everything not at or above `key` is below it.
+            return (set.len() - set.range(*key..).count()) as u32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rank;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn rank_counts_from_the_nearer_end() {
+        let set: BTreeSet<(i64, u64)> = (0..100).map(|i| (i * 10, i as u64)).collect();
+        for (probe, want) in [((0, 0), 0), ((5, 0), 1), ((990, 99), 99), ((2000, 0), 100), ((495, 0), 50), ((-1, 0), 0)] {
+            assert_eq!(rank(&set, &probe), want, "{probe:?}");
+        }
+        assert_eq!(rank(&BTreeSet::new(), &(1, 1)), 0);
     }
 }
