@@ -110,7 +110,12 @@ pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Out
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // `Server::tcp_nodelay` only reaches sockets tonic accepts itself; these
+    // are ours. Without it Nagle holds back small event frames until the
+    // client's delayed ACK (~40 ms).
+    let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |s| {
+        s.and_then(|s| s.set_nodelay(true).map(|()| s))
+    });
     tracing::info!("serving");
     let served = tonic::transport::Server::builder()
         .tcp_nodelay(true)
