@@ -15,13 +15,19 @@ pub const BUILTIN_HALL: &str = include_str!("../config/default-hall.toml");
 pub enum ConfigError {
     /// The file could not be read.
     #[error("{file}: cannot read: {source}")]
-    Read { file: String, source: std::io::Error },
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
     /// Not valid TOML, or a key has the wrong type or is unknown.
     #[error("{file}: {message}")]
     Syntax { file: String, message: String },
     /// Well-formed, but the content is inconsistent.
     #[error("{file}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
-    Invalid { file: String, problems: Vec<CatalogProblem> },
+    Invalid {
+        file: String,
+        problems: Vec<CatalogProblem>,
+    },
 }
 
 /// Parses and validates config text; `file` names it in errors.
@@ -33,14 +39,20 @@ pub fn parse(text: &str, file: &str) -> Result<Catalog, ConfigError> {
     })?;
     catalog
         .validate()
-        .map_err(|problems| ConfigError::Invalid { file: file.to_string(), problems })?;
+        .map_err(|problems| ConfigError::Invalid {
+            file: file.to_string(),
+            problems,
+        })?;
     Ok(catalog)
 }
 
 /// Reads, parses and validates a config file.
 pub fn load(path: &Path) -> Result<Catalog, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: file.clone(),
+        source,
+    })?;
     parse(&text, &file)
 }
 
@@ -88,7 +100,10 @@ mod tests {
         assert_eq!(c.windows.len(), 30);
         assert_eq!(c.zones.len(), 4);
         let bundles: Vec<&str> = c.bundles.iter().map(|b| b.name_zh.as_str()).collect();
-        assert_eq!(bundles, ["出版物一件事", "开办小作坊店一件事", "开办电影院一件事"]);
+        assert_eq!(
+            bundles,
+            ["出版物一件事", "开办小作坊店一件事", "开办电影院一件事"]
+        );
         assert!(c.calendar.weekend_open.is_some(), "weekend opening");
         // Round trip through TOML (AdminService.GetConfig -> UpdateConfig).
         assert_eq!(parse(&to_toml(&c), "round trip").unwrap(), c);
@@ -96,7 +111,9 @@ mod tests {
 
     #[test]
     fn syntax_error_names_file_line_and_key() {
-        let err = parse("[hall]\nname_zh = 3\n", "hall.toml").unwrap_err().to_string();
+        let err = parse("[hall]\nname_zh = 3\n", "hall.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("hall.toml: "), "{err}");
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("name_zh"), "{err}");
@@ -116,9 +133,18 @@ mod tests {
             .replacen("department = \"tax\"", "department = \"taxes\"", 1)
             .replacen("weekday_close = \"17:00\"", "weekday_close = \"5pm\"", 1);
         let err = parse(&text, "hall.toml").unwrap_err().to_string();
-        assert!(err.contains("categories[1].prefix: 'A' is used by another category or bundle"), "{err}");
-        assert!(err.contains("categories[5].department: no department 'taxes'"), "{err}");
-        assert!(err.contains("calendar.weekday_close: '5pm' is not HH:MM"), "{err}");
+        assert!(
+            err.contains("categories[1].prefix: 'A' is used by another category or bundle"),
+            "{err}"
+        );
+        assert!(
+            err.contains("categories[5].department: no department 'taxes'"),
+            "{err}"
+        );
+        assert!(
+            err.contains("calendar.weekday_close: '5pm' is not HH:MM"),
+            "{err}"
+        );
         assert!(err.starts_with("hall.toml: 3 problem(s)"), "{err}");
     }
 }

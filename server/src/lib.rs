@@ -36,7 +36,12 @@ pub struct Options {
 
 impl Options {
     pub fn new(data_dir: PathBuf, catalog: Catalog) -> Options {
-        Options { data_dir, catalog, fsync: true, snapshot_every: 20_000 }
+        Options {
+            data_dir,
+            catalog,
+            fsync: true,
+            snapshot_every: 20_000,
+        }
     }
 }
 
@@ -48,14 +53,32 @@ fn now_ms() -> i64 {
 
 /// Runs the server until `shutdown` completes, then drains the writer and
 /// flushes the store.
-pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    opts: Options,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let store = store::Store::open(&opts.data_dir, opts.fsync)
         .with_context(|| format!("opening the data dir {}", opts.data_dir.display()))?;
     let started = std::time::Instant::now();
-    let (hall, seq, replayed) = writer::recover(&store, &opts.catalog).context("recovering the hall")?;
-    tracing::info!(seq, replayed, ms = started.elapsed().as_millis() as u64, "recovered");
-    let encoder: writer::WireEncoder = Arc::new(|h, l| grpc::convert::wire_event(h, l).encode_to_vec());
-    let (mut w, shared) = writer::Writer::new(hall, seq, store.clone(), opts.snapshot_every, encoder, Box::new(now_ms));
+    let (hall, seq, replayed) =
+        writer::recover(&store, &opts.catalog).context("recovering the hall")?;
+    tracing::info!(
+        seq,
+        replayed,
+        ms = started.elapsed().as_millis() as u64,
+        "recovered"
+    );
+    let encoder: writer::WireEncoder =
+        Arc::new(|h, l| grpc::convert::wire_event(h, l).encode_to_vec());
+    let (mut w, shared) = writer::Writer::new(
+        hall,
+        seq,
+        store.clone(),
+        opts.snapshot_every,
+        encoder,
+        Box::new(now_ms),
+    );
 
     // The configured catalogue: the log's first event on a new store; later
     // only when the file's content changed since it was last applied.
@@ -64,21 +87,29 @@ pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Out
         hex::encode(Sha256::digest(config::to_toml(&opts.catalog).as_bytes()))
     };
     if seq == 0 {
-        w.commit_raw(vec![Event::CatalogReplaced { catalog: Box::new(opts.catalog.clone()) }])?;
+        w.commit_raw(vec![Event::CatalogReplaced {
+            catalog: Box::new(opts.catalog.clone()),
+        }])?;
         store.set_meta("config_digest", digest.as_bytes())?;
     } else if store.get_meta("config_digest")?.as_deref() != Some(digest.as_bytes()) {
-        match w.apply_now(Command::ReplaceCatalog { catalog: Box::new(opts.catalog.clone()) }) {
+        match w.apply_now(Command::ReplaceCatalog {
+            catalog: Box::new(opts.catalog.clone()),
+        }) {
             Ok(_) => {
                 tracing::info!("configured catalogue changed; applied");
                 store.set_meta("config_digest", digest.as_bytes())?;
             }
-            Err(e) => tracing::warn!(error = %e, "configured catalogue not applied; keeping the stored one"),
+            Err(e) => {
+                tracing::warn!(error = %e, "configured catalogue not applied; keeping the stored one")
+            }
         }
     }
     w.apply_now(Command::Tick)?;
 
     let (tx, rx) = tokio::sync::mpsc::channel::<writer::Request>(8192);
-    let writer_thread = std::thread::Builder::new().name("hall-writer".into()).spawn(move || w.run(rx))?;
+    let writer_thread = std::thread::Builder::new()
+        .name("hall-writer".into())
+        .spawn(move || w.run(rx))?;
 
     // A tick every second rolls the day at midnight even when the hall is idle.
     let tick_tx = tx.clone();
@@ -86,7 +117,10 @@ pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Out
         let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             every.tick().await;
-            let req = writer::Request { cmd: Some(Command::Tick), respond: Box::new(|_, _| {}) };
+            let req = writer::Request {
+                cmd: Some(Command::Tick),
+                respond: Box::new(|_, _| {}),
+            };
             if tick_tx.send(req).await.is_err() {
                 break;
             }
@@ -101,10 +135,18 @@ pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Out
         store: store.clone(),
     };
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<pb::kiosk_service_server::KioskServiceServer<grpc::Hub>>().await;
-    health.set_serving::<pb::counter_service_server::CounterServiceServer<grpc::Hub>>().await;
-    health.set_serving::<pb::event_service_server::EventServiceServer<grpc::Hub>>().await;
-    health.set_serving::<pb::admin_service_server::AdminServiceServer<grpc::Hub>>().await;
+    health
+        .set_serving::<pb::kiosk_service_server::KioskServiceServer<grpc::Hub>>()
+        .await;
+    health
+        .set_serving::<pb::counter_service_server::CounterServiceServer<grpc::Hub>>()
+        .await;
+    health
+        .set_serving::<pb::event_service_server::EventServiceServer<grpc::Hub>>()
+        .await;
+    health
+        .set_serving::<pb::admin_service_server::AdminServiceServer<grpc::Hub>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(hall_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -113,17 +155,24 @@ pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Out
     // `Server::tcp_nodelay` only reaches sockets tonic accepts itself; these
     // are ours. Without it Nagle holds back small event frames until the
     // client's delayed ACK (~40 ms).
-    let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |s| {
-        s.and_then(|s| s.set_nodelay(true).map(|()| s))
-    });
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |s| s.and_then(|s| s.set_nodelay(true).map(|()| s)),
+    );
     tracing::info!("serving");
     let served = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(pb::kiosk_service_server::KioskServiceServer::new(hub.clone()))
-        .add_service(pb::counter_service_server::CounterServiceServer::new(hub.clone()))
-        .add_service(pb::event_service_server::EventServiceServer::new(hub.clone()))
+        .add_service(pb::kiosk_service_server::KioskServiceServer::new(
+            hub.clone(),
+        ))
+        .add_service(pb::counter_service_server::CounterServiceServer::new(
+            hub.clone(),
+        ))
+        .add_service(pb::event_service_server::EventServiceServer::new(
+            hub.clone(),
+        ))
         .add_service(pb::admin_service_server::AdminServiceServer::new(hub))
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;

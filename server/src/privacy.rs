@@ -25,7 +25,8 @@ pub fn mask_name(name: &str) -> String {
             .split_whitespace()
             .map(|w| {
                 let mut cs = w.chars();
-                cs.next().map_or(String::new(), |f| format!("{f}{}", "*".repeat(cs.count())))
+                cs.next()
+                    .map_or(String::new(), |f| format!("{f}{}", "*".repeat(cs.count())))
             })
             .collect::<Vec<_>>()
             .join(" ");
@@ -48,7 +49,11 @@ pub fn valid_id_number(id: &str) -> bool {
     }
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const C: &[u8; 11] = b"10X98765432";
-    let sum: u32 = b[..17].iter().zip(W).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let sum: u32 = b[..17]
+        .iter()
+        .zip(W)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
     C[(sum % 11) as usize] == b[17]
 }
 

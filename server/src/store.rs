@@ -28,7 +28,10 @@ pub enum StoreError {
     Sled { dir: String, source: sled::Error },
     /// fsync of the data file failed.
     #[error("fsync of {file} failed: {source}")]
-    Sync { file: String, source: std::io::Error },
+    Sync {
+        file: String,
+        source: std::io::Error,
+    },
     /// The data was written by a newer version of the server.
     #[error("{dir} holds schema version {found}; this server reads up to {SCHEMA_VERSION}")]
     NewerSchema { dir: String, found: u64 },
@@ -72,11 +75,22 @@ fn encode(r: &Record) -> Vec<u8> {
 }
 
 fn decode(seq: u64, v: &[u8]) -> Result<Record, StoreError> {
-    let damaged = |problem: &str| StoreError::Damaged { seq, problem: problem.into() };
-    let len = v.get(..4).ok_or_else(|| damaged("shorter than its header"))?;
+    let damaged = |problem: &str| StoreError::Damaged {
+        seq,
+        problem: problem.into(),
+    };
+    let len = v
+        .get(..4)
+        .ok_or_else(|| damaged("shorter than its header"))?;
     let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
-    let json = v.get(4..4 + len).ok_or_else(|| damaged("JSON part cut short"))?;
-    Ok(Record { seq, json: json.to_vec(), wire: v[4 + len..].to_vec() })
+    let json = v
+        .get(4..4 + len)
+        .ok_or_else(|| damaged("JSON part cut short"))?;
+    Ok(Record {
+        seq,
+        json: json.to_vec(),
+        wire: v[4 + len..].to_vec(),
+    })
 }
 
 /// Opens the sled database, waiting up to 3 s for the file lock: a previous
@@ -85,8 +99,14 @@ fn decode(seq: u64, v: &[u8]) -> Result<Record, StoreError> {
 fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
     let mut tries = 0;
     loop {
-        match sled::Config::new().path(dir).cache_capacity(16 << 20).open() {
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && tries < 60 => {
+        match sled::Config::new()
+            .path(dir)
+            .cache_capacity(16 << 20)
+            .open()
+        {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && tries < 60 =>
+            {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
@@ -98,7 +118,10 @@ fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path, fsync: bool) -> Result<Store, StoreError> {
-        let sled_err = |source| StoreError::Sled { dir: dir.display().to_string(), source };
+        let sled_err = |source| StoreError::Sled {
+            dir: dir.display().to_string(),
+            source,
+        };
         let db = open_db(dir).map_err(sled_err)?;
         let store = Store {
             dir: dir.to_path_buf(),
@@ -112,32 +135,53 @@ impl Store {
             Some(v) => {
                 let found = u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0xff; 8]));
                 if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema { dir: dir.display().to_string(), found });
+                    return Err(StoreError::NewerSchema {
+                        dir: dir.display().to_string(),
+                        found,
+                    });
                 }
             }
             None => {
-                store.meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes()).map_err(sled_err)?;
+                store
+                    .meta
+                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(sled_err)?;
             }
         }
         if store.meta.get("site_secret").map_err(sled_err)?.is_none() {
             let secret: [u8; 32] = rand::random();
-            store.meta.insert("site_secret", &secret).map_err(sled_err)?;
+            store
+                .meta
+                .insert("site_secret", &secret)
+                .map_err(sled_err)?;
         }
         store.db.flush().map_err(sled_err)?;
         Ok(store)
     }
 
     fn err(&self, source: sled::Error) -> StoreError {
-        StoreError::Sled { dir: self.dir.display().to_string(), source }
+        StoreError::Sled {
+            dir: self.dir.display().to_string(),
+            source,
+        }
     }
 
     /// The site secret keying person hashes (created on first open, kept forever).
     pub fn site_secret(&self) -> Result<Vec<u8>, StoreError> {
-        Ok(self.meta.get("site_secret").map_err(|e| self.err(e))?.map(|v| v.to_vec()).unwrap_or_default())
+        Ok(self
+            .meta
+            .get("site_secret")
+            .map_err(|e| self.err(e))?
+            .map(|v| v.to_vec())
+            .unwrap_or_default())
     }
 
     pub fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.meta.get(key).map_err(|e| self.err(e))?.map(|v| v.to_vec()))
+        Ok(self
+            .meta
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.to_vec()))
     }
 
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
@@ -151,7 +195,9 @@ impl Store {
             .events
             .last()
             .map_err(|e| self.err(e))?
-            .map_or(0, |(k, _)| u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]))))
+            .map_or(0, |(k, _)| {
+                u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]))
+            }))
     }
 
     /// Appends records in one batch and makes them durable before returning.
@@ -172,7 +218,10 @@ impl Store {
             let file = self.dir.join("db");
             File::open(&file)
                 .and_then(|f| f.sync_data())
-                .map_err(|source| StoreError::Sync { file: file.display().to_string(), source })?;
+                .map_err(|source| StoreError::Sync {
+                    file: file.display().to_string(),
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -192,8 +241,15 @@ impl Store {
     pub fn save_snapshot(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
         let mut value = SCHEMA_VERSION.to_be_bytes().to_vec();
         value.extend_from_slice(bytes);
-        self.snapshots.insert(seq.to_be_bytes(), value).map_err(|e| self.err(e))?;
-        let keys: Vec<_> = self.snapshots.iter().keys().collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        self.snapshots
+            .insert(seq.to_be_bytes(), value)
+            .map_err(|e| self.err(e))?;
+        let keys: Vec<_> = self
+            .snapshots
+            .iter()
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
         for k in keys.iter().rev().skip(SNAPSHOTS_KEPT) {
             self.snapshots.remove(k).map_err(|e| self.err(e))?;
         }
@@ -220,7 +276,11 @@ impl Store {
     /// Raw batch+flush rate probe for the benchmark: for `duration`, writes
     /// batches of `per_batch` 200-byte values into a scratch tree, each batch
     /// flushed (and fsynced when on); returns batches per second.
-    pub fn probe_commit_rate(&self, duration: std::time::Duration, per_batch: usize) -> Result<f64, StoreError> {
+    pub fn probe_commit_rate(
+        &self,
+        duration: std::time::Duration,
+        per_batch: usize,
+    ) -> Result<f64, StoreError> {
         let tree = self.db.open_tree("bench_probe").map_err(|e| self.err(e))?;
         let start = std::time::Instant::now();
         let mut n = 0;
@@ -248,7 +308,11 @@ mod tests {
     use super::*;
 
     fn rec(seq: u64) -> Record {
-        Record { seq, json: format!("{{\"n\":{seq}}}").into_bytes(), wire: vec![seq as u8, 1, 2] }
+        Record {
+            seq,
+            json: format!("{{\"n\":{seq}}}").into_bytes(),
+            wire: vec![seq as u8, 1, 2],
+        }
     }
 
     #[test]
@@ -267,7 +331,10 @@ mod tests {
         assert_eq!(s.site_secret().unwrap(), secret, "secret survives reopen");
         // Big-endian keys sort numerically: 256 comes after 255, not after 25.
         let got = s.read_from(255, 3).unwrap();
-        assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), [255, 256, 257]);
+        assert_eq!(
+            got.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [255, 256, 257]
+        );
         assert_eq!(got[1].json, rec(256).json);
         assert_eq!(got[1].wire, rec(256).wire);
     }
@@ -278,16 +345,26 @@ mod tests {
         let s = Store::open(dir.path(), false).unwrap();
         assert!(s.latest_snapshot().unwrap().is_none());
         for seq in [10, 20, 30] {
-            s.save_snapshot(seq, format!("state{seq}").as_bytes()).unwrap();
+            s.save_snapshot(seq, format!("state{seq}").as_bytes())
+                .unwrap();
         }
-        assert_eq!(s.latest_snapshot().unwrap(), Some((30, b"state30".to_vec())));
+        assert_eq!(
+            s.latest_snapshot().unwrap(),
+            Some((30, b"state30".to_vec()))
+        );
         assert_eq!(s.snapshots.len(), 2);
     }
 
     #[test]
     fn damaged_record_is_reported_not_panicked() {
-        assert!(matches!(decode(7, &[0, 0]), Err(StoreError::Damaged { seq: 7, .. })));
-        assert!(matches!(decode(7, &[0, 0, 0, 9, b'{']), Err(StoreError::Damaged { seq: 7, .. })));
+        assert!(matches!(
+            decode(7, &[0, 0]),
+            Err(StoreError::Damaged { seq: 7, .. })
+        ));
+        assert!(matches!(
+            decode(7, &[0, 0, 0, 9, b'{']),
+            Err(StoreError::Damaged { seq: 7, .. })
+        ));
     }
 
     #[test]
@@ -295,7 +372,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = Store::open(dir.path(), false).unwrap();
-            s.meta.insert("schema_version", &99u64.to_be_bytes()).unwrap();
+            s.meta
+                .insert("schema_version", &99u64.to_be_bytes())
+                .unwrap();
             s.db.flush().unwrap();
         }
         let err = Store::open(dir.path(), false).unwrap_err().to_string();

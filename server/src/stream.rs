@@ -68,7 +68,9 @@ async fn catch_up(store: &Store, shared: &Shared, next: &mut u64, tx: &Tx) -> Re
         let records = match store.read_from(*next, 512) {
             Ok(r) => r,
             Err(e) => {
-                let _ = tx.send(Err(Status::internal(format!("reading the event log: {e}")))).await;
+                let _ = tx
+                    .send(Err(Status::internal(format!("reading the event log: {e}"))))
+                    .await;
                 return Err(());
             }
         };

@@ -80,7 +80,10 @@ pub struct Writer {
 
 /// Rebuilds the hall from the newest snapshot plus the log tail.
 /// Returns the hall, its sequence number and how many events were replayed.
-pub fn recover(store: &Store, initial: &engine::catalog::Catalog) -> Result<(Hall, u64, u64), StoreError> {
+pub fn recover(
+    store: &Store,
+    initial: &engine::catalog::Catalog,
+) -> Result<(Hall, u64, u64), StoreError> {
     let mut hall = Hall::new(initial.clone());
     let mut seq = 0;
     if let Some((snap_seq, bytes)) = store.latest_snapshot()? {
@@ -90,7 +93,9 @@ pub fn recover(store: &Store, initial: &engine::catalog::Catalog) -> Result<(Hal
                 hall = h;
                 seq = snap_seq;
             }
-            Err(e) => tracing::warn!(error = %e, snap_seq, "snapshot unreadable; replaying the whole log"),
+            Err(e) => {
+                tracing::warn!(error = %e, snap_seq, "snapshot unreadable; replaying the whole log")
+            }
         }
     }
     let mut replayed = 0;
@@ -100,8 +105,11 @@ pub fn recover(store: &Store, initial: &engine::catalog::Catalog) -> Result<(Hal
             break;
         }
         for r in records {
-            let logged: LoggedEvent = serde_json::from_slice(&r.json)
-                .map_err(|e| StoreError::Damaged { seq: r.seq, problem: e.to_string() })?;
+            let logged: LoggedEvent =
+                serde_json::from_slice(&r.json).map_err(|e| StoreError::Damaged {
+                    seq: r.seq,
+                    problem: e.to_string(),
+                })?;
             hall.fold(&logged.event, logged.at);
             seq = r.seq;
             replayed += 1;
@@ -125,7 +133,16 @@ impl Writer {
             events: tx,
             stopping: tokio_util::sync::CancellationToken::new(),
         });
-        let w = Writer { hall, store, seq, last_snapshot: seq, snapshot_every, shared: shared.clone(), encode, clock };
+        let w = Writer {
+            hall,
+            store,
+            seq,
+            last_snapshot: seq,
+            snapshot_every,
+            shared: shared.clone(),
+            encode,
+            clock,
+        };
         (w, shared)
     }
 
@@ -152,7 +169,11 @@ impl Writer {
             .into_iter()
             .map(|event| {
                 self.seq += 1;
-                LoggedEvent { seq: self.seq, at: now, event }
+                LoggedEvent {
+                    seq: self.seq,
+                    at: now,
+                    event,
+                }
             })
             .collect();
         self.persist(&logged)?;
@@ -175,7 +196,10 @@ impl Writer {
         self.shared.committed.store(self.seq, Ordering::Release);
         for r in records {
             // No receivers is fine: nobody subscribed yet.
-            let _ = self.shared.events.send(Published { seq: r.seq, wire: Arc::new(r.wire) });
+            let _ = self.shared.events.send(Published {
+                seq: r.seq,
+                wire: Arc::new(r.wire),
+            });
         }
         Ok(())
     }
@@ -206,7 +230,11 @@ impl Writer {
             let start = logged.len();
             for event in events {
                 *seq += 1;
-                logged.push(LoggedEvent { seq: *seq, at: now, event });
+                logged.push(LoggedEvent {
+                    seq: *seq,
+                    at: now,
+                    event,
+                });
             }
             start..logged.len()
         };
@@ -215,9 +243,8 @@ impl Writer {
         for req in batch.drain(..) {
             let res = match req.cmd {
                 None => Ok(0..0),
-                Some(cmd) => {
-                    engine::apply(&mut self.hall, cmd, now).map(|events| push(events, &mut self.seq, &mut logged))
-                }
+                Some(cmd) => engine::apply(&mut self.hall, cmd, now)
+                    .map(|events| push(events, &mut self.seq, &mut logged)),
             };
             outcomes.push((req.respond, res));
         }
@@ -231,11 +258,17 @@ impl Writer {
             return Err(e);
         }
         for (respond, res) in outcomes {
-            respond(res.map(|range| (&self.hall, &logged[range])).map_err(Failure::from), now);
+            respond(
+                res.map(|range| (&self.hall, &logged[range]))
+                    .map_err(Failure::from),
+                now,
+            );
         }
         // A snapshot costs O(tickets in memory); taking one at most every
         // that many events keeps its cost per event constant on a huge day.
-        let due = self.snapshot_every.max(self.hall.tickets_in_memory() as u64);
+        let due = self
+            .snapshot_every
+            .max(self.hall.tickets_in_memory() as u64);
         if self.seq - self.last_snapshot >= due {
             self.snapshot()?;
         }

@@ -33,7 +33,12 @@ impl TestServer {
         let task = tokio::spawn(hall_server::run(listener, opts, async move {
             let _ = rx.await;
         }));
-        TestServer { addr, dir: dir.to_path_buf(), stop: Some(tx), task: Some(task) }
+        TestServer {
+            addr,
+            dir: dir.to_path_buf(),
+            stop: Some(tx),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -41,7 +46,13 @@ impl TestServer {
     }
 
     pub async fn channel(&self) -> Channel {
-        hall_proto::client::connect_with_backoff(&self.url(), 50, std::time::Duration::from_millis(200)).await.unwrap()
+        hall_proto::client::connect_with_backoff(
+            &self.url(),
+            50,
+            std::time::Duration::from_millis(200),
+        )
+        .await
+        .unwrap()
     }
 
     pub async fn kiosk(&self) -> pb::kiosk_service_client::KioskServiceClient<Channel> {
@@ -95,7 +106,11 @@ pub async fn login(
     clerk: &str,
 ) -> pb::Session {
     let r = counter
-        .login(pb::LoginRequest { window, clerk_id: clerk.into(), pin: "1234".into() })
+        .login(pb::LoginRequest {
+            window,
+            clerk_id: clerk.into(),
+            pin: "1234".into(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -103,5 +118,9 @@ pub async fn login(
 }
 
 pub fn issue(category: &str, request_id: &str) -> pb::IssueTicketRequest {
-    pb::IssueTicketRequest { request_id: request_id.into(), category: category.into(), ..Default::default() }
+    pb::IssueTicketRequest {
+        request_id: request_id.into(),
+        category: category.into(),
+        ..Default::default()
+    }
 }

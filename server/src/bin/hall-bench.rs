@@ -40,14 +40,28 @@ struct Args {
     /// Run the server with --no-fsync.
     #[arg(long)]
     no_fsync: bool,
+    /// Stop the server with SIGTERM at the end instead of the SIGKILL and
+    /// restart measurement (for profiling it under a wrapper).
+    #[arg(long)]
+    no_restart: bool,
     /// The server binary (default: hall-server beside this binary).
     #[arg(long)]
     server_bin: Option<std::path::PathBuf>,
 }
 
 const CATEGORIES: [&str; 12] = [
-    "social_insurance", "employment", "medical_insurance", "tax_declaration", "invoice", "household",
-    "id_card", "entry_exit", "real_estate", "housing_fund", "business_registration", "cross_region",
+    "social_insurance",
+    "employment",
+    "medical_insurance",
+    "tax_declaration",
+    "invoice",
+    "household",
+    "id_card",
+    "entry_exit",
+    "real_estate",
+    "housing_fund",
+    "business_registration",
+    "cross_region",
 ];
 
 struct Server {
@@ -55,10 +69,18 @@ struct Server {
     url: String,
 }
 
-fn start_server(bin: &std::path::Path, data: &std::path::Path, config: &std::path::Path, fsync: bool) -> anyhow::Result<Server> {
+fn start_server(
+    bin: &std::path::Path,
+    data: &std::path::Path,
+    config: &std::path::Path,
+    fsync: bool,
+) -> anyhow::Result<Server> {
     use std::io::BufRead;
     let mut cmd = std::process::Command::new(bin);
-    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data).arg("--config").arg(config);
+    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .arg("--config")
+        .arg(config);
     if !fsync {
         cmd.arg("--no-fsync");
     }
@@ -68,12 +90,22 @@ fn start_server(bin: &std::path::Path, data: &std::path::Path, config: &std::pat
         .stderr(std::process::Stdio::inherit())
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
-    let Some(addr) = line.trim().strip_prefix("hall-server listening on ") else {
-        bail!("unexpected first line from hall-server: {line:?}")
+    // The first line that names the address (a wrapper such as a profiler
+    // may print its own lines before it).
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            bail!("hall-server exited before listening");
+        }
+        if let Some(a) = line.trim().strip_prefix("hall-server listening on ") {
+            break a.to_string();
+        }
     };
-    Ok(Server { child, url: format!("http://{addr}") })
+    Ok(Server {
+        child,
+        url: format!("http://{addr}"),
+    })
 }
 
 fn rss_mib(pid: u32) -> f64 {
@@ -100,7 +132,12 @@ async fn wait_serving(url: &str) -> anyhow::Result<()> {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
     loop {
         if let Ok(ch) = connect(url).await
-            && HealthClient::new(ch).check(HealthCheckRequest { service: String::new() }).await.is_ok()
+            && HealthClient::new(ch)
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .is_ok()
         {
             return Ok(());
         }
@@ -122,7 +159,10 @@ async fn main() -> anyhow::Result<()> {
     let probe = hall_server::store::Store::open(&tmp.join("probe"), !args.no_fsync)?;
     let sled_rate = probe.probe_commit_rate(Duration::from_secs(2), 1)?;
     drop(probe);
-    println!("sled batch+flush{}: {sled_rate:.0}/s", if args.no_fsync { "" } else { "+fsync" });
+    println!(
+        "sled batch+flush{}: {sled_rate:.0}/s",
+        if args.no_fsync { "" } else { "+fsync" }
+    );
 
     let mut catalog = hall_server::config::around_the_clock(hall_server::config::builtin());
     for c in &mut catalog.categories {
@@ -149,7 +189,12 @@ async fn main() -> anyhow::Result<()> {
         let count = count.clone();
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
-                if h.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.is_ok() {
+                if h.check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .is_ok()
+                {
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -160,7 +205,11 @@ async fn main() -> anyhow::Result<()> {
         t.await?;
     }
     let noop_rate = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    println!("no-op RPC (health Check), {} clients: {noop_rate:.0}/s", args.clients);
+    println!(
+        "no-op RPC (health Check), {} clients: {noop_rate:.0}/s (server RSS {:.1} MiB)",
+        args.clients,
+        rss_mib(server.child.id())
+    );
 
     // 3. Durable issuing.
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
@@ -200,29 +249,46 @@ async fn main() -> anyhow::Result<()> {
     let issue_rate = lat.len() as f64 / issue_secs;
     let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
     println!(
-        "IssueTicket, {} clients: {issue_rate:.0}/s (p50 {p50:.2} ms, p99 {p99:.2} ms, {errors} errors) = {:.0} % of no-op",
+        "IssueTicket, {} clients: {issue_rate:.0}/s (p50 {p50:.2} ms, p99 {p99:.2} ms, {errors} errors) = {:.0} % of no-op (server RSS {:.1} MiB)",
         args.clients,
-        100.0 * issue_rate / noop_rate
+        100.0 * issue_rate / noop_rate,
+        rss_mib(server.child.id())
     );
 
     // 4. Call-to-subscriber latency with M subscribers.
     let mut events = pb::event_service_client::EventServiceClient::new(channels[0].clone());
-    let from = events.snapshot(pb::SnapshotRequest {}).await?.into_inner().seq + 1;
+    let from = events
+        .snapshot(pb::SnapshotRequest {})
+        .await?
+        .into_inner()
+        .seq
+        + 1;
     let sent: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
     let window = 20; // serves social insurance, medical insurance, tax, housing fund
     let mut subs = vec![];
     for i in 0..args.subscribers {
         // Ten streams share a connection, as boards behind one gateway would.
-        let ch = if i % 10 == 0 { connect(&url).await? } else { channels[i % channels.len()].clone() };
+        let ch = if i % 10 == 0 {
+            connect(&url).await?
+        } else {
+            channels[i % channels.len()].clone()
+        };
         let mut ev = pb::event_service_client::EventServiceClient::new(ch);
-        let mut stream = ev.subscribe(pb::SubscribeRequest { from_seq: from }).await?.into_inner();
+        let mut stream = ev
+            .subscribe(pb::SubscribeRequest { from_seq: from })
+            .await?
+            .into_inner();
         let sent = sent.clone();
         let expected = args.calls;
         subs.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(expected);
             let mut seen = 0;
             while seen < expected {
-                let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::from_secs(20), stream.next()).await else { break };
+                let Ok(Some(Ok(e))) =
+                    tokio::time::timeout(Duration::from_secs(20), stream.next()).await
+                else {
+                    break;
+                };
                 if let Some(pb::event::Body::TicketCalled(c)) = e.body
                     && c.call.is_some_and(|c| c.window == window && !c.recall)
                 {
@@ -234,17 +300,30 @@ async fn main() -> anyhow::Result<()> {
             lat
         }));
     }
-    let mut counter = pb::counter_service_client::CounterServiceClient::new(channels[1 % channels.len()].clone());
+    let mut counter =
+        pb::counter_service_client::CounterServiceClient::new(channels[1 % channels.len()].clone());
     let login = counter
-        .login(pb::LoginRequest { window, clerk_id: "c20".into(), pin: "1234".into() })
+        .login(pb::LoginRequest {
+            window,
+            clerk_id: "c20".into(),
+            pin: "1234".into(),
+        })
         .await?
         .into_inner();
     let session = login.session;
     for _ in 0..args.calls {
         sent.lock().unwrap().push(Instant::now());
-        counter.call_next(pb::WindowRequest { session: session.clone() }).await?;
         counter
-            .finish(pb::FinishRequest { session: session.clone(), resolved: true, unresolved_reason: String::new() })
+            .call_next(pb::WindowRequest {
+                session: session.clone(),
+            })
+            .await?;
+        counter
+            .finish(pb::FinishRequest {
+                session: session.clone(),
+                resolved: true,
+                unresolved_reason: String::new(),
+            })
             .await?;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -262,7 +341,8 @@ async fn main() -> anyhow::Result<()> {
         args.subscribers
     );
 
-    // 5. Many tickets through the hall, then memory and restart.
+    // 5. Many tickets through the hall: 20 clerks first serve the backlog
+    //    of phase 3, then keep up with kiosks issuing `--tickets` more.
     let mut served_total = 0u64;
     if args.tickets > 0 {
         let issued = Arc::new(AtomicU64::new(0));
@@ -272,18 +352,29 @@ async fn main() -> anyhow::Result<()> {
         let mut clerks = vec![];
         for w in 1..=20u32 {
             let mut c = pb::counter_service_client::CounterServiceClient::new(connect(&url).await?);
-            let clerk = format!("c{w:02}");
             let s = if w == window {
                 session.clone()
             } else {
-                c.login(pb::LoginRequest { window: w, clerk_id: clerk, pin: "1234".into() }).await?.into_inner().session
+                let clerk = format!("c{w:02}");
+                c.login(pb::LoginRequest {
+                    window: w,
+                    clerk_id: clerk,
+                    pin: "1234".into(),
+                })
+                .await?
+                .into_inner()
+                .session
             };
             let (done, served) = (done.clone(), served.clone());
             clerks.push(tokio::spawn(async move {
                 loop {
                     match c.call_next(pb::WindowRequest { session: s.clone() }).await {
                         Ok(_) => {
-                            let f = pb::FinishRequest { session: s.clone(), resolved: true, unresolved_reason: String::new() };
+                            let f = pb::FinishRequest {
+                                session: s.clone(),
+                                resolved: true,
+                                unresolved_reason: String::new(),
+                            };
                             if c.finish(f).await.is_ok() {
                                 served.fetch_add(1, Ordering::Relaxed);
                             }
@@ -302,8 +393,9 @@ async fn main() -> anyhow::Result<()> {
                 }
             }));
         }
+        // Fewer kiosks than clerks, so the queue stays short as in a real hall.
         let mut kiosks = vec![];
-        for (i, ch) in channels.iter().enumerate() {
+        for (i, ch) in channels.iter().take(8).enumerate() {
             let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
             let issued = issued.clone();
             let total = args.tickets;
@@ -312,7 +404,7 @@ async fn main() -> anyhow::Result<()> {
                 while issued.fetch_add(1, Ordering::Relaxed) < total {
                     let req = pb::IssueTicketRequest {
                         request_id: hall_proto::client::new_request_id(),
-                        category: CATEGORIES[j % 4].into(), // the four window 1-20 serve most
+                        category: CATEGORIES[j % 4].into(), // all four are primary at windows 1-20
                         ..Default::default()
                     };
                     j += 1;
@@ -321,6 +413,11 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }));
+        }
+        let mut peak = 0f64;
+        while kiosks.iter().any(|k| !k.is_finished()) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            peak = peak.max(rss_mib(server.child.id()));
         }
         for k in kiosks {
             k.await?;
@@ -331,19 +428,29 @@ async fn main() -> anyhow::Result<()> {
         }
         served_total = served.load(Ordering::Relaxed);
         println!(
-            "{} more tickets issued and {served_total} served in {:.1} s (peak RSS so far {:.1} MiB)",
+            "{} more tickets issued, {served_total} served in {:.1} s (peak RSS {peak:.1} MiB)",
             args.tickets,
             t0.elapsed().as_secs_f64(),
-            rss_mib(server.child.id())
         );
     }
     let rss = rss_mib(server.child.id());
-    let seq = events.snapshot(pb::SnapshotRequest {}).await?.into_inner().seq;
+    let seq = events
+        .snapshot(pb::SnapshotRequest {})
+        .await?
+        .into_inner()
+        .seq;
     println!("server RSS {rss:.1} MiB with {seq} events in the log");
     drop(channels);
     drop(counter);
     drop(events);
 
+    if args.no_restart {
+        std::process::Command::new("kill")
+            .arg(server.child.id().to_string())
+            .status()?;
+        server.child.wait()?;
+        return Ok(());
+    }
     server.child.kill()?;
     server.child.wait()?;
     let t0 = Instant::now();
@@ -353,7 +460,10 @@ async fn main() -> anyhow::Result<()> {
     let restart_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let mut ev = pb::event_service_client::EventServiceClient::new(connect(&restart_url).await?);
     let seq_after = ev.snapshot(pb::SnapshotRequest {}).await?.into_inner().seq;
-    println!("restart after SIGKILL with {seq} events: serving in {restart_ms:.0} ms (seq {seq_after})");
+    let rss_restarted = rss_mib(restarted.child.id());
+    println!(
+        "restart after SIGKILL with {seq} events: serving in {restart_ms:.0} ms (seq {seq_after}, RSS {rss_restarted:.1} MiB)"
+    );
     restarted.child.kill()?;
     restarted.child.wait()?;
     let _ = std::fs::remove_dir_all(&tmp);

@@ -23,7 +23,11 @@ pub struct Clock {
 
 impl Clock {
     pub fn new(catalog: &Catalog) -> Clock {
-        let tz = catalog.hall.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+        let tz = catalog
+            .hall
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Shanghai);
         let start = hhmm(&catalog.hall.day_starts_at).unwrap_or(NaiveTime::MIN);
         Clock {
             tz,
@@ -100,12 +104,22 @@ pub fn issuing_hours(
     date: NaiveDate,
 ) -> Option<(NaiveTime, NaiveTime)> {
     let (open, close) = hall_hours(cal, date)?;
-    let Some(cat) = cat else { return Some((open, close)) };
+    let Some(cat) = cat else {
+        return Some((open, close));
+    };
     if day_kind(cal, date) == DayKind::WeekendOpening && !cat.weekend_service {
         return None;
     }
-    let from = cat.issue_from.as_deref().and_then(hhmm).map_or(open, |t| t.max(open));
-    let until = cat.issue_until.as_deref().and_then(hhmm).map_or(close, |t| t.min(close));
+    let from = cat
+        .issue_from
+        .as_deref()
+        .and_then(hhmm)
+        .map_or(open, |t| t.max(open));
+    let until = cat
+        .issue_until
+        .as_deref()
+        .and_then(hhmm)
+        .map_or(close, |t| t.min(close));
     (from < until).then_some((from, until))
 }
 
@@ -140,7 +154,11 @@ pub fn check_issuing(
 
 /// The next local time from `now` (exclusive of the current open period) at
 /// which `cat` issues tickets, looking ahead 60 days.
-pub fn next_opening(cal: &Calendar, cat: Option<&Category>, now: NaiveDateTime) -> Option<NaiveDateTime> {
+pub fn next_opening(
+    cal: &Calendar,
+    cat: Option<&Category>,
+    now: NaiveDateTime,
+) -> Option<NaiveDateTime> {
     (0..60).find_map(|d| {
         let date = now.date() + Duration::days(d);
         let (from, _) = issuing_hours(cal, cat, date)?;

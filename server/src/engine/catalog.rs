@@ -327,13 +327,22 @@ impl Catalog {
         let time_ok = |s: &str| hhmm(s).is_some();
 
         if self.hall.timezone.parse::<chrono_tz::Tz>().is_err() {
-            bad("hall.timezone".into(), format!("'{}' is not an IANA time zone", self.hall.timezone));
+            bad(
+                "hall.timezone".into(),
+                format!("'{}' is not an IANA time zone", self.hall.timezone),
+            );
         }
         if !time_ok(&self.hall.day_starts_at) {
-            bad("hall.day_starts_at".into(), format!("'{}' is not HH:MM", self.hall.day_starts_at));
+            bad(
+                "hall.day_starts_at".into(),
+                format!("'{}' is not HH:MM", self.hall.day_starts_at),
+            );
         }
         let cal = &self.calendar;
-        for (k, v) in [("weekday_open", &cal.weekday_open), ("weekday_close", &cal.weekday_close)] {
+        for (k, v) in [
+            ("weekday_open", &cal.weekday_open),
+            ("weekday_close", &cal.weekday_close),
+        ] {
             if !time_ok(v) {
                 bad(format!("calendar.{k}"), format!("'{v}' is not HH:MM"));
             }
@@ -341,7 +350,10 @@ impl Catalog {
         if let (Some(o), Some(c)) = (hhmm(&cal.weekday_open), hhmm(&cal.weekday_close))
             && o >= c
         {
-            bad("calendar.weekday_close".into(), "must be after weekday_open".into());
+            bad(
+                "calendar.weekday_close".into(),
+                "must be after weekday_open".into(),
+            );
         }
         match (&cal.weekend_open, &cal.weekend_close) {
             (Some(o), Some(c)) => {
@@ -353,31 +365,47 @@ impl Catalog {
                 if let (Some(o), Some(c)) = (hhmm(o), hhmm(c))
                     && o >= c
                 {
-                    bad("calendar.weekend_close".into(), "must be after weekend_open".into());
+                    bad(
+                        "calendar.weekend_close".into(),
+                        "must be after weekend_open".into(),
+                    );
                 }
             }
             (None, None) => {}
-            _ => bad("calendar".into(), "weekend_open and weekend_close go together".into()),
+            _ => bad(
+                "calendar".into(),
+                "weekend_open and weekend_close go together".into(),
+            ),
         }
         for (i, d) in cal.makeup_workdays.iter().enumerate() {
             if cal.holidays.contains(d) {
-                bad(format!("calendar.makeup_workdays[{i}]"), format!("{d} is also listed as a holiday"));
+                bad(
+                    format!("calendar.makeup_workdays[{i}]"),
+                    format!("{d} is also listed as a holiday"),
+                );
             }
         }
 
         let mut seen = HashSet::new();
         for (i, d) in self.departments.iter().enumerate() {
             if d.code.is_empty() || !seen.insert(d.code.as_str()) {
-                bad(format!("departments[{i}].code"), format!("'{}' is empty or used twice", d.code));
+                bad(
+                    format!("departments[{i}].code"),
+                    format!("'{}' is empty or used twice", d.code),
+                );
             }
         }
         let mut zones = HashSet::new();
         for (i, z) in self.zones.iter().enumerate() {
             if z.code.is_empty() || !zones.insert(z.code.as_str()) {
-                bad(format!("zones[{i}].code"), format!("'{}' is empty or used twice", z.code));
+                bad(
+                    format!("zones[{i}].code"),
+                    format!("'{}' is empty or used twice", z.code),
+                );
             }
         }
-        let prefix_ok = |p: &str| (1..=2).contains(&p.len()) && p.chars().all(|c| c.is_ascii_uppercase());
+        let prefix_ok =
+            |p: &str| (1..=2).contains(&p.len()) && p.chars().all(|c| c.is_ascii_uppercase());
         let mut codes = HashSet::new();
         let mut prefixes = HashSet::new();
         for (i, c) in self.categories.iter().enumerate() {
@@ -386,9 +414,15 @@ impl Catalog {
                 bad(k("code"), format!("'{}' is empty or used twice", c.code));
             }
             if !prefix_ok(&c.prefix) {
-                bad(k("prefix"), format!("'{}' must be one or two letters A-Z", c.prefix));
+                bad(
+                    k("prefix"),
+                    format!("'{}' must be one or two letters A-Z", c.prefix),
+                );
             } else if !prefixes.insert(c.prefix.as_str()) {
-                bad(k("prefix"), format!("'{}' is used by another category or bundle", c.prefix));
+                bad(
+                    k("prefix"),
+                    format!("'{}' is used by another category or bundle", c.prefix),
+                );
             }
             if !self.departments.iter().any(|d| d.code == c.department) {
                 bad(k("department"), format!("no department '{}'", c.department));
@@ -396,7 +430,10 @@ impl Catalog {
             if !zones.contains(c.zone.as_str()) {
                 bad(k("zone"), format!("no zone '{}'", c.zone));
             }
-            for (f, v) in [("issue_from", &c.issue_from), ("issue_until", &c.issue_until)] {
+            for (f, v) in [
+                ("issue_from", &c.issue_from),
+                ("issue_until", &c.issue_until),
+            ] {
                 if let Some(v) = v
                     && !time_ok(v)
                 {
@@ -410,19 +447,34 @@ impl Catalog {
         for (i, b) in self.bundles.iter().enumerate() {
             let k = |f: &str| format!("bundles[{i}].{f}");
             if b.code.is_empty() || !codes.insert(b.code.as_str()) {
-                bad(k("code"), format!("'{}' is empty or used by another category or bundle", b.code));
+                bad(
+                    k("code"),
+                    format!(
+                        "'{}' is empty or used by another category or bundle",
+                        b.code
+                    ),
+                );
             }
             if !prefix_ok(&b.prefix) {
-                bad(k("prefix"), format!("'{}' must be one or two letters A-Z", b.prefix));
+                bad(
+                    k("prefix"),
+                    format!("'{}' must be one or two letters A-Z", b.prefix),
+                );
             } else if !prefixes.insert(b.prefix.as_str()) {
-                bad(k("prefix"), format!("'{}' is used by another category or bundle", b.prefix));
+                bad(
+                    k("prefix"),
+                    format!("'{}' is used by another category or bundle", b.prefix),
+                );
             }
             if b.stages.is_empty() {
                 bad(k("stages"), "needs at least one stage".into());
             }
             for (j, s) in b.stages.iter().enumerate() {
                 if self.category(s).is_none() {
-                    bad(format!("bundles[{i}].stages[{j}]"), format!("no category '{s}'"));
+                    bad(
+                        format!("bundles[{i}].stages[{j}]"),
+                        format!("no category '{s}'"),
+                    );
                 }
             }
         }
@@ -436,28 +488,47 @@ impl Catalog {
                 bad(k("zone"), format!("no zone '{}'", w.zone));
             }
             if w.tiers.iter().all(|t| t.is_empty()) {
-                bad(k("tiers"), "serves nothing: list category codes, primary tier first".into());
+                bad(
+                    k("tiers"),
+                    "serves nothing: list category codes, primary tier first".into(),
+                );
             }
             for (t, tier) in w.tiers.iter().enumerate() {
                 for (j, code) in tier.iter().enumerate() {
                     if self.queue(code).is_none() {
-                        bad(format!("windows[{i}].tiers[{t}][{j}]"), format!("no category or bundle '{code}'"));
+                        bad(
+                            format!("windows[{i}].tiers[{t}][{j}]"),
+                            format!("no category or bundle '{code}'"),
+                        );
                     }
                 }
             }
         }
         for b in self.bundles.iter().filter(|b| b.mode == BundleMode::Whole) {
-            if !self.windows.iter().any(|w| w.tiers.iter().flatten().any(|c| *c == b.code)) {
-                bad(format!("bundles.{}", b.code), "is served whole but no window lists it".into());
+            if !self
+                .windows
+                .iter()
+                .any(|w| w.tiers.iter().flatten().any(|c| *c == b.code))
+            {
+                bad(
+                    format!("bundles.{}", b.code),
+                    "is served whole but no window lists it".into(),
+                );
             }
         }
         let mut clerks = HashSet::new();
         for (i, c) in self.clerks.iter().enumerate() {
             if c.id.is_empty() || !clerks.insert(c.id.as_str()) {
-                bad(format!("clerks[{i}].id"), format!("'{}' is empty or used twice", c.id));
+                bad(
+                    format!("clerks[{i}].id"),
+                    format!("'{}' is empty or used twice", c.id),
+                );
             }
             if c.pin_sha256.len() != 64 || !c.pin_sha256.chars().all(|ch| ch.is_ascii_hexdigit()) {
-                bad(format!("clerks[{i}].pin_sha256"), "must be 64 hex digits: sha256 of \"<id>:<pin>\"".into());
+                bad(
+                    format!("clerks[{i}].pin_sha256"),
+                    "must be 64 hex digits: sha256 of \"<id>:<pin>\"".into(),
+                );
             }
         }
         if out.is_empty() { Ok(()) } else { Err(out) }

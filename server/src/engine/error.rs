@@ -20,7 +20,11 @@ pub enum EngineError {
     InvalidArgument(String),
     /// Not issuing now; says when it next is.
     #[error("{code}: {reason}; next issuing time {next}")]
-    NotIssuing { code: String, reason: String, next: String },
+    NotIssuing {
+        code: String,
+        reason: String,
+        next: String,
+    },
     /// The daily quota of the category is used up.
     #[error("today's quota of {quota} tickets for '{code}' is used up")]
     QuotaExhausted { code: String, quota: u32 },
@@ -41,7 +45,11 @@ pub enum EngineError {
     BadCredentials,
     /// Another clerk holds the window.
     #[error("window {window} is already taken by {clerk_name} ({clerk})")]
-    WindowTaken { window: WindowNo, clerk: String, clerk_name: String },
+    WindowTaken {
+        window: WindowNo,
+        clerk: String,
+        clerk_name: String,
+    },
     /// The clerk is logged in at another window.
     #[error("clerk {clerk} is already logged in at window {window}")]
     ClerkElsewhere { clerk: String, window: WindowNo },
@@ -53,13 +61,22 @@ pub enum EngineError {
     NoCurrentTicket(WindowNo),
     /// The window still has a ticket that must be dealt with first.
     #[error("window {window} still has ticket {number} ({state}): {hint}")]
-    Busy { window: WindowNo, number: String, state: &'static str, hint: &'static str },
+    Busy {
+        window: WindowNo,
+        number: String,
+        state: &'static str,
+        hint: &'static str,
+    },
     /// Nothing waits for this window.
     #[error("no ticket is waiting for window {0}")]
     NothingWaiting(WindowNo),
     /// The ticket is in the wrong state for the action.
     #[error("ticket {number} is {state}; cannot {action}")]
-    WrongState { number: String, state: &'static str, action: &'static str },
+    WrongState {
+        number: String,
+        state: &'static str,
+        action: &'static str,
+    },
     /// The ticket was already rated.
     #[error("ticket {0} has already been rated")]
     AlreadyRated(String),

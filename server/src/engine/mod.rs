@@ -246,7 +246,9 @@ impl Hall {
         self.tickets.get(&id)
     }
     pub fn ticket_by_number(&self, number: &str) -> Option<&Ticket> {
-        self.by_number.get(number).and_then(|id| self.tickets.get(id))
+        self.by_number
+            .get(number)
+            .and_then(|id| self.tickets.get(id))
     }
     /// Whether `number` was issued today, even if it is no longer in memory.
     pub fn was_issued_today(&self, number: &str) -> bool {
@@ -255,10 +257,14 @@ impl Hall {
         n > 0 && self.last_number.get(prefix).is_some_and(|&last| n <= last)
     }
     pub fn ticket_for_request(&self, request_id: &str) -> Option<&Ticket> {
-        self.requests.get(request_id).and_then(|id| self.tickets.get(id))
+        self.requests
+            .get(request_id)
+            .and_then(|id| self.tickets.get(id))
     }
     pub fn appointment_for_request(&self, request_id: &str) -> Option<&Appointment> {
-        self.appointment_requests.get(request_id).and_then(|id| self.appointments.get(id))
+        self.appointment_requests
+            .get(request_id)
+            .and_then(|id| self.appointments.get(id))
     }
     /// Tickets held in memory (live ones plus the recently finished).
     pub fn tickets_in_memory(&self) -> usize {
@@ -271,7 +277,10 @@ impl Hall {
         self.issued.get(code).copied().unwrap_or(0)
     }
     pub fn window_current(&self, window: WindowNo) -> Option<&Ticket> {
-        self.windows.get(&window)?.current.and_then(|id| self.tickets.get(&id))
+        self.windows
+            .get(&window)?
+            .current
+            .and_then(|id| self.tickets.get(&id))
     }
 
     /// Waiting tickets of a queue code (category or whole bundle).
@@ -282,7 +291,9 @@ impl Hall {
     /// Average handling seconds of a queue: recent real times, else the expectation.
     pub fn avg_handling_s(&self, code: &str) -> u32 {
         match self.handling.get(code) {
-            Some(d) if !d.is_empty() => (d.iter().map(|&s| u64::from(s)).sum::<u64>() / d.len() as u64) as u32,
+            Some(d) if !d.is_empty() => {
+                (d.iter().map(|&s| u64::from(s)).sum::<u64>() / d.len() as u64) as u32
+            }
             _ => self.catalog.expected_minutes(code) * 60,
         }
     }
@@ -295,7 +306,9 @@ impl Hall {
                 .windows
                 .iter()
                 .filter(|w| {
-                    self.windows.get(&w.number).is_some_and(|r| r.status != WindowStatus::Closed)
+                    self.windows
+                        .get(&w.number)
+                        .is_some_and(|r| r.status != WindowStatus::Closed)
                         && if primary_only {
                             w.tiers.first().is_some_and(|t| t.iter().any(|c| c == code))
                         } else {
@@ -321,15 +334,20 @@ impl Hall {
 
     /// Estimated minutes for someone with `ahead` people before them in `code`.
     pub fn wait_minutes(&self, code: &str, ahead: u32) -> u32 {
-        let secs = u64::from(ahead) * u64::from(self.avg_handling_s(code)) / u64::from(self.serving_windows(code));
+        let secs = u64::from(ahead) * u64::from(self.avg_handling_s(code))
+            / u64::from(self.serving_windows(code));
         secs.div_ceil(60) as u32
     }
 
     /// The tickets "call next" would take at a window, in order (up to `limit`),
     /// by running the policy on a scratch copy of the queue indexes.
     pub fn window_queue(&self, window: WindowNo, now: Millis, limit: usize) -> Vec<TicketId> {
-        let Some(w) = self.catalog.window(window) else { return vec![] };
-        let Some(rt) = self.windows.get(&window) else { return vec![] };
+        let Some(w) = self.catalog.window(window) else {
+            return vec![];
+        };
+        let Some(rt) = self.windows.get(&window) else {
+            return vec![];
+        };
         let mut scratch = Hall {
             queues: w
                 .tiers
@@ -337,9 +355,18 @@ impl Hall {
                 .flatten()
                 .filter_map(|c| self.queues.get(c).map(|q| (c.clone(), q.clone())))
                 .collect(),
-            targeted: self.targeted.get(&window).map(|s| (window, s.clone())).into_iter().collect(),
+            targeted: self
+                .targeted
+                .get(&window)
+                .map(|s| (window, s.clone()))
+                .into_iter()
+                .collect(),
             tickets: HashMap::new(),
-            ..Hall::new(Catalog { windows: vec![], clerks: vec![], ..self.catalog.clone() })
+            ..Hall::new(Catalog {
+                windows: vec![],
+                clerks: vec![],
+                ..self.catalog.clone()
+            })
         };
         // The scratch hall shares ticket data by copying only what it indexes.
         for q in scratch.queues.values() {
@@ -355,9 +382,15 @@ impl Hall {
         let mut rt = rt.clone();
         let mut out = Vec::new();
         while out.len() < limit {
-            let Some((id, reason)) = policy::pick_next(&scratch, w, &rt, now) else { break };
+            let Some((id, reason)) = policy::pick_next(&scratch, w, &rt, now) else {
+                break;
+            };
             scratch.unindex(id);
-            rt.priority_streak = if reason.is_priority() { rt.priority_streak + 1 } else { 0 };
+            rt.priority_streak = if reason.is_priority() {
+                rt.priority_streak + 1
+            } else {
+                0
+            };
             out.push(id);
         }
         out
@@ -365,13 +398,17 @@ impl Hall {
 
     /// Waiting tickets this window could call.
     pub fn waiting_for_window(&self, window: WindowNo) -> u32 {
-        self.catalog.window(window).map_or(0, |w| policy::waiting_for_window(self, w))
+        self.catalog
+            .window(window)
+            .map_or(0, |w| policy::waiting_for_window(self, w))
     }
 
     // ---- index maintenance -------------------------------------------------
 
     fn index(&mut self, id: TicketId) {
-        let Some(t) = self.tickets.get(&id) else { return };
+        let Some(t) = self.tickets.get(&id) else {
+            return;
+        };
         if t.state != TicketState::Waiting {
             return;
         }
@@ -389,12 +426,14 @@ impl Hall {
     }
 
     fn unindex(&mut self, id: TicketId) {
-        let Some(t) = self.tickets.get(&id) else { return };
+        let Some(t) = self.tickets.get(&id) else {
+            return;
+        };
         let key = (t.sort_at, id);
-        if let Some(w) = t.target_window {
-            if let Some(s) = self.targeted.get_mut(&w) {
-                s.remove(&key);
-            }
+        if let Some(w) = t.target_window
+            && let Some(s) = self.targeted.get_mut(&w)
+        {
+            s.remove(&key);
         }
         if let Some(q) = self.queues.get_mut(&t.queue) {
             q.normal.remove(&key);
@@ -406,7 +445,9 @@ impl Hall {
     /// Changes a ticket keeping the indexes and the one-active-ticket map right.
     fn update(&mut self, id: TicketId, f: impl FnOnce(&mut Ticket)) {
         self.unindex(id);
-        let Some(t) = self.tickets.get_mut(&id) else { return };
+        let Some(t) = self.tickets.get_mut(&id) else {
+            return;
+        };
         let was_active = t.state.is_active();
         f(t);
         if !t.state.is_active() {
@@ -427,7 +468,9 @@ impl Hall {
     /// Forgets the oldest finished tickets beyond `KEEP_CLOSED`.
     fn evict_closed(&mut self) {
         while self.closed.len() > KEEP_CLOSED {
-            let Some(id) = self.closed.pop_front() else { break };
+            let Some(id) = self.closed.pop_front() else {
+                break;
+            };
             // A late-arrival requeue revived it: it is live again, keep it.
             if self.tickets.get(&id).is_none_or(|t| t.state.is_active()) {
                 continue;
@@ -442,6 +485,20 @@ impl Hall {
                 rt.rateable.retain(|t| *t != id);
             }
         }
+        // After a surge the maps keep their peak capacity; give it back.
+        if self.tickets.capacity() > 8 * KEEP_CLOSED
+            && self.tickets.len() * 4 < self.tickets.capacity()
+        {
+            self.shrink();
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.tickets.shrink_to_fit();
+        self.by_number.shrink_to_fit();
+        self.requests.shrink_to_fit();
+        self.ticket_requests.shrink_to_fit();
+        self.person_active.shrink_to_fit();
     }
 
     fn figures_of(&mut self, id: TicketId) -> Option<&mut Figures> {
@@ -460,7 +517,10 @@ impl Hall {
     // ---- decide ------------------------------------------------------------
 
     fn session(&self, s: &Session) -> Result<&WindowRuntime, EngineError> {
-        let rt = self.windows.get(&s.window).ok_or(EngineError::UnknownWindow(s.window))?;
+        let rt = self
+            .windows
+            .get(&s.window)
+            .ok_or(EngineError::UnknownWindow(s.window))?;
         if rt.status == WindowStatus::Closed || rt.token.as_deref() != Some(s.token.as_str()) {
             return Err(EngineError::NotLoggedIn(s.window));
         }
@@ -475,7 +535,8 @@ impl Hall {
     }
 
     fn today_ticket(&self, number: &str) -> Result<&Ticket, EngineError> {
-        self.ticket_by_number(number).ok_or_else(|| EngineError::UnknownTicket(number.to_string()))
+        self.ticket_by_number(number)
+            .ok_or_else(|| EngineError::UnknownTicket(number.to_string()))
     }
 
     fn ensure_free(&self, s: &Session) -> Result<(), EngineError> {
@@ -489,13 +550,22 @@ impl Hall {
             } else {
                 "finish, suspend or transfer it first"
             };
-            return Err(EngineError::Busy { window: s.window, number: t.number.clone(), state: t.state.name(), hint });
+            return Err(EngineError::Busy {
+                window: s.window,
+                number: t.number.clone(),
+                state: t.state.name(),
+                hint,
+            });
         }
         Ok(())
     }
 
     fn wrong_state(t: &Ticket, action: &'static str) -> EngineError {
-        EngineError::WrongState { number: t.number.clone(), state: t.state.name(), action }
+        EngineError::WrongState {
+            number: t.number.clone(),
+            state: t.state.name(),
+            action,
+        }
     }
 
     fn decide(&self, cmd: Command, now: Millis) -> Result<Vec<Event>, EngineError> {
@@ -505,15 +575,30 @@ impl Hall {
                 if to == self.service_date {
                     return Ok(vec![]);
                 }
-                let mut expired: Vec<TicketId> =
-                    self.tickets.values().filter(|t| t.state.is_active()).map(|t| t.id).collect();
+                let mut expired: Vec<TicketId> = self
+                    .tickets
+                    .values()
+                    .filter(|t| t.state.is_active())
+                    .map(|t| t.id)
+                    .collect();
                 expired.sort_unstable();
                 Ok(vec![Event::DayRolled { to, expired }])
             }
-            Command::IssueTicket { request_id, code, priority, channel, person } => {
-                self.decide_issue(request_id, &code, priority, channel, person, None, now)
-            }
-            Command::BookAppointment { request_id, code, person, date, slot_start, slot_end } => {
+            Command::IssueTicket {
+                request_id,
+                code,
+                priority,
+                channel,
+                person,
+            } => self.decide_issue(request_id, &code, priority, channel, person, None, now),
+            Command::BookAppointment {
+                request_id,
+                code,
+                person,
+                date,
+                slot_start,
+                slot_end,
+            } => {
                 if let Some(r) = &request_id
                     && self.appointment_requests.contains_key(r)
                 {
@@ -522,19 +607,26 @@ impl Hall {
                 if self.catalog.queue(&code).is_none() {
                     return Err(EngineError::UnknownCategory(code));
                 }
-                let (Some(s), Some(e)) = (calendar::hhmm(&slot_start), calendar::hhmm(&slot_end)) else {
+                let (Some(s), Some(e)) = (calendar::hhmm(&slot_start), calendar::hhmm(&slot_end))
+                else {
                     return Err(EngineError::InvalidArgument(format!(
                         "slot '{slot_start}'-'{slot_end}' is not HH:MM-HH:MM"
                     )));
                 };
                 if s >= e {
-                    return Err(EngineError::InvalidArgument("slot end must be after its start".into()));
+                    return Err(EngineError::InvalidArgument(
+                        "slot end must be after its start".into(),
+                    ));
                 }
                 if date < self.service_date {
-                    return Err(EngineError::InvalidArgument(format!("{date} is in the past")));
+                    return Err(EngineError::InvalidArgument(format!(
+                        "{date} is in the past"
+                    )));
                 }
                 let Some((open, close)) = calendar::hall_hours(&self.catalog.calendar, date) else {
-                    return Err(EngineError::InvalidArgument(format!("the hall is closed on {date}")));
+                    return Err(EngineError::InvalidArgument(format!(
+                        "the hall is closed on {date}"
+                    )));
                 };
                 if s < open || e > close {
                     return Err(EngineError::InvalidArgument(format!(
@@ -549,13 +641,22 @@ impl Hall {
                     queue: code,
                     person,
                     date,
-                    slot: Slot { start: clock.instant(date.and_time(s)), end: clock.instant(date.and_time(e)) },
+                    slot: Slot {
+                        start: clock.instant(date.and_time(s)),
+                        end: clock.instant(date.and_time(e)),
+                    },
                     slot_label: (slot_start, slot_end),
                     ticket: None,
                 };
-                Ok(vec![Event::AppointmentBooked { appointment: Box::new(appointment), request_id }])
+                Ok(vec![Event::AppointmentBooked {
+                    appointment: Box::new(appointment),
+                    request_id,
+                }])
             }
-            Command::CheckInAppointment { request_id, person_key } => {
+            Command::CheckInAppointment {
+                request_id,
+                person_key,
+            } => {
                 if let Some(r) = &request_id
                     && self.requests.contains_key(r)
                 {
@@ -564,7 +665,11 @@ impl Hall {
                 let appt = self
                     .appointments
                     .values()
-                    .filter(|a| a.date == self.service_date && a.person.key == person_key && a.ticket.is_none())
+                    .filter(|a| {
+                        a.date == self.service_date
+                            && a.person.key == person_key
+                            && a.ticket.is_none()
+                    })
                     .min_by_key(|a| a.slot.start)
                     .ok_or(EngineError::NoAppointment)?;
                 self.decide_issue(
@@ -582,28 +687,58 @@ impl Hall {
                 if !matches!(t.state, TicketState::Waiting | TicketState::Suspended) {
                     return Err(Self::wrong_state(t, "cancel"));
                 }
-                Ok(vec![Event::TicketCancelled { ticket: t.id, reason }])
+                Ok(vec![Event::TicketCancelled {
+                    ticket: t.id,
+                    reason,
+                }])
             }
-            Command::Login { window, clerk, pin, token } => {
-                let rt = self.windows.get(&window).ok_or(EngineError::UnknownWindow(window))?;
-                let c = self.catalog.clerk(&clerk).ok_or(EngineError::BadCredentials)?;
+            Command::Login {
+                window,
+                clerk,
+                pin,
+                token,
+            } => {
+                let rt = self
+                    .windows
+                    .get(&window)
+                    .ok_or(EngineError::UnknownWindow(window))?;
+                let c = self
+                    .catalog
+                    .clerk(&clerk)
+                    .ok_or(EngineError::BadCredentials)?;
                 if catalog::pin_hash(&clerk, &pin) != c.pin_sha256 {
                     return Err(EngineError::BadCredentials);
                 }
                 if let Some(holder) = &rt.clerk
                     && *holder != clerk
                 {
-                    let clerk_name = self.catalog.clerk(holder).map_or(holder.clone(), |c| c.name.clone());
-                    return Err(EngineError::WindowTaken { window, clerk: holder.clone(), clerk_name });
+                    let clerk_name = self
+                        .catalog
+                        .clerk(holder)
+                        .map_or(holder.clone(), |c| c.name.clone());
+                    return Err(EngineError::WindowTaken {
+                        window,
+                        clerk: holder.clone(),
+                        clerk_name,
+                    });
                 }
-                if let Some((other, _)) =
-                    self.windows.iter().find(|(n, r)| **n != window && r.clerk.as_deref() == Some(&clerk))
+                if let Some((other, _)) = self
+                    .windows
+                    .iter()
+                    .find(|(n, r)| **n != window && r.clerk.as_deref() == Some(&clerk))
                 {
-                    return Err(EngineError::ClerkElsewhere { clerk, window: *other });
+                    return Err(EngineError::ClerkElsewhere {
+                        clerk,
+                        window: *other,
+                    });
                 }
                 // The same clerk logging in again (a restarted terminal) takes
                 // over the window with a new token and keeps its current ticket.
-                Ok(vec![Event::WindowOpened { window, clerk, token }])
+                Ok(vec![Event::WindowOpened {
+                    window,
+                    clerk,
+                    token,
+                }])
             }
             Command::Logout { session } => {
                 let rt = self.session(&session)?;
@@ -615,27 +750,42 @@ impl Hall {
                         hint: "finish, suspend or transfer it before logging out",
                     });
                 }
-                Ok(vec![Event::WindowClosed { window: session.window }])
+                Ok(vec![Event::WindowClosed {
+                    window: session.window,
+                }])
             }
             Command::Pause { session, reason } => {
                 self.ensure_free(&session)?;
-                Ok(vec![Event::WindowPaused { window: session.window, reason }])
+                Ok(vec![Event::WindowPaused {
+                    window: session.window,
+                    reason,
+                }])
             }
             Command::Resume { session } => {
                 let rt = self.session(&session)?;
                 if rt.status != WindowStatus::Paused {
                     return Ok(vec![]);
                 }
-                Ok(vec![Event::WindowResumed { window: session.window }])
+                Ok(vec![Event::WindowResumed {
+                    window: session.window,
+                }])
             }
             Command::CallNext { session } => {
                 self.ensure_free(&session)?;
-                let w = self.catalog.window(session.window).ok_or(EngineError::UnknownWindow(session.window))?;
+                let w = self
+                    .catalog
+                    .window(session.window)
+                    .ok_or(EngineError::UnknownWindow(session.window))?;
                 let rt = &self.windows[&session.window];
-                let (ticket, reason) =
-                    policy::pick_next(self, w, rt, now).ok_or(EngineError::NothingWaiting(session.window))?;
+                let (ticket, reason) = policy::pick_next(self, w, rt, now)
+                    .ok_or(EngineError::NothingWaiting(session.window))?;
                 let clerk = rt.clerk.clone().unwrap_or_default();
-                Ok(vec![Event::TicketCalled { ticket, window: session.window, clerk, reason }])
+                Ok(vec![Event::TicketCalled {
+                    ticket,
+                    window: session.window,
+                    clerk,
+                    reason,
+                }])
             }
             Command::CallTicket { session, number } => {
                 self.ensure_free(&session)?;
@@ -670,18 +820,33 @@ impl Hall {
                     return Err(Self::wrong_state(t, "recall it"));
                 }
                 if t.recall_count >= self.catalog.policy.max_recalls {
-                    return Ok(vec![Event::TicketNoShow { ticket: t.id, window: session.window, auto: true }]);
+                    return Ok(vec![Event::TicketNoShow {
+                        ticket: t.id,
+                        window: session.window,
+                        auto: true,
+                    }]);
                 }
-                Ok(vec![Event::TicketRecalled { ticket: t.id, window: session.window, count: t.recall_count + 1 }])
+                Ok(vec![Event::TicketRecalled {
+                    ticket: t.id,
+                    window: session.window,
+                    count: t.recall_count + 1,
+                }])
             }
             Command::StartService { session } => {
                 let t = self.current(&session)?;
                 if t.state != TicketState::Called {
                     return Err(Self::wrong_state(t, "start serving it"));
                 }
-                Ok(vec![Event::ServiceStarted { ticket: t.id, window: session.window }])
+                Ok(vec![Event::ServiceStarted {
+                    ticket: t.id,
+                    window: session.window,
+                }])
             }
-            Command::Finish { session, resolved, reason } => {
+            Command::Finish {
+                session,
+                resolved,
+                reason,
+            } => {
                 let t = self.current(&session)?;
                 if t.state != TicketState::Serving && t.state != TicketState::Called {
                     return Err(Self::wrong_state(t, "finish it"));
@@ -692,13 +857,22 @@ impl Hall {
                     ));
                 }
                 let after = if let Some(r) = &t.return_to {
-                    AfterFinish::Returned { window: r.window, queue: r.queue.clone() }
+                    AfterFinish::Returned {
+                        window: r.window,
+                        queue: r.queue.clone(),
+                    }
                 } else if resolved
                     && let Some(b) = &t.bundle
                     && (b.stage as usize + 1) < b.stages.len()
-                    && self.catalog.bundle(&b.code).is_some_and(|b| b.mode == BundleMode::Staged)
+                    && self
+                        .catalog
+                        .bundle(&b.code)
+                        .is_some_and(|b| b.mode == BundleMode::Staged)
                 {
-                    AfterFinish::NextStage { stage: b.stage + 1, queue: b.stages[b.stage as usize + 1].clone() }
+                    AfterFinish::NextStage {
+                        stage: b.stage + 1,
+                        queue: b.stages[b.stage as usize + 1].clone(),
+                    }
                 } else {
                     AfterFinish::Closed
                 };
@@ -719,7 +893,11 @@ impl Hall {
                 if t.state != TicketState::Called {
                     return Err(Self::wrong_state(t, "mark it no-show"));
                 }
-                Ok(vec![Event::TicketNoShow { ticket: t.id, window: session.window, auto: false }])
+                Ok(vec![Event::TicketNoShow {
+                    ticket: t.id,
+                    window: session.window,
+                    auto: false,
+                }])
             }
             Command::Requeue { session, number } => {
                 self.session(&session)?;
@@ -732,18 +910,32 @@ impl Hall {
                 let mut places: Vec<Millis> = self
                     .queues
                     .get(&t.queue)
-                    .map(|q| q.normal.iter().chain(&q.priority).chain(&q.appointment).map(|k| k.0).collect())
+                    .map(|q| {
+                        q.normal
+                            .iter()
+                            .chain(&q.priority)
+                            .chain(&q.appointment)
+                            .map(|k| k.0)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 places.sort_unstable();
                 let sort_at = places.get(behind).map_or(now, |&at| at.min(now));
-                Ok(vec![Event::TicketRequeued { ticket: t.id, sort_at }])
+                Ok(vec![Event::TicketRequeued {
+                    ticket: t.id,
+                    sort_at,
+                }])
             }
             Command::Suspend { session, reason } => {
                 let t = self.current(&session)?;
                 if t.state != TicketState::Serving && t.state != TicketState::Called {
                     return Err(Self::wrong_state(t, "suspend it"));
                 }
-                Ok(vec![Event::TicketSuspended { ticket: t.id, window: session.window, reason }])
+                Ok(vec![Event::TicketSuspended {
+                    ticket: t.id,
+                    window: session.window,
+                    reason,
+                }])
             }
             Command::CallBack { session, number } => {
                 self.ensure_free(&session)?;
@@ -765,7 +957,12 @@ impl Hall {
                     reason,
                 }])
             }
-            Command::Transfer { session, target, with_return, reason } => {
+            Command::Transfer {
+                session,
+                target,
+                with_return,
+                reason,
+            } => {
                 let t = self.current(&session)?;
                 if t.state != TicketState::Serving && t.state != TicketState::Called {
                     return Err(Self::wrong_state(t, "transfer it"));
@@ -781,14 +978,30 @@ impl Hall {
                             return Err(EngineError::UnknownWindow(*w));
                         }
                         if *w == session.window {
-                            return Err(EngineError::InvalidArgument("cannot transfer to the same window".into()));
+                            return Err(EngineError::InvalidArgument(
+                                "cannot transfer to the same window".into(),
+                            ));
                         }
                     }
                 }
-                let return_to = with_return.then(|| ReturnTo { window: session.window, queue: t.queue.clone() });
-                Ok(vec![Event::TicketTransferred { ticket: t.id, from_window: session.window, target, return_to, reason }])
+                let return_to = with_return.then(|| ReturnTo {
+                    window: session.window,
+                    queue: t.queue.clone(),
+                });
+                Ok(vec![Event::TicketTransferred {
+                    ticket: t.id,
+                    from_window: session.window,
+                    target,
+                    return_to,
+                    reason,
+                }])
             }
-            Command::Rate { session, number, rating, comment } => {
+            Command::Rate {
+                session,
+                number,
+                rating,
+                comment,
+            } => {
                 let rt = self.session(&session)?;
                 if !(1..=5).contains(&rating) {
                     return Err(EngineError::InvalidArgument(format!(
@@ -806,10 +1019,18 @@ impl Hall {
                         ))
                     });
                 }
-                let mut events =
-                    vec![Event::RatingSubmitted { ticket: t.id, window: session.window, rating, comment: comment.clone() }];
+                let mut events = vec![Event::RatingSubmitted {
+                    ticket: t.id,
+                    window: session.window,
+                    rating,
+                    comment: comment.clone(),
+                }];
                 if rating <= 2 {
-                    let reason = if comment.trim().is_empty() { format!("rated {rating}/5") } else { comment };
+                    let reason = if comment.trim().is_empty() {
+                        format!("rated {rating}/5")
+                    } else {
+                        comment
+                    };
                     let mut f = self.follow_up_event(t, FollowUpKind::BadRating, reason, now);
                     if let Event::FollowUpOpened { follow_up } = &mut f {
                         follow_up.window = Some(session.window);
@@ -841,7 +1062,9 @@ impl Hall {
                 }
                 for (n, rt) in &self.windows {
                     if rt.status != WindowStatus::Closed && catalog.window(*n).is_none() {
-                        return Err(EngineError::CatalogConflict(format!("window {n} is logged in")));
+                        return Err(EngineError::CatalogConflict(format!(
+                            "window {n} is logged in"
+                        )));
                     }
                 }
                 if *catalog == self.catalog {
@@ -849,7 +1072,12 @@ impl Hall {
                 }
                 Ok(vec![Event::CatalogReplaced { catalog }])
             }
-            Command::ReportDevice { device_id, kind, status, detail } => {
+            Command::ReportDevice {
+                device_id,
+                kind,
+                status,
+                detail,
+            } => {
                 if device_id.is_empty() {
                     return Err(EngineError::InvalidArgument("device_id is empty".into()));
                 }
@@ -859,12 +1087,23 @@ impl Hall {
                 {
                     return Ok(vec![]);
                 }
-                Ok(vec![Event::DeviceReported { device_id, kind, status, detail }])
+                Ok(vec![Event::DeviceReported {
+                    device_id,
+                    kind,
+                    status,
+                    detail,
+                }])
             }
         }
     }
 
-    fn follow_up_event(&self, t: &Ticket, kind: FollowUpKind, reason: String, now: Millis) -> Event {
+    fn follow_up_event(
+        &self,
+        t: &Ticket,
+        kind: FollowUpKind,
+        reason: String,
+        now: Millis,
+    ) -> Event {
         Event::FollowUpOpened {
             follow_up: Box::new(FollowUp {
                 id: self.next_follow_up,
@@ -897,14 +1136,18 @@ impl Hall {
         {
             return Ok(vec![]); // a retry: the first attempt's ticket stands
         }
-        let q = self.catalog.queue(code).ok_or_else(|| EngineError::UnknownCategory(code.to_string()))?;
+        let q = self
+            .catalog
+            .queue(code)
+            .ok_or_else(|| EngineError::UnknownCategory(code.to_string()))?;
         let policy = &self.catalog.policy;
         let (prefix, quota, id_required, limit, hours_cat, queue, bundle) = match q {
             QueueRef::Category(c) => (
                 &c.prefix,
                 c.daily_quota,
                 c.id_card_required,
-                c.per_person_daily_limit.unwrap_or(policy.per_person_daily_limit),
+                c.per_person_daily_limit
+                    .unwrap_or(policy.per_person_daily_limit),
                 Some(c),
                 c.code.clone(),
                 None,
@@ -921,7 +1164,11 @@ impl Hall {
                     policy.per_person_daily_limit,
                     None,
                     queue,
-                    Some(BundleProgress { code: b.code.clone(), stage: 0, stages }),
+                    Some(BundleProgress {
+                        code: b.code.clone(),
+                        stage: 0,
+                        stages,
+                    }),
                 )
             }
         };
@@ -932,14 +1179,19 @@ impl Hall {
                 reason: closed.reason.to_string(),
                 next: closed
                     .next_opening
-                    .map_or("none in the next 60 days".into(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
+                    .map_or("none in the next 60 days".into(), |t| {
+                        t.format("%Y-%m-%d %H:%M").to_string()
+                    }),
             });
         }
         if id_required && person.is_none() {
             return Err(EngineError::IdCardRequired(code.to_string()));
         }
         if priority == Priority::Elderly {
-            let age = person.as_ref().and_then(|p| p.birth_date).map(|b| calendar::age_on(b, local.date()));
+            let age = person
+                .as_ref()
+                .and_then(|p| p.birth_date)
+                .map(|b| calendar::age_on(b, local.date()));
             if age.is_none_or(|a| a < policy.green_channel_age) {
                 return Err(EngineError::InvalidArgument(format!(
                     "the elderly green channel needs an ID card showing age {} or over",
@@ -961,12 +1213,18 @@ impl Hall {
                 });
             }
             if limit > 0 && self.person_daily.get(&slot).copied().unwrap_or(0) >= limit {
-                return Err(EngineError::PersonLimit { code: code.to_string(), limit });
+                return Err(EngineError::PersonLimit {
+                    code: code.to_string(),
+                    limit,
+                });
             }
         }
         // Booked appointments were granted capacity when booked.
         if quota > 0 && appointment.is_none() && self.issued_today(code) >= quota {
-            return Err(EngineError::QuotaExhausted { code: code.to_string(), quota });
+            return Err(EngineError::QuotaExhausted {
+                code: code.to_string(),
+                quota,
+            });
         }
         let n = self.last_number.get(prefix).copied().unwrap_or(0) + 1;
         let ticket = Ticket {
@@ -995,7 +1253,11 @@ impl Hall {
             rating: None,
             note: None,
         };
-        Ok(vec![Event::TicketIssued { ticket: Box::new(ticket), request_id, appointment: appointment.map(|a| a.0) }])
+        Ok(vec![Event::TicketIssued {
+            ticket: Box::new(ticket),
+            request_id,
+            appointment: appointment.map(|a| a.0),
+        }])
     }
 
     // ---- fold --------------------------------------------------------------
@@ -1020,6 +1282,7 @@ impl Hall {
                 self.figures.clear();
                 self.closed.clear();
                 self.ticket_requests.clear();
+                self.shrink();
                 self.appointments.retain(|_, a| a.date >= *to);
                 for rt in self.windows.values_mut() {
                     rt.current = None;
@@ -1037,11 +1300,18 @@ impl Hall {
                 self.clock = Some(Clock::new(&self.catalog));
                 self.sync_windows();
             }
-            Event::TicketIssued { ticket, request_id, appointment } => {
+            Event::TicketIssued {
+                ticket,
+                request_id,
+                appointment,
+            } => {
                 let t = (**ticket).clone();
                 let id = t.id;
                 self.next_ticket_id = self.next_ticket_id.max(id + 1);
-                let prefix = t.number.trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
+                let prefix = t
+                    .number
+                    .trim_end_matches(|c: char| c.is_ascii_digit())
+                    .to_string();
                 let n: u32 = t.number[prefix.len()..].parse().unwrap_or(0);
                 let last = self.last_number.entry(prefix).or_insert(0);
                 *last = (*last).max(n);
@@ -1063,7 +1333,10 @@ impl Hall {
                 self.tickets.insert(id, t);
                 self.index(id);
             }
-            Event::AppointmentBooked { appointment, request_id } => {
+            Event::AppointmentBooked {
+                appointment,
+                request_id,
+            } => {
                 let a = (**appointment).clone();
                 self.next_appointment = self.next_appointment.max(a.id + 1);
                 if let Some(r) = request_id {
@@ -1081,7 +1354,11 @@ impl Hall {
                     t.note = Some(reason.clone());
                 });
             }
-            Event::WindowOpened { window, clerk, token } => {
+            Event::WindowOpened {
+                window,
+                clerk,
+                token,
+            } => {
                 if let Some(rt) = self.windows.get_mut(window) {
                     if rt.status == WindowStatus::Closed {
                         rt.status = WindowStatus::Open;
@@ -1111,7 +1388,12 @@ impl Hall {
                     rt.pause_reason = None;
                 }
             }
-            Event::TicketCalled { ticket, window, clerk, reason } => {
+            Event::TicketCalled {
+                ticket,
+                window,
+                clerk,
+                reason,
+            } => {
                 let priority = reason.is_priority();
                 if let Some(t) = self.tickets.get(ticket)
                     && t.called_at.is_none()
@@ -1141,7 +1423,11 @@ impl Hall {
                 }
                 self.push_recent(*ticket, at);
             }
-            Event::TicketRecalled { ticket, window: _, count } => {
+            Event::TicketRecalled {
+                ticket,
+                window: _,
+                count,
+            } => {
                 self.update(*ticket, |t| t.recall_count = *count);
                 self.push_recent(*ticket, at);
             }
@@ -1151,9 +1437,18 @@ impl Hall {
                     t.started_at = Some(at);
                 });
             }
-            Event::TicketFinished { ticket, window, resolved, reason, after } => {
-                let Some(t) = self.tickets.get(ticket) else { return };
-                let handled_s = ((at - t.started_at.or(t.called_at).unwrap_or(at)) / 1000).max(0) as u32;
+            Event::TicketFinished {
+                ticket,
+                window,
+                resolved,
+                reason,
+                after,
+            } => {
+                let Some(t) = self.tickets.get(ticket) else {
+                    return;
+                };
+                let handled_s =
+                    ((at - t.started_at.or(t.called_at).unwrap_or(at)) / 1000).max(0) as u32;
                 let queue = t.queue.clone();
                 if matches!(after, AfterFinish::Closed)
                     && let Some(f) = self.figures_of(*ticket)
@@ -1187,7 +1482,11 @@ impl Hall {
                     }
                     match after {
                         AfterFinish::Closed => {
-                            t.state = if *resolved { TicketState::Done } else { TicketState::Unresolved };
+                            t.state = if *resolved {
+                                TicketState::Done
+                            } else {
+                                TicketState::Unresolved
+                            };
                         }
                         AfterFinish::NextStage { stage, queue } => {
                             t.state = TicketState::Waiting;
@@ -1206,7 +1505,11 @@ impl Hall {
                     }
                 });
             }
-            Event::TicketNoShow { ticket, window, auto: _ } => {
+            Event::TicketNoShow {
+                ticket,
+                window,
+                auto: _,
+            } => {
                 if let Some(f) = self.figures_of(*ticket) {
                     f.no_shows += 1;
                 }
@@ -1233,7 +1536,11 @@ impl Hall {
                     self.person_active.insert(s, *ticket);
                 }
             }
-            Event::TicketSuspended { ticket, window, reason } => {
+            Event::TicketSuspended {
+                ticket,
+                window,
+                reason,
+            } => {
                 if let Some(rt) = self.windows.get_mut(window) {
                     rt.current = None;
                 }
@@ -1242,7 +1549,13 @@ impl Hall {
                     t.note = Some(reason.clone());
                 });
             }
-            Event::TicketTransferred { ticket, from_window, target, return_to, reason } => {
+            Event::TicketTransferred {
+                ticket,
+                from_window,
+                target,
+                return_to,
+                reason,
+            } => {
                 if let Some(rt) = self.windows.get_mut(from_window) {
                     rt.current = None;
                 }
@@ -1261,7 +1574,12 @@ impl Hall {
                     // transfer also keeps its issue time (the visitor already waited).
                 });
             }
-            Event::RatingSubmitted { ticket, window, rating, comment: _ } => {
+            Event::RatingSubmitted {
+                ticket,
+                window,
+                rating,
+                comment: _,
+            } => {
                 if let Some(f) = self.figures_of(*ticket) {
                     f.ratings += 1;
                     f.rating_sum += u32::from(*rating);
@@ -1282,17 +1600,29 @@ impl Hall {
                     f.closed = Some(resolution.clone());
                 }
             }
-            Event::DeviceReported { device_id, kind, status, detail } => {
+            Event::DeviceReported {
+                device_id,
+                kind,
+                status,
+                detail,
+            } => {
                 self.devices.insert(
                     device_id.clone(),
-                    DeviceStatus { kind: kind.clone(), status: status.clone(), detail: detail.clone(), at },
+                    DeviceStatus {
+                        kind: kind.clone(),
+                        status: status.clone(),
+                        detail: detail.clone(),
+                        at,
+                    },
                 );
             }
         }
     }
 
     fn push_recent(&mut self, id: TicketId, at: Millis) {
-        let Some(t) = self.tickets.get(&id) else { return };
+        let Some(t) = self.tickets.get(&id) else {
+            return;
+        };
         self.recent_calls.retain(|c| c.ticket != id);
         self.recent_calls.push_front(RecentCall {
             ticket: id,

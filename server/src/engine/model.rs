@@ -70,7 +70,10 @@ impl TicketState {
     pub fn is_active(self) -> bool {
         matches!(
             self,
-            TicketState::Waiting | TicketState::Called | TicketState::Serving | TicketState::Suspended
+            TicketState::Waiting
+                | TicketState::Called
+                | TicketState::Serving
+                | TicketState::Suspended
         )
     }
     pub fn name(self) -> &'static str {
@@ -193,7 +196,10 @@ impl std::fmt::Display for CallReason {
             CallRule::Chosen => write!(f, "chosen by the clerk (waited {waited} min)"),
             CallRule::Targeted => write!(f, "transferred to this window (waited {waited} min)"),
             CallRule::Escalated { limit_min } => {
-                write!(f, "{tier}: waited {waited} min, past the {limit_min} min limit")
+                write!(
+                    f,
+                    "{tier}: waited {waited} min, past the {limit_min} min limit"
+                )
             }
             CallRule::Priority { class, streak } => write!(
                 f,
@@ -278,9 +284,15 @@ pub struct Appointment {
 pub enum AfterFinish {
     Closed,
     /// Bundle: join the next stage's queue, keeping the original place.
-    NextStage { stage: u32, queue: String },
+    NextStage {
+        stage: u32,
+        queue: String,
+    },
     /// Transfer with return: back to the window it came from, keeping its place.
-    Returned { window: WindowNo, queue: String },
+    Returned {
+        window: WindowNo,
+        queue: String,
+    },
 }
 
 /// Everything a client can ask the engine to do.
@@ -307,47 +319,161 @@ pub enum Command {
         request_id: Option<String>,
         person_key: String,
     },
-    CancelTicket { number: String, reason: String },
-    Login { window: WindowNo, clerk: String, pin: String, token: String },
-    Logout { session: Session },
-    Pause { session: Session, reason: String },
-    Resume { session: Session },
-    CallNext { session: Session },
-    CallTicket { session: Session, number: String },
-    Recall { session: Session },
-    StartService { session: Session },
-    Finish { session: Session, resolved: bool, reason: String },
-    NoShow { session: Session },
-    Requeue { session: Session, number: String },
-    Suspend { session: Session, reason: String },
-    CallBack { session: Session, number: String },
-    Transfer { session: Session, target: TransferTarget, with_return: bool, reason: String },
-    Rate { session: Session, number: String, rating: u8, comment: String },
-    CloseFollowUp { id: u64, resolution: String },
-    ReplaceCatalog { catalog: Box<Catalog> },
-    ReportDevice { device_id: String, kind: String, status: String, detail: String },
+    CancelTicket {
+        number: String,
+        reason: String,
+    },
+    Login {
+        window: WindowNo,
+        clerk: String,
+        pin: String,
+        token: String,
+    },
+    Logout {
+        session: Session,
+    },
+    Pause {
+        session: Session,
+        reason: String,
+    },
+    Resume {
+        session: Session,
+    },
+    CallNext {
+        session: Session,
+    },
+    CallTicket {
+        session: Session,
+        number: String,
+    },
+    Recall {
+        session: Session,
+    },
+    StartService {
+        session: Session,
+    },
+    Finish {
+        session: Session,
+        resolved: bool,
+        reason: String,
+    },
+    NoShow {
+        session: Session,
+    },
+    Requeue {
+        session: Session,
+        number: String,
+    },
+    Suspend {
+        session: Session,
+        reason: String,
+    },
+    CallBack {
+        session: Session,
+        number: String,
+    },
+    Transfer {
+        session: Session,
+        target: TransferTarget,
+        with_return: bool,
+        reason: String,
+    },
+    Rate {
+        session: Session,
+        number: String,
+        rating: u8,
+        comment: String,
+    },
+    CloseFollowUp {
+        id: u64,
+        resolution: String,
+    },
+    ReplaceCatalog {
+        catalog: Box<Catalog>,
+    },
+    ReportDevice {
+        device_id: String,
+        kind: String,
+        status: String,
+        detail: String,
+    },
 }
 
 /// Every state change. `Hall` is the fold of all events; the store persists them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Event {
-    DayRolled { to: NaiveDate, expired: Vec<TicketId> },
-    CatalogReplaced { catalog: Box<Catalog> },
-    TicketIssued { ticket: Box<Ticket>, request_id: Option<String>, appointment: Option<u64> },
-    AppointmentBooked { appointment: Box<Appointment>, request_id: Option<String> },
-    TicketCancelled { ticket: TicketId, reason: String },
-    WindowOpened { window: WindowNo, clerk: String, token: String },
-    WindowClosed { window: WindowNo },
-    WindowPaused { window: WindowNo, reason: String },
-    WindowResumed { window: WindowNo },
-    TicketCalled { ticket: TicketId, window: WindowNo, clerk: String, reason: CallReason },
-    TicketRecalled { ticket: TicketId, window: WindowNo, count: u32 },
-    ServiceStarted { ticket: TicketId, window: WindowNo },
-    TicketFinished { ticket: TicketId, window: WindowNo, resolved: bool, reason: String, after: AfterFinish },
-    TicketNoShow { ticket: TicketId, window: WindowNo, auto: bool },
-    TicketRequeued { ticket: TicketId, sort_at: Millis },
-    TicketSuspended { ticket: TicketId, window: WindowNo, reason: String },
+    DayRolled {
+        to: NaiveDate,
+        expired: Vec<TicketId>,
+    },
+    CatalogReplaced {
+        catalog: Box<Catalog>,
+    },
+    TicketIssued {
+        ticket: Box<Ticket>,
+        request_id: Option<String>,
+        appointment: Option<u64>,
+    },
+    AppointmentBooked {
+        appointment: Box<Appointment>,
+        request_id: Option<String>,
+    },
+    TicketCancelled {
+        ticket: TicketId,
+        reason: String,
+    },
+    WindowOpened {
+        window: WindowNo,
+        clerk: String,
+        token: String,
+    },
+    WindowClosed {
+        window: WindowNo,
+    },
+    WindowPaused {
+        window: WindowNo,
+        reason: String,
+    },
+    WindowResumed {
+        window: WindowNo,
+    },
+    TicketCalled {
+        ticket: TicketId,
+        window: WindowNo,
+        clerk: String,
+        reason: CallReason,
+    },
+    TicketRecalled {
+        ticket: TicketId,
+        window: WindowNo,
+        count: u32,
+    },
+    ServiceStarted {
+        ticket: TicketId,
+        window: WindowNo,
+    },
+    TicketFinished {
+        ticket: TicketId,
+        window: WindowNo,
+        resolved: bool,
+        reason: String,
+        after: AfterFinish,
+    },
+    TicketNoShow {
+        ticket: TicketId,
+        window: WindowNo,
+        auto: bool,
+    },
+    TicketRequeued {
+        ticket: TicketId,
+        sort_at: Millis,
+    },
+    TicketSuspended {
+        ticket: TicketId,
+        window: WindowNo,
+        reason: String,
+    },
     TicketTransferred {
         ticket: TicketId,
         from_window: WindowNo,
@@ -355,8 +481,23 @@ pub enum Event {
         return_to: Option<ReturnTo>,
         reason: String,
     },
-    RatingSubmitted { ticket: TicketId, window: WindowNo, rating: u8, comment: String },
-    FollowUpOpened { follow_up: Box<FollowUp> },
-    FollowUpClosed { id: u64, resolution: String },
-    DeviceReported { device_id: String, kind: String, status: String, detail: String },
+    RatingSubmitted {
+        ticket: TicketId,
+        window: WindowNo,
+        rating: u8,
+        comment: String,
+    },
+    FollowUpOpened {
+        follow_up: Box<FollowUp>,
+    },
+    FollowUpClosed {
+        id: u64,
+        resolution: String,
+    },
+    DeviceReported {
+        device_id: String,
+        kind: String,
+        status: String,
+        detail: String,
+    },
 }

@@ -17,7 +17,9 @@ type Key = (Millis, TicketId);
 
 /// Whether an appointment ticket counts as priority at `now`.
 pub(crate) fn appointment_is_due(h: &Hall, t: &Ticket, now: Millis) -> bool {
-    let Some(slot) = &t.appointment else { return false };
+    let Some(slot) = &t.appointment else {
+        return false;
+    };
     let p = &h.catalog.policy;
     now >= slot.start - i64::from(p.appointment_early_minutes) * 60_000
         && now <= slot.end + i64::from(p.appointment_grace_minutes) * 60_000
@@ -72,7 +74,9 @@ pub(crate) fn pick_next(
     let mut escalated: Option<(Key, u32, u32)> = None;
     for (tier, codes) in window.tiers.iter().enumerate().skip(1) {
         for code in codes {
-            let Some(q) = h.queues.get(code) else { continue };
+            let Some(q) = h.queues.get(code) else {
+                continue;
+            };
             let limit = h.catalog.escalation_minutes(code);
             let oldest = [q.normal.first(), q.priority.first(), q.appointment.first()]
                 .into_iter()
@@ -95,7 +99,9 @@ pub(crate) fn pick_next(
         let mut prio: Option<(Key, Priority)> = None;
         let mut normal: Option<Key> = None;
         for code in codes {
-            let Some(q) = h.queues.get(code) else { continue };
+            let Some(q) = h.queues.get(code) else {
+                continue;
+            };
             let (p, n) = heads(h, q, now);
             if let Some(p) = p
                 && prio.is_none_or(|(best, _)| p.0 < best)
@@ -121,7 +127,10 @@ pub(crate) fn pick_next(
             }
             (Some(_), Some(k)) => {
                 let streak = rt.priority_streak;
-                return Some((k.1, reason(CallRule::AfterPriorityStreak { streak }, tier, k)));
+                return Some((
+                    k.1,
+                    reason(CallRule::AfterPriorityStreak { streak }, tier, k),
+                ));
             }
             (None, Some(k)) => return Some((k.1, reason(CallRule::Fifo, tier, k))),
             (None, None) => {}
@@ -148,9 +157,14 @@ pub(crate) fn waiting_for_window(h: &Hall, window: &Window) -> u32 {
 pub(crate) fn people_ahead(h: &Hall, t: &Ticket, now: Millis) -> u32 {
     let key = (t.sort_at, t.id);
     if let Some(w) = t.target_window {
-        return h.targeted.get(&w).map_or(0, |s| s.range(..key).count() as u32);
+        return h
+            .targeted
+            .get(&w)
+            .map_or(0, |s| s.range(..key).count() as u32);
     }
-    let Some(q) = h.queues.get(&t.queue) else { return 0 };
+    let Some(q) = h.queues.get(&t.queue) else {
+        return 0;
+    };
     let count_before = |set: &std::collections::BTreeSet<Key>| rank(set, &key);
     let mut prio_before = count_before(&q.priority);
     let mut normal_before = count_before(&q.normal);
@@ -208,7 +222,14 @@ mod tests {
     #[test]
     fn rank_counts_from_the_nearer_end() {
         let set: BTreeSet<(i64, u64)> = (0..100).map(|i| (i * 10, i as u64)).collect();
-        for (probe, want) in [((0, 0), 0), ((5, 0), 1), ((990, 99), 99), ((2000, 0), 100), ((495, 0), 50), ((-1, 0), 0)] {
+        for (probe, want) in [
+            ((0, 0), 0),
+            ((5, 0), 1),
+            ((990, 99), 99),
+            ((2000, 0), 100),
+            ((495, 0), 50),
+            ((-1, 0), 0),
+        ] {
             assert_eq!(rank(&set, &probe), want, "{probe:?}");
         }
         assert_eq!(rank(&BTreeSet::new(), &(1, 1)), 0);

@@ -136,13 +136,22 @@ fn pins(clerk: &str) -> &'static str {
 impl Run {
     fn session(&self, w: &str) -> Session {
         let window: WindowNo = w.parse().unwrap();
-        let token = self.hall.windows.get(&window).and_then(|r| r.token.clone()).unwrap_or_default();
+        let token = self
+            .hall
+            .windows
+            .get(&window)
+            .and_then(|r| r.token.clone())
+            .unwrap_or_default();
         Session { window, token }
     }
 
     fn line(&mut self, line: &str) {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let opt = |k: &str| words.iter().find_map(|w| w.strip_prefix(k).map(str::to_string));
+        let opt = |k: &str| {
+            words
+                .iter()
+                .find_map(|w| w.strip_prefix(k).map(str::to_string))
+        };
         let has = |k: &str| words.contains(&k);
         let s = |i: usize| words.get(i).copied().unwrap_or("").to_string();
         let cmd = match words[0] {
@@ -163,7 +172,10 @@ impl Run {
             "queue" => {
                 let w: WindowNo = s(1).parse().unwrap();
                 let ids = self.hall.window_queue(w, self.now, 20);
-                let nums: Vec<String> = ids.iter().map(|id| self.hall.tickets[id].number.clone()).collect();
+                let nums: Vec<String> = ids
+                    .iter()
+                    .map(|id| self.hall.tickets[id].number.clone())
+                    .collect();
                 writeln!(self.out, "{line} -> [{}]", nums.join(" ")).unwrap();
                 return;
             }
@@ -175,7 +187,8 @@ impl Run {
                     "{line} -> {} queue={} ahead={ahead} wait={wait}m{}",
                     t.state.name(),
                     t.queue,
-                    t.target_window.map_or(String::new(), |w| format!(" target=win{w}"))
+                    t.target_window
+                        .map_or(String::new(), |w| format!(" target=win{w}"))
                 )
                 .unwrap();
                 return;
@@ -194,41 +207,92 @@ impl Run {
                     masked_name: "张*三".into(),
                     birth_date: opt("born=").map(|d| d.parse().unwrap()),
                 });
-                Command::IssueTicket { request_id: opt("req="), code: s(1), priority, channel: Channel::Kiosk, person }
+                Command::IssueTicket {
+                    request_id: opt("req="),
+                    code: s(1),
+                    priority,
+                    channel: Channel::Kiosk,
+                    person,
+                }
             }
             "book" => {
-                let (from, to) = s(4).split_once('-').map(|(a, b)| (a.to_string(), b.to_string())).unwrap();
+                let (from, to) = s(4)
+                    .split_once('-')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .unwrap();
                 Command::BookAppointment {
                     request_id: None,
                     code: s(1),
-                    person: Person { key: opt("person=").unwrap(), masked_name: "李*".into(), birth_date: None },
+                    person: Person {
+                        key: opt("person=").unwrap(),
+                        masked_name: "李*".into(),
+                        birth_date: None,
+                    },
                     date: s(3).parse::<NaiveDate>().unwrap(),
                     slot_start: from,
                     slot_end: to,
                 }
             }
-            "checkin" => Command::CheckInAppointment { request_id: None, person_key: opt("person=").unwrap() },
-            "cancel" => Command::CancelTicket { number: s(1), reason: "visitor left".into() },
+            "checkin" => Command::CheckInAppointment {
+                request_id: None,
+                person_key: opt("person=").unwrap(),
+            },
+            "cancel" => Command::CancelTicket {
+                number: s(1),
+                reason: "visitor left".into(),
+            },
             "login" => {
                 let pin = words.get(3).map_or(pins(&s(2)), |p| p).to_string();
-                Command::Login { window: s(1).parse().unwrap(), clerk: s(2), pin, token: format!("t{}", s(1)) }
+                Command::Login {
+                    window: s(1).parse().unwrap(),
+                    clerk: s(2),
+                    pin,
+                    token: format!("t{}", s(1)),
+                }
             }
-            "logout" => Command::Logout { session: self.session(&s(1)) },
-            "pause" => Command::Pause { session: self.session(&s(1)), reason: "break".into() },
-            "resume" => Command::Resume { session: self.session(&s(1)) },
-            "call" => Command::CallNext { session: self.session(&s(1)) },
-            "pick" => Command::CallTicket { session: self.session(&s(1)), number: s(2) },
-            "recall" => Command::Recall { session: self.session(&s(1)) },
-            "start" => Command::StartService { session: self.session(&s(1)) },
+            "logout" => Command::Logout {
+                session: self.session(&s(1)),
+            },
+            "pause" => Command::Pause {
+                session: self.session(&s(1)),
+                reason: "break".into(),
+            },
+            "resume" => Command::Resume {
+                session: self.session(&s(1)),
+            },
+            "call" => Command::CallNext {
+                session: self.session(&s(1)),
+            },
+            "pick" => Command::CallTicket {
+                session: self.session(&s(1)),
+                number: s(2),
+            },
+            "recall" => Command::Recall {
+                session: self.session(&s(1)),
+            },
+            "start" => Command::StartService {
+                session: self.session(&s(1)),
+            },
             "finish" => Command::Finish {
                 session: self.session(&s(1)),
                 resolved: !has("unresolved"),
                 reason: words.get(3..).map(|w| w.join(" ")).unwrap_or_default(),
             },
-            "noshow" => Command::NoShow { session: self.session(&s(1)) },
-            "requeue" => Command::Requeue { session: self.session(&s(1)), number: s(2) },
-            "suspend" => Command::Suspend { session: self.session(&s(1)), reason: "补充材料".into() },
-            "callback" => Command::CallBack { session: self.session(&s(1)), number: s(2) },
+            "noshow" => Command::NoShow {
+                session: self.session(&s(1)),
+            },
+            "requeue" => Command::Requeue {
+                session: self.session(&s(1)),
+                number: s(2),
+            },
+            "suspend" => Command::Suspend {
+                session: self.session(&s(1)),
+                reason: "补充材料".into(),
+            },
+            "callback" => Command::CallBack {
+                session: self.session(&s(1)),
+                number: s(2),
+            },
             "transfer" => Command::Transfer {
                 session: self.session(&s(1)),
                 target: match (opt("cat="), opt("win=")) {
@@ -260,14 +324,17 @@ impl Run {
                     }
                     w.tiers.retain(|t| !t.is_empty());
                 }
-                Command::ReplaceCatalog { catalog: Box::new(c) }
+                Command::ReplaceCatalog {
+                    catalog: Box::new(c),
+                }
             }
             other => panic!("unknown script command {other}"),
         };
         match apply(&mut self.hall, cmd, self.now) {
             Ok(events) if events.is_empty() => writeln!(self.out, "{line} -> (no change)").unwrap(),
             Ok(events) => {
-                self.log.extend(events.iter().map(|e| (e.clone(), self.now)));
+                self.log
+                    .extend(events.iter().map(|e| (e.clone(), self.now)));
                 let text: Vec<String> = events.iter().map(|e| self.describe(e)).collect();
                 writeln!(self.out, "{line} -> {}", text.join("; ")).unwrap();
             }
@@ -276,55 +343,102 @@ impl Run {
     }
 
     fn number(&self, id: TicketId) -> String {
-        self.hall.tickets.get(&id).map_or(format!("#{id}"), |t| t.number.clone())
+        self.hall
+            .tickets
+            .get(&id)
+            .map_or(format!("#{id}"), |t| t.number.clone())
     }
 
     fn describe(&self, e: &Event) -> String {
         match e {
-            Event::DayRolled { to, expired } => format!("day rolled to {to}, {} expired", expired.len()),
+            Event::DayRolled { to, expired } => {
+                format!("day rolled to {to}, {} expired", expired.len())
+            }
             Event::CatalogReplaced { .. } => "catalog replaced".into(),
             Event::TicketIssued { ticket, .. } => {
                 let t = &self.hall.tickets[&ticket.id];
                 let (ahead, wait) = self.hall.estimate(t, self.now);
-                format!("issued {} in {} ({}) ahead={ahead} wait={wait}m", t.number, t.queue, t.priority.name())
+                format!(
+                    "issued {} in {} ({}) ahead={ahead} wait={wait}m",
+                    t.number,
+                    t.queue,
+                    t.priority.name()
+                )
             }
             Event::AppointmentBooked { appointment, .. } => format!("booked #{}", appointment.id),
             Event::TicketCancelled { ticket, .. } => format!("{} cancelled", self.number(*ticket)),
-            Event::WindowOpened { window, clerk, .. } => format!("window {window} opened by {clerk}"),
+            Event::WindowOpened { window, clerk, .. } => {
+                format!("window {window} opened by {clerk}")
+            }
             Event::WindowClosed { window } => format!("window {window} closed"),
             Event::WindowPaused { window, .. } => format!("window {window} paused"),
             Event::WindowResumed { window } => format!("window {window} resumed"),
-            Event::TicketCalled { ticket, window, reason, .. } => {
+            Event::TicketCalled {
+                ticket,
+                window,
+                reason,
+                ..
+            } => {
                 format!("{} to window {window}: {reason}", self.number(*ticket))
             }
-            Event::TicketRecalled { ticket, count, .. } => format!("{} recalled ({count})", self.number(*ticket)),
+            Event::TicketRecalled { ticket, count, .. } => {
+                format!("{} recalled ({count})", self.number(*ticket))
+            }
             Event::ServiceStarted { ticket, .. } => format!("{} serving", self.number(*ticket)),
-            Event::TicketFinished { ticket, resolved, after, .. } => format!(
+            Event::TicketFinished {
+                ticket,
+                resolved,
+                after,
+                ..
+            } => format!(
                 "{} finished{} then {}",
                 self.number(*ticket),
                 if *resolved { "" } else { " unresolved" },
                 match after {
                     AfterFinish::Closed => "closed".to_string(),
-                    AfterFinish::NextStage { stage, queue } => format!("stage {} in {queue}", stage + 1),
+                    AfterFinish::NextStage { stage, queue } =>
+                        format!("stage {} in {queue}", stage + 1),
                     AfterFinish::Returned { window, .. } => format!("returns to window {window}"),
                 }
             ),
             Event::TicketNoShow { ticket, auto, .. } => {
-                format!("{} no-show{}", self.number(*ticket), if *auto { " (auto)" } else { "" })
+                format!(
+                    "{} no-show{}",
+                    self.number(*ticket),
+                    if *auto { " (auto)" } else { "" }
+                )
             }
             Event::TicketRequeued { ticket, .. } => format!("{} requeued", self.number(*ticket)),
             Event::TicketSuspended { ticket, .. } => format!("{} suspended", self.number(*ticket)),
-            Event::TicketTransferred { ticket, target, return_to, .. } => format!(
+            Event::TicketTransferred {
+                ticket,
+                target,
+                return_to,
+                ..
+            } => format!(
                 "{} transferred to {target:?}{}",
                 self.number(*ticket),
-                return_to.as_ref().map_or(String::new(), |r| format!(", returns to window {}", r.window))
+                return_to.as_ref().map_or(String::new(), |r| format!(
+                    ", returns to window {}",
+                    r.window
+                ))
             ),
-            Event::RatingSubmitted { ticket, rating, .. } => format!("{} rated {rating}", self.number(*ticket)),
+            Event::RatingSubmitted { ticket, rating, .. } => {
+                format!("{} rated {rating}", self.number(*ticket))
+            }
             Event::FollowUpOpened { follow_up } => {
-                format!("follow-up #{} {} for {}: {}", follow_up.id, follow_up.kind.name(), follow_up.ticket_number, follow_up.reason)
+                format!(
+                    "follow-up #{} {} for {}: {}",
+                    follow_up.id,
+                    follow_up.kind.name(),
+                    follow_up.ticket_number,
+                    follow_up.reason
+                )
             }
             Event::FollowUpClosed { id, .. } => format!("follow-up #{id} closed"),
-            Event::DeviceReported { device_id, status, .. } => format!("{device_id} {status}"),
+            Event::DeviceReported {
+                device_id, status, ..
+            } => format!("{device_id} {status}"),
         }
     }
 }
@@ -334,11 +448,20 @@ impl Run {
 /// same hall (the fold invariant).
 fn check(script: &str, expect: Expect) {
     let catalog = test_catalog();
-    let mut run = Run { hall: Hall::new(catalog.clone()), now: 0, out: String::new(), log: vec![] };
+    let mut run = Run {
+        hall: Hall::new(catalog.clone()),
+        now: 0,
+        out: String::new(),
+        log: vec![],
+    };
     run.line("at 2026-11-27 08:55");
     run.line("tick");
     run.out.clear();
-    for line in script.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         run.line(line);
     }
     expect.assert_eq(&run.out);
@@ -351,10 +474,14 @@ fn check(script: &str, expect: Expect) {
     let canon = |h: &Hall| serde_json::to_value(h).unwrap();
     assert_eq!(canon(&replayed), canon(&run.hall), "replay differs");
     // ...and a snapshot round trip rebuilds the same indexes.
-    let mut restored: Hall = serde_json::from_str(&serde_json::to_string(&run.hall).unwrap()).unwrap();
+    let mut restored: Hall =
+        serde_json::from_str(&serde_json::to_string(&run.hall).unwrap()).unwrap();
     restored.after_load();
     for w in run.hall.windows.keys() {
-        assert_eq!(restored.window_queue(*w, run.now, 50), run.hall.window_queue(*w, run.now, 50));
+        assert_eq!(
+            restored.window_queue(*w, run.now, 50),
+            run.hall.window_queue(*w, run.now, 50)
+        );
     }
 }
 
@@ -1018,7 +1145,12 @@ fn cancel_and_catalog_replacement_conflicts() {
 
 #[test]
 fn finished_tickets_beyond_the_limit_leave_memory_but_figures_stay() {
-    let mut run = Run { hall: Hall::new(test_catalog()), now: 0, out: String::new(), log: vec![] };
+    let mut run = Run {
+        hall: Hall::new(test_catalog()),
+        now: 0,
+        out: String::new(),
+        log: vec![],
+    };
     run.line("at 2026-11-27 09:00");
     run.line("tick");
     run.line("login 1 c1");
@@ -1032,12 +1164,26 @@ fn finished_tickets_beyond_the_limit_leave_memory_but_figures_stay() {
     assert!(run.hall.ticket_by_number("A001").is_none());
     assert!(run.hall.was_issued_today("A001"));
     assert!(!run.hall.was_issued_today(&format!("A{}", n + 1)));
-    assert!(run.hall.ticket_for_request("r0").is_none(), "request ids go with their tickets");
-    assert!(run.hall.ticket_for_request(&format!("r{}", n - 1)).is_some());
+    assert!(
+        run.hall.ticket_for_request("r0").is_none(),
+        "request ids go with their tickets"
+    );
+    assert!(
+        run.hall
+            .ticket_for_request(&format!("r{}", n - 1))
+            .is_some()
+    );
     let f = &run.hall.figures["a"];
-    assert_eq!((f.issued, f.called, f.served), (n as u32, n as u32, n as u32));
+    assert_eq!(
+        (f.issued, f.called, f.served),
+        (n as u32, n as u32, n as u32)
+    );
     // Numbering is unaffected by eviction.
     run.out.clear();
     run.line("issue a");
-    assert!(run.out.contains(&format!("issued A{}", n + 1)), "{}", run.out);
+    assert!(
+        run.out.contains(&format!("issued A{}", n + 1)),
+        "{}",
+        run.out
+    );
 }

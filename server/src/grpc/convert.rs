@@ -4,8 +4,8 @@
 use crate::engine::calendar::{self, Clock};
 use crate::engine::catalog::{Catalog, Guidance};
 use crate::engine::{
-    AfterFinish, Channel, Event, Hall, Millis, Priority, Ticket, TicketState, TransferTarget, WindowNo,
-    WindowStatus,
+    AfterFinish, Channel, Event, Hall, Millis, Priority, Ticket, TicketState, TransferTarget,
+    WindowNo, WindowStatus,
 };
 use crate::writer::LoggedEvent;
 use hall_proto::v1 as pb;
@@ -79,7 +79,11 @@ pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
         priority: priority_to(t.priority) as i32,
         channel: channel_to(t.channel) as i32,
         state: state_to(t.state) as i32,
-        masked_name: t.person.as_ref().map(|p| p.masked_name.clone()).unwrap_or_default(),
+        masked_name: t
+            .person
+            .as_ref()
+            .map(|p| p.masked_name.clone())
+            .unwrap_or_default(),
         issued_at_ms: t.issued_at,
         called_at_ms: t.called_at.unwrap_or(0),
         started_at_ms: t.started_at.unwrap_or(0),
@@ -87,8 +91,16 @@ pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
         window: t.window.unwrap_or(0),
         clerk: t.clerk.clone().unwrap_or_default(),
         recall_count: t.recall_count,
-        call_reason: t.call_reason.as_ref().map(|r| r.to_string()).unwrap_or_default(),
-        bundle: t.bundle.as_ref().map(|b| b.code.clone()).unwrap_or_default(),
+        call_reason: t
+            .call_reason
+            .as_ref()
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
+        bundle: t
+            .bundle
+            .as_ref()
+            .map(|b| b.code.clone())
+            .unwrap_or_default(),
         bundle_stage: t.bundle.as_ref().map_or(0, |b| b.stage),
         bundle_stages: t.bundle.as_ref().map_or(0, |b| b.stages.len() as u32),
         people_ahead: ahead,
@@ -114,9 +126,18 @@ pub fn window_info(h: &Hall, number: WindowNo) -> pb::WindowInfo {
         number,
         name: w.map(|w| w.name.clone()).unwrap_or_default(),
         zone: w.map(|w| w.zone.clone()).unwrap_or_default(),
-        tiers: w.map_or(vec![], |w| w.tiers.iter().map(|t| pb::Tier { codes: t.clone() }).collect()),
+        tiers: w.map_or(vec![], |w| {
+            w.tiers
+                .iter()
+                .map(|t| pb::Tier { codes: t.clone() })
+                .collect()
+        }),
         state: state as i32,
-        clerk_name: h.catalog.clerk(&clerk_id).map(|c| c.name.clone()).unwrap_or_default(),
+        clerk_name: h
+            .catalog
+            .clerk(&clerk_id)
+            .map(|c| c.name.clone())
+            .unwrap_or_default(),
         clerk_id,
         current_ticket: current.map(|t| t.number.clone()).unwrap_or_default(),
         pause_reason: rt.and_then(|r| r.pause_reason.clone()).unwrap_or_default(),
@@ -144,12 +165,20 @@ pub fn catalog(h: &Hall, now: Millis) -> pb::Catalog {
         departments: c
             .departments
             .iter()
-            .map(|d| pb::Department { code: d.code.clone(), name_zh: d.name_zh.clone(), name_en: d.name_en.clone() })
+            .map(|d| pb::Department {
+                code: d.code.clone(),
+                name_zh: d.name_zh.clone(),
+                name_en: d.name_en.clone(),
+            })
             .collect(),
         zones: c
             .zones
             .iter()
-            .map(|z| pb::Zone { code: z.code.clone(), name_zh: z.name_zh.clone(), name_en: z.name_en.clone() })
+            .map(|z| pb::Zone {
+                code: z.code.clone(),
+                name_zh: z.name_zh.clone(),
+                name_en: z.name_en.clone(),
+            })
             .collect(),
         categories: c
             .categories
@@ -171,8 +200,12 @@ pub fn catalog(h: &Hall, now: Millis) -> pb::Catalog {
                     id_card_required: cat.id_card_required,
                     expected_minutes: cat.expected_minutes,
                     guidance: Some(guidance(&cat.guidance)),
-                    issue_from: hours.map(|h| h.0.format("%H:%M").to_string()).unwrap_or_default(),
-                    issue_until: hours.map(|h| h.1.format("%H:%M").to_string()).unwrap_or_default(),
+                    issue_from: hours
+                        .map(|h| h.0.format("%H:%M").to_string())
+                        .unwrap_or_default(),
+                    issue_until: hours
+                        .map(|h| h.1.format("%H:%M").to_string())
+                        .unwrap_or_default(),
                     open_now: calendar::check_issuing(cal, Some(cat), local).is_ok(),
                 }
             })
@@ -187,7 +220,10 @@ pub fn catalog(h: &Hall, now: Millis) -> pb::Catalog {
                 name_en: b.name_en.clone(),
                 stages: b.stages.clone(),
                 whole_at_comprehensive_window: b.mode == crate::engine::catalog::BundleMode::Whole,
-                waiting: h.tickets().filter(|t| t.state == TicketState::Waiting && t.origin == b.code).count() as u32,
+                waiting: h
+                    .tickets()
+                    .filter(|t| t.state == TicketState::Waiting && t.origin == b.code)
+                    .count() as u32,
             })
             .collect(),
         windows: c.windows.iter().map(|w| window_info(h, w.number)).collect(),
@@ -204,7 +240,11 @@ fn call_info(h: &Hall, c: &crate::engine::RecentCall, recall: bool) -> pb::CallI
     pb::CallInfo {
         number: c.number.clone(),
         window: c.window,
-        window_name: h.catalog.window(c.window).map(|w| w.name.clone()).unwrap_or_default(),
+        window_name: h
+            .catalog
+            .window(c.window)
+            .map(|w| w.name.clone())
+            .unwrap_or_default(),
         category: c.queue.clone(),
         masked_name: c.masked_name.clone().unwrap_or_default(),
         at_ms: c.at,
@@ -218,10 +258,27 @@ pub fn board(h: &Hall, seq: u64, now: Millis) -> pb::BoardState {
     let queues = c
         .categories
         .iter()
-        .map(|cat| (cat.code.as_str(), cat.name_zh.as_str(), cat.name_en.as_str(), cat.zone.as_str()))
-        .chain(c.bundles.iter().filter(|b| b.mode == crate::engine::catalog::BundleMode::Whole).map(|b| {
-            (b.code.as_str(), b.name_zh.as_str(), b.name_en.as_str(), c.queue_zone(&b.code).unwrap_or(""))
-        }))
+        .map(|cat| {
+            (
+                cat.code.as_str(),
+                cat.name_zh.as_str(),
+                cat.name_en.as_str(),
+                cat.zone.as_str(),
+            )
+        })
+        .chain(
+            c.bundles
+                .iter()
+                .filter(|b| b.mode == crate::engine::catalog::BundleMode::Whole)
+                .map(|b| {
+                    (
+                        b.code.as_str(),
+                        b.name_zh.as_str(),
+                        b.name_en.as_str(),
+                        c.queue_zone(&b.code).unwrap_or(""),
+                    )
+                }),
+        )
         .map(|(code, zh, en, zone)| {
             let waiting = h.waiting_in(code);
             pb::QueueCount {
@@ -241,7 +298,11 @@ pub fn board(h: &Hall, seq: u64, now: Millis) -> pb::BoardState {
         hall_name_en: c.hall.name_en.clone(),
         service_date: h.service_date.to_string(),
         windows: c.windows.iter().map(|w| window_info(h, w.number)).collect(),
-        recent_calls: h.recent_calls.iter().map(|rc| call_info(h, rc, rc.recall_count > 0)).collect(),
+        recent_calls: h
+            .recent_calls
+            .iter()
+            .map(|rc| call_info(h, rc, rc.recall_count > 0))
+            .collect(),
         queues,
         notice: c.hall.notice.clone(),
     }
@@ -266,38 +327,53 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
         rc.map(|rc| call_info(h, rc, recall)).unwrap_or_default()
     };
     let body = match &l.event {
-        Event::DayRolled { to, expired } => {
-            Body::DayRolled(pb::DayRolled { service_date: to.to_string(), expired: expired.len() as u32 })
-        }
+        Event::DayRolled { to, expired } => Body::DayRolled(pb::DayRolled {
+            service_date: to.to_string(),
+            expired: expired.len() as u32,
+        }),
         Event::CatalogReplaced { .. } => Body::CatalogChanged(pb::CatalogChanged {}),
         Event::TicketIssued { ticket, .. } => Body::TicketIssued(pb::TicketIssued {
             number: ticket.number.clone(),
             category: ticket.queue.clone(),
             priority: priority_to(ticket.priority) as i32,
-            masked_name: ticket.person.as_ref().map(|p| p.masked_name.clone()).unwrap_or_default(),
+            masked_name: ticket
+                .person
+                .as_ref()
+                .map(|p| p.masked_name.clone())
+                .unwrap_or_default(),
             waiting_in_category: h.waiting_in(&ticket.queue),
         }),
-        Event::AppointmentBooked { appointment, .. } => Body::AppointmentBooked(pb::AppointmentBooked {
-            id: appointment.id,
-            category: appointment.queue.clone(),
-            date: appointment.date.to_string(),
-            slot_start: appointment.slot_label.0.clone(),
-        }),
+        Event::AppointmentBooked { appointment, .. } => {
+            Body::AppointmentBooked(pb::AppointmentBooked {
+                id: appointment.id,
+                category: appointment.queue.clone(),
+                date: appointment.date.to_string(),
+                slot_start: appointment.slot_label.0.clone(),
+            })
+        }
         Event::TicketCancelled { ticket, reason } => changed(*ticket, 0, reason.clone()),
         Event::WindowOpened { window, .. }
         | Event::WindowClosed { window }
         | Event::WindowPaused { window, .. }
-        | Event::WindowResumed { window } => {
-            Body::WindowChanged(pb::WindowChanged { window: Some(window_info(h, *window)) })
-        }
-        Event::TicketCalled { ticket, reason, .. } => {
-            Body::TicketCalled(pb::TicketCalled { call: Some(call(*ticket, false)), reason: reason.to_string() })
-        }
-        Event::TicketRecalled { ticket, .. } => {
-            Body::TicketCalled(pb::TicketCalled { call: Some(call(*ticket, true)), reason: "recall".into() })
-        }
+        | Event::WindowResumed { window } => Body::WindowChanged(pb::WindowChanged {
+            window: Some(window_info(h, *window)),
+        }),
+        Event::TicketCalled { ticket, reason, .. } => Body::TicketCalled(pb::TicketCalled {
+            call: Some(call(*ticket, false)),
+            reason: reason.to_string(),
+        }),
+        Event::TicketRecalled { ticket, .. } => Body::TicketCalled(pb::TicketCalled {
+            call: Some(call(*ticket, true)),
+            reason: "recall".into(),
+        }),
         Event::ServiceStarted { ticket, window } => changed(*ticket, *window, String::new()),
-        Event::TicketFinished { ticket, window, reason, after, .. } => {
+        Event::TicketFinished {
+            ticket,
+            window,
+            reason,
+            after,
+            ..
+        } => {
             let detail = match after {
                 AfterFinish::Closed => reason.clone(),
                 AfterFinish::NextStage { queue, .. } => format!("next stage: {queue}"),
@@ -305,12 +381,31 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
             };
             changed(*ticket, *window, detail)
         }
-        Event::TicketNoShow { ticket, window, auto } => {
-            changed(*ticket, *window, if *auto { "no-show after recalls".into() } else { String::new() })
-        }
+        Event::TicketNoShow {
+            ticket,
+            window,
+            auto,
+        } => changed(
+            *ticket,
+            *window,
+            if *auto {
+                "no-show after recalls".into()
+            } else {
+                String::new()
+            },
+        ),
         Event::TicketRequeued { ticket, .. } => changed(*ticket, 0, "late arrival requeued".into()),
-        Event::TicketSuspended { ticket, window, reason } => changed(*ticket, *window, reason.clone()),
-        Event::TicketTransferred { ticket, from_window, target, .. } => changed(
+        Event::TicketSuspended {
+            ticket,
+            window,
+            reason,
+        } => changed(*ticket, *window, reason.clone()),
+        Event::TicketTransferred {
+            ticket,
+            from_window,
+            target,
+            ..
+        } => changed(
             *ticket,
             *from_window,
             match target {
@@ -318,9 +413,16 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
                 TransferTarget::Window(w) => format!("transferred to window {w}"),
             },
         ),
-        Event::RatingSubmitted { ticket, window, rating, .. } => {
-            Body::RatingSubmitted(pb::RatingSubmitted { number: number(*ticket), window: *window, rating: u32::from(*rating) })
-        }
+        Event::RatingSubmitted {
+            ticket,
+            window,
+            rating,
+            ..
+        } => Body::RatingSubmitted(pb::RatingSubmitted {
+            number: number(*ticket),
+            window: *window,
+            rating: u32::from(*rating),
+        }),
         Event::FollowUpOpened { follow_up } => Body::FollowUpOpened(pb::FollowUpOpened {
             id: follow_up.id,
             number: follow_up.ticket_number.clone(),
@@ -329,18 +431,31 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
         }),
         Event::FollowUpClosed { id, resolution } => Body::FollowUpOpened(pb::FollowUpOpened {
             id: *id,
-            number: h.follow_ups.get(id).map(|f| f.ticket_number.clone()).unwrap_or_default(),
+            number: h
+                .follow_ups
+                .get(id)
+                .map(|f| f.ticket_number.clone())
+                .unwrap_or_default(),
             kind: "closed".into(),
             reason: resolution.clone(),
         }),
-        Event::DeviceReported { device_id, kind, status, detail } => Body::DeviceReported(pb::DeviceReported {
+        Event::DeviceReported {
+            device_id,
+            kind,
+            status,
+            detail,
+        } => Body::DeviceReported(pb::DeviceReported {
             device_id: device_id.clone(),
             kind: kind.clone(),
             status: status.clone(),
             detail: detail.clone(),
         }),
     };
-    pb::Event { seq: l.seq, at_ms: l.at, body: Some(body) }
+    pb::Event {
+        seq: l.seq,
+        at_ms: l.at,
+        body: Some(body),
+    }
 }
 
 pub fn follow_up(f: &crate::engine::FollowUp) -> pb::FollowUp {
@@ -358,4 +473,3 @@ pub fn follow_up(f: &crate::engine::FollowUp) -> pb::FollowUp {
         masked_name: f.masked_name.clone().unwrap_or_default(),
     }
 }
-

@@ -4,7 +4,10 @@
 
 pub mod convert;
 
-use crate::engine::{self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState, TransferTarget};
+use crate::engine::{
+    self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState,
+    TransferTarget,
+};
 use crate::privacy;
 use crate::store::Store;
 use crate::writer::{Failure, LoggedEvent, Request, Shared};
@@ -29,8 +32,12 @@ pub fn status(f: Failure) -> Status {
             | EngineError::NothingWaiting(_)
             | EngineError::NoAppointment
             | EngineError::UnknownFollowUp(_) => Status::not_found(msg),
-            EngineError::QuotaExhausted { .. } | EngineError::PersonLimit { .. } => Status::resource_exhausted(msg),
-            EngineError::AlreadyHoldsTicket { .. } | EngineError::AlreadyRated(_) => Status::already_exists(msg),
+            EngineError::QuotaExhausted { .. } | EngineError::PersonLimit { .. } => {
+                Status::resource_exhausted(msg)
+            }
+            EngineError::AlreadyHoldsTicket { .. } | EngineError::AlreadyRated(_) => {
+                Status::already_exists(msg)
+            }
             EngineError::NotLoggedIn(_) => Status::permission_denied(msg),
             EngineError::BadCredentials => Status::unauthenticated(msg),
             EngineError::NotIssuing { .. }
@@ -59,17 +66,24 @@ type Render<R> = Box<dyn FnOnce(&Hall, &[LoggedEvent], Millis) -> Result<R, Stat
 impl Hub {
     /// Sends a command (or a query, with `cmd = None`) and waits for the
     /// writer's answer, rendered on the writer thread after the commit.
-    async fn ask<R: Send + 'static>(&self, cmd: Option<Command>, render: Render<R>) -> Result<R, Status> {
+    async fn ask<R: Send + 'static>(
+        &self,
+        cmd: Option<Command>,
+        render: Render<R>,
+    ) -> Result<R, Status> {
         let (tx, rx) = oneshot::channel();
-        let respond = Box::new(move |res: Result<(&Hall, &[LoggedEvent]), Failure>, now: Millis| {
-            let out = res.map_err(status).and_then(|(h, evs)| render(h, evs, now));
-            let _ = tx.send(out);
-        });
+        let respond = Box::new(
+            move |res: Result<(&Hall, &[LoggedEvent]), Failure>, now: Millis| {
+                let out = res.map_err(status).and_then(|(h, evs)| render(h, evs, now));
+                let _ = tx.send(out);
+            },
+        );
         self.writer
             .send(Request { cmd, respond })
             .await
             .map_err(|_| Status::unavailable("the server is shutting down"))?;
-        rx.await.map_err(|_| Status::unavailable("the server stopped before answering"))?
+        rx.await
+            .map_err(|_| Status::unavailable("the server stopped before answering"))?
     }
 
     fn person(&self, id: Option<pb::Identity>) -> Result<Option<Person>, Status> {
@@ -79,17 +93,20 @@ impl Hub {
         }
         if !privacy::valid_id_number(&id.id_number) {
             // Never echo the number back: it would end up in client logs.
-            return Err(Status::invalid_argument("the ID number is not a valid 18-character number (check digit)"));
+            return Err(Status::invalid_argument(
+                "the ID number is not a valid 18-character number (check digit)",
+            ));
         }
         let birth_date = if id.birth_date.is_empty() {
             // GB 11643 numbers carry the birth date at positions 7-14.
             chrono::NaiveDate::parse_from_str(&id.id_number[6..14], "%Y%m%d").ok()
         } else {
-            Some(
-                id.birth_date
-                    .parse()
-                    .map_err(|_| Status::invalid_argument(format!("birth_date '{}' is not YYYY-MM-DD", id.birth_date)))?,
-            )
+            Some(id.birth_date.parse().map_err(|_| {
+                Status::invalid_argument(format!(
+                    "birth_date '{}' is not YYYY-MM-DD",
+                    id.birth_date
+                ))
+            })?)
         };
         Ok(Some(Person {
             key: privacy::person_key(&self.secret, &id.id_number),
@@ -101,11 +118,18 @@ impl Hub {
 
 fn session(s: Option<pb::Session>) -> Result<Session, Status> {
     let s = s.ok_or_else(|| Status::permission_denied("no session: log in first"))?;
-    Ok(Session { window: s.window, token: s.token })
+    Ok(Session {
+        window: s.window,
+        token: s.token,
+    })
 }
 
 fn request_id(r: String) -> String {
-    if r.is_empty() { hall_proto::client::new_request_id() } else { r }
+    if r.is_empty() {
+        hall_proto::client::new_request_id()
+    } else {
+        r
+    }
 }
 
 /// The ticket a command acted on: the first ticket its events name.
@@ -129,7 +153,9 @@ fn subject(events: &[LoggedEvent]) -> Option<TicketId> {
 
 fn render_subject(h: &Hall, evs: &[LoggedEvent], now: Millis) -> Result<pb::Ticket, Status> {
     let id = subject(evs).ok_or_else(|| Status::internal("command changed no ticket"))?;
-    let t = h.ticket(id).ok_or_else(|| Status::internal("ticket vanished"))?;
+    let t = h
+        .ticket(id)
+        .ok_or_else(|| Status::internal("ticket vanished"))?;
     Ok(convert::ticket(h, t, now))
 }
 
@@ -138,12 +164,20 @@ fn render_subject(h: &Hall, evs: &[LoggedEvent], now: Millis) -> Result<pb::Tick
 #[tonic::async_trait]
 impl pb::kiosk_service_server::KioskService for Hub {
     #[tracing::instrument(skip_all)]
-    async fn get_catalog(&self, _: Req<pb::GetCatalogRequest>) -> Result<Response<pb::Catalog>, Status> {
-        self.ask(None, Box::new(|h, _, now| Ok(convert::catalog(h, now)))).await.map(Response::new)
+    async fn get_catalog(
+        &self,
+        _: Req<pb::GetCatalogRequest>,
+    ) -> Result<Response<pb::Catalog>, Status> {
+        self.ask(None, Box::new(|h, _, now| Ok(convert::catalog(h, now))))
+            .await
+            .map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(category = %req.get_ref().category))]
-    async fn issue_ticket(&self, req: Req<pb::IssueTicketRequest>) -> Result<Response<pb::Ticket>, Status> {
+    async fn issue_ticket(
+        &self,
+        req: Req<pb::IssueTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
         let person = self.person(r.identity)?;
         let rid = request_id(r.request_id);
@@ -156,7 +190,9 @@ impl pb::kiosk_service_server::KioskService for Hub {
         };
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
             // Also the answer to a retry: the first attempt's ticket.
-            let t = h.ticket_for_request(&rid).ok_or_else(|| Status::internal("issued ticket not found"))?;
+            let t = h
+                .ticket_for_request(&rid)
+                .ok_or_else(|| Status::internal("issued ticket not found"))?;
             Ok(convert::ticket(h, t, now))
         });
         self.ask(Some(cmd), render).await.map(Response::new)
@@ -167,11 +203,18 @@ impl pb::kiosk_service_server::KioskService for Hub {
         req: Req<pb::CheckInAppointmentRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
-        let person = self.person(r.identity)?.ok_or_else(|| Status::invalid_argument("check-in needs the ID card"))?;
+        let person = self
+            .person(r.identity)?
+            .ok_or_else(|| Status::invalid_argument("check-in needs the ID card"))?;
         let rid = request_id(r.request_id);
-        let cmd = Command::CheckInAppointment { request_id: Some(rid.clone()), person_key: person.key };
+        let cmd = Command::CheckInAppointment {
+            request_id: Some(rid.clone()),
+            person_key: person.key,
+        };
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
-            let t = h.ticket_for_request(&rid).ok_or_else(|| Status::internal("checked-in ticket not found"))?;
+            let t = h
+                .ticket_for_request(&rid)
+                .ok_or_else(|| Status::internal("checked-in ticket not found"))?;
             Ok(convert::ticket(h, t, now))
         });
         self.ask(Some(cmd), render).await.map(Response::new)
@@ -182,8 +225,12 @@ impl pb::kiosk_service_server::KioskService for Hub {
         req: Req<pb::BookAppointmentRequest>,
     ) -> Result<Response<pb::Appointment>, Status> {
         let r = req.into_inner();
-        let person = self.person(r.identity)?.ok_or_else(|| Status::invalid_argument("booking needs an ID number"))?;
-        let date = r.date.parse().map_err(|_| Status::invalid_argument(format!("date '{}' is not YYYY-MM-DD", r.date)))?;
+        let person = self
+            .person(r.identity)?
+            .ok_or_else(|| Status::invalid_argument("booking needs an ID number"))?;
+        let date = r.date.parse().map_err(|_| {
+            Status::invalid_argument(format!("date '{}' is not YYYY-MM-DD", r.date))
+        })?;
         let rid = request_id(r.request_id);
         let cmd = Command::BookAppointment {
             request_id: Some(rid.clone()),
@@ -194,7 +241,9 @@ impl pb::kiosk_service_server::KioskService for Hub {
             slot_end: r.slot_end,
         };
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
-            let a = h.appointment_for_request(&rid).ok_or_else(|| Status::internal("appointment not found"))?;
+            let a = h
+                .appointment_for_request(&rid)
+                .ok_or_else(|| Status::internal("appointment not found"))?;
             Ok(pb::Appointment {
                 id: a.id,
                 category: a.queue.clone(),
@@ -208,7 +257,10 @@ impl pb::kiosk_service_server::KioskService for Hub {
         self.ask(Some(cmd), render).await.map(Response::new)
     }
 
-    async fn get_ticket_status(&self, req: Req<pb::GetTicketStatusRequest>) -> Result<Response<pb::Ticket>, Status> {
+    async fn get_ticket_status(
+        &self,
+        req: Req<pb::GetTicketStatusRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
             if !r.service_date.is_empty() && r.service_date != h.service_date.to_string() {
@@ -219,7 +271,10 @@ impl pb::kiosk_service_server::KioskService for Hub {
             }
             let t = h.ticket_by_number(&r.number).ok_or_else(|| {
                 Status::not_found(if h.was_issued_today(&r.number) {
-                    format!("ticket {} was issued today and has long been finished", r.number)
+                    format!(
+                        "ticket {} was issued today and has long been finished",
+                        r.number
+                    )
                 } else {
                     format!("no ticket {} today", r.number)
                 })
@@ -229,10 +284,18 @@ impl pb::kiosk_service_server::KioskService for Hub {
         self.ask(None, render).await.map(Response::new)
     }
 
-    async fn cancel_ticket(&self, req: Req<pb::CancelTicketRequest>) -> Result<Response<pb::Ticket>, Status> {
+    async fn cancel_ticket(
+        &self,
+        req: Req<pb::CancelTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
-        let cmd = Command::CancelTicket { number: r.number, reason: r.reason };
-        self.ask(Some(cmd), Box::new(render_subject)).await.map(Response::new)
+        let cmd = Command::CancelTicket {
+            number: r.number,
+            reason: r.reason,
+        };
+        self.ask(Some(cmd), Box::new(render_subject))
+            .await
+            .map(Response::new)
     }
 
     async fn report_device(
@@ -240,8 +303,18 @@ impl pb::kiosk_service_server::KioskService for Hub {
         req: Req<pb::ReportDeviceRequest>,
     ) -> Result<Response<pb::ReportDeviceResponse>, Status> {
         let r = req.into_inner();
-        let cmd = Command::ReportDevice { device_id: r.device_id, kind: r.kind, status: r.status, detail: r.detail };
-        self.ask(Some(cmd), Box::new(|_, _, _| Ok(pb::ReportDeviceResponse {}))).await.map(Response::new)
+        let cmd = Command::ReportDevice {
+            device_id: r.device_id,
+            kind: r.kind,
+            status: r.status,
+            detail: r.detail,
+        };
+        self.ask(
+            Some(cmd),
+            Box::new(|_, _, _| Ok(pb::ReportDeviceResponse {})),
+        )
+        .await
+        .map(Response::new)
     }
 }
 
@@ -249,118 +322,235 @@ impl pb::kiosk_service_server::KioskService for Hub {
 
 impl Hub {
     async fn ticket_cmd(&self, cmd: Command) -> Result<Response<pb::Ticket>, Status> {
-        self.ask(Some(cmd), Box::new(render_subject)).await.map(Response::new)
+        self.ask(Some(cmd), Box::new(render_subject))
+            .await
+            .map(Response::new)
     }
 
-    async fn window_cmd(&self, window: u32, cmd: Command) -> Result<Response<pb::WindowInfo>, Status> {
-        self.ask(Some(cmd), Box::new(move |h, _, _| Ok(convert::window_info(h, window)))).await.map(Response::new)
+    async fn window_cmd(
+        &self,
+        window: u32,
+        cmd: Command,
+    ) -> Result<Response<pb::WindowInfo>, Status> {
+        self.ask(
+            Some(cmd),
+            Box::new(move |h, _, _| Ok(convert::window_info(h, window))),
+        )
+        .await
+        .map(Response::new)
     }
 }
 
 #[tonic::async_trait]
 impl pb::counter_service_server::CounterService for Hub {
     #[tracing::instrument(skip_all, fields(window = req.get_ref().window, clerk = %req.get_ref().clerk_id))]
-    async fn login(&self, req: Req<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
+    async fn login(
+        &self,
+        req: Req<pb::LoginRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
         let r = req.into_inner();
         let token = hall_proto::client::new_request_id();
         let window = r.window;
-        let cmd = Command::Login { window, clerk: r.clerk_id.clone(), pin: r.pin, token: token.clone() };
+        let cmd = Command::Login {
+            window,
+            clerk: r.clerk_id.clone(),
+            pin: r.pin,
+            token: token.clone(),
+        };
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
             Ok(pb::LoginResponse {
                 session: Some(pb::Session { window, token }),
                 window: Some(convert::window_info(h, window)),
-                clerk_name: h.catalog.clerk(&r.clerk_id).map(|c| c.name.clone()).unwrap_or_default(),
+                clerk_name: h
+                    .catalog
+                    .clerk(&r.clerk_id)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
                 current: h.window_current(window).map(|t| convert::ticket(h, t, now)),
             })
         });
         self.ask(Some(cmd), render).await.map(Response::new)
     }
-    async fn logout(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::WindowInfo>, Status> {
+    async fn logout(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::WindowInfo>, Status> {
         let s = session(req.into_inner().session)?;
-        self.window_cmd(s.window, Command::Logout { session: s }).await
+        self.window_cmd(s.window, Command::Logout { session: s })
+            .await
     }
     async fn pause(&self, req: Req<pb::PauseRequest>) -> Result<Response<pb::WindowInfo>, Status> {
         let r = req.into_inner();
         let s = session(r.session)?;
-        self.window_cmd(s.window, Command::Pause { session: s, reason: r.reason }).await
+        self.window_cmd(
+            s.window,
+            Command::Pause {
+                session: s,
+                reason: r.reason,
+            },
+        )
+        .await
     }
-    async fn resume(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::WindowInfo>, Status> {
+    async fn resume(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::WindowInfo>, Status> {
         let s = session(req.into_inner().session)?;
-        self.window_cmd(s.window, Command::Resume { session: s }).await
+        self.window_cmd(s.window, Command::Resume { session: s })
+            .await
     }
     #[tracing::instrument(skip_all)]
     async fn call_next(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
-        self.ticket_cmd(Command::CallNext { session: session(req.into_inner().session)? }).await
+        self.ticket_cmd(Command::CallNext {
+            session: session(req.into_inner().session)?,
+        })
+        .await
     }
-    async fn call_ticket(&self, req: Req<pb::TicketRequest>) -> Result<Response<pb::Ticket>, Status> {
+    async fn call_ticket(
+        &self,
+        req: Req<pb::TicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
-        self.ticket_cmd(Command::CallTicket { session: session(r.session)?, number: r.number }).await
+        self.ticket_cmd(Command::CallTicket {
+            session: session(r.session)?,
+            number: r.number,
+        })
+        .await
     }
     async fn recall(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
-        self.ticket_cmd(Command::Recall { session: session(req.into_inner().session)? }).await
+        self.ticket_cmd(Command::Recall {
+            session: session(req.into_inner().session)?,
+        })
+        .await
     }
-    async fn start_service(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
-        self.ticket_cmd(Command::StartService { session: session(req.into_inner().session)? }).await
+    async fn start_service(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        self.ticket_cmd(Command::StartService {
+            session: session(req.into_inner().session)?,
+        })
+        .await
     }
     async fn finish(&self, req: Req<pb::FinishRequest>) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
-        let cmd = Command::Finish { session: session(r.session)?, resolved: r.resolved, reason: r.unresolved_reason };
+        let cmd = Command::Finish {
+            session: session(r.session)?,
+            resolved: r.resolved,
+            reason: r.unresolved_reason,
+        };
         self.ticket_cmd(cmd).await
     }
     async fn no_show(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
-        self.ticket_cmd(Command::NoShow { session: session(req.into_inner().session)? }).await
+        self.ticket_cmd(Command::NoShow {
+            session: session(req.into_inner().session)?,
+        })
+        .await
     }
     async fn requeue(&self, req: Req<pb::TicketRequest>) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
-        self.ticket_cmd(Command::Requeue { session: session(r.session)?, number: r.number }).await
+        self.ticket_cmd(Command::Requeue {
+            session: session(r.session)?,
+            number: r.number,
+        })
+        .await
     }
     async fn suspend(&self, req: Req<pb::SuspendRequest>) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
-        self.ticket_cmd(Command::Suspend { session: session(r.session)?, reason: r.reason }).await
+        self.ticket_cmd(Command::Suspend {
+            session: session(r.session)?,
+            reason: r.reason,
+        })
+        .await
     }
     async fn call_back(&self, req: Req<pb::TicketRequest>) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
-        self.ticket_cmd(Command::CallBack { session: session(r.session)?, number: r.number }).await
+        self.ticket_cmd(Command::CallBack {
+            session: session(r.session)?,
+            number: r.number,
+        })
+        .await
     }
-    async fn transfer(&self, req: Req<pb::TransferRequest>) -> Result<Response<pb::Ticket>, Status> {
+    async fn transfer(
+        &self,
+        req: Req<pb::TransferRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
         let target = match r.target {
             Some(pb::transfer_request::Target::Category(c)) => TransferTarget::Queue(c),
             Some(pb::transfer_request::Target::Window(w)) => TransferTarget::Window(w),
-            None => return Err(Status::invalid_argument("transfer needs a target category or window")),
+            None => {
+                return Err(Status::invalid_argument(
+                    "transfer needs a target category or window",
+                ));
+            }
         };
-        let cmd = Command::Transfer { session: session(r.session)?, target, with_return: r.with_return, reason: r.reason };
+        let cmd = Command::Transfer {
+            session: session(r.session)?,
+            target,
+            with_return: r.with_return,
+            reason: r.reason,
+        };
         self.ticket_cmd(cmd).await
     }
-    async fn submit_rating(&self, req: Req<pb::RatingRequest>) -> Result<Response<pb::Ticket>, Status> {
+    async fn submit_rating(
+        &self,
+        req: Req<pb::RatingRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
         let rating = u8::try_from(r.rating).unwrap_or(u8::MAX);
-        let cmd = Command::Rate { session: session(r.session)?, number: r.number, rating, comment: r.comment };
+        let cmd = Command::Rate {
+            session: session(r.session)?,
+            number: r.number,
+            rating,
+            comment: r.comment,
+        };
         self.ticket_cmd(cmd).await
     }
-    async fn get_my_queue(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::MyQueue>, Status> {
+    async fn get_my_queue(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::MyQueue>, Status> {
         let s = session(req.into_inner().session)?;
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
-            let rt = h.windows.get(&s.window).ok_or_else(|| Status::not_found(format!("unknown window {}", s.window)))?;
+            let rt = h
+                .windows
+                .get(&s.window)
+                .ok_or_else(|| Status::not_found(format!("unknown window {}", s.window)))?;
             if rt.token.as_deref() != Some(s.token.as_str()) {
                 return Err(status(EngineError::NotLoggedIn(s.window).into()));
             }
-            let waiting =
-                h.window_queue(s.window, now, 20).into_iter().filter_map(|id| h.ticket(id)).map(|t| convert::ticket(h, t, now)).collect();
-            let mut suspended: Vec<_> =
-                h.tickets().filter(|t| t.state == TicketState::Suspended && t.window == Some(s.window)).collect();
+            let waiting = h
+                .window_queue(s.window, now, 20)
+                .into_iter()
+                .filter_map(|id| h.ticket(id))
+                .map(|t| convert::ticket(h, t, now))
+                .collect();
+            let mut suspended: Vec<_> = h
+                .tickets()
+                .filter(|t| t.state == TicketState::Suspended && t.window == Some(s.window))
+                .collect();
             suspended.sort_by_key(|t| t.id);
             Ok(pb::MyQueue {
                 window: Some(convert::window_info(h, s.window)),
-                current: h.window_current(s.window).map(|t| convert::ticket(h, t, now)),
+                current: h
+                    .window_current(s.window)
+                    .map(|t| convert::ticket(h, t, now)),
                 waiting,
                 waiting_total: h.waiting_for_window(s.window),
-                suspended: suspended.into_iter().map(|t| convert::ticket(h, t, now)).collect(),
+                suspended: suspended
+                    .into_iter()
+                    .map(|t| convert::ticket(h, t, now))
+                    .collect(),
                 today: Some(pb::WindowFigures {
                     served: rt.served,
                     no_shows: rt.no_shows,
                     avg_handling_s: (rt.handling_total_s / u64::from(rt.served.max(1))) as u32,
-                    avg_rating: if rt.ratings == 0 { 0.0 } else { f64::from(rt.rating_sum) / f64::from(rt.ratings) },
+                    avg_rating: if rt.ratings == 0 {
+                        0.0
+                    } else {
+                        f64::from(rt.rating_sum) / f64::from(rt.ratings)
+                    },
                     ratings: rt.ratings,
                 }),
             })
@@ -377,14 +567,22 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>
 impl pb::event_service_server::EventService for Hub {
     type SubscribeStream = EventStream;
 
-    async fn subscribe(&self, req: Req<pb::SubscribeRequest>) -> Result<Response<EventStream>, Status> {
+    async fn subscribe(
+        &self,
+        req: Req<pb::SubscribeRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         let from = req.into_inner().from_seq.max(1);
         let (tx, rx) = mpsc::channel(256);
         crate::stream::spawn_subscriber(self.store.clone(), self.shared.clone(), from, tx);
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
-    async fn snapshot(&self, _: Req<pb::SnapshotRequest>) -> Result<Response<pb::BoardState>, Status> {
+    async fn snapshot(
+        &self,
+        _: Req<pb::SnapshotRequest>,
+    ) -> Result<Response<pb::BoardState>, Status> {
         let shared = self.shared.clone();
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
             // Queries run between batches, so everything folded is committed.
@@ -399,37 +597,87 @@ impl pb::event_service_server::EventService for Hub {
 
 #[tonic::async_trait]
 impl pb::admin_service_server::AdminService for Hub {
-    async fn get_catalog(&self, _: Req<pb::GetConfigRequest>) -> Result<Response<pb::Catalog>, Status> {
-        self.ask(None, Box::new(|h, _, now| Ok(convert::catalog(h, now)))).await.map(Response::new)
-    }
-    async fn get_config(&self, _: Req<pb::GetConfigRequest>) -> Result<Response<pb::ConfigDocument>, Status> {
-        self.ask(None, Box::new(|h, _, _| Ok(pb::ConfigDocument { toml: crate::config::to_toml(&h.catalog) })))
+    async fn get_catalog(
+        &self,
+        _: Req<pb::GetConfigRequest>,
+    ) -> Result<Response<pb::Catalog>, Status> {
+        self.ask(None, Box::new(|h, _, now| Ok(convert::catalog(h, now))))
             .await
             .map(Response::new)
     }
-    async fn update_config(&self, req: Req<pb::ConfigDocument>) -> Result<Response<pb::Catalog>, Status> {
+    async fn get_config(
+        &self,
+        _: Req<pb::GetConfigRequest>,
+    ) -> Result<Response<pb::ConfigDocument>, Status> {
+        self.ask(
+            None,
+            Box::new(|h, _, _| {
+                Ok(pb::ConfigDocument {
+                    toml: crate::config::to_toml(&h.catalog),
+                })
+            }),
+        )
+        .await
+        .map(Response::new)
+    }
+    async fn update_config(
+        &self,
+        req: Req<pb::ConfigDocument>,
+    ) -> Result<Response<pb::Catalog>, Status> {
         let catalog = crate::config::parse(&req.into_inner().toml, "UpdateConfig")
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let cmd = Command::ReplaceCatalog { catalog: Box::new(catalog) };
-        self.ask(Some(cmd), Box::new(|h, _, now| Ok(convert::catalog(h, now)))).await.map(Response::new)
+        let cmd = Command::ReplaceCatalog {
+            catalog: Box::new(catalog),
+        };
+        self.ask(
+            Some(cmd),
+            Box::new(|h, _, now| Ok(convert::catalog(h, now))),
+        )
+        .await
+        .map(Response::new)
     }
-    async fn list_follow_ups(&self, req: Req<pb::ListFollowUpsRequest>) -> Result<Response<pb::FollowUpList>, Status> {
+    async fn list_follow_ups(
+        &self,
+        req: Req<pb::ListFollowUpsRequest>,
+    ) -> Result<Response<pb::FollowUpList>, Status> {
         let all = req.into_inner().include_closed;
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
-            let items = h.follow_ups.values().filter(|f| all || f.closed.is_none()).map(convert::follow_up).collect();
+            let items = h
+                .follow_ups
+                .values()
+                .filter(|f| all || f.closed.is_none())
+                .map(convert::follow_up)
+                .collect();
             Ok(pb::FollowUpList { items })
         });
         self.ask(None, render).await.map(Response::new)
     }
-    async fn close_follow_up(&self, req: Req<pb::CloseFollowUpRequest>) -> Result<Response<pb::FollowUp>, Status> {
+    async fn close_follow_up(
+        &self,
+        req: Req<pb::CloseFollowUpRequest>,
+    ) -> Result<Response<pb::FollowUp>, Status> {
         let r = req.into_inner();
         let id = r.id;
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
-            h.follow_ups.get(&id).map(convert::follow_up).ok_or_else(|| Status::not_found(format!("no follow-up {id}")))
+            h.follow_ups
+                .get(&id)
+                .map(convert::follow_up)
+                .ok_or_else(|| Status::not_found(format!("no follow-up {id}")))
         });
-        self.ask(Some(Command::CloseFollowUp { id, resolution: r.resolution }), render).await.map(Response::new)
+        self.ask(
+            Some(Command::CloseFollowUp {
+                id,
+                resolution: r.resolution,
+            }),
+            render,
+        )
+        .await
+        .map(Response::new)
     }
-    async fn get_day_report(&self, _: Req<pb::DayReportRequest>) -> Result<Response<pb::DayReport>, Status> {
+    async fn get_day_report(
+        &self,
+        _: Req<pb::DayReportRequest>,
+    ) -> Result<Response<pb::DayReport>, Status> {
         let render = Box::new(|h: &Hall, _: &[LoggedEvent], _| Ok(day_report(h)));
         self.ask(None, render).await.map(Response::new)
     }
@@ -444,19 +692,29 @@ fn day_report(h: &Hall) -> pb::DayReport {
             issued: f.issued,
             served: f.served + f.unresolved,
             no_shows: f.no_shows,
-            waiting: h.tickets().filter(|t| t.origin == *code && t.state == TicketState::Waiting).count() as u32,
+            waiting: h
+                .tickets()
+                .filter(|t| t.origin == *code && t.state == TicketState::Waiting)
+                .count() as u32,
             avg_wait_s: (f.wait_s / u64::from(f.called.max(1))) as u32,
             avg_handling_s: (f.handling_s / u64::from((f.served + f.unresolved).max(1))) as u32,
         })
         .collect();
-    let (ratings, rating_sum) = h.figures.values().fold((0, 0), |(n, s), f| (n + f.ratings, s + f.rating_sum));
+    let (ratings, rating_sum) = h
+        .figures
+        .values()
+        .fold((0, 0), |(n, s), f| (n + f.ratings, s + f.rating_sum));
     pb::DayReport {
         service_date: h.service_date.to_string(),
         issued: categories.iter().map(|c| c.issued).sum(),
         served: categories.iter().map(|c| c.served).sum(),
         waiting: categories.iter().map(|c| c.waiting).sum(),
         ratings,
-        avg_rating: if ratings == 0 { 0.0 } else { f64::from(rating_sum) / f64::from(ratings) },
+        avg_rating: if ratings == 0 {
+            0.0
+        } else {
+            f64::from(rating_sum) / f64::from(ratings)
+        },
         open_follow_ups: h.follow_ups.values().filter(|f| f.closed.is_none()).count() as u32,
         categories,
     }

@@ -13,7 +13,11 @@ use std::time::Duration;
 
 const CATEGORIES: [&str; 4] = ["social_insurance", "tax_declaration", "invoice", "id_card"];
 
-fn spawn_server(bin: &std::path::Path, data: &std::path::Path, config: &std::path::Path) -> (Child, String) {
+fn spawn_server(
+    bin: &std::path::Path,
+    data: &std::path::Path,
+    config: &std::path::Path,
+) -> (Child, String) {
     let mut child = Command::new(bin)
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
@@ -25,8 +29,14 @@ fn spawn_server(bin: &std::path::Path, data: &std::path::Path, config: &std::pat
         .spawn()
         .expect("starting hall-server");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("hall-server listening on ").unwrap_or_else(|| panic!("{line}")).to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("hall-server listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
     (child, format!("http://{addr}"))
 }
 
@@ -47,13 +57,20 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
     let mut attempted: Vec<(String, String)> = Vec::new(); // (request id, category)
     for round in 0..3 {
         let (mut child, url) = spawn_server(&bin, &data, &config);
-        let ch = hall_proto::client::connect_with_backoff(&url, 50, Duration::from_millis(200)).await.unwrap();
+        let ch = hall_proto::client::connect_with_backoff(&url, 50, Duration::from_millis(200))
+            .await
+            .unwrap();
         let mut tasks = vec![];
         for c in 0..8 {
             let ch = ch.clone();
             let acked = acked.clone();
             let ids: Vec<(String, String)> = (0..10_000)
-                .map(|i| (format!("r{round}-c{c}-{i}"), CATEGORIES[(c + i) % 4].to_string()))
+                .map(|i| {
+                    (
+                        format!("r{round}-c{c}-{i}"),
+                        CATEGORIES[(c + i) % 4].to_string(),
+                    )
+                })
                 .collect();
             attempted.extend(ids.iter().take(400).cloned());
             tasks.push(tokio::spawn(async move {
@@ -61,7 +78,10 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
                 for (rid, cat) in ids.into_iter().take(400) {
                     match k.issue_ticket(issue(&cat, &rid)).await {
                         Ok(t) => {
-                            acked.lock().unwrap().insert(rid, (cat, t.into_inner().number));
+                            acked
+                                .lock()
+                                .unwrap()
+                                .insert(rid, (cat, t.into_inner().number));
                         }
                         Err(_) => break, // the server died under us
                     }
@@ -76,15 +96,24 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
         }
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 100, "the load ran: {} acknowledged", acked.len());
+    assert!(
+        acked.len() > 100,
+        "the load ran: {} acknowledged",
+        acked.len()
+    );
 
     // Restart and check.
     let (mut child, url) = spawn_server(&bin, &data, &config);
-    let ch = hall_proto::client::connect_with_backoff(&url, 50, Duration::from_millis(200)).await.unwrap();
+    let ch = hall_proto::client::connect_with_backoff(&url, 50, Duration::from_millis(200))
+        .await
+        .unwrap();
     let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch);
     for (rid, (cat, number)) in &acked {
         let st = k
-            .get_ticket_status(pb::GetTicketStatusRequest { number: number.clone(), service_date: String::new() })
+            .get_ticket_status(pb::GetTicketStatusRequest {
+                number: number.clone(),
+                service_date: String::new(),
+            })
             .await
             .unwrap_or_else(|e| panic!("acknowledged {number} lost: {e}"))
             .into_inner();
@@ -98,7 +127,11 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
     let mut numbers: HashSet<String> = HashSet::new();
     for (rid, cat) in &attempted {
         let t = k.issue_ticket(issue(cat, rid)).await.unwrap().into_inner();
-        assert!(numbers.insert(t.number.clone()), "number {} issued twice", t.number);
+        assert!(
+            numbers.insert(t.number.clone()),
+            "number {} issued twice",
+            t.number
+        );
     }
     // Numbering continues after the highest number ever acknowledged.
     for cat in CATEGORIES {

@@ -18,45 +18,103 @@ async fn issue_call_finish_rate_over_grpc() {
     let mut kiosk = srv.kiosk().await;
     let mut counter = srv.counter().await;
 
-    let cat = kiosk.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner();
+    let cat = kiosk
+        .get_catalog(pb::GetCatalogRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert!(cat.categories.len() >= 20);
     assert_eq!(cat.windows.len(), 30);
-    let a1 = kiosk.issue_ticket(issue("social_insurance", "r1")).await.unwrap().into_inner();
-    let a2 = kiosk.issue_ticket(issue("social_insurance", "r2")).await.unwrap().into_inner();
+    let a1 = kiosk
+        .issue_ticket(issue("social_insurance", "r1"))
+        .await
+        .unwrap()
+        .into_inner();
+    let a2 = kiosk
+        .issue_ticket(issue("social_insurance", "r2"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((a1.number.as_str(), a2.number.as_str()), ("A001", "A002"));
     assert_eq!(a2.people_ahead, 1);
-    assert_eq!(a2.estimated_wait_min, 8, "one ahead x 8 expected minutes / 1 window");
+    assert_eq!(
+        a2.estimated_wait_min, 8,
+        "one ahead x 8 expected minutes / 1 window"
+    );
 
     let s = login(&mut counter, 1, "c01").await;
     let called = counter.call_next(ws(s.clone())).await.unwrap().into_inner();
     assert_eq!(called.number, "A001");
     assert_eq!(called.state, pb::TicketState::Called as i32);
-    assert!(called.call_reason.contains("oldest ticket"), "{}", called.call_reason);
+    assert!(
+        called.call_reason.contains("oldest ticket"),
+        "{}",
+        called.call_reason
+    );
     counter.recall(ws(s.clone())).await.unwrap();
-    let started = counter.start_service(ws(s.clone())).await.unwrap().into_inner();
+    let started = counter
+        .start_service(ws(s.clone()))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(started.state, pb::TicketState::Serving as i32);
     let done = counter
-        .finish(pb::FinishRequest { session: Some(s.clone()), resolved: true, unresolved_reason: String::new() })
+        .finish(pb::FinishRequest {
+            session: Some(s.clone()),
+            resolved: true,
+            unresolved_reason: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(done.state, pb::TicketState::Done as i32);
     let rated = counter
-        .submit_rating(pb::RatingRequest { session: Some(s.clone()), number: "A001".into(), rating: 2, comment: "太慢".into() })
+        .submit_rating(pb::RatingRequest {
+            session: Some(s.clone()),
+            number: "A001".into(),
+            rating: 2,
+            comment: "太慢".into(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(rated.rating, 2);
     let mut admin = srv.admin().await;
-    let f = admin.list_follow_ups(pb::ListFollowUpsRequest { include_closed: false }).await.unwrap().into_inner();
+    let f = admin
+        .list_follow_ups(pb::ListFollowUpsRequest {
+            include_closed: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(f.items.len(), 1);
-    assert_eq!((f.items[0].kind.as_str(), f.items[0].reason.as_str()), ("bad_rating", "太慢"));
+    assert_eq!(
+        (f.items[0].kind.as_str(), f.items[0].reason.as_str()),
+        ("bad_rating", "太慢")
+    );
 
-    let q = counter.get_my_queue(ws(s.clone())).await.unwrap().into_inner();
-    assert_eq!(q.waiting.iter().map(|t| t.number.as_str()).collect::<Vec<_>>(), ["A002"]);
+    let q = counter
+        .get_my_queue(ws(s.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        q.waiting
+            .iter()
+            .map(|t| t.number.as_str())
+            .collect::<Vec<_>>(),
+        ["A002"]
+    );
     assert_eq!(q.today.unwrap().served, 1);
-    let report = admin.get_day_report(pb::DayReportRequest {}).await.unwrap().into_inner();
-    assert_eq!((report.issued, report.served, report.open_follow_ups), (2, 1, 1));
+    let report = admin
+        .get_day_report(pb::DayReportRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (report.issued, report.served, report.open_follow_ups),
+        (2, 1, 1)
+    );
     srv.stop().await;
 }
 
@@ -65,7 +123,11 @@ async fn identity_is_hashed_masked_and_one_ticket_per_person() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path(), always_open()).await;
     let mut kiosk = srv.kiosk().await;
-    let identity = pb::Identity { id_number: "11010519491231002X".into(), name: "张小三".into(), birth_date: String::new() };
+    let identity = pb::Identity {
+        id_number: "11010519491231002X".into(),
+        name: "张小三".into(),
+        birth_date: String::new(),
+    };
     let mut req = issue("social_insurance", "p1");
     req.identity = Some(identity.clone());
     req.priority = pb::PriorityClass::Elderly as i32; // born 1949: the green channel
@@ -77,7 +139,10 @@ async fn identity_is_hashed_masked_and_one_ticket_per_person() {
     assert_eq!(err.code(), Code::AlreadyExists, "{err}");
     assert!(err.message().contains("A001"), "{err}");
     // A bad check digit is refused without echoing the number.
-    req.identity = Some(pb::Identity { id_number: "110105194912310021".into(), ..identity });
+    req.identity = Some(pb::Identity {
+        id_number: "110105194912310021".into(),
+        ..identity
+    });
     let err = kiosk.issue_ticket(req).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(!err.message().contains("110105"), "{err}");
@@ -95,7 +160,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![];
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
@@ -112,32 +181,68 @@ async fn errors_carry_the_right_codes() {
     let err = kiosk.issue_ticket(issue("no_such", "")).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("no_such"), "{err}");
-    kiosk.issue_ticket(issue("social_insurance", "")).await.unwrap();
-    let err = kiosk.issue_ticket(issue("social_insurance", "")).await.unwrap_err();
+    kiosk
+        .issue_ticket(issue("social_insurance", ""))
+        .await
+        .unwrap();
+    let err = kiosk
+        .issue_ticket(issue("social_insurance", ""))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
-    let err = counter.call_next(ws(pb::Session { window: 1, token: "forged".into() })).await.unwrap_err();
+    let err = counter
+        .call_next(ws(pb::Session {
+            window: 1,
+            token: "forged".into(),
+        }))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err}");
     let err = counter
-        .login(pb::LoginRequest { window: 1, clerk_id: "c01".into(), pin: "0000".into() })
+        .login(pb::LoginRequest {
+            window: 1,
+            clerk_id: "c01".into(),
+            pin: "0000".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     login(&mut counter, 1, "c01").await;
     let err = counter
-        .login(pb::LoginRequest { window: 1, clerk_id: "c02".into(), pin: "1234".into() })
+        .login(pb::LoginRequest {
+            window: 1,
+            clerk_id: "c02".into(),
+            pin: "1234".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("c01"), "says by whom: {err}");
     // A broken config update names the key and changes nothing.
     let mut admin = srv.admin().await;
-    let doc = admin.get_config(pb::GetConfigRequest {}).await.unwrap().into_inner();
+    let doc = admin
+        .get_config(pb::GetConfigRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     let broken = doc.toml.replacen("prefix = \"B\"", "prefix = \"b1\"", 1);
-    let err = admin.update_config(pb::ConfigDocument { toml: broken }).await.unwrap_err();
+    let err = admin
+        .update_config(pb::ConfigDocument { toml: broken })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("categories[1].prefix"), "{err}");
-    let t = kiosk.get_ticket_status(pb::GetTicketStatusRequest { number: "A001".into(), service_date: String::new() }).await;
-    assert_eq!(t.unwrap().into_inner().state, pb::TicketState::Waiting as i32, "nothing lost");
+    let t = kiosk
+        .get_ticket_status(pb::GetTicketStatusRequest {
+            number: "A001".into(),
+            service_date: String::new(),
+        })
+        .await;
+    assert_eq!(
+        t.unwrap().into_inner().state,
+        pb::TicketState::Waiting as i32,
+        "nothing lost"
+    );
     srv.stop().await;
 }
 
@@ -145,13 +250,23 @@ async fn errors_carry_the_right_codes() {
 async fn outside_issuing_hours_says_when_it_opens() {
     let dir = tempfile::tempdir().unwrap();
     let mut cat = always_open();
-    let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).date_naive();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .date_naive();
     cat.calendar.holidays = vec![today, today.succ_opt().unwrap()];
     let srv = TestServer::start(dir.path(), cat).await;
-    let err = srv.kiosk().await.issue_ticket(issue("social_insurance", "")).await.unwrap_err();
+    let err = srv
+        .kiosk()
+        .await
+        .issue_ticket(issue("social_insurance", ""))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
     let day_after = today.succ_opt().unwrap().succ_opt().unwrap();
-    assert!(err.message().contains(&format!("{day_after} 00:00")), "{err}");
+    assert!(
+        err.message().contains(&format!("{day_after} 00:00")),
+        "{err}"
+    );
     srv.stop().await;
 }
 
@@ -160,26 +275,45 @@ async fn retried_issue_with_same_request_id_is_answered_once() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path(), always_open()).await;
     let mut kiosk = srv.kiosk().await;
-    let a = kiosk.issue_ticket(issue("tax_declaration", "same")).await.unwrap().into_inner();
-    let b = kiosk.issue_ticket(issue("tax_declaration", "same")).await.unwrap().into_inner();
+    let a = kiosk
+        .issue_ticket(issue("tax_declaration", "same"))
+        .await
+        .unwrap()
+        .into_inner();
+    let b = kiosk
+        .issue_ticket(issue("tax_declaration", "same"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((a.id, a.number.as_str()), (b.id, "F001"));
     srv.stop().await;
     // Also across a restart: the request id is part of the stored state.
     let srv = TestServer::start(dir.path(), always_open()).await;
-    let c = srv.kiosk().await.issue_ticket(issue("tax_declaration", "same")).await.unwrap().into_inner();
+    let c = srv
+        .kiosk()
+        .await
+        .issue_ticket(issue("tax_declaration", "same"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(c.id, a.id);
-    let d = srv.kiosk().await.issue_ticket(issue("tax_declaration", "other")).await.unwrap().into_inner();
+    let d = srv
+        .kiosk()
+        .await
+        .issue_ticket(issue("tax_declaration", "other"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(d.number, "F002");
     srv.stop().await;
 }
 
-async fn next_events(
-    stream: &mut tonic::Streaming<pb::Event>,
-    n: usize,
-) -> Vec<pb::Event> {
+async fn next_events(stream: &mut tonic::Streaming<pb::Event>, n: usize) -> Vec<pb::Event> {
     let mut out = vec![];
     while out.len() < n {
-        let e = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("event in time");
+        let e = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("event in time");
         out.push(e.unwrap().unwrap());
     }
     out
@@ -190,13 +324,26 @@ async fn subscriber_resumes_with_exactly_the_missed_events() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path(), always_open()).await;
     let mut events = srv.events().await;
-    let snap = events.snapshot(pb::SnapshotRequest {}).await.unwrap().into_inner();
+    let snap = events
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert!(snap.seq >= 2, "genesis catalogue and day roll are events");
     assert_eq!(snap.windows.len(), 30);
-    let mut stream = events.subscribe(pb::SubscribeRequest { from_seq: snap.seq + 1 }).await.unwrap().into_inner();
+    let mut stream = events
+        .subscribe(pb::SubscribeRequest {
+            from_seq: snap.seq + 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let mut kiosk = srv.kiosk().await;
     let mut counter = srv.counter().await;
-    kiosk.issue_ticket(issue("social_insurance", "")).await.unwrap();
+    kiosk
+        .issue_ticket(issue("social_insurance", ""))
+        .await
+        .unwrap();
     let got = next_events(&mut stream, 1).await;
     assert_eq!(got[0].seq, snap.seq + 1);
     let last_seen = got[0].seq;
@@ -204,13 +351,22 @@ async fn subscriber_resumes_with_exactly_the_missed_events() {
 
     let s = login(&mut counter, 1, "c01").await;
     for _ in 0..3 {
-        kiosk.issue_ticket(issue("social_insurance", "")).await.unwrap();
+        kiosk
+            .issue_ticket(issue("social_insurance", ""))
+            .await
+            .unwrap();
     }
     let called = counter.call_next(ws(s.clone())).await.unwrap().into_inner();
     assert_eq!(called.number, "A001");
 
     // Resume: exactly the missed events, in order, then live ones.
-    let mut stream = events.subscribe(pb::SubscribeRequest { from_seq: last_seen + 1 }).await.unwrap().into_inner();
+    let mut stream = events
+        .subscribe(pb::SubscribeRequest {
+            from_seq: last_seen + 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let missed = next_events(&mut stream, 5).await;
     let seqs: Vec<u64> = missed.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (last_seen + 1..=last_seen + 5).collect::<Vec<_>>());
@@ -224,7 +380,9 @@ async fn subscriber_resumes_with_exactly_the_missed_events() {
     counter.recall(ws(s)).await.unwrap();
     let live = next_events(&mut stream, 1).await;
     assert_eq!(live[0].seq, last_seen + 6);
-    assert!(matches!(live[0].body, Some(pb::event::Body::TicketCalled(ref c)) if c.call.as_ref().unwrap().recall));
+    assert!(
+        matches!(live[0].body, Some(pb::event::Body::TicketCalled(ref c)) if c.call.as_ref().unwrap().recall)
+    );
     let extra = tokio::time::timeout(Duration::from_millis(300), stream.next()).await;
     assert!(extra.is_err(), "no duplicate or stray event: {extra:?}");
     srv.stop().await;
@@ -234,17 +392,33 @@ async fn subscriber_resumes_with_exactly_the_missed_events() {
 async fn many_subscribers_see_every_event_in_order_under_load() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path(), always_open()).await;
-    let from = srv.events().await.snapshot(pb::SnapshotRequest {}).await.unwrap().into_inner().seq + 1;
+    let from = srv
+        .events()
+        .await
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .seq
+        + 1;
     let mut streams = vec![];
     for _ in 0..20 {
-        streams.push(srv.events().await.subscribe(pb::SubscribeRequest { from_seq: from }).await.unwrap().into_inner());
+        streams.push(
+            srv.events()
+                .await
+                .subscribe(pb::SubscribeRequest { from_seq: from })
+                .await
+                .unwrap()
+                .into_inner(),
+        );
     }
     let mut tasks = vec![];
     for i in 0..8 {
         let mut k = srv.kiosk().await;
         tasks.push(tokio::spawn(async move {
             for j in 0..25 {
-                let cat = ["social_insurance", "tax_declaration", "invoice", "id_card"][(i + j) % 4];
+                let cat =
+                    ["social_insurance", "tax_declaration", "invoice", "id_card"][(i + j) % 4];
                 k.issue_ticket(issue(cat, "")).await.unwrap();
             }
         }));
@@ -254,7 +428,10 @@ async fn many_subscribers_see_every_event_in_order_under_load() {
     }
     for s in &mut streams {
         let evs = next_events(s, 200).await;
-        assert!(evs.windows(2).all(|w| w[1].seq == w[0].seq + 1), "gap or disorder");
+        assert!(
+            evs.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+            "gap or disorder"
+        );
         assert_eq!(evs[0].seq, from);
     }
     srv.stop().await;
@@ -267,35 +444,67 @@ async fn restart_keeps_everything_and_the_counter_recovers_its_ticket() {
     let mut kiosk = srv.kiosk().await;
     let mut counter = srv.counter().await;
     for _ in 0..120 {
-        kiosk.issue_ticket(issue("medical_insurance", "")).await.unwrap();
+        kiosk
+            .issue_ticket(issue("medical_insurance", ""))
+            .await
+            .unwrap();
     }
     let s = login(&mut counter, 5, "c05").await;
     let called = counter.call_next(ws(s.clone())).await.unwrap().into_inner();
     counter.start_service(ws(s.clone())).await.unwrap();
-    let before = srv.events().await.snapshot(pb::SnapshotRequest {}).await.unwrap().into_inner();
+    let before = srv
+        .events()
+        .await
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     srv.stop().await;
 
     // Snapshots every 50 events: this restart loads one and replays the tail.
     let srv = TestServer::start(dir.path(), always_open()).await;
-    let after = srv.events().await.snapshot(pb::SnapshotRequest {}).await.unwrap().into_inner();
+    let after = srv
+        .events()
+        .await
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(after.seq, before.seq);
     assert_eq!(after.queues, before.queues);
     let mut counter = srv.counter().await;
     let relog = counter
-        .login(pb::LoginRequest { window: 5, clerk_id: "c05".into(), pin: "1234".into() })
+        .login(pb::LoginRequest {
+            window: 5,
+            clerk_id: "c05".into(),
+            pin: "1234".into(),
+        })
         .await
         .unwrap()
         .into_inner();
-    let current = relog.current.expect("the window's ticket survives the restart");
-    assert_eq!((current.number, current.state), (called.number, pb::TicketState::Serving as i32));
-    let next = srv.kiosk().await.issue_ticket(issue("medical_insurance", "")).await.unwrap().into_inner();
+    let current = relog
+        .current
+        .expect("the window's ticket survives the restart");
+    assert_eq!(
+        (current.number, current.state),
+        (called.number, pb::TicketState::Serving as i32)
+    );
+    let next = srv
+        .kiosk()
+        .await
+        .issue_ticket(issue("medical_insurance", ""))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(next.number, "D121", "numbering continues");
     srv.stop().await;
 }
 
 #[tokio::test]
 async fn reflection_lists_the_services_and_health_is_serving() {
-    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
     use tonic_reflection::pb::v1::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
@@ -303,17 +512,44 @@ async fn reflection_lists_the_services_and_health_is_serving() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path(), always_open()).await;
     let mut health = HealthClient::new(srv.channel().await);
-    for service in ["", "hall.v1.KioskService", "hall.v1.CounterService", "hall.v1.EventService", "hall.v1.AdminService"] {
-        let r = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
+    for service in [
+        "",
+        "hall.v1.KioskService",
+        "hall.v1.CounterService",
+        "hall.v1.EventService",
+        "hall.v1.AdminService",
+    ] {
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(r.status, ServingStatus::Serving as i32, "{service}");
     }
     let mut refl = ServerReflectionClient::new(srv.channel().await);
-    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut resp = refl.server_reflection_info(tokio_stream::iter([req])).await.unwrap().into_inner();
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut resp = refl
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner();
     let msg = resp.next().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else { panic!("{msg:?}") };
+    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else {
+        panic!("{msg:?}")
+    };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for s in ["hall.v1.KioskService", "hall.v1.CounterService", "hall.v1.EventService", "hall.v1.AdminService", "grpc.health.v1.Health"] {
+    for s in [
+        "hall.v1.KioskService",
+        "hall.v1.CounterService",
+        "hall.v1.EventService",
+        "hall.v1.AdminService",
+        "grpc.health.v1.Health",
+    ] {
         assert!(names.iter().any(|n| n == s), "{s} missing from {names:?}");
     }
     srv.stop().await;
@@ -325,14 +561,29 @@ fn check_config_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
     std::fs::write(&good, hall_server::config::BUILTIN_HALL).unwrap();
-    let out = std::process::Command::new(&bin).args(["check-config"]).arg(&good).output().unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["check-config"])
+        .arg(&good)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, hall_server::config::BUILTIN_HALL.replacen("zone = \"general\"", "zone = \"nowhere\"", 1)).unwrap();
-    let out = std::process::Command::new(&bin).args(["check-config"]).arg(&bad).output().unwrap();
+    std::fs::write(
+        &bad,
+        hall_server::config::BUILTIN_HALL.replacen("zone = \"general\"", "zone = \"nowhere\"", 1),
+    )
+    .unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["check-config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains("categories[0].zone: no zone 'nowhere'"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("categories[0].zone: no zone 'nowhere'"),
+        "{err}"
+    );
 }
 
 mod crash;
