@@ -1,8 +1,8 @@
 //! The only module that touches sled: an append-only event log, periodic
 //! snapshots and the meta tree (schema version, site secret).
 //!
-//! Trees: `events` (big-endian u64 sequence -> record), `snapshots`
-//! (big-endian u64 sequence -> snapshot bytes), `meta`. A record holds the
+//! Trees: `events` (big-endian u64 sequence -> record) and `meta`; state
+//! snapshots are files beside them (`snapshots/`). A record holds the
 //! engine event as JSON (the truth, evolvable with serde defaults) and the
 //! wire event bytes that subscribers replay without re-encoding.
 //!
@@ -55,7 +55,6 @@ pub struct Store {
     dir: PathBuf,
     db: sled::Db,
     events: sled::Tree,
-    snapshots: sled::Tree,
     meta: sled::Tree,
     fsync: bool,
 }
@@ -126,7 +125,6 @@ impl Store {
         let store = Store {
             dir: dir.to_path_buf(),
             events: db.open_tree("events").map_err(sled_err)?,
-            snapshots: db.open_tree("snapshots").map_err(sled_err)?,
             meta: db.open_tree("meta").map_err(sled_err)?,
             db,
             fsync,
@@ -238,31 +236,57 @@ impl Store {
     }
 
     /// Stores a snapshot of the state after `seq`, dropping older ones.
+    ///
+    /// Snapshots are plain files (`snapshots/<seq>.snap`), not sled values:
+    /// sled keeps large values in its caches, which cost the server tens of
+    /// MiB for nothing. Written to a temporary file, fsynced, then renamed, so
+    /// a crash leaves either the old or the new snapshot, never half of one.
     pub fn save_snapshot(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut value = SCHEMA_VERSION.to_be_bytes().to_vec();
-        value.extend_from_slice(bytes);
-        self.snapshots
-            .insert(seq.to_be_bytes(), value)
-            .map_err(|e| self.err(e))?;
-        let keys: Vec<_> = self
-            .snapshots
-            .iter()
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))?;
-        for k in keys.iter().rev().skip(SNAPSHOTS_KEPT) {
-            self.snapshots.remove(k).map_err(|e| self.err(e))?;
+        let dir = self.dir.join("snapshots");
+        let io = |file: &Path, source| StoreError::Sync { file: file.display().to_string(), source };
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let tmp = dir.join(format!("{seq:020}.tmp"));
+        let path = dir.join(format!("{seq:020}.snap"));
+        {
+            use std::io::Write;
+            let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+            f.write_all(&SCHEMA_VERSION.to_be_bytes()).map_err(|e| io(&tmp, e))?;
+            f.write_all(bytes).map_err(|e| io(&tmp, e))?;
+            f.sync_all().map_err(|e| io(&tmp, e))?;
         }
-        self.sync()
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| io(&dir, e))?;
+        for old in self.snapshot_files()?.into_iter().rev().skip(SNAPSHOTS_KEPT) {
+            let _ = std::fs::remove_file(old.1);
+        }
+        Ok(())
     }
 
-    /// The newest snapshot of this schema version: (seq, bytes).
+    /// Snapshot files, oldest first: (seq, path).
+    fn snapshot_files(&self) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+        let dir = self.dir.join("snapshots");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(vec![]) };
+        let mut out: Vec<(u64, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let seq = name.strip_suffix(".snap")?.parse().ok()?;
+                Some((seq, e.path()))
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The newest readable snapshot of this schema version: (seq, bytes).
     pub fn latest_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        for kv in self.snapshots.iter().rev() {
-            let (k, v) = kv.map_err(|e| self.err(e))?;
-            if v.len() >= 8 && v[..8] == SCHEMA_VERSION.to_be_bytes() {
-                let seq = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]));
-                return Ok(Some((seq, v[8..].to_vec())));
+        for (seq, path) in self.snapshot_files()?.into_iter().rev() {
+            match std::fs::read(&path) {
+                Ok(v) if v.len() >= 8 && v[..8] == SCHEMA_VERSION.to_be_bytes() => {
+                    return Ok(Some((seq, v[8..].to_vec())));
+                }
+                Ok(_) => tracing::warn!(file = %path.display(), "snapshot of another schema version skipped"),
+                Err(e) => tracing::warn!(file = %path.display(), error = %e, "snapshot unreadable, skipped"),
             }
         }
         Ok(None)
@@ -352,7 +376,12 @@ mod tests {
             s.latest_snapshot().unwrap(),
             Some((30, b"state30".to_vec()))
         );
-        assert_eq!(s.snapshots.len(), 2);
+        let kept: Vec<u64> = s.snapshot_files().unwrap().iter().map(|f| f.0).collect();
+        assert_eq!(kept, [20, 30]);
+        // A torn or foreign file is skipped, not trusted.
+        let torn = dir.path().join("snapshots").join(format!("{:020}.snap", 40));
+        std::fs::write(torn, b"xx").unwrap();
+        assert_eq!(s.latest_snapshot().unwrap(), Some((30, b"state30".to_vec())));
     }
 
     #[test]
