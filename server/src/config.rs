@@ -66,9 +66,9 @@ pub fn builtin() -> Catalog {
 /// whenever they run (a real hall uses its real calendar).
 pub fn around_the_clock(mut c: Catalog) -> Catalog {
     c.calendar.weekday_open = "00:00".into();
-    c.calendar.weekday_close = "23:59".into();
+    c.calendar.weekday_close = "24:00".into();
     c.calendar.weekend_open = Some("00:00".into());
-    c.calendar.weekend_close = Some("23:59".into());
+    c.calendar.weekend_close = Some("24:00".into());
     c.calendar.holidays.clear();
     c.calendar.makeup_workdays.clear();
     for cat in &mut c.categories {

@@ -243,20 +243,31 @@ impl Store {
     /// a crash leaves either the old or the new snapshot, never half of one.
     pub fn save_snapshot(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
         let dir = self.dir.join("snapshots");
-        let io = |file: &Path, source| StoreError::Sync { file: file.display().to_string(), source };
+        let io = |file: &Path, source| StoreError::Sync {
+            file: file.display().to_string(),
+            source,
+        };
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
         let tmp = dir.join(format!("{seq:020}.tmp"));
         let path = dir.join(format!("{seq:020}.snap"));
         {
             use std::io::Write;
             let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-            f.write_all(&SCHEMA_VERSION.to_be_bytes()).map_err(|e| io(&tmp, e))?;
+            f.write_all(&SCHEMA_VERSION.to_be_bytes())
+                .map_err(|e| io(&tmp, e))?;
             f.write_all(bytes).map_err(|e| io(&tmp, e))?;
             f.sync_all().map_err(|e| io(&tmp, e))?;
         }
         std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-        File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| io(&dir, e))?;
-        for old in self.snapshot_files()?.into_iter().rev().skip(SNAPSHOTS_KEPT) {
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io(&dir, e))?;
+        for old in self
+            .snapshot_files()?
+            .into_iter()
+            .rev()
+            .skip(SNAPSHOTS_KEPT)
+        {
             let _ = std::fs::remove_file(old.1);
         }
         Ok(())
@@ -265,7 +276,9 @@ impl Store {
     /// Snapshot files, oldest first: (seq, path).
     fn snapshot_files(&self) -> Result<Vec<(u64, PathBuf)>, StoreError> {
         let dir = self.dir.join("snapshots");
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(vec![]) };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(vec![]);
+        };
         let mut out: Vec<(u64, PathBuf)> = entries
             .filter_map(|e| e.ok())
             .filter_map(|e| {
@@ -285,8 +298,12 @@ impl Store {
                 Ok(v) if v.len() >= 8 && v[..8] == SCHEMA_VERSION.to_be_bytes() => {
                     return Ok(Some((seq, v[8..].to_vec())));
                 }
-                Ok(_) => tracing::warn!(file = %path.display(), "snapshot of another schema version skipped"),
-                Err(e) => tracing::warn!(file = %path.display(), error = %e, "snapshot unreadable, skipped"),
+                Ok(_) => {
+                    tracing::warn!(file = %path.display(), "snapshot of another schema version skipped")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "snapshot unreadable, skipped")
+                }
             }
         }
         Ok(None)
@@ -379,9 +396,15 @@ mod tests {
         let kept: Vec<u64> = s.snapshot_files().unwrap().iter().map(|f| f.0).collect();
         assert_eq!(kept, [20, 30]);
         // A torn or foreign file is skipped, not trusted.
-        let torn = dir.path().join("snapshots").join(format!("{:020}.snap", 40));
+        let torn = dir
+            .path()
+            .join("snapshots")
+            .join(format!("{:020}.snap", 40));
         std::fs::write(torn, b"xx").unwrap();
-        assert_eq!(s.latest_snapshot().unwrap(), Some((30, b"state30".to_vec())));
+        assert_eq!(
+            s.latest_snapshot().unwrap(),
+            Some((30, b"state30".to_vec()))
+        );
     }
 
     #[test]

@@ -8,8 +8,12 @@
 use super::catalog::{Calendar, Catalog, Category};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Weekday};
 
-/// Parses "HH:MM" (validated by `config`, so a bad value here is a bug there).
+/// Parses "HH:MM" (validated by `config`, so a bad value here is a bug
+/// there). "24:00" is the end of the day, for halls open until midnight.
 pub fn hhmm(s: &str) -> Option<NaiveTime> {
+    if s == "24:00" {
+        return NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999);
+    }
     NaiveTime::parse_from_str(s, "%H:%M").ok()
 }
 
@@ -174,4 +178,42 @@ pub fn age_on(birth: NaiveDate, on: NaiveDate) -> u32 {
         years -= 1;
     }
     years.max(0) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cal(close: &str) -> Calendar {
+        Calendar {
+            weekday_open: "00:00".into(),
+            weekday_close: close.into(),
+            weekend_open: None,
+            weekend_close: None,
+            holidays: vec![],
+            makeup_workdays: vec![],
+        }
+    }
+
+    #[test]
+    fn closing_at_24_00_covers_the_last_minute_of_the_day() {
+        let at = |t: &str| {
+            NaiveDateTime::parse_from_str(&format!("2026-11-27 {t}"), "%Y-%m-%d %H:%M:%S").unwrap()
+        };
+        assert!(check_issuing(&cal("24:00"), None, at("23:59:59")).is_ok());
+        let closed = check_issuing(&cal("23:59"), None, at("23:59:30")).unwrap_err();
+        assert_eq!(closed.reason, "past today's issuing cutoff");
+        assert_eq!(
+            closed.next_opening,
+            Some(at("00:00:00") + Duration::days(3)),
+            "Friday -> Monday"
+        );
+    }
+
+    #[test]
+    fn age_counts_whole_years() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(age_on(d("1956-11-27"), d("2026-11-27")), 70);
+        assert_eq!(age_on(d("1956-11-28"), d("2026-11-27")), 69);
+    }
 }

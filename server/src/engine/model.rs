@@ -132,24 +132,37 @@ pub struct Ticket {
     pub priority: Priority,
     pub channel: Channel,
     pub state: TicketState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person: Option<Person>,
     pub issued_at: Millis,
     /// Its place in the queue: issue time, kept across transfers with return
     /// and bundle stages; moved back on a late-arrival requeue.
     pub sort_at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub called_at: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowNo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clerk: Option<String>,
     pub recall_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_reason: Option<CallReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<BundleProgress>,
     /// Only this window may call it (transfer to a window, or a return).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_window: Option<WindowNo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_to: Option<ReturnTo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appointment: Option<Slot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 

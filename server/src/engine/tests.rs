@@ -237,6 +237,16 @@ impl Run {
                 request_id: None,
                 person_key: opt("person=").unwrap(),
             },
+            "close-follow-up" => Command::CloseFollowUp {
+                id: s(1).parse().unwrap(),
+                resolution: "回访已完成".into(),
+            },
+            "device" => Command::ReportDevice {
+                device_id: s(1),
+                kind: "printer".into(),
+                status: s(2),
+                detail: String::new(),
+            },
             "cancel" => Command::CancelTicket {
                 number: s(1),
                 reason: "visitor left".into(),
@@ -1185,5 +1195,38 @@ fn finished_tickets_beyond_the_limit_leave_memory_but_figures_stay() {
         run.out.contains(&format!("issued A{}", n + 1)),
         "{}",
         run.out
+    );
+}
+
+#[test]
+fn follow_ups_close_once_and_devices_report_changes_only() {
+    check(
+        r"
+        at 09:00
+        issue a
+        login 1 c1
+        call 1
+        start 1
+        finish 1 unresolved 材料不全
+        close-follow-up 1
+        close-follow-up 1
+        close-follow-up 7
+        device kiosk-1 paper_near_end
+        device kiosk-1 paper_near_end
+        device kiosk-1 ok
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            start 1 -> A001 serving
+            finish 1 unresolved 材料不全 -> A001 finished unresolved then closed; follow-up #1 unresolved for A001: 材料不全
+            close-follow-up 1 -> follow-up #1 closed
+            close-follow-up 1 -> ERROR no open follow-up 1
+            close-follow-up 7 -> ERROR no open follow-up 7
+            device kiosk-1 paper_near_end -> kiosk-1 paper_near_end
+            device kiosk-1 paper_near_end -> (no change)
+            device kiosk-1 ok -> kiosk-1 ok
+        "#]],
     );
 }

@@ -429,15 +429,14 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
             kind: follow_up.kind.name().into(),
             reason: follow_up.reason.clone(),
         }),
-        Event::FollowUpClosed { id, resolution } => Body::FollowUpOpened(pb::FollowUpOpened {
+        Event::FollowUpClosed { id, resolution } => Body::FollowUpClosed(pb::FollowUpClosed {
             id: *id,
             number: h
                 .follow_ups
                 .get(id)
                 .map(|f| f.ticket_number.clone())
                 .unwrap_or_default(),
-            kind: "closed".into(),
-            reason: resolution.clone(),
+            resolution: resolution.clone(),
         }),
         Event::DeviceReported {
             device_id,
