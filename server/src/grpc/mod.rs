@@ -159,6 +159,17 @@ fn render_subject(h: &Hall, evs: &[LoggedEvent], now: Millis) -> Result<pb::Tick
     Ok(convert::ticket(h, t, now))
 }
 
+/// Renders the ticket a create request made. Also the answer to a retry with
+/// the same request id: the first attempt's ticket.
+fn render_request(rid: String) -> Render<pb::Ticket> {
+    Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
+        let t = h
+            .ticket_for_request(&rid)
+            .ok_or_else(|| Status::internal("the request's ticket was not found"))?;
+        Ok(convert::ticket(h, t, now))
+    })
+}
+
 // ---- KioskService ----------------------------------------------------------
 
 #[tonic::async_trait]
@@ -188,14 +199,9 @@ impl pb::kiosk_service_server::KioskService for Hub {
             channel: convert::channel_from(r.channel),
             person,
         };
-        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
-            // Also the answer to a retry: the first attempt's ticket.
-            let t = h
-                .ticket_for_request(&rid)
-                .ok_or_else(|| Status::internal("issued ticket not found"))?;
-            Ok(convert::ticket(h, t, now))
-        });
-        self.ask(Some(cmd), render).await.map(Response::new)
+        self.ask(Some(cmd), render_request(rid))
+            .await
+            .map(Response::new)
     }
 
     async fn check_in_appointment(
@@ -211,13 +217,9 @@ impl pb::kiosk_service_server::KioskService for Hub {
             request_id: Some(rid.clone()),
             person_key: person.key,
         };
-        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
-            let t = h
-                .ticket_for_request(&rid)
-                .ok_or_else(|| Status::internal("checked-in ticket not found"))?;
-            Ok(convert::ticket(h, t, now))
-        });
-        self.ask(Some(cmd), render).await.map(Response::new)
+        self.ask(Some(cmd), render_request(rid))
+            .await
+            .map(Response::new)
     }
 
     async fn book_appointment(
