@@ -6,6 +6,7 @@
 pub mod config;
 pub mod engine;
 pub mod grpc;
+pub mod heap;
 pub mod privacy;
 pub mod store;
 pub mod stream;
@@ -32,6 +33,8 @@ pub struct Options {
     pub fsync: bool,
     /// Events between snapshots.
     pub snapshot_every: u64,
+    /// Events per sled log segment before it is archived to a flat file.
+    pub segment_events: u64,
 }
 
 impl Options {
@@ -41,6 +44,7 @@ impl Options {
             catalog,
             fsync: true,
             snapshot_every: 20_000,
+            segment_events: store::SEGMENT_EVENTS,
         }
     }
 }
@@ -58,7 +62,7 @@ pub async fn run(
     opts: Options,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let store = store::Store::open(&opts.data_dir, opts.fsync)
+    let store = store::Store::open_with(&opts.data_dir, opts.fsync, opts.segment_events)
         .with_context(|| format!("opening the data dir {}", opts.data_dir.display()))?;
     let started = std::time::Instant::now();
     let (hall, seq, replayed) =

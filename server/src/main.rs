@@ -26,6 +26,9 @@ struct Cli {
     /// Events between state snapshots (restart replays at most this many).
     #[arg(long, default_value_t = 20_000)]
     snapshot_every: u64,
+    /// Events per sled log segment; full segments move to flat archive files.
+    #[arg(long, default_value_t = hall_server::store::SEGMENT_EVENTS)]
+    segment_events: u64,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -78,7 +81,8 @@ fn main() -> anyhow::Result<()> {
     };
     let mut opts = hall_server::Options::new(cli.data_dir.clone(), catalog);
     opts.fsync = !cli.no_fsync;
-    opts.snapshot_every = cli.snapshot_every.max(100);
+    opts.snapshot_every = cli.snapshot_every.max(10);
+    opts.segment_events = cli.segment_events.max(10);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&cli.listen)

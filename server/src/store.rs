@@ -1,10 +1,20 @@
-//! The only module that touches sled: an append-only event log, periodic
-//! snapshots and the meta tree (schema version, site secret).
+//! The only module that touches sled: an append-only event log in segments,
+//! periodic snapshots, and the meta tree (schema version, site secret).
 //!
-//! Trees: `events` (big-endian u64 sequence -> record) and `meta`; state
-//! snapshots are files beside them (`snapshots/`). A record holds the
-//! engine event as JSON (the truth, evolvable with serde defaults) and the
-//! wire event bytes that subscribers replay without re-encoding.
+//! The log is split into segments. The current segment is a sled database
+//! (`log/<first seq>/`, trees `events` — big-endian u64 sequence -> record —
+//! and `meta`). When it holds `segment_events` events and a snapshot covers
+//! them, the writer `rotate`s: a new sled database takes the appends, and a
+//! background thread copies the closed one into a flat archive file
+//! (`archive/<first>-<last>.log`, fsynced) and deletes it. Why: sled 0.34's
+//! memory and start-up time grow with the number of records it holds (here
+//! ≈ 1.2 s and 100 MiB to reopen 3 M records) and deleting keys makes it
+//! grow more, so sled only ever holds the recent part of the log. Archived
+//! events are read only by subscribers resuming from far back and by a full
+//! replay. State snapshots are files too (`snapshots/`).
+//!
+//! A record holds the engine event as JSON (the truth, evolvable with serde
+//! defaults) and the wire event bytes that subscribers replay as they are.
 //!
 //! Durability: `append` writes one batch and calls sled's `flush`, which uses
 //! `sync_file_range` — enough when the process is killed. With `fsync` on
@@ -13,12 +23,15 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Version of the record and snapshot formats. A snapshot of another version
 /// is ignored (the log is replayed instead); a log of a newer version is refused.
 pub const SCHEMA_VERSION: u64 = 1;
 /// Snapshots kept; older ones are deleted.
 const SNAPSHOTS_KEPT: usize = 2;
+/// Default events per segment before rotation.
+pub const SEGMENT_EVENTS: u64 = 250_000;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -26,8 +39,8 @@ pub enum StoreError {
     /// sled failed (disk full, corrupt file, another process holds the lock, ...).
     #[error("storage error in {dir}: {source}")]
     Sled { dir: String, source: sled::Error },
-    /// fsync of the data file failed.
-    #[error("fsync of {file} failed: {source}")]
+    /// A file of the store could not be written, synced or read.
+    #[error("{file}: {source}")]
     Sync {
         file: String,
         source: std::io::Error,
@@ -50,13 +63,30 @@ pub struct Record {
     pub wire: Vec<u8>,
 }
 
+/// One sled database holding the events from `first` on.
 #[derive(Clone)]
-pub struct Store {
+struct Segment {
+    first: u64,
     dir: PathBuf,
     db: sled::Db,
     events: sled::Tree,
     meta: sled::Tree,
+}
+
+struct Segments {
+    current: Segment,
+    /// Rotated out, being archived; still readable until its file exists.
+    closing: Option<Segment>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    dir: PathBuf,
+    segs: Arc<RwLock<Segments>>,
+    /// Serialises archiving (one closed segment at a time).
+    archiving: Arc<Mutex<()>>,
     fsync: bool,
+    segment_events: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -92,17 +122,31 @@ fn decode(seq: u64, v: &[u8]) -> Result<Record, StoreError> {
     })
 }
 
-/// Opens the sled database, waiting up to 3 s for the file lock: a previous
+fn key_seq(k: &[u8]) -> u64 {
+    u64::from_be_bytes(k.try_into().unwrap_or([0; 8]))
+}
+
+fn io_err(file: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Sync {
+        file: file.display().to_string(),
+        source,
+    }
+}
+
+fn sled_err(dir: &Path) -> impl Fn(sled::Error) -> StoreError + '_ {
+    move |source| StoreError::Sled {
+        dir: dir.display().to_string(),
+        source,
+    }
+}
+
+/// Opens a sled database, waiting up to 3 s for the file lock: a previous
 /// instance (a dropped handle in this process, or a process being killed)
 /// releases it a moment after it is gone.
 fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
     let mut tries = 0;
     loop {
-        match sled::Config::new()
-            .path(dir)
-            .cache_capacity(16 << 20)
-            .open()
-        {
+        match sled::Config::new().path(dir).cache_capacity(8 << 20).open() {
             Err(sled::Error::Io(e))
                 if e.to_string().contains("could not acquire lock") && tries < 60 =>
             {
@@ -114,22 +158,82 @@ fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
     }
 }
 
+fn open_segment(dir: &Path, first: u64) -> Result<Segment, StoreError> {
+    let e = sled_err(dir);
+    let db = open_db(dir).map_err(&e)?;
+    Ok(Segment {
+        first,
+        dir: dir.to_path_buf(),
+        events: db.open_tree("events").map_err(&e)?,
+        meta: db.open_tree("meta").map_err(&e)?,
+        db,
+    })
+}
+
+/// Writes `path` atomically: temporary file, fsync, rename, fsync of the folder.
+fn write_file_atomically(path: &Path, parts: &[&[u8]]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let dir = path.parent().expect("a file in a folder");
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        for p in parts {
+            f.write_all(p).map_err(|e| io_err(&tmp, e))?;
+        }
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
+}
+
+/// Segment folders under `log/`, oldest first.
+fn segment_dirs(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir.join("log")) else {
+        return vec![];
+    };
+    let mut out: Vec<(u64, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().into_string().ok()?.parse().ok()?, e.path())))
+        .collect();
+    out.sort();
+    out
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path, fsync: bool) -> Result<Store, StoreError> {
-        let sled_err = |source| StoreError::Sled {
-            dir: dir.display().to_string(),
-            source,
-        };
-        let db = open_db(dir).map_err(sled_err)?;
+        Self::open_with(dir, fsync, SEGMENT_EVENTS)
+    }
+
+    /// Opens the store with a segment size (tests use small ones).
+    pub fn open_with(dir: &Path, fsync: bool, segment_events: u64) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir.join("log")).map_err(|e| io_err(dir, e))?;
+        let mut dirs = segment_dirs(dir);
+        let (first, seg_dir) = dirs
+            .pop()
+            .unwrap_or_else(|| (1, dir.join("log").join(format!("{:020}", 1))));
+        let current = open_segment(&seg_dir, first)?;
         let store = Store {
             dir: dir.to_path_buf(),
-            events: db.open_tree("events").map_err(sled_err)?,
-            meta: db.open_tree("meta").map_err(sled_err)?,
-            db,
+            segs: Arc::new(RwLock::new(Segments {
+                current,
+                closing: None,
+            })),
+            archiving: Arc::default(),
             fsync,
+            segment_events: segment_events.max(1),
         };
-        match store.meta.get("schema_version").map_err(sled_err)? {
+        // Segments left by a crash in the middle of archiving: finish the job.
+        for (first, old) in dirs {
+            let seg = open_segment(&old, first)?;
+            store.archive_segment(seg)?;
+        }
+        let meta = store.current().meta;
+        let e = sled_err(dir);
+        match meta.get("schema_version").map_err(&e)? {
             Some(v) => {
                 let found = u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0xff; 8]));
                 if found > SCHEMA_VERSION {
@@ -140,21 +244,20 @@ impl Store {
                 }
             }
             None => {
-                store
-                    .meta
-                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
-                    .map_err(sled_err)?;
+                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(&e)?;
             }
         }
-        if store.meta.get("site_secret").map_err(sled_err)?.is_none() {
+        if meta.get("site_secret").map_err(&e)?.is_none() {
             let secret: [u8; 32] = rand::random();
-            store
-                .meta
-                .insert("site_secret", &secret)
-                .map_err(sled_err)?;
+            meta.insert("site_secret", &secret).map_err(&e)?;
         }
-        store.db.flush().map_err(sled_err)?;
+        store.sync()?;
         Ok(store)
+    }
+
+    fn current(&self) -> Segment {
+        self.segs.read().expect("segments lock").current.clone()
     }
 
     fn err(&self, source: sled::Error) -> StoreError {
@@ -166,36 +269,31 @@ impl Store {
 
     /// The site secret keying person hashes (created on first open, kept forever).
     pub fn site_secret(&self) -> Result<Vec<u8>, StoreError> {
-        Ok(self
-            .meta
-            .get("site_secret")
-            .map_err(|e| self.err(e))?
-            .map(|v| v.to_vec())
-            .unwrap_or_default())
+        Ok(self.get_meta("site_secret")?.unwrap_or_default())
     }
 
     pub fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .meta
-            .get(key)
-            .map_err(|e| self.err(e))?
-            .map(|v| v.to_vec()))
+        let meta = self.current().meta;
+        Ok(meta.get(key).map_err(|e| self.err(e))?.map(|v| v.to_vec()))
     }
 
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.meta.insert(key, value).map_err(|e| self.err(e))?;
+        self.current()
+            .meta
+            .insert(key, value)
+            .map_err(|e| self.err(e))?;
         self.sync()
     }
 
     /// Highest stored sequence number, 0 for an empty log.
     pub fn last_seq(&self) -> Result<u64, StoreError> {
-        Ok(self
+        let seg = self.current();
+        let live = seg
             .events
             .last()
             .map_err(|e| self.err(e))?
-            .map_or(0, |(k, _)| {
-                u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]))
-            }))
+            .map(|(k, _)| key_seq(&k));
+        Ok(live.unwrap_or(seg.first - 1))
     }
 
     /// Appends records in one batch and makes them durable before returning.
@@ -204,35 +302,199 @@ impl Store {
         for r in records {
             batch.insert(&r.seq.to_be_bytes(), encode(r));
         }
-        self.events.apply_batch(batch).map_err(|e| self.err(e))?;
+        self.current()
+            .events
+            .apply_batch(batch)
+            .map_err(|e| self.err(e))?;
         self.sync()
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(|e| self.err(e))?;
+        let seg = self.current();
+        seg.db.flush().map_err(|e| self.err(e))?;
         if self.fsync {
             // sled keeps everything in one data file, "db"; sync_file_range
             // (sled's flush) does not reach the disk's cache or the metadata.
-            let file = self.dir.join("db");
+            let file = seg.dir.join("db");
             File::open(&file)
                 .and_then(|f| f.sync_data())
-                .map_err(|source| StoreError::Sync {
-                    file: file.display().to_string(),
-                    source,
-                })?;
+                .map_err(|e| io_err(&file, e))?;
         }
         Ok(())
     }
 
-    /// Up to `limit` records from `from` (inclusive), in order.
+    /// Up to `limit` records from `from` (inclusive), in order, from the
+    /// archive files, a segment being archived and the current segment.
     pub fn read_from(&self, from: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        let (current, closing) = {
+            let segs = self.segs.read().expect("segments lock");
+            (segs.current.clone(), segs.closing.clone())
+        };
         let mut out = Vec::new();
-        for kv in self.events.range(from.to_be_bytes()..).take(limit) {
-            let (k, v) = kv.map_err(|e| self.err(e))?;
-            let seq = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]));
-            out.push(decode(seq, &v)?);
+        let mut next = from;
+        let live_from = closing.as_ref().map_or(current.first, |c| c.first);
+        if next < live_from {
+            out = self.read_archive(next, live_from, limit)?;
+            next = out.last().map_or(next, |r| r.seq + 1);
+            if next < live_from && out.len() < limit {
+                // Asked for events older than anything kept.
+                return Ok(out);
+            }
+        }
+        for seg in closing.iter().chain(std::iter::once(&current)) {
+            for kv in seg.events.range(next.to_be_bytes()..) {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                let seq = key_seq(&k);
+                out.push(decode(seq, &v)?);
+                next = seq + 1;
+            }
         }
         Ok(out)
+    }
+
+    /// Archive files, oldest first: (first seq, last seq, path).
+    fn archive_files(&self) -> Vec<(u64, u64, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("archive")) else {
+            return vec![];
+        };
+        let mut out: Vec<(u64, u64, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (a, b) = name.strip_suffix(".log")?.split_once('-')?;
+                Some((a.parse().ok()?, b.parse().ok()?, e.path()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Records in `[from, until)` out of the archive files. Streams each
+    /// file and skips values it does not need (an archive holds a whole
+    /// segment, hundreds of MiB).
+    fn read_archive(&self, from: u64, until: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        use std::io::{BufReader, Read};
+        let mut out: Vec<Record> = Vec::new();
+        for (_, last, path) in self.archive_files() {
+            if last < from {
+                continue;
+            }
+            let f = File::open(&path).map_err(|e| io_err(&path, e))?;
+            let mut r = BufReader::with_capacity(1 << 16, f);
+            let mut header = [0u8; 12];
+            loop {
+                match r.read_exact(&mut header) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(io_err(&path, e)),
+                }
+                let seq = key_seq(&header[..8]);
+                let len = u32::from_be_bytes(header[8..].try_into().expect("4 bytes")) as usize;
+                if seq >= until || out.len() >= limit {
+                    return Ok(out);
+                }
+                if seq >= from && out.last().is_none_or(|r| r.seq < seq) {
+                    let mut value = vec![0u8; len];
+                    r.read_exact(&mut value).map_err(|_| StoreError::Damaged {
+                        seq,
+                        problem: format!("{} is cut short", path.display()),
+                    })?;
+                    out.push(decode(seq, &value)?);
+                } else {
+                    r.seek_relative(len as i64).map_err(|e| io_err(&path, e))?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Starts a new segment after `seq` when the current one is full. Call
+    /// it right after a snapshot at `seq` (so a restart never needs the
+    /// archive). The closed segment is archived on a background thread.
+    pub fn rotate_if_full(&self, seq: u64) -> Result<bool, StoreError> {
+        let current = self.current();
+        if seq + 1 < current.first + self.segment_events {
+            return Ok(false);
+        }
+        // One archiving at a time: if the previous one still runs, wait for
+        // the next snapshot.
+        let Ok(guard) = self.archiving.try_lock() else {
+            return Ok(false);
+        };
+        drop(guard);
+        let next_dir = self.dir.join("log").join(format!("{:020}", seq + 1));
+        let next = open_segment(&next_dir, seq + 1)?;
+        let mut batch = sled::Batch::default();
+        for kv in current.meta.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            batch.insert(k, v);
+        }
+        next.meta.apply_batch(batch).map_err(|e| self.err(e))?;
+        next.db.flush().map_err(|e| self.err(e))?;
+        {
+            let mut segs = self.segs.write().expect("segments lock");
+            segs.closing = Some(current.clone());
+            segs.current = next;
+        }
+        let store = self.clone();
+        std::thread::Builder::new()
+            .name("hall-archiver".into())
+            .spawn(move || {
+                if let Err(e) = store.archive_segment(current) {
+                    tracing::error!(error = %e, "archiving a log segment failed; it stays in place");
+                }
+            })
+            .map_err(|e| io_err(&self.dir, e))?;
+        Ok(true)
+    }
+
+    /// Copies a closed segment into an archive file, then deletes it.
+    fn archive_segment(&self, seg: Segment) -> Result<(), StoreError> {
+        let _one_at_a_time = self.archiving.lock().expect("archiving lock");
+        // Streamed to a temporary file, fsynced, renamed: a crash leaves the
+        // segment in place and it is archived again at the next open.
+        let archive_dir = self.dir.join("archive");
+        std::fs::create_dir_all(&archive_dir).map_err(|e| io_err(&archive_dir, e))?;
+        let tmp = archive_dir.join(format!("{:020}.tmp", seg.first));
+        let mut last = seg.first.saturating_sub(1);
+        {
+            use std::io::Write;
+            let f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            for kv in seg.events.iter() {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                w.write_all(&k).map_err(|e| io_err(&tmp, e))?;
+                w.write_all(&(v.len() as u32).to_be_bytes())
+                    .map_err(|e| io_err(&tmp, e))?;
+                w.write_all(&v).map_err(|e| io_err(&tmp, e))?;
+                last = key_seq(&k);
+            }
+            let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
+            f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        }
+        if last >= seg.first {
+            let path = archive_dir.join(format!("{:020}-{last:020}.log", seg.first));
+            std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+            File::open(&archive_dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err(&archive_dir, e))?;
+        } else {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        let dir = seg.dir.clone();
+        {
+            let mut segs = self.segs.write().expect("segments lock");
+            if segs.closing.as_ref().is_some_and(|c| c.first == seg.first) {
+                segs.closing = None;
+            }
+        }
+        drop(seg);
+        std::fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        tracing::info!(last, "log segment archived");
+        Ok(())
     }
 
     /// Stores a snapshot of the state after `seq`, dropping older ones.
@@ -242,42 +504,18 @@ impl Store {
     /// MiB for nothing. Written to a temporary file, fsynced, then renamed, so
     /// a crash leaves either the old or the new snapshot, never half of one.
     pub fn save_snapshot(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        let dir = self.dir.join("snapshots");
-        let io = |file: &Path, source| StoreError::Sync {
-            file: file.display().to_string(),
-            source,
-        };
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let tmp = dir.join(format!("{seq:020}.tmp"));
-        let path = dir.join(format!("{seq:020}.snap"));
-        {
-            use std::io::Write;
-            let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-            f.write_all(&SCHEMA_VERSION.to_be_bytes())
-                .map_err(|e| io(&tmp, e))?;
-            f.write_all(bytes).map_err(|e| io(&tmp, e))?;
-            f.sync_all().map_err(|e| io(&tmp, e))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io(&dir, e))?;
-        for old in self
-            .snapshot_files()?
-            .into_iter()
-            .rev()
-            .skip(SNAPSHOTS_KEPT)
-        {
+        let path = self.dir.join("snapshots").join(format!("{seq:020}.snap"));
+        write_file_atomically(&path, &[&SCHEMA_VERSION.to_be_bytes(), bytes])?;
+        for old in self.snapshot_files().into_iter().rev().skip(SNAPSHOTS_KEPT) {
             let _ = std::fs::remove_file(old.1);
         }
         Ok(())
     }
 
     /// Snapshot files, oldest first: (seq, path).
-    fn snapshot_files(&self) -> Result<Vec<(u64, PathBuf)>, StoreError> {
-        let dir = self.dir.join("snapshots");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Ok(vec![]);
+    fn snapshot_files(&self) -> Vec<(u64, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("snapshots")) else {
+            return vec![];
         };
         let mut out: Vec<(u64, PathBuf)> = entries
             .filter_map(|e| e.ok())
@@ -288,12 +526,12 @@ impl Store {
             })
             .collect();
         out.sort();
-        Ok(out)
+        out
     }
 
     /// The newest readable snapshot of this schema version: (seq, bytes).
     pub fn latest_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        for (seq, path) in self.snapshot_files()?.into_iter().rev() {
+        for (seq, path) in self.snapshot_files().into_iter().rev() {
             match std::fs::read(&path) {
                 Ok(v) if v.len() >= 8 && v[..8] == SCHEMA_VERSION.to_be_bytes() => {
                     return Ok(Some((seq, v[8..].to_vec())));
@@ -309,8 +547,9 @@ impl Store {
         Ok(None)
     }
 
-    /// Flushes everything (shutdown).
+    /// Flushes everything and waits for a running archiving (shutdown).
     pub fn close(&self) -> Result<(), StoreError> {
+        drop(self.archiving.lock().expect("archiving lock"));
         self.sync()
     }
 
@@ -322,24 +561,22 @@ impl Store {
         duration: std::time::Duration,
         per_batch: usize,
     ) -> Result<f64, StoreError> {
-        let tree = self.db.open_tree("bench_probe").map_err(|e| self.err(e))?;
+        let seg = self.current();
+        let tree = seg.db.open_tree("bench_probe").map_err(|e| self.err(e))?;
         let start = std::time::Instant::now();
         let mut n = 0;
-        for i in 0.. {
-            if start.elapsed() >= duration {
-                break;
-            }
-            n += 1;
+        while start.elapsed() < duration {
             let mut batch = sled::Batch::default();
             for j in 0..per_batch {
-                batch.insert(&((i * per_batch + j) as u64).to_be_bytes(), &[0u8; 200][..]);
+                batch.insert(&((n * per_batch + j) as u64).to_be_bytes(), &[0u8; 200][..]);
             }
+            n += 1;
             tree.apply_batch(batch).map_err(|e| self.err(e))?;
             self.sync()?;
         }
         let rate = n as f64 / start.elapsed().as_secs_f64();
         drop(tree);
-        self.db.drop_tree("bench_probe").map_err(|e| self.err(e))?;
+        seg.db.drop_tree("bench_probe").map_err(|e| self.err(e))?;
         Ok(rate)
     }
 }
@@ -393,7 +630,7 @@ mod tests {
             s.latest_snapshot().unwrap(),
             Some((30, b"state30".to_vec()))
         );
-        let kept: Vec<u64> = s.snapshot_files().unwrap().iter().map(|f| f.0).collect();
+        let kept: Vec<u64> = s.snapshot_files().iter().map(|f| f.0).collect();
         assert_eq!(kept, [20, 30]);
         // A torn or foreign file is skipped, not trusted.
         let torn = dir
@@ -419,15 +656,87 @@ mod tests {
         ));
     }
 
+    fn seqs(rs: &[Record]) -> Vec<u64> {
+        rs.iter().map(|r| r.seq).collect()
+    }
+
+    #[test]
+    fn rotated_segments_are_archived_and_still_read_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_with(dir.path(), false, 40).unwrap();
+        let secret = s.site_secret().unwrap();
+        s.append(&(1..=30).map(rec).collect::<Vec<_>>()).unwrap();
+        assert!(!s.rotate_if_full(30).unwrap(), "not full yet");
+        s.append(&(31..=45).map(rec).collect::<Vec<_>>()).unwrap();
+        assert!(s.rotate_if_full(45).unwrap());
+        s.append(&(46..=50).map(rec).collect::<Vec<_>>()).unwrap();
+        // Readable at every moment: while archiving runs and after.
+        assert_eq!(
+            seqs(&s.read_from(1, 1000).unwrap()),
+            (1..=50).collect::<Vec<_>>()
+        );
+        s.close().unwrap(); // waits for the archiver
+        assert_eq!(s.archive_files().len(), 1);
+        assert_eq!(
+            segment_dirs(dir.path()).len(),
+            1,
+            "the closed segment is gone"
+        );
+        assert_eq!(
+            seqs(&s.read_from(1, 1000).unwrap()),
+            (1..=50).collect::<Vec<_>>()
+        );
+        assert_eq!(seqs(&s.read_from(44, 3).unwrap()), [44, 45, 46]);
+        assert_eq!(s.read_from(10, 1).unwrap()[0].wire, rec(10).wire);
+        assert_eq!(s.last_seq().unwrap(), 50);
+        assert_eq!(s.site_secret().unwrap(), secret, "meta moves with the log");
+        drop(s);
+        let s = Store::open_with(dir.path(), false, 40).unwrap();
+        assert_eq!(s.last_seq().unwrap(), 50);
+        assert_eq!(
+            seqs(&s.read_from(1, 1000).unwrap()),
+            (1..=50).collect::<Vec<_>>()
+        );
+        assert_eq!(s.site_secret().unwrap(), secret);
+    }
+
+    #[test]
+    fn a_segment_left_by_a_crash_is_archived_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open_with(dir.path(), false, 10).unwrap();
+            s.append(&(1..=12).map(rec).collect::<Vec<_>>()).unwrap();
+            s.rotate_if_full(12).unwrap();
+            s.append(&(13..=14).map(rec).collect::<Vec<_>>()).unwrap();
+            s.close().unwrap();
+        }
+        // Pretend the archiver died before deleting: put a copy of an old
+        // segment back beside the current one.
+        let old = dir.path().join("log").join(format!("{:020}", 1));
+        {
+            let seg = open_segment(&old, 1).unwrap();
+            let mut b = sled::Batch::default();
+            for r in (1..=12).map(rec) {
+                b.insert(&r.seq.to_be_bytes(), encode(&r));
+            }
+            seg.events.apply_batch(b).unwrap();
+            seg.db.flush().unwrap();
+        }
+        let s = Store::open_with(dir.path(), false, 10).unwrap();
+        assert_eq!(segment_dirs(dir.path()).len(), 1);
+        assert_eq!(
+            seqs(&s.read_from(1, 1000).unwrap()),
+            (1..=14).collect::<Vec<_>>(),
+            "no duplicates"
+        );
+    }
+
     #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = Store::open(dir.path(), false).unwrap();
-            s.meta
-                .insert("schema_version", &99u64.to_be_bytes())
-                .unwrap();
-            s.db.flush().unwrap();
+            s.set_meta("schema_version", &99u64.to_be_bytes()).unwrap();
         }
         let err = Store::open(dir.path(), false).unwrap_err().to_string();
         assert!(err.contains("schema version 99"), "{err}");

@@ -72,6 +72,11 @@ pub struct Writer {
     store: Store,
     seq: u64,
     last_snapshot: u64,
+    /// Tickets in memory at the last snapshot: the next one comes after at
+    /// least that many events, so a snapshot's O(state) cost stays O(1) per
+    /// event. (Measured against the state *then*: measured against the
+    /// growing state now, snapshots stopped while a queue grew.)
+    last_snapshot_tickets: u64,
     snapshot_every: u64,
     shared: Arc<Shared>,
     encode: WireEncoder,
@@ -138,6 +143,7 @@ impl Writer {
             store,
             seq,
             last_snapshot: seq,
+            last_snapshot_tickets: 0,
             snapshot_every,
             shared: shared.clone(),
             encode,
@@ -266,9 +272,7 @@ impl Writer {
         }
         // A snapshot costs O(tickets in memory); taking one at most every
         // that many events keeps its cost per event constant on a huge day.
-        let due = self
-            .snapshot_every
-            .max(self.hall.tickets_in_memory() as u64);
+        let due = self.snapshot_every.max(self.last_snapshot_tickets);
         if self.seq - self.last_snapshot >= due {
             self.snapshot()?;
         }
@@ -282,6 +286,16 @@ impl Writer {
         let bytes = serde_json::to_vec(&self.hall).expect("hall serialises");
         self.store.save_snapshot(self.seq, &bytes)?;
         self.last_snapshot = self.seq;
+        self.last_snapshot_tickets = self.hall.tickets_in_memory() as u64;
+        // The snapshot covers the whole log so far: a full segment can be
+        // closed and archived without a restart ever needing it.
+        if self.store.rotate_if_full(self.seq)? {
+            tracing::info!(seq = self.seq, "log segment rotated");
+        }
+        // Serialising the state allocated and freed as much again; hand that
+        // (and whatever a drained queue left) back to the OS.
+        drop(bytes);
+        crate::heap::trim();
         Ok(())
     }
 }

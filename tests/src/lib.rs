@@ -29,7 +29,10 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let mut opts = hall_server::Options::new(dir.to_path_buf(), catalog);
+        // Small snapshots and log segments, so every test also runs through
+        // snapshot loading, segment rotation and archived events.
         opts.snapshot_every = 50;
+        opts.segment_events = 100;
         let task = tokio::spawn(hall_server::run(listener, opts, async move {
             let _ = rx.await;
         }));

@@ -23,6 +23,8 @@ fn spawn_server(
         .arg(data)
         .arg("--config")
         .arg(config)
+        // Rotate and archive log segments often, so kills land mid-rotation too.
+        .args(["--snapshot-every", "200", "--segment-events", "500"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

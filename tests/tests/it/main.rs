@@ -587,3 +587,70 @@ fn check_config_exit_codes() {
 }
 
 mod crash;
+
+#[tokio::test]
+async fn a_subscriber_from_seq_1_reads_archived_segments_then_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut kiosk = srv.kiosk().await;
+    for i in 0..330 {
+        let cat = ["invoice", "tax_declaration"][i % 2];
+        kiosk.issue_ticket(issue(cat, "")).await.unwrap();
+    }
+    // Segments of 100 events: the log's start is archived (in the background).
+    let archive = dir.path().join("archive");
+    let mut waited = 0;
+    while std::fs::read_dir(&archive).map_or(0, |d| {
+        d.filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
+        })
+        .count()
+    }) == 0
+    {
+        assert!(waited < 100, "no archived segment after 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let last = srv
+        .events()
+        .await
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .seq;
+    let mut stream = srv
+        .events()
+        .await
+        .subscribe(pb::SubscribeRequest { from_seq: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    let all = next_events(&mut stream, last as usize).await;
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=last).collect::<Vec<_>>()
+    );
+    assert!(
+        matches!(all[0].body, Some(pb::event::Body::CatalogChanged(_))),
+        "genesis catalogue first"
+    );
+    kiosk.issue_ticket(issue("invoice", "")).await.unwrap();
+    assert_eq!(next_events(&mut stream, 1).await[0].seq, last + 1);
+    srv.stop().await;
+    // And a restart recovers from snapshot + segments.
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let t = srv
+        .kiosk()
+        .await
+        .issue_ticket(issue("invoice", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        t.number, "G167",
+        "165 + 1 before the restart, numbering continues"
+    );
+    srv.stop().await;
+}
