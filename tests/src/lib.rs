@@ -127,3 +127,16 @@ pub fn issue(category: &str, request_id: &str) -> pb::IssueTicketRequest {
         ..Default::default()
     }
 }
+
+/// Issues a ticket and expects success.
+pub async fn issue_ok(
+    kiosk: &mut pb::kiosk_service_client::KioskServiceClient<Channel>,
+    category: &str,
+    request_id: &str,
+) -> pb::Ticket {
+    kiosk
+        .issue_ticket(issue(category, request_id))
+        .await
+        .unwrap_or_else(|e| panic!("issuing {category}: {e}"))
+        .into_inner()
+}

@@ -25,16 +25,8 @@ async fn issue_call_finish_rate_over_grpc() {
         .into_inner();
     assert!(cat.categories.len() >= 20);
     assert_eq!(cat.windows.len(), 30);
-    let a1 = kiosk
-        .issue_ticket(issue("social_insurance", "r1"))
-        .await
-        .unwrap()
-        .into_inner();
-    let a2 = kiosk
-        .issue_ticket(issue("social_insurance", "r2"))
-        .await
-        .unwrap()
-        .into_inner();
+    let a1 = issue_ok(&mut kiosk, "social_insurance", "r1").await;
+    let a2 = issue_ok(&mut kiosk, "social_insurance", "r2").await;
     assert_eq!((a1.number.as_str(), a2.number.as_str()), ("A001", "A002"));
     assert_eq!(a2.people_ahead, 1);
     assert_eq!(
@@ -181,10 +173,7 @@ async fn errors_carry_the_right_codes() {
     let err = kiosk.issue_ticket(issue("no_such", "")).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("no_such"), "{err}");
-    kiosk
-        .issue_ticket(issue("social_insurance", ""))
-        .await
-        .unwrap();
+    issue_ok(&mut kiosk, "social_insurance", "").await;
     let err = kiosk
         .issue_ticket(issue("social_insurance", ""))
         .await
@@ -275,35 +264,15 @@ async fn retried_issue_with_same_request_id_is_answered_once() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path(), always_open()).await;
     let mut kiosk = srv.kiosk().await;
-    let a = kiosk
-        .issue_ticket(issue("tax_declaration", "same"))
-        .await
-        .unwrap()
-        .into_inner();
-    let b = kiosk
-        .issue_ticket(issue("tax_declaration", "same"))
-        .await
-        .unwrap()
-        .into_inner();
+    let a = issue_ok(&mut kiosk, "tax_declaration", "same").await;
+    let b = issue_ok(&mut kiosk, "tax_declaration", "same").await;
     assert_eq!((a.id, a.number.as_str()), (b.id, "F001"));
     srv.stop().await;
     // Also across a restart: the request id is part of the stored state.
     let srv = TestServer::start(dir.path(), always_open()).await;
-    let c = srv
-        .kiosk()
-        .await
-        .issue_ticket(issue("tax_declaration", "same"))
-        .await
-        .unwrap()
-        .into_inner();
+    let c = issue_ok(&mut srv.kiosk().await, "tax_declaration", "same").await;
     assert_eq!(c.id, a.id);
-    let d = srv
-        .kiosk()
-        .await
-        .issue_ticket(issue("tax_declaration", "other"))
-        .await
-        .unwrap()
-        .into_inner();
+    let d = issue_ok(&mut srv.kiosk().await, "tax_declaration", "other").await;
     assert_eq!(d.number, "F002");
     srv.stop().await;
 }
@@ -340,10 +309,7 @@ async fn subscriber_resumes_with_exactly_the_missed_events() {
         .into_inner();
     let mut kiosk = srv.kiosk().await;
     let mut counter = srv.counter().await;
-    kiosk
-        .issue_ticket(issue("social_insurance", ""))
-        .await
-        .unwrap();
+    issue_ok(&mut kiosk, "social_insurance", "").await;
     let got = next_events(&mut stream, 1).await;
     assert_eq!(got[0].seq, snap.seq + 1);
     let last_seen = got[0].seq;
@@ -351,10 +317,7 @@ async fn subscriber_resumes_with_exactly_the_missed_events() {
 
     let s = login(&mut counter, 1, "c01").await;
     for _ in 0..3 {
-        kiosk
-            .issue_ticket(issue("social_insurance", ""))
-            .await
-            .unwrap();
+        issue_ok(&mut kiosk, "social_insurance", "").await;
     }
     let called = counter.call_next(ws(s.clone())).await.unwrap().into_inner();
     assert_eq!(called.number, "A001");
@@ -419,7 +382,7 @@ async fn many_subscribers_see_every_event_in_order_under_load() {
             for j in 0..25 {
                 let cat =
                     ["social_insurance", "tax_declaration", "invoice", "id_card"][(i + j) % 4];
-                k.issue_ticket(issue(cat, "")).await.unwrap();
+                issue_ok(&mut k, cat, "").await;
             }
         }));
     }
@@ -444,10 +407,7 @@ async fn restart_keeps_everything_and_the_counter_recovers_its_ticket() {
     let mut kiosk = srv.kiosk().await;
     let mut counter = srv.counter().await;
     for _ in 0..120 {
-        kiosk
-            .issue_ticket(issue("medical_insurance", ""))
-            .await
-            .unwrap();
+        issue_ok(&mut kiosk, "medical_insurance", "").await;
     }
     let s = login(&mut counter, 5, "c05").await;
     let called = counter.call_next(ws(s.clone())).await.unwrap().into_inner();
@@ -489,13 +449,7 @@ async fn restart_keeps_everything_and_the_counter_recovers_its_ticket() {
         (current.number, current.state),
         (called.number, pb::TicketState::Serving as i32)
     );
-    let next = srv
-        .kiosk()
-        .await
-        .issue_ticket(issue("medical_insurance", ""))
-        .await
-        .unwrap()
-        .into_inner();
+    let next = issue_ok(&mut srv.kiosk().await, "medical_insurance", "").await;
     assert_eq!(next.number, "D121", "numbering continues");
     srv.stop().await;
 }
@@ -595,7 +549,7 @@ async fn a_subscriber_from_seq_1_reads_archived_segments_then_live() {
     let mut kiosk = srv.kiosk().await;
     for i in 0..330 {
         let cat = ["invoice", "tax_declaration"][i % 2];
-        kiosk.issue_ticket(issue(cat, "")).await.unwrap();
+        issue_ok(&mut kiosk, cat, "").await;
     }
     // Segments of 100 events: the log's start is archived (in the background).
     let archive = dir.path().join("archive");
@@ -636,18 +590,12 @@ async fn a_subscriber_from_seq_1_reads_archived_segments_then_live() {
         matches!(all[0].body, Some(pb::event::Body::CatalogChanged(_))),
         "genesis catalogue first"
     );
-    kiosk.issue_ticket(issue("invoice", "")).await.unwrap();
+    issue_ok(&mut kiosk, "invoice", "").await;
     assert_eq!(next_events(&mut stream, 1).await[0].seq, last + 1);
     srv.stop().await;
     // And a restart recovers from snapshot + segments.
     let srv = TestServer::start(dir.path(), always_open()).await;
-    let t = srv
-        .kiosk()
-        .await
-        .issue_ticket(issue("invoice", ""))
-        .await
-        .unwrap()
-        .into_inner();
+    let t = issue_ok(&mut srv.kiosk().await, "invoice", "").await;
     assert_eq!(
         t.number, "G167",
         "165 + 1 before the restart, numbering continues"
