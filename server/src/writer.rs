@@ -120,6 +120,15 @@ pub fn recover(
             replayed += 1;
         }
     }
+    // The replay must reach the end of the log: stopping short (a missing
+    // archive file, say) would silently drop acknowledged tickets.
+    let last = store.last_seq()?;
+    if seq < last {
+        return Err(StoreError::Damaged {
+            seq: seq + 1,
+            problem: format!("the log cannot be read past {seq} but holds events up to {last}"),
+        });
+    }
     Ok((hall, seq, replayed))
 }
 
@@ -297,5 +306,48 @@ impl Writer {
         drop(bytes);
         crate::heap::trim();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u64) -> Record {
+        let event = Event::DeviceReported {
+            device_id: format!("kiosk-{seq}"),
+            kind: "printer".into(),
+            status: "ok".into(),
+            detail: String::new(),
+        };
+        let json = serde_json::to_vec(&LoggedEvent { seq, at: 0, event }).unwrap();
+        Record {
+            seq,
+            json,
+            wire: vec![],
+        }
+    }
+
+    #[test]
+    fn recovery_refuses_a_log_it_cannot_read_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = crate::config::builtin();
+        let store = Store::open_with(dir.path(), false, 10).unwrap();
+        store
+            .append(&(1..=12).map(record).collect::<Vec<_>>())
+            .unwrap();
+        store.rotate_if_full(12).unwrap();
+        store
+            .append(&(13..=15).map(record).collect::<Vec<_>>())
+            .unwrap();
+        store.close().unwrap();
+        let (hall, seq, replayed) = recover(&store, &catalog).unwrap();
+        assert_eq!((seq, replayed, hall.devices.len()), (15, 15, 15));
+        // Lose the archived segment: recovery must say so, not start short.
+        for f in std::fs::read_dir(dir.path().join("archive")).unwrap() {
+            std::fs::remove_file(f.unwrap().path()).unwrap();
+        }
+        let err = recover(&store, &catalog).unwrap_err().to_string();
+        assert!(err.contains("holds events up to 15"), "{err}");
     }
 }

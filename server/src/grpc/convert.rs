@@ -253,7 +253,7 @@ fn call_info(h: &Hall, c: &crate::engine::RecentCall, recall: bool) -> pb::CallI
     }
 }
 
-pub fn board(h: &Hall, seq: u64, now: Millis) -> pb::BoardState {
+pub fn board(h: &Hall, seq: u64) -> pb::BoardState {
     let c = &h.catalog;
     let queues = c
         .categories
@@ -291,7 +291,6 @@ pub fn board(h: &Hall, seq: u64, now: Millis) -> pb::BoardState {
             }
         })
         .collect();
-    let _ = now;
     pb::BoardState {
         seq,
         hall_name_zh: c.hall.name_zh.clone(),

@@ -88,10 +88,13 @@ impl Hub {
 
     fn person(&self, id: Option<pb::Identity>) -> Result<Option<Person>, Status> {
         let Some(id) = id else { return Ok(None) };
-        if id.id_number.trim().is_empty() {
+        // Normalised once, so the check, the birth date and the key all read
+        // the same 18 characters.
+        let number = id.id_number.trim().to_ascii_uppercase();
+        if number.is_empty() {
             return Ok(None);
         }
-        if !privacy::valid_id_number(&id.id_number) {
+        if !privacy::valid_id_number(&number) {
             // Never echo the number back: it would end up in client logs.
             return Err(Status::invalid_argument(
                 "the ID number is not a valid 18-character number (check digit)",
@@ -99,7 +102,7 @@ impl Hub {
         }
         let birth_date = if id.birth_date.is_empty() {
             // GB 11643 numbers carry the birth date at positions 7-14.
-            chrono::NaiveDate::parse_from_str(&id.id_number[6..14], "%Y%m%d").ok()
+            chrono::NaiveDate::parse_from_str(&number[6..14], "%Y%m%d").ok()
         } else {
             Some(id.birth_date.parse().map_err(|_| {
                 Status::invalid_argument(format!(
@@ -109,7 +112,7 @@ impl Hub {
             })?)
         };
         Ok(Some(Person {
-            key: privacy::person_key(&self.secret, &id.id_number),
+            key: privacy::person_key(&self.secret, &number),
             masked_name: privacy::mask_name(&id.name),
             birth_date,
         }))
@@ -586,10 +589,10 @@ impl pb::event_service_server::EventService for Hub {
         _: Req<pb::SnapshotRequest>,
     ) -> Result<Response<pb::BoardState>, Status> {
         let shared = self.shared.clone();
-        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
             // Queries run between batches, so everything folded is committed.
             let seq = shared.committed.load(std::sync::atomic::Ordering::Acquire);
-            Ok(convert::board(h, seq, now))
+            Ok(convert::board(h, seq))
         });
         self.ask(None, render).await.map(Response::new)
     }
