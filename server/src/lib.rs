@@ -7,7 +7,6 @@ pub mod config;
 pub mod engine;
 pub mod grpc;
 pub mod heap;
-pub mod privacy;
 pub mod store;
 pub mod stream;
 pub mod writer;

@@ -85,6 +85,9 @@ pub struct Store {
     segs: Arc<RwLock<Segments>>,
     /// Serialises archiving (one closed segment at a time).
     archiving: Arc<Mutex<()>>,
+    /// The running archiver thread, joined by `close` so a clean shutdown
+    /// leaves no half-archived segment behind.
+    archiver: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     fsync: bool,
     segment_events: u64,
 }
@@ -223,6 +226,7 @@ impl Store {
                 closing: None,
             })),
             archiving: Arc::default(),
+            archiver: Arc::default(),
             fsync,
             segment_events: segment_events.max(1),
         };
@@ -421,6 +425,10 @@ impl Store {
         }
         // One archiving at a time: if the previous one still runs, wait for
         // the next snapshot.
+        let mut archiver = self.archiver.lock().expect("archiver lock");
+        if archiver.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Ok(false);
+        }
         let Ok(guard) = self.archiving.try_lock() else {
             return Ok(false);
         };
@@ -440,7 +448,7 @@ impl Store {
             segs.current = next;
         }
         let store = self.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("hall-archiver".into())
             .spawn(move || {
                 if let Err(e) = store.archive_segment(current) {
@@ -448,6 +456,7 @@ impl Store {
                 }
             })
             .map_err(|e| io_err(&self.dir, e))?;
+        *archiver = Some(handle);
         Ok(true)
     }
 
@@ -549,6 +558,10 @@ impl Store {
 
     /// Flushes everything and waits for a running archiving (shutdown).
     pub fn close(&self) -> Result<(), StoreError> {
+        let handle = self.archiver.lock().expect("archiver lock").take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
         drop(self.archiving.lock().expect("archiving lock"));
         self.sync()
     }

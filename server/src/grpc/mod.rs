@@ -8,7 +8,7 @@ use crate::engine::{
     self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState,
     TransferTarget,
 };
-use crate::privacy;
+use hall_hardware::privacy::{self, IdNumber};
 use crate::store::Store;
 use crate::writer::{Failure, LoggedEvent, Request, Shared};
 use hall_proto::v1 as pb;
@@ -90,19 +90,18 @@ impl Hub {
         let Some(id) = id else { return Ok(None) };
         // Normalised once, so the check, the birth date and the key all read
         // the same 18 characters.
-        let number = id.id_number.trim().to_ascii_uppercase();
-        if number.is_empty() {
+        if id.id_number.trim().is_empty() {
             return Ok(None);
         }
-        if !privacy::valid_id_number(&number) {
-            // Never echo the number back: it would end up in client logs.
-            return Err(Status::invalid_argument(
-                "the ID number is not a valid 18-character number (check digit)",
-            ));
-        }
+        // Never echo the number back: it would end up in client logs.
+        let number = IdNumber::parse(&id.id_number).map_err(|_| {
+            Status::invalid_argument(
+                "the ID number is not a valid 18-character number (check digit or birth date)",
+            )
+        })?;
         let birth_date = if id.birth_date.is_empty() {
             // GB 11643 numbers carry the birth date at positions 7-14.
-            chrono::NaiveDate::parse_from_str(&number[6..14], "%Y%m%d").ok()
+            number.birth_date()
         } else {
             Some(id.birth_date.parse().map_err(|_| {
                 Status::invalid_argument(format!(
@@ -112,7 +111,7 @@ impl Hub {
             })?)
         };
         Ok(Some(Person {
-            key: privacy::person_key(&self.secret, &number),
+            key: number.keyed_hash(&self.secret),
             masked_name: privacy::mask_name(&id.name),
             birth_date,
         }))
