@@ -7,6 +7,7 @@ pub mod config;
 pub mod engine;
 pub mod grpc;
 pub mod heap;
+pub mod sim;
 pub mod store;
 pub mod stream;
 pub mod writer;

@@ -3,7 +3,10 @@
 //!
 //! Order at window W, first match wins:
 //! 1. tickets transferred to W (or returning to W), oldest place first;
-//! 2. tickets in W's secondary tiers that waited past their escalation limit;
+//! 2. tickets in W's secondary tiers that waited past their escalation limit,
+//!    when they have waited longer than everything in W's primary tier (else
+//!    a flooded secondary category would starve the window's own visitors —
+//!    the hall simulator showed exactly that);
 //! 3. tier by tier: inside a tier, priority tickets (green channel, key
 //!    projects, appointments near their slot) and normal tickets are
 //!    interleaved — at most `priority_ratio` priority calls in a row while a
@@ -91,7 +94,19 @@ pub(crate) fn pick_next(
             }
         }
     }
-    if let Some((k, tier, limit_min)) = escalated {
+    let primary_oldest = window
+        .tiers
+        .first()
+        .into_iter()
+        .flatten()
+        .filter_map(|code| h.queues.get(code))
+        .flat_map(|q| [q.normal.first(), q.priority.first(), q.appointment.first()])
+        .flatten()
+        .min()
+        .copied();
+    if let Some((k, tier, limit_min)) = escalated
+        && primary_oldest.is_none_or(|p| k < p)
+    {
         return Some((k.1, reason(CallRule::Escalated { limit_min }, tier, k)));
     }
     // 3. Tier by tier, priority interleaved with normal.

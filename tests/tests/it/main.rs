@@ -541,6 +541,7 @@ fn check_config_exit_codes() {
 }
 
 mod crash;
+mod sim;
 
 #[tokio::test]
 async fn a_subscriber_from_seq_1_reads_archived_segments_then_live() {

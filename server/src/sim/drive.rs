@@ -1,0 +1,182 @@
+//! The simulator's visitors and clerks against a live server over gRPC, in
+//! accelerated real time: visitors take tickets at the scenario's rates, and
+//! one task per window logs in and calls, starts and finishes tickets with
+//! the scenario's service times (and no-shows). The whole-hall demo uses it
+//! to keep the hall moving.
+
+use super::scenario::Scenario;
+use hall_proto::v1 as pb;
+use hall_proto::v1::counter_service_client::CounterServiceClient;
+use hall_proto::v1::kiosk_service_client::KioskServiceClient;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tonic::transport::Channel;
+
+#[derive(Debug, Clone)]
+pub struct DriveOptions {
+    pub server: String,
+    /// Simulated minutes per real minute.
+    pub speed: f64,
+    pub duration: Option<Duration>,
+    /// Windows the simulated clerks staff (a window already taken is left alone).
+    pub windows: Vec<u32>,
+    pub seed: u64,
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Default)]
+pub struct DriveStats {
+    pub issued: AtomicU64,
+    pub served: AtomicU64,
+    pub no_shows: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+const SURNAMES: [&str; 12] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙"];
+const GIVEN: [&str; 12] = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰"];
+
+/// A fictitious but well-formed identity (valid GB 11643 check digit).
+pub fn fake_identity(rng: &mut StdRng, elderly: bool) -> pb::Identity {
+    let year = if elderly { rng.random_range(1935..1955) } else { rng.random_range(1960..2005) };
+    let (month, day) = (rng.random_range(1..=12u32), rng.random_range(1..=28u32));
+    let seq: u32 = rng.random_range(0..1000);
+    let first17 = format!("110101{year:04}{month:02}{day:02}{seq:03}");
+    let check = hall_hardware::privacy::check_char(first17.as_bytes()).unwrap_or('0');
+    let name = format!(
+        "{}{}{}",
+        SURNAMES[rng.random_range(0..SURNAMES.len())],
+        GIVEN[rng.random_range(0..GIVEN.len())],
+        GIVEN[rng.random_range(0..GIVEN.len())]
+    );
+    pb::Identity {
+        id_number: format!("{first17}{check}"),
+        name,
+        birth_date: format!("{year:04}-{month:02}-{day:02}"),
+    }
+}
+
+/// Runs visitors and clerks until the duration passes (or forever).
+pub async fn drive(opts: DriveOptions) -> anyhow::Result<Arc<DriveStats>> {
+    let channel = hall_proto::client::connect_with_backoff(&opts.server, 50, Duration::from_secs(2)).await?;
+    let stats = Arc::new(DriveStats::default());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, &w) in opts.windows.iter().enumerate() {
+        tasks.spawn(clerk(channel.clone(), w, opts.clone(), opts.seed.wrapping_add(i as u64 + 1), stats.clone()));
+    }
+    tasks.spawn(visitors(channel, opts.clone(), stats.clone()));
+    match opts.duration {
+        Some(d) => {
+            let _ = tokio::time::timeout(d, async { while tasks.join_next().await.is_some() {} }).await;
+        }
+        None => while tasks.join_next().await.is_some() {},
+    }
+    tasks.abort_all();
+    Ok(stats)
+}
+
+fn sleep_sim(minutes: f64, speed: f64) -> tokio::time::Sleep {
+    tokio::time::sleep(Duration::from_secs_f64((minutes * 60.0 / speed.max(0.01)).max(0.0)))
+}
+
+async fn visitors(channel: Channel, opts: DriveOptions, stats: Arc<DriveStats>) {
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let mut kiosk = KioskServiceClient::new(channel);
+    let scn = &opts.scenario;
+    let span: f64 = scn.open_minutes_per_hour().iter().sum::<f64>().max(1.0);
+    let total: f64 = scn.categories.iter().map(|c| c.visitors).sum();
+    let rate = total / span; // visitors per simulated minute, day average
+    if rate <= 0.0 {
+        return;
+    }
+    loop {
+        sleep_sim(-rng.random::<f64>().max(1e-12).ln() / rate, opts.speed).await;
+        // Pick a category in proportion to its visitors.
+        let mut x = rng.random::<f64>() * total;
+        let load = scn.categories.iter().find(|c| {
+            x -= c.visitors;
+            x <= 0.0
+        });
+        let Some(load) = load else { continue };
+        let elderly = rng.random::<f64>() < scn.priority.elderly;
+        let req = pb::IssueTicketRequest {
+            request_id: hall_proto::client::new_request_id(),
+            category: load.code.clone(),
+            priority: if elderly { pb::PriorityClass::Elderly } else { pb::PriorityClass::Normal } as i32,
+            channel: pb::Channel::Kiosk as i32,
+            identity: Some(fake_identity(&mut rng, elderly)),
+            kiosk_id: "sim-visitors".into(),
+        };
+        match kiosk.issue_ticket(req).await {
+            Ok(_) => stats.issued.fetch_add(1, Ordering::Relaxed),
+            Err(_) => stats.errors.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+async fn clerk(channel: Channel, window: u32, opts: DriveOptions, seed: u64, stats: Arc<DriveStats>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut counter = CounterServiceClient::new(channel);
+    let login = pb::LoginRequest { window, clerk_id: format!("c{window:02}"), pin: "1234".into() };
+    let session = match counter.login(login).await {
+        Ok(r) => r.into_inner().session,
+        Err(_) => None, // taken by a person, or not in this hall
+    };
+    let Some(session) = session else { return };
+    let scn = &opts.scenario;
+    let req = || pb::WindowRequest { session: Some(session.clone()) };
+    loop {
+        let ticket = match counter.call_next(req()).await {
+            Ok(t) => t.into_inner(),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        if rng.random::<f64>() < scn.no_show_share {
+            sleep_sim(scn.recall_seconds / 60.0, opts.speed).await;
+            let _ = counter.recall(req()).await;
+            sleep_sim(scn.recall_seconds / 60.0, opts.speed).await;
+            if counter.no_show(req()).await.is_ok() {
+                stats.no_shows.fetch_add(1, Ordering::Relaxed);
+            }
+            continue;
+        }
+        sleep_sim(scn.walk_seconds / 60.0, opts.speed).await;
+        if counter.start_service(req()).await.is_err() {
+            stats.errors.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let mean = scn.categories.iter().find(|c| c.code == ticket.category).map_or(8.0, |c| c.service_minutes);
+        let sigma = scn.service_sigma;
+        let factor = if sigma > 0.0 {
+            let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
+            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            (sigma * z - sigma * sigma / 2.0).exp()
+        } else {
+            1.0
+        };
+        sleep_sim(mean * factor, opts.speed).await;
+        let finish = pb::FinishRequest { session: Some(session.clone()), resolved: true, unresolved_reason: String::new() };
+        match counter.finish(finish).await {
+            Ok(_) => {
+                stats.served.fetch_add(1, Ordering::Relaxed);
+                // Most visitors rate; a few are unhappy.
+                let rating = [5, 5, 5, 4, 4, 3, 2][rng.random_range(0..7)];
+                let _ = counter
+                    .submit_rating(pb::RatingRequest {
+                        session: Some(session.clone()),
+                        number: ticket.number.clone(),
+                        rating,
+                        comment: String::new(),
+                    })
+                    .await;
+            }
+            Err(_) => {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
