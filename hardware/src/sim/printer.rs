@@ -101,16 +101,7 @@ impl PrinterSim {
 
     /// Waits until `n` slips were saved as PNG files, or the timeout passes.
     pub fn wait_saved(&self, n: usize, timeout: Duration) -> Vec<PathBuf> {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.lock();
-        while st.saved.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            st = self.shared.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        st.saved.clone()
+        self.wait_until(timeout, |st| st.saved.len() >= n).saved.clone()
     }
 
     pub fn discarded(&self) -> usize {
@@ -129,16 +120,21 @@ impl PrinterSim {
 
     /// Waits until at least `n` slips were cut, or the timeout passes.
     pub fn wait_slips(&self, n: usize, timeout: Duration) -> Vec<PrintedSlip> {
+        self.wait_until(timeout, |st| st.slips.len() >= n).slips.clone()
+    }
+
+    /// Waits until `done` holds for the state, or the timeout passes.
+    fn wait_until(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> std::sync::MutexGuard<'_, State> {
         let deadline = Instant::now() + timeout;
         let mut st = self.lock();
-        while st.slips.len() < n {
+        while !done(&st) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
             st = self.shared.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
         }
-        st.slips.clone()
+        st
     }
 
     /// The slip being printed (not yet cut).

@@ -171,14 +171,8 @@ pub fn next_opening(
     })
 }
 
-/// Whole years between `birth` and `on`.
-pub fn age_on(birth: NaiveDate, on: NaiveDate) -> u32 {
-    let mut years = on.year() - birth.year();
-    if (on.month(), on.day()) < (birth.month(), birth.day()) {
-        years -= 1;
-    }
-    years.max(0) as u32
-}
+/// Whole years between `birth` and `on` (the same rule the ID-card driver uses).
+pub use hall_hardware::privacy::age_on;
 
 #[cfg(test)]
 mod tests {

@@ -306,6 +306,20 @@ impl<'a> Run<'a> {
         self.means.get(queue).copied().unwrap_or(10.0)
     }
 
+    /// Every open window without a ticket tries to call one (after a ticket
+    /// joins a queue).
+    fn wake_idle(&mut self, now: Millis) {
+        let idle: Vec<WindowNo> = self
+            .wins
+            .iter()
+            .filter(|(_, x)| x.current.is_none() && !x.paused && x.session.is_some())
+            .map(|(w, _)| *w)
+            .collect();
+        for w in idle {
+            self.try_call(w, now);
+        }
+    }
+
     /// A free, open window calls the next ticket (if any).
     fn try_call(&mut self, w: WindowNo, now: Millis) {
         let Some(win) = self.wins.get(&w) else { return };
@@ -481,15 +495,7 @@ impl<'a> Run<'a> {
                                 self.out[v].issued = true;
                             }
                         }
-                        let idle: Vec<WindowNo> = self
-                            .wins
-                            .iter()
-                            .filter(|(_, x)| x.current.is_none() && !x.paused && x.session.is_some())
-                            .map(|(w, _)| *w)
-                            .collect();
-                        for w in idle {
-                            self.try_call(w, now);
-                        }
+                        self.wake_idle(now);
                     }
                     Err(_) => self.rejected += 1,
                 }
@@ -543,15 +549,7 @@ impl<'a> Run<'a> {
                     let session = self.session(w).expect("open");
                     if self.apply(Command::Requeue { session, number: number.clone() }, now).is_ok() {
                         self.wait_since[v] = Some(now);
-                        let idle: Vec<WindowNo> = self
-                            .wins
-                            .iter()
-                            .filter(|(_, x)| x.current.is_none() && !x.paused && x.session.is_some())
-                            .map(|(w, _)| *w)
-                            .collect();
-                        for w in idle {
-                            self.try_call(w, now);
-                        }
+                        self.wake_idle(now);
                         break;
                     }
                 }
