@@ -140,11 +140,11 @@ impl Scenario {
                 return Err(bad(key, format!("{v:?} is not HH:MM")));
             }
         }
-        if s.hourly_profile.is_empty() || s.hourly_profile.iter().any(|w| !(*w >= 0.0)) {
+        if s.hourly_profile.is_empty() || s.hourly_profile.iter().any(|w| w.is_nan() || *w < 0.0) {
             return Err(bad("hourly_profile", "needs at least one non-negative weight".into()));
         }
         for (i, c) in s.categories.iter().enumerate() {
-            if !(c.visitors >= 0.0) || !(c.service_minutes > 0.0) {
+            if c.visitors.is_nan() || c.visitors < 0.0 || c.service_minutes.is_nan() || c.service_minutes <= 0.0 {
                 return Err(bad(&format!("categories[{i}]"), "visitors must be >= 0 and service_minutes > 0".into()));
             }
         }
