@@ -1,0 +1,197 @@
+//! `display-board`: the lobby screen and window screens.
+//!
+//! - `display-board --server URL [--zone Z] [--window N] [--lang zh|en]`
+//!   opens the board (with a display) and follows the server.
+//! - `display-board --screenshot DIR [--server URL]` renders every screen
+//!   headless to PNG (sample data without a server) and exits.
+//! - `display-board --announce-wav FILE --ticket A001 --window 3` renders one
+//!   announcement to a WAV file and exits.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use display_board::model::{Board, Call, Filter};
+use display_board::view::{self, ViewOptions};
+use display_board::voice::{self, announcer, Announcer, Lang, VoicePack};
+use display_board::{follow, sample, BoardAdapter, BoardWindow};
+use slint::ComponentHandle;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "display-board", about = "Lobby screen (综合显示屏) and window screens (窗口屏) with spoken calls")]
+struct Cli {
+    /// Queue server, e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    server: Option<String>,
+    /// Render every screen headless to PNG files in DIR and exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// Render one announcement (--ticket, --window) to this WAV file and exit.
+    #[arg(long)]
+    announce_wav: Option<PathBuf>,
+    #[arg(long)]
+    ticket: Option<String>,
+    /// Window number: with --announce-wav the called window; otherwise
+    /// run as that window's screen (窗口屏).
+    #[arg(long)]
+    window: Option<u32>,
+    /// Show only this zone's windows and queues (e.g. enterprise).
+    #[arg(long)]
+    zone: Option<String>,
+    #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
+    lang: String,
+    /// Times each call is spoken.
+    #[arg(long, default_value_t = 2)]
+    repeat: u32,
+    /// Voice pack folder (manifest.toml + WAV clips).
+    #[arg(long)]
+    voice: Option<PathBuf>,
+    /// Where announcements go when there is no sound device.
+    #[arg(long, default_value = "announcements")]
+    wav_dir: PathBuf,
+    /// No voice at all.
+    #[arg(long)]
+    mute: bool,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    let lang = if cli.lang == "en" { Lang::En } else { Lang::Zh };
+    let voice_dir = cli.voice.clone().unwrap_or_else(voice::pack::default_dir);
+    if let Some(file) = &cli.announce_wav {
+        let (Some(ticket), Some(window)) = (&cli.ticket, cli.window) else {
+            bail!("--announce-wav needs --ticket and --window");
+        };
+        let pack = VoicePack::load(&voice_dir)?;
+        let audio = voice::announcement(&pack, ticket, window, lang, cli.repeat)?;
+        voice::write_wav(file, pack.sample_rate, &audio).with_context(|| format!("writing {}", file.display()))?;
+        println!(
+            "{}: {:.2} s, {} Hz, voice pack {}",
+            file.display(),
+            audio.len() as f64 / pack.sample_rate as f64,
+            pack.sample_rate,
+            pack.name
+        );
+        return Ok(());
+    }
+    if let Some(dir) = &cli.screenshot {
+        return screenshots(&cli, dir, lang);
+    }
+    let Some(server) = cli.server.clone() else {
+        bail!("give --server URL (or --screenshot DIR, or --announce-wav FILE)");
+    };
+    run(&cli, server, lang, &voice_dir)
+}
+
+/// Fetches a snapshot for representative screenshots.
+fn fetch_snapshot(url: &str) -> Result<hall_proto::v1::BoardState> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let ch = hall_proto::client::connect_with_backoff(url, 5, std::time::Duration::from_secs(1)).await?;
+        let mut c = hall_proto::v1::event_service_client::EventServiceClient::new(ch);
+        Ok(c.snapshot(hall_proto::v1::SnapshotRequest {}).await?.into_inner())
+    })
+}
+
+fn screenshots(cli: &Cli, dir: &std::path::Path, lang: Lang) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let state = match &cli.server {
+        Some(url) => fetch_snapshot(url).with_context(|| format!("taking a snapshot from {url}"))?,
+        None => sample::snapshot(),
+    };
+    let mut board = Board::new(Filter { zone: cli.zone.clone() });
+    board.apply_snapshot(&state);
+    view::install_headless(1920, 1080);
+    let ui = BoardWindow::new()?;
+    let now = chrono::Utc::now();
+    let shots: [(&str, Lang, Option<u32>, bool, bool); 5] = [
+        ("board.png", lang, None, true, false),
+        ("board-flash.png", lang, None, true, true),
+        ("board-disconnected.png", lang, None, false, false),
+        ("board-en.png", Lang::En, None, true, false),
+        ("window-screen.png", lang, Some(cli.window.or_else(|| board.recent.front().map(|c| c.window)).unwrap_or(1)), true, false),
+    ];
+    for (name, l, window, connected, flash) in shots {
+        view::set_labels(&ui, l);
+        view::show(&ui, &board, &ViewOptions { lang: l, window });
+        let a = ui.global::<BoardAdapter>();
+        a.set_clock(view::clock_text(l, now).into());
+        a.set_connected(connected);
+        a.set_flash(flash);
+        a.set_notice_offset(40.0);
+        // Let the flash's colour animation finish.
+        std::thread::sleep(std::time::Duration::from_millis(350));
+        let path = dir.join(name);
+        view::snapshot_png(&ui, &path)?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// The screen: Slint on the main thread, the follower on a tokio thread.
+fn run(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Result<()> {
+    let ui = BoardWindow::new()?;
+    let opts = ViewOptions { lang, window: cli.window };
+    view::set_labels(&ui, lang);
+    let announcer = if cli.mute || cli.window.is_some() {
+        None
+    } else {
+        let pack = VoicePack::load(voice_dir)?;
+        let out = announcer::open_output(cli.wav_dir.clone())?;
+        eprintln!("announcements go to {}", out.describe());
+        Some(Announcer::start(pack, out, lang, cli.repeat))
+    };
+
+    struct ToUi {
+        ui: slint::Weak<BoardWindow>,
+        opts: ViewOptions,
+        announcer: Option<Announcer>,
+    }
+    impl follow::Sink for ToUi {
+        fn changed(&mut self, board: &Board, call: Option<&Call>) {
+            if let (Some(a), Some(c)) = (&self.announcer, call) {
+                a.announce(&c.number, c.window);
+            }
+            let (board, opts, flash) = (board.clone(), self.opts.clone(), call.is_some());
+            let _ = self.ui.upgrade_in_event_loop(move |ui| {
+                view::show(&ui, &board, &opts);
+                if flash {
+                    ui.global::<BoardAdapter>().set_flash(true);
+                    let weak = ui.as_weak();
+                    slint::Timer::single_shot(std::time::Duration::from_secs(3), move || {
+                        if let Some(ui) = weak.upgrade() {
+                            ui.global::<BoardAdapter>().set_flash(false);
+                        }
+                    });
+                }
+            });
+        }
+        fn connection(&mut self, connected: bool) {
+            let _ = self.ui.upgrade_in_event_loop(move |ui| ui.global::<BoardAdapter>().set_connected(connected));
+        }
+    }
+    let sink = ToUi { ui: ui.as_weak(), opts, announcer };
+    let board = Board::new(Filter { zone: cli.zone.clone() });
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+        rt.block_on(follow::follow(server, board, Box::new(sink)));
+    });
+
+    // Clock and the scrolling notice.
+    let clock = slint::Timer::default();
+    let weak = ui.as_weak();
+    clock.start(slint::TimerMode::Repeated, std::time::Duration::from_millis(40), move || {
+        if let Some(ui) = weak.upgrade() {
+            let a = ui.global::<BoardAdapter>();
+            a.set_clock(view::clock_text(lang, chrono::Utc::now()).into());
+            let width = a.get_notice().chars().count() as f32 * 40.0;
+            let mut x = a.get_notice_offset() - 3.0;
+            if x < -width {
+                x = 1920.0;
+            }
+            a.set_notice_offset(x);
+        }
+    });
+    ui.run()?;
+    Ok(())
+}

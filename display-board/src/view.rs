@@ -1,0 +1,167 @@
+//! Model → the Slint `BoardAdapter` global, in Chinese or English, and
+//! headless rendering of the window to PNG (software renderer, no display).
+
+use crate::model::{Board, Call};
+use crate::voice::Lang;
+use crate::{BoardAdapter, BoardWindow, CallRow, QueueRow};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use std::path::Path;
+use std::rc::Rc;
+
+/// How this screen is configured.
+#[derive(Debug, Clone, Default)]
+pub struct ViewOptions {
+    pub lang: Lang,
+    /// Window-screen mode (窗口屏) for this window number.
+    pub window: Option<u32>,
+}
+
+fn window_label(lang: Lang, c: &Call) -> String {
+    match lang {
+        Lang::Zh if !c.window_name.is_empty() => c.window_name.clone(),
+        Lang::Zh => format!("{}号窗口", c.window),
+        Lang::En => format!("Window {}", c.window),
+    }
+}
+
+fn call_row(lang: Lang, board: &Board, c: &Call) -> CallRow {
+    let category = board
+        .queues
+        .iter()
+        .find(|q| q.code == c.category)
+        .map(|q| if lang == Lang::En { q.name_en.clone() } else { q.name_zh.clone() })
+        .unwrap_or_else(|| c.category.clone());
+    let at = chrono::DateTime::from_timestamp_millis(c.at_ms)
+        .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M").to_string())
+        .unwrap_or_default();
+    CallRow {
+        number: c.number.clone().into(),
+        window: window_label(lang, c).into(),
+        category: category.into(),
+        name: c.masked_name.clone().into(),
+        recall: c.recall,
+        at: at.into(),
+    }
+}
+
+/// The clock line, local to the hall.
+pub fn clock_text(lang: Lang, now: chrono::DateTime<chrono::Utc>) -> String {
+    let t = now.with_timezone(&chrono_tz::Asia::Shanghai);
+    match lang {
+        Lang::Zh => {
+            let wd = ["一", "二", "三", "四", "五", "六", "日"][chrono::Datelike::weekday(&t).num_days_from_monday() as usize];
+            format!("{} 星期{wd} {}", t.format("%Y年%m月%d日"), t.format("%H:%M:%S"))
+        }
+        Lang::En => t.format("%a %d %b %Y %H:%M:%S").to_string(),
+    }
+}
+
+/// Sets the fixed words of the screen.
+pub fn set_labels(ui: &BoardWindow, lang: Lang) {
+    let a = ui.global::<BoardAdapter>();
+    let (calling, recent, waiting, go, empty, recall, unit, lost) = match lang {
+        Lang::Zh => ("正在呼叫", "最近呼叫", "各业务排队情况", "请到", "暂无呼叫", "重呼", "人", "与服务器连接中断，正在重连…"),
+        Lang::En => ("Now calling", "Recent calls", "Waiting now", "please go to", "No calls yet", "Recall", "", "Connection lost, reconnecting…"),
+    };
+    a.set_title_calling(calling.into());
+    a.set_title_recent(recent.into());
+    a.set_title_waiting(waiting.into());
+    a.set_go_to(go.into());
+    a.set_empty_text(empty.into());
+    a.set_recall_text(recall.into());
+    a.set_people_unit(unit.into());
+    a.set_status_text(lost.into());
+}
+
+/// Pushes the model into the adapter.
+pub fn show(ui: &BoardWindow, board: &Board, opts: &ViewOptions) {
+    let a = ui.global::<BoardAdapter>();
+    let lang = opts.lang;
+    let hall = if lang == Lang::En && !board.hall_name_en.is_empty() { &board.hall_name_en } else { &board.hall_name_zh };
+    a.set_hall_name(SharedString::from(hall.as_str()));
+    let current: Vec<CallRow> = board.current().into_iter().map(|c| call_row(lang, board, c)).collect();
+    let recent: Vec<CallRow> = board.recent.iter().map(|c| call_row(lang, board, c)).collect();
+    let queues: Vec<QueueRow> = board
+        .queues
+        .iter()
+        .map(|q| QueueRow {
+            name: if lang == Lang::En { q.name_en.clone() } else { q.name_zh.clone() }.into(),
+            waiting: q.waiting as i32,
+            wait_text: format!("{}", q.wait_min).into(),
+        })
+        .collect();
+    a.set_current(ModelRc::from(Rc::new(VecModel::from(current))));
+    a.set_recent(ModelRc::from(Rc::new(VecModel::from(recent))));
+    a.set_queues(ModelRc::from(Rc::new(VecModel::from(queues))));
+    a.set_notice(board.notice.clone().into());
+    match opts.window {
+        None => a.set_window_mode(false),
+        Some(w) => {
+            a.set_window_mode(true);
+            let view = board.windows.get(&w);
+            let name = view.map(|v| v.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| match lang {
+                Lang::Zh => format!("{w}号窗口"),
+                Lang::En => format!("Window {w}"),
+            });
+            a.set_window_name(name.into());
+            a.set_window_ticket(view.map(|v| v.current.clone()).unwrap_or_default().into());
+            let clerk = view.map(|v| v.clerk_name.clone()).unwrap_or_default();
+            a.set_window_clerk(
+                match (lang, clerk.is_empty()) {
+                    (_, true) => String::new(),
+                    (Lang::Zh, false) => format!("工作人员：{clerk}"),
+                    (Lang::En, false) => format!("Clerk: {clerk}"),
+                }
+                .into(),
+            );
+            // WindowState: 1 closed, 2 open, 3 paused, 4 serving.
+            let status = match (lang, view.map(|v| v.state).unwrap_or(1)) {
+                (Lang::Zh, 3) => "暂停服务",
+                (Lang::Zh, 2) => "等待叫号",
+                (Lang::Zh, _) => "暂未开放",
+                (Lang::En, 3) => "Paused",
+                (Lang::En, 2) => "Ready",
+                (Lang::En, _) => "Closed",
+            };
+            a.set_window_status(status.into());
+        }
+    }
+}
+
+/// A headless platform: one software-rendered window, no display needed.
+pub struct Headless {
+    pub window: Rc<slint::platform::software_renderer::MinimalSoftwareWindow>,
+}
+
+impl slint::platform::Platform for Headless {
+    fn create_window_adapter(&self) -> Result<Rc<dyn slint::platform::WindowAdapter>, slint::PlatformError> {
+        Ok(self.window.clone())
+    }
+}
+
+/// Installs the headless platform (once per process) at the given size.
+pub fn install_headless(width: u32, height: u32) -> Rc<slint::platform::software_renderer::MinimalSoftwareWindow> {
+    use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
+    thread_local! {
+        static WINDOW: Rc<MinimalSoftwareWindow> = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+    }
+    let window = WINDOW.with(|w| w.clone());
+    let _ = slint::platform::set_platform(Box::new(Headless { window: window.clone() }));
+    window.set_size(slint::PhysicalSize::new(width, height));
+    window
+}
+
+/// Renders the window as it is now into a PNG file; returns the share of
+/// pixels that are not the background (tests use it to see text was drawn).
+pub fn snapshot_png(ui: &BoardWindow, path: &Path) -> anyhow::Result<()> {
+    ui.show()?;
+    slint::platform::update_timers_and_animations();
+    let buf = ui.window().take_snapshot()?;
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut enc = png::Encoder::new(file, buf.width(), buf.height());
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header()?;
+    w.write_image_data(buf.as_bytes())?;
+    Ok(())
+}
