@@ -1,0 +1,13 @@
+//! The clerk's counter terminal (窗口叫号终端).
+//!
+//! - [`terminal`]: the controller over gRPC — session, actions, the window's
+//!   queue (`GetMyQueue`), ratings — and errors in plain words.
+//! - [`view`]: the terminal's state → the Slint `CounterAdapter` global, and
+//!   headless rendering to PNG.
+//! - [`sample`]: representative data for screenshots without a server.
+
+pub mod sample;
+pub mod terminal;
+pub mod view;
+
+slint::include_modules!();

@@ -1,0 +1,246 @@
+//! `counter-terminal`: the clerk's screen at a window.
+//!
+//! - `counter-terminal --server URL [--window N] [--clerk ID]` opens the
+//!   terminal (with a display).
+//! - `counter-terminal --screenshot DIR [--server URL]` renders every screen
+//!   headless to PNG (sample data without a server) and exits.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use counter_terminal::terminal::{State, Terminal};
+use counter_terminal::view;
+use counter_terminal::{sample, CounterAdapter, CounterWindow};
+use slint::ComponentHandle;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "counter-terminal", about = "Counter terminal (窗口叫号终端) with the rating panel (好差评)")]
+struct Cli {
+    #[arg(long)]
+    server: Option<String>,
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// Window number pre-filled on the login screen.
+    #[arg(long, default_value_t = 3)]
+    window: u32,
+    /// Clerk id pre-filled on the login screen.
+    #[arg(long)]
+    clerk: Option<String>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    if let Some(dir) = &cli.screenshot {
+        return screenshots(&cli, dir);
+    }
+    let Some(server) = cli.server.clone() else { bail!("give --server URL (or --screenshot DIR)") };
+    run(&cli, server)
+}
+
+/// A live state for screenshots: logs in at `window` with its demo clerk,
+/// reads the queue, and logs out again.
+fn live_state(url: &str, window: u32) -> Result<State> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut t = Terminal::connect(url).await?;
+        if !t.login(window, &format!("c{window:02}"), "1234").await {
+            bail!("logging in at window {window} for the screenshot: {}", t.state.login_error);
+        }
+        let state = t.state.clone();
+        t.act("logout").await;
+        Ok(state)
+    })
+}
+
+fn screenshots(cli: &Cli, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let now = now_ms();
+    let state = match &cli.server {
+        Some(url) => live_state(url, cli.window)?,
+        None => sample::state(now),
+    };
+    view::install_headless(1280, 800);
+    let ui = CounterWindow::new()?;
+    let a = ui.global::<CounterAdapter>();
+    let shot = |name: &str, ui: &CounterWindow| -> Result<()> {
+        let p = dir.join(name);
+        view::snapshot_png(ui, &p)?;
+        println!("{}", p.display());
+        Ok(())
+    };
+    // Login, with the error a wrong PIN gives.
+    view::show(&ui, &State { login_error: "工号或密码错误，请重新输入".into(), ..Default::default() }, now);
+    shot("login.png", &ui)?;
+    view::show(&ui, &state, now);
+    shot("main.png", &ui)?;
+    a.set_show_transfer(true);
+    a.set_transfer_index(1);
+    shot("transfer.png", &ui)?;
+    a.set_show_transfer(false);
+    let mut rating = state.clone();
+    rating.rating_for = Some(rating.queue.as_ref().and_then(|q| q.current.as_ref()).map(|t| t.number.clone()).unwrap_or("A023".into()));
+    view::show(&ui, &rating, now);
+    a.set_rating_chosen(2);
+    a.set_rating_reason("等候时间太长".into());
+    shot("rating.png", &ui)?;
+    let mut lost = state.clone();
+    lost.connected = false;
+    view::show(&ui, &lost, now);
+    shot("disconnected.png", &ui)?;
+    Ok(())
+}
+
+enum Cmd {
+    Login(u32, String, String),
+    Act(String),
+    CallTicket(String),
+    CallBack(String),
+    Transfer(usize, bool),
+    Rate(u32, String),
+    Refresh,
+}
+
+fn run(cli: &Cli, server: String) -> Result<()> {
+    let ui = CounterWindow::new()?;
+    let a = ui.global::<CounterAdapter>();
+    a.set_login_window(cli.window.to_string().into());
+    a.set_login_clerk(cli.clerk.clone().unwrap_or_else(|| format!("c{:02}", cli.window)).into());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Cmd>();
+    {
+        let tx = tx.clone();
+        let weak = ui.as_weak();
+        a.on_login(move || {
+            if let Some(ui) = weak.upgrade() {
+                let a = ui.global::<CounterAdapter>();
+                let w = a.get_login_window().trim().parse().unwrap_or(0);
+                let _ = tx.send(Cmd::Login(w, a.get_login_clerk().to_string(), a.get_login_pin().to_string()));
+            }
+        });
+    }
+    let t = tx.clone();
+    a.on_action(move |s| {
+        let _ = t.send(Cmd::Act(s.to_string()));
+    });
+    let t = tx.clone();
+    a.on_call_ticket(move |n| {
+        let _ = t.send(Cmd::CallTicket(n.to_string()));
+    });
+    let t = tx.clone();
+    a.on_call_back(move |n| {
+        let _ = t.send(Cmd::CallBack(n.to_string()));
+    });
+    {
+        let t = tx.clone();
+        let weak = ui.as_weak();
+        a.on_transfer(move || {
+            if let Some(ui) = weak.upgrade() {
+                let a = ui.global::<CounterAdapter>();
+                a.set_show_transfer(false);
+                let _ = t.send(Cmd::Transfer(a.get_transfer_index().max(0) as usize, a.get_transfer_return()));
+            }
+        });
+    }
+    {
+        let t = tx.clone();
+        let weak = ui.as_weak();
+        a.on_rate(move |r| {
+            let reason = weak.upgrade().map(|ui| ui.global::<CounterAdapter>().get_rating_reason().to_string()).unwrap_or_default();
+            let _ = t.send(Cmd::Rate(r.max(1) as u32, reason));
+        });
+    }
+    let weak = ui.as_weak();
+    let url = server.clone();
+    let events_tx = tx.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+        rt.block_on(async move {
+            // The event stream: any event may change this window's queue.
+            tokio::spawn(follow_events(url.clone(), events_tx));
+            let push = |state: &State| {
+                let state = state.clone();
+                let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &state, now_ms()));
+            };
+            let mut term = loop {
+                match Terminal::connect(&url).await {
+                    Ok(t) => break t,
+                    Err(_) => {
+                        push(&State { connected: false, login_error: "无法连接服务器，正在重试…".into(), ..Default::default() });
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            };
+            push(&term.state);
+            while let Some(cmd) = rx.recv().await {
+                match cmd {
+                    Cmd::Login(w, c, p) => {
+                        term.login(w, &c, &p).await;
+                    }
+                    Cmd::Act(a) => {
+                        term.act(&a).await;
+                    }
+                    Cmd::CallTicket(n) => {
+                        term.call_ticket(&n).await;
+                    }
+                    Cmd::CallBack(n) => {
+                        term.call_back(&n).await;
+                    }
+                    Cmd::Transfer(i, ret) => {
+                        let targets = view::transfer_targets(&term.state);
+                        if let Some((_, target)) = targets.into_iter().nth(i) {
+                            term.transfer(target, ret).await;
+                        }
+                    }
+                    Cmd::Rate(r, reason) => {
+                        term.rate(r, &reason).await;
+                    }
+                    Cmd::Refresh => {
+                        if !term.state.connected {
+                            let _ = term.reconnect(&url).await;
+                        } else {
+                            term.refresh().await;
+                        }
+                    }
+                }
+                push(&term.state);
+            }
+        });
+    });
+    ui.run()?;
+    Ok(())
+}
+
+/// Subscribes to the event stream from the last sequence seen and asks for
+/// a refresh on every event; reconnects with backoff.
+async fn follow_events(url: String, tx: tokio::sync::mpsc::UnboundedSender<Cmd>) {
+    use hall_proto::v1 as pb;
+    let mut last = 0u64;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        if let Ok(ch) = hall_proto::client::connect_with_backoff(&url, 1, Duration::from_secs(1)).await {
+            let mut c = pb::event_service_client::EventServiceClient::new(ch);
+            if last == 0
+                && let Ok(s) = c.snapshot(pb::SnapshotRequest {}).await
+            {
+                last = s.into_inner().seq;
+            }
+            if let Ok(stream) = c.subscribe(pb::SubscribeRequest { from_seq: last + 1 }).await {
+                let mut stream = stream.into_inner();
+                let _ = tx.send(Cmd::Refresh);
+                delay = Duration::from_millis(200);
+                while let Ok(Some(ev)) = stream.message().await {
+                    last = ev.seq;
+                    let _ = tx.send(Cmd::Refresh);
+                }
+            }
+        }
+        let _ = tx.send(Cmd::Refresh);
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,303 @@
+//! The counter terminal's controller: a session on one window and every
+//! clerk action, over gRPC. After each action it re-reads the window's queue
+//! (`GetMyQueue`), so the screen always shows the server's truth; after a
+//! reconnect (or a server restart) the same session finds its current ticket.
+
+use hall_proto::v1 as pb;
+use hall_proto::v1::counter_service_client::CounterServiceClient;
+use hall_proto::v1::kiosk_service_client::KioskServiceClient;
+use std::collections::HashMap;
+use tonic::transport::Channel;
+
+/// What a category means to the clerk: its name and its guidance.
+#[derive(Debug, Clone, Default)]
+pub struct CategoryInfo {
+    pub name: String,
+    pub materials: Vec<String>,
+}
+
+/// Everything the screen shows.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub session: Option<pb::Session>,
+    pub queue: Option<pb::MyQueue>,
+    pub categories: HashMap<String, CategoryInfo>,
+    pub connected: bool,
+    pub message: String,
+    pub message_is_error: bool,
+    /// The ticket just finished, waiting for the citizen's rating.
+    pub rating_for: Option<String>,
+    pub login_error: String,
+}
+
+pub enum Target {
+    Category(String),
+    Window(u32),
+}
+
+pub struct Terminal {
+    counter: CounterServiceClient<Channel>,
+    kiosk: KioskServiceClient<Channel>,
+    pub state: State,
+}
+
+/// A server error in words a clerk understands (Chinese), keeping the
+/// server's own detail where no translation fits.
+pub fn plain(status: &tonic::Status) -> String {
+    let m = status.message();
+    let known = [
+        ("clerk id or PIN is wrong", "工号或密码错误，请重新输入".to_string()),
+        ("no ticket is waiting", "当前没有等候的号".to_string()),
+        ("has no current ticket", "当前没有正在办理的号".to_string()),
+        ("is paused", "窗口已暂停服务，请先恢复".to_string()),
+        ("not logged in", "登录已失效，请重新登录".to_string()),
+        ("already been rated", "该号已经评价过".to_string()),
+    ];
+    if let Some((_, zh)) = known.iter().find(|(k, _)| m.contains(k)) {
+        return zh.clone();
+    }
+    if let Some(rest) = m.split("is already taken by ").nth(1) {
+        return format!("该窗口已由 {rest} 登录，请联系其先退出");
+    }
+    if m.contains("still has ticket") {
+        return format!("当前号尚未处理完，请先办结、过号或挂起（{m}）");
+    }
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Cancelled => "与服务器连接中断，正在重连".into(),
+        tonic::Code::NotFound => format!("没有找到：{m}"),
+        tonic::Code::FailedPrecondition => format!("现在不能这样操作：{m}"),
+        tonic::Code::InvalidArgument => format!("输入有误：{m}"),
+        _ => format!("操作未完成：{m}"),
+    }
+}
+
+impl Terminal {
+    pub async fn connect(url: &str) -> anyhow::Result<Terminal> {
+        let ch = hall_proto::client::connect_with_backoff(url, 20, std::time::Duration::from_secs(2)).await?;
+        let mut t = Terminal {
+            counter: CounterServiceClient::new(ch.clone()),
+            kiosk: KioskServiceClient::new(ch),
+            state: State { connected: true, ..Default::default() },
+        };
+        t.load_catalog().await;
+        Ok(t)
+    }
+
+    /// Points the terminal at a (restarted) server, keeping the session.
+    pub async fn reconnect(&mut self, url: &str) -> anyhow::Result<()> {
+        let ch = hall_proto::client::connect_with_backoff(url, 20, std::time::Duration::from_secs(2)).await?;
+        self.counter = CounterServiceClient::new(ch.clone());
+        self.kiosk = KioskServiceClient::new(ch);
+        self.state.connected = true;
+        self.load_catalog().await;
+        self.refresh().await;
+        Ok(())
+    }
+
+    async fn load_catalog(&mut self) {
+        if let Ok(c) = self.kiosk.get_catalog(pb::GetCatalogRequest::default()).await {
+            let c = c.into_inner();
+            for cat in c.categories {
+                let materials = cat.guidance.map(|g| g.materials).unwrap_or_default();
+                self.state.categories.insert(cat.code.clone(), CategoryInfo { name: cat.name_zh.clone(), materials });
+            }
+            for b in c.bundles {
+                self.state.categories.insert(b.code.clone(), CategoryInfo { name: b.name_zh.clone(), materials: vec![] });
+            }
+        }
+    }
+
+    pub fn category_name(&self, code: &str) -> String {
+        self.state.categories.get(code).map(|c| c.name.clone()).unwrap_or_else(|| code.to_string())
+    }
+
+    pub async fn login(&mut self, window: u32, clerk: &str, pin: &str) -> bool {
+        let req = pb::LoginRequest { window, clerk_id: clerk.trim().into(), pin: pin.into() };
+        match self.counter.login(req).await {
+            Ok(r) => {
+                self.state.session = r.into_inner().session;
+                self.state.login_error.clear();
+                self.refresh().await;
+                true
+            }
+            Err(s) => {
+                self.state.login_error = plain(&s);
+                false
+            }
+        }
+    }
+
+    fn session(&self) -> Result<pb::Session, tonic::Status> {
+        self.state.session.clone().ok_or_else(|| tonic::Status::failed_precondition("not logged in"))
+    }
+
+    fn win(&self) -> Result<pb::WindowRequest, tonic::Status> {
+        Ok(pb::WindowRequest { session: Some(self.session()?) })
+    }
+
+    /// Re-reads the window's queue.
+    pub async fn refresh(&mut self) {
+        let Ok(req) = self.win() else { return };
+        match self.counter.get_my_queue(req).await {
+            Ok(q) => {
+                self.state.queue = Some(q.into_inner());
+                self.state.connected = true;
+            }
+            Err(s) => {
+                if s.code() == tonic::Code::Unavailable {
+                    self.state.connected = false;
+                }
+                self.report(Err(s));
+            }
+        }
+    }
+
+    fn report(&mut self, r: Result<String, tonic::Status>) {
+        match r {
+            Ok(m) => {
+                self.state.message = m;
+                self.state.message_is_error = false;
+            }
+            Err(s) => {
+                if matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Cancelled) {
+                    self.state.connected = false;
+                }
+                self.state.message = plain(&s);
+                self.state.message_is_error = true;
+            }
+        }
+    }
+
+    /// One action by name (the button and F-key names of the screen).
+    pub async fn act(&mut self, action: &str) -> bool {
+        let r = self.do_act(action).await;
+        let ok = r.is_ok();
+        self.report(r);
+        if action != "logout" {
+            self.refresh().await;
+        }
+        ok
+    }
+
+    async fn do_act(&mut self, action: &str) -> Result<String, tonic::Status> {
+        let c = &mut self.counter;
+        let win = || -> Result<pb::WindowRequest, tonic::Status> {
+            Ok(pb::WindowRequest { session: Some(self.state.session.clone().ok_or_else(|| tonic::Status::failed_precondition("not logged in"))?) })
+        };
+        let session = self.state.session.clone();
+        Ok(match action {
+            "call-next" => {
+                let t = c.call_next(win()?).await?.into_inner();
+                format!("已呼叫 {}：{}", t.number, t.call_reason)
+            }
+            "recall" => format!("已重呼 {}", c.recall(win()?).await?.into_inner().number),
+            "start" => format!("开始办理 {}", c.start_service(win()?).await?.into_inner().number),
+            "finish" | "unresolved" => {
+                let resolved = action == "finish";
+                let req = pb::FinishRequest {
+                    session,
+                    resolved,
+                    unresolved_reason: if resolved { String::new() } else { "需补充材料，待回访".into() },
+                };
+                let t = c.finish(req).await?.into_inner();
+                self.state.rating_for = Some(t.number.clone());
+                if resolved { format!("{} 已办结，请办事人评价", t.number) } else { format!("{} 未办结，已生成回访事项", t.number) }
+            }
+            "no-show" => format!("{} 已过号", c.no_show(win()?).await?.into_inner().number),
+            "suspend" => {
+                let t = c.suspend(pb::SuspendRequest { session, reason: "补充材料".into() }).await?.into_inner();
+                format!("{} 已挂起，可随时回呼", t.number)
+            }
+            "pause" => {
+                c.pause(pb::PauseRequest { session, reason: "暂离".into() }).await?;
+                "已暂停服务".into()
+            }
+            "resume" => {
+                c.resume(win()?).await?;
+                "已恢复服务".into()
+            }
+            "logout" => {
+                c.logout(win()?).await?;
+                self.state.session = None;
+                self.state.queue = None;
+                "已退出登录".into()
+            }
+            other => return Err(tonic::Status::invalid_argument(format!("unknown action {other}"))),
+        })
+    }
+
+    pub async fn call_ticket(&mut self, number: &str) -> bool {
+        let r = match self.session() {
+            Ok(s) => self
+                .counter
+                .call_ticket(pb::TicketRequest { session: Some(s), number: number.into() })
+                .await
+                .map(|t| format!("已呼叫 {}", t.into_inner().number)),
+            Err(e) => Err(e),
+        };
+        let ok = r.is_ok();
+        self.report(r);
+        self.refresh().await;
+        ok
+    }
+
+    pub async fn call_back(&mut self, number: &str) -> bool {
+        let r = match self.session() {
+            Ok(s) => self
+                .counter
+                .call_back(pb::TicketRequest { session: Some(s), number: number.into() })
+                .await
+                .map(|t| format!("已回呼 {}", t.into_inner().number)),
+            Err(e) => Err(e),
+        };
+        let ok = r.is_ok();
+        self.report(r);
+        self.refresh().await;
+        ok
+    }
+
+    pub async fn transfer(&mut self, target: Target, with_return: bool) -> bool {
+        let r = match self.session() {
+            Ok(s) => {
+                let target = match target {
+                    Target::Category(c) => pb::transfer_request::Target::Category(c),
+                    Target::Window(w) => pb::transfer_request::Target::Window(w),
+                };
+                self.counter
+                    .transfer(pb::TransferRequest { session: Some(s), target: Some(target), with_return, reason: String::new() })
+                    .await
+                    .map(|t| {
+                        let t = t.into_inner();
+                        if with_return { format!("{} 已转移，办完后回到本窗口", t.number) } else { format!("{} 已转移", t.number) }
+                    })
+            }
+            Err(e) => Err(e),
+        };
+        let ok = r.is_ok();
+        self.report(r);
+        self.refresh().await;
+        ok
+    }
+
+    /// The citizen's rating (5 非常满意 … 1 非常不满意) for the ticket just finished.
+    pub async fn rate(&mut self, rating: u32, comment: &str) -> bool {
+        let Some(number) = self.state.rating_for.clone() else { return false };
+        let r = match self.session() {
+            Ok(s) => self
+                .counter
+                .submit_rating(pb::RatingRequest { session: Some(s), number: number.clone(), rating, comment: comment.into() })
+                .await
+                .map(|_| {
+                    if rating <= 2 { "感谢您的评价，我们会尽快回访".to_string() } else { "感谢您的评价".to_string() }
+                }),
+            Err(e) => Err(e),
+        };
+        let ok = r.is_ok();
+        if ok {
+            self.state.rating_for = None;
+        }
+        self.report(r);
+        self.refresh().await;
+        ok
+    }
+}
