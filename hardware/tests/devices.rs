@@ -201,9 +201,32 @@ fn hall_hw() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hall-hw"))
 }
 
+/// A child process killed when the test ends, even by a failed assertion.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// Starts a simulator subcommand and returns it with the path it printed.
-fn spawn_sim(args: &[&str]) -> (std::process::Child, String) {
-    let mut child = hall_hw().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+fn spawn_sim(args: &[&str]) -> (KillOnDrop, String) {
+    let mut child = KillOnDrop(hall_hw().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     (child, line.trim().to_string())

@@ -216,11 +216,19 @@ fn control_loop(mut tick: impl FnMut(Option<&str>)) -> Result<()> {
             }
         }
     });
+    let mut stdin_open = true;
     loop {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => tick(Some(line.trim())),
-            // stdin closed: keep simulating until killed.
-            Err(_) => tick(None),
+        if stdin_open {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => tick(Some(line.trim())),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => tick(None),
+                // stdin closed (e.g. /dev/null): keep simulating until
+                // killed, ticking on a timer rather than spinning.
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => stdin_open = false,
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(200));
+            tick(None);
         }
     }
 }
