@@ -226,28 +226,23 @@ impl Terminal {
         })
     }
 
+    /// Calls a chosen waiting ticket.
     pub async fn call_ticket(&mut self, number: &str) -> bool {
-        let r = match self.session() {
-            Ok(s) => self
-                .counter
-                .call_ticket(pb::TicketRequest { session: Some(s), number: number.into() })
-                .await
-                .map(|t| format!("已呼叫 {}", t.into_inner().number)),
-            Err(e) => Err(e),
-        };
-        let ok = r.is_ok();
-        self.report(r);
-        self.refresh().await;
-        ok
+        self.ticket_action(number, false).await
     }
 
+    /// Calls back a suspended ticket (回呼).
     pub async fn call_back(&mut self, number: &str) -> bool {
+        self.ticket_action(number, true).await
+    }
+
+    async fn ticket_action(&mut self, number: &str, back: bool) -> bool {
         let r = match self.session() {
-            Ok(s) => self
-                .counter
-                .call_back(pb::TicketRequest { session: Some(s), number: number.into() })
-                .await
-                .map(|t| format!("已回呼 {}", t.into_inner().number)),
+            Ok(s) => {
+                let req = pb::TicketRequest { session: Some(s), number: number.into() };
+                let res = if back { self.counter.call_back(req).await } else { self.counter.call_ticket(req).await };
+                res.map(|t| format!("{} {}", if back { "已回呼" } else { "已呼叫" }, t.into_inner().number))
+            }
             Err(e) => Err(e),
         };
         let ok = r.is_ok();

@@ -29,7 +29,8 @@ fn digit(lang: Lang, d: u32) -> String {
     }
 }
 
-/// Mandarin reading of 1..=999 as clip ids.
+/// Mandarin reading of 1..=999 as clip ids: 十二, 二十一, 一百零五, 一百一十五
+/// (below 100 a leading 一 is dropped: 十二, not 一十二).
 pub fn number_zh(n: u32) -> Vec<String> {
     let d = |x: u32| digit(Lang::Zh, x);
     let (h, t, o) = (n / 100, n / 10 % 10, n % 10);
@@ -37,37 +38,18 @@ pub fn number_zh(n: u32) -> Vec<String> {
     if h > 0 {
         out.push(d(h));
         out.push("zh_100".into());
-        match (t, o) {
-            (0, 0) => {}
-            (0, o) => {
-                out.push(d(0));
-                out.push(d(o));
-            }
-            (t, o) => {
-                out.push(d(t));
-                out.push("zh_10".into());
-                if o > 0 {
-                    out.push(d(o));
-                }
-            }
-        }
-        return out;
     }
-    match (t, o) {
-        (0, o) => out.push(d(o)),
-        (1, o) => {
-            out.push("zh_10".into());
-            if o > 0 {
-                out.push(d(o));
-            }
-        }
-        (t, o) => {
+    match t {
+        0 if h > 0 && o > 0 => out.push(d(0)),
+        0 => {}
+        1 if h == 0 => out.push("zh_10".into()),
+        t => {
             out.push(d(t));
             out.push("zh_10".into());
-            if o > 0 {
-                out.push(d(o));
-            }
         }
+    }
+    if o > 0 || n == 0 {
+        out.push(d(o));
     }
     out
 }
