@@ -157,11 +157,15 @@ fn run(cli: &Cli, server: String) -> Result<()> {
     let weak = ui.as_weak();
     let url = server.clone();
     let events_tx = tx.clone();
+    // One refresh at a time: a busy hall sends many events, and each would
+    // otherwise cost a GetMyQueue even when one read covers them all.
+    let refresh_pending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pending = refresh_pending.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
         rt.block_on(async move {
             // The event stream: any event may change this window's queue.
-            tokio::spawn(follow_events(url.clone(), events_tx));
+            tokio::spawn(follow_events(url.clone(), events_tx, pending));
             let push = |state: &State| {
                 let state = state.clone();
                 let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &state, now_ms()));
@@ -200,6 +204,7 @@ fn run(cli: &Cli, server: String) -> Result<()> {
                         term.rate(r, &reason).await;
                     }
                     Cmd::Refresh => {
+                        refresh_pending.store(false, std::sync::atomic::Ordering::SeqCst);
                         if !term.state.connected {
                             let _ = term.reconnect(&url).await;
                         } else {
@@ -217,8 +222,17 @@ fn run(cli: &Cli, server: String) -> Result<()> {
 
 /// Subscribes to the event stream from the last sequence seen and asks for
 /// a refresh on every event; reconnects with backoff.
-async fn follow_events(url: String, tx: tokio::sync::mpsc::UnboundedSender<Cmd>) {
+async fn follow_events(
+    url: String,
+    tx: tokio::sync::mpsc::UnboundedSender<Cmd>,
+    pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     use hall_proto::v1 as pb;
+    let refresh = || {
+        if !pending.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let _ = tx.send(Cmd::Refresh);
+        }
+    };
     let mut last = 0u64;
     let mut delay = Duration::from_millis(200);
     loop {
@@ -231,15 +245,15 @@ async fn follow_events(url: String, tx: tokio::sync::mpsc::UnboundedSender<Cmd>)
             }
             if let Ok(stream) = c.subscribe(pb::SubscribeRequest { from_seq: last + 1 }).await {
                 let mut stream = stream.into_inner();
-                let _ = tx.send(Cmd::Refresh);
+                refresh();
                 delay = Duration::from_millis(200);
                 while let Ok(Some(ev)) = stream.message().await {
                     last = ev.seq;
-                    let _ = tx.send(Cmd::Refresh);
+                    refresh();
                 }
             }
         }
-        let _ = tx.send(Cmd::Refresh);
+        refresh();
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }

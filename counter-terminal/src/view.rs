@@ -65,19 +65,16 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     if let Some(w) = &q.window {
         a.set_window_name(w.name.clone().into());
         a.set_clerk_name(format!("{} {}", w.clerk_id, w.clerk_name).into());
+        // The F8 button compares with "暂停服务" exactly.
         a.set_window_state(
             match w.state {
-                3 => format!("暂停服务 {}", w.pause_reason).trim().to_string(),
-                4 => "服务中".into(),
-                2 => "空闲".into(),
-                _ => "未登录".into(),
+                3 => "暂停服务",
+                4 => "服务中",
+                2 => "空闲",
+                _ => "未登录",
             }
             .into(),
         );
-        // The F8 button compares with this exact text.
-        if w.state == 3 {
-            a.set_window_state("暂停服务".into());
-        }
     }
     match &q.current {
         Some(t) => {
