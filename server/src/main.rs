@@ -74,6 +74,9 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,h2=warn,tower=warn".into()),
         )
+        // Logs on stderr: stdout's first line is the "listening on" line
+        // that scripts and the whole-hall runner read.
+        .with_writer(std::io::stderr)
         .init();
     let catalog = match &cli.config {
         Some(path) => hall_server::config::load(path)?,
