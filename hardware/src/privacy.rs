@@ -97,6 +97,13 @@ impl IdNumber {
         NaiveDate::parse_from_str(d, "%Y%m%d").ok()
     }
 
+    /// The plain number, for the one place it may go: the hall server's API,
+    /// which keys it with the site secret at its edge and forgets it. Never
+    /// log it, show it or print it (use [`IdNumber::masked`]).
+    pub fn expose_to_server(&self) -> &str {
+        &self.0
+    }
+
     /// The first six digits: the administrative area of registration.
     pub fn region(&self) -> &str {
         &self.0[..self.0.len().min(6)]

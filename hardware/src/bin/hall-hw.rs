@@ -195,14 +195,8 @@ const PRINTER_HELP: &str =
     "paper-ok, paper-near-end, paper-out, cover-open, cover-closed, offline, online, silent, answer, status";
 const READER_HELP: &str = "next, place, remove, corrupt";
 
-#[derive(serde::Deserialize)]
-struct CardsFile {
-    cards: Vec<CardSpec>,
-}
-
 fn parse_cards(text: &str) -> Result<Vec<CardSpec>> {
-    let f: CardsFile = toml::from_str(text)?;
-    Ok(f.cards)
+    Ok(hall_hardware::sim::parse_cards(text)?)
 }
 
 /// Runs until stdin closes (or forever when stdin is not interactive and

@@ -188,6 +188,12 @@ impl Card {
         }
     }
 
+    /// The full name, for the one place it may go: the hall server's API,
+    /// which keeps only the masked form. Never log, show or print it.
+    pub fn name_for_server(&self) -> &str {
+        if self.name.is_empty() { self.english_name.as_deref().unwrap_or("") } else { &self.name }
+    }
+
     pub fn age_on(&self, on: NaiveDate) -> u32 {
         privacy::age_on(self.birth_date, on)
     }

@@ -6,7 +6,7 @@ pub mod printer;
 pub mod reader;
 
 pub use printer::{PrinterSim, PrinterSimConfig};
-pub use reader::{ReaderSim, ReaderSimConfig};
+pub use reader::{parse_cards, sample_cards, ReaderSim, ReaderSimConfig};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::termios;

@@ -204,3 +204,18 @@ fn run(mut pty: Pty, config: ReaderSimConfig, shared: Arc<Shared>) {
         }
     }
 }
+
+#[derive(serde::Deserialize)]
+struct CardsFile {
+    cards: Vec<CardSpec>,
+}
+
+/// Cards for the simulator from TOML `[[cards]]` (see `testdata/cards.toml`).
+pub fn parse_cards(text: &str) -> Result<Vec<CardSpec>, toml::de::Error> {
+    Ok(toml::from_str::<CardsFile>(text)?.cards)
+}
+
+/// The fictitious sample cards shipped with the crate.
+pub fn sample_cards() -> Vec<CardSpec> {
+    parse_cards(include_str!("../../testdata/cards.toml")).expect("testdata/cards.toml parses")
+}

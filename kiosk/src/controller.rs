@@ -1,0 +1,364 @@
+//! Runs the flow's effects against the world: the server over gRPC, the
+//! printer thread, and feeds each result back into [`flow::update`].
+//!
+//! - Issuing: the printer is asked first (a fresh status); then `IssueTicket`
+//!   is sent and, while the server is unreachable, re-sent with the *same*
+//!   request id with backoff — a server restart mid-request gives one ticket,
+//!   never two.
+//! - The catalogue (queue lengths, waits, open/closed) follows the server's
+//!   event stream: any ticket or window event marks it stale, and it is
+//!   re-read at most once a second.
+//! - Each outcome is also written as one line to the `log` sink (stdout in
+//!   the binary): `issued A001 category=A people_ahead=2 wait_min=9`,
+//!   `printed A001`, `print_failed A001 paper_out`, `printer paper_out`,
+//!   `failed <message>`, `card 王*明`. Never a plain name or number.
+
+use crate::config::KioskConfig;
+use crate::devices::{self, PrinterHandle};
+use crate::flow::{self, CatalogView, Effect, Input, PrinterHealth, Settings, State};
+use hall_proto::v1 as pb;
+use hall_proto::v1::kiosk_service_client::KioskServiceClient;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+use tonic::transport::Channel;
+
+/// How long a visitor's request is retried while the server is unreachable.
+pub const ISSUE_RETRY_FOR: Duration = Duration::from_secs(60);
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A server refusal in the visitor's words.
+pub fn plain(status: &tonic::Status, en: bool) -> String {
+    let m = status.message();
+    let after = |key: &str| m.split(key).nth(1).map(|s| s.split_whitespace().next().unwrap_or("").to_string());
+    if let Some(number) = after("already holds ticket ") {
+        return if en {
+            format!("You already hold number {number} for this service today; please wait for your call.")
+        } else {
+            format!("您今天已取过该事项的号 {number}，请留意叫号，无需重复取号。")
+        };
+    }
+    let (zh, en_text): (String, String) = if m.contains("requires an ID card") {
+        ("该事项需要身份证，请将身份证放在感应区后重试。".into(), "This service needs your ID card: place it on the reader.".into())
+    } else if m.contains("quota") {
+        ("该事项今日号源已取完，可预约其他日期办理。".into(), "Today's numbers for this service are all taken.".into())
+    } else if let Some(next) = m.split("next issuing time ").nth(1) {
+        (format!("当前不在取号时间，下次取号时间 {next}。"), format!("Numbers are not issued now; next issuing time {next}."))
+    } else if m.contains("reached today's limit") {
+        ("您今天取该事项的号已达上限。".into(), "You have reached today's limit for this service.".into())
+    } else if m.contains("green channel") {
+        ("绿色通道需读取身份证并达到规定年龄。".into(), "The green channel needs an ID card showing the required age.".into())
+    } else if m.contains("no appointment") {
+        ("没有查到您今天的预约，请直接取号或到咨询台。".into(), "No appointment found for you today; take a number or ask at the desk.".into())
+    } else if m.contains("ID number is not a valid") {
+        ("身份证信息无法识别，请到咨询台办理。".into(), "The ID card could not be used; please ask at the desk.".into())
+    } else {
+        (format!("取号未成功：{m}"), format!("No number issued: {m}"))
+    };
+    if en { en_text } else { zh }
+}
+
+fn transient(s: &tonic::Status) -> bool {
+    matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded | tonic::Code::Unknown)
+}
+
+/// A request with the device token and a deadline.
+fn request<T>(token: &str, msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.set_timeout(Duration::from_secs(5));
+    if !token.is_empty()
+        && let Ok(v) = token.parse()
+    {
+        r.metadata_mut().insert("x-device-token", v);
+    }
+    r
+}
+
+pub struct Controller {
+    pub state: State,
+    pub settings: Settings,
+    url: String,
+    token: String,
+    kiosk_id: String,
+    client: Option<KioskServiceClient<Channel>>,
+    printer: PrinterHandle,
+    log: Box<dyn FnMut(&str) + Send>,
+    publish: Box<dyn FnMut(&State) + Send>,
+}
+
+pub fn settings(cfg: &KioskConfig) -> Settings {
+    Settings {
+        green_channel_age: cfg.green_channel_age,
+        idle_timeout_ms: cfg.idle_timeout_s as i64 * 1000,
+        done_timeout_ms: cfg.done_timeout_s as i64 * 1000,
+        status_url: cfg.status_url.clone(),
+        elder_categories: cfg.elder_categories.clone(),
+    }
+}
+
+impl Controller {
+    pub fn new(
+        cfg: &KioskConfig,
+        printer: PrinterHandle,
+        log: impl FnMut(&str) + Send + 'static,
+        publish: impl FnMut(&State) + Send + 'static,
+    ) -> Controller {
+        Controller {
+            state: State::new(cfg.lang == "en"),
+            settings: settings(cfg),
+            url: cfg.server.clone(),
+            token: cfg.device_token.clone(),
+            kiosk_id: cfg.kiosk_id.clone(),
+            client: None,
+            printer,
+            log: Box::new(log),
+            publish: Box::new(publish),
+        }
+    }
+
+    async fn client(&mut self) -> Option<KioskServiceClient<Channel>> {
+        if self.client.is_none()
+            && let Ok(ch) = hall_proto::client::connect_with_backoff(&self.url, 1, Duration::from_secs(1)).await
+        {
+            self.client = Some(KioskServiceClient::new(ch));
+        }
+        self.client.clone()
+    }
+
+    fn lost(&mut self) {
+        self.client = None;
+    }
+
+    /// Reads the catalogue; false when the server cannot be reached.
+    pub async fn load_catalog(&mut self) -> bool {
+        let got = match self.client().await {
+            Some(mut c) => c.get_catalog(request(&self.token, pb::GetCatalogRequest {})).await.map(|r| r.into_inner()),
+            None => Err(tonic::Status::unavailable("not connected")),
+        };
+        match got {
+            Ok(c) => {
+                self.handle(Input::Connected(true)).await;
+                self.handle(Input::Catalog(CatalogView::from_pb(&c))).await;
+                true
+            }
+            Err(e) => {
+                if transient(&e) {
+                    self.lost();
+                }
+                self.handle(Input::Connected(false)).await;
+                false
+            }
+        }
+    }
+
+    /// Asks the printer for its status and tells the flow.
+    pub async fn poll_printer(&mut self) {
+        let h = devices::health(&self.printer.status().await);
+        self.handle(Input::Printer(h)).await;
+    }
+
+    /// Applies an input and runs every effect it leads to, in order.
+    pub async fn handle(&mut self, input: Input) {
+        let mut queue = VecDeque::from([input]);
+        while let Some(input) = queue.pop_front() {
+            if let Input::Card(v) = &input {
+                let line = format!("card {}", v.masked_name);
+                (self.log)(&line);
+            }
+            let effects = flow::update(&mut self.state, input, now_ms(), &self.settings);
+            (self.publish)(&self.state);
+            for e in effects {
+                queue.extend(self.run(e).await);
+            }
+        }
+    }
+
+    async fn run(&mut self, effect: Effect) -> Option<Input> {
+        match effect {
+            Effect::Issue { request_id, code, priority, identity } => {
+                // Never issue a ticket this kiosk cannot print: ask the printer now.
+                let h = devices::health(&self.printer.status().await);
+                if let PrinterHealth::Blocked(code) = &h {
+                    (self.log)(&format!("refused {code}"));
+                    return Some(Input::Refused(h));
+                }
+                let req = pb::IssueTicketRequest {
+                    request_id,
+                    category: code.clone(),
+                    priority: priority as i32,
+                    channel: pb::Channel::Kiosk as i32,
+                    identity,
+                    kiosk_id: self.kiosk_id.clone(),
+                };
+                let r = self.with_retry(|mut c, token| {
+                    let req = req.clone();
+                    async move { c.issue_ticket(request(&token, req)).await }
+                }).await;
+                Some(self.issued(r))
+            }
+            Effect::CheckIn { request_id, identity } => {
+                let req = pb::CheckInAppointmentRequest { request_id, identity: Some(identity), kiosk_id: self.kiosk_id.clone() };
+                let r = self.with_retry(|mut c, token| {
+                    let req = req.clone();
+                    async move { c.check_in_appointment(request(&token, req)).await }
+                }).await;
+                Some(self.issued(r))
+            }
+            Effect::Print(slip) => {
+                let number = slip.ticket_no.clone();
+                let r = self.printer.print(*slip).await;
+                match r {
+                    Ok(report) => {
+                        (self.log)(&format!("printed {number}"));
+                        Some(Input::Printed(Ok(devices::health(&Ok(report.after)))))
+                    }
+                    Err(e) => {
+                        (self.log)(&format!("print_failed {number} {}", e.code()));
+                        Some(Input::Printed(Err(e.code().to_string())))
+                    }
+                }
+            }
+            Effect::Report(h) => {
+                (self.log)(&format!("printer {}", h.code()));
+                let req = pb::ReportDeviceRequest {
+                    device_id: format!("{}/printer", self.kiosk_id),
+                    kind: "printer".into(),
+                    status: h.code().into(),
+                    detail: match &h {
+                        PrinterHealth::Blocked(_) => "本机已暂停取号 (kiosk stopped issuing)".into(),
+                        PrinterHealth::NearEnd => "请及时更换打印纸 (replace the paper roll soon)".into(),
+                        PrinterHealth::Ok => String::new(),
+                    },
+                };
+                if let Some(mut c) = self.client().await
+                    && let Err(e) = c.report_device(request(&self.token, req)).await
+                {
+                    tracing::warn!(error = %e, "reporting the printer state");
+                }
+                None
+            }
+        }
+    }
+
+    fn issued(&mut self, r: Result<pb::Ticket, String>) -> Input {
+        match &r {
+            Ok(t) => (self.log)(&format!(
+                "issued {} category={} people_ahead={} wait_min={}",
+                t.number, t.category, t.people_ahead, t.estimated_wait_min
+            )),
+            Err(m) => (self.log)(&format!("failed {m}")),
+        }
+        Input::Issued(r)
+    }
+
+    /// Calls `f` until it answers, reconnecting with backoff while the server
+    /// is unreachable (for at most [`ISSUE_RETRY_FOR`]).
+    async fn with_retry<F, Fut>(&mut self, f: F) -> Result<pb::Ticket, String>
+    where
+        F: Fn(KioskServiceClient<Channel>, String) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<pb::Ticket>, tonic::Status>>,
+    {
+        let deadline = Instant::now() + ISSUE_RETRY_FOR;
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let result = match self.client().await {
+                Some(c) => f(c, self.token.clone()).await,
+                None => Err(tonic::Status::unavailable("server unreachable")),
+            };
+            match result {
+                Ok(t) => {
+                    if self.state.retrying || !self.state.connected {
+                        flow::update(&mut self.state, Input::Connected(true), now_ms(), &self.settings);
+                    }
+                    return Ok(t.into_inner());
+                }
+                Err(s) if transient(&s) => {
+                    self.lost();
+                    if !self.state.retrying {
+                        flow::update(&mut self.state, Input::Retrying(true), now_ms(), &self.settings);
+                        flow::update(&mut self.state, Input::Connected(false), now_ms(), &self.settings);
+                        (self.publish)(&self.state);
+                        (self.log)("retrying server unreachable");
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(if self.state.en {
+                            "The server cannot be reached, no number was issued. Please ask at the desk or use another kiosk.".into()
+                        } else {
+                            "暂时无法连接服务器，未能取号。请到咨询台或使用其他取号机。".into()
+                        });
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(s) => return Err(plain(&s, self.state.en)),
+            }
+        }
+    }
+}
+
+/// Follows the event stream and sends a fresh catalogue whenever queues or
+/// the catalogue changed (at most once a second), and `Connected(false)`
+/// while the server is gone. Runs until `tx` is closed.
+pub async fn follow_catalog(url: String, token: String, tx: UnboundedSender<Input>) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        if let Ok(ch) = hall_proto::client::connect_with_backoff(&url, 1, Duration::from_secs(1)).await {
+            let mut events = pb::event_service_client::EventServiceClient::new(ch.clone());
+            let mut kiosk = KioskServiceClient::new(ch);
+            let from = events.snapshot(request(&token, pb::SnapshotRequest {})).await.map(|s| s.into_inner().seq + 1);
+            if let Ok(from) = from
+                && let Ok(stream) = events.subscribe(request_stream(&token, pb::SubscribeRequest { from_seq: from })).await
+            {
+                delay = Duration::from_millis(200);
+                let mut stream = stream.into_inner();
+                let mut stale = true;
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        m = stream.message() => match m {
+                            Ok(Some(_)) => stale = true,
+                            _ => break,
+                        },
+                        _ = tick.tick() => {
+                            if stale {
+                                stale = false;
+                                match kiosk.get_catalog(request(&token, pb::GetCatalogRequest {})).await {
+                                    Ok(c) => {
+                                        if tx.send(Input::Connected(true)).is_err()
+                                            || tx.send(Input::Catalog(CatalogView::from_pb(&c.into_inner()))).is_err()
+                                        {
+                                            return;
+                                        }
+                                    }
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if tx.send(Input::Connected(false)).is_err() {
+            return;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Streams have no deadline (they last as long as the connection).
+fn request_stream<T>(token: &str, msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    if !token.is_empty()
+        && let Ok(v) = token.parse()
+    {
+        r.metadata_mut().insert("x-device-token", v);
+    }
+    r
+}

@@ -1,0 +1,230 @@
+//! The kiosk flow without a server: every path through the screens.
+
+use super::*;
+
+fn item(code: &str, id_required: bool) -> Item {
+    Item {
+        code: code.into(),
+        name_zh: format!("事项{code}"),
+        name_en: format!("Service {code}"),
+        zone: "general".into(),
+        open_now: true,
+        id_required,
+        materials: vec!["居民身份证原件".into()],
+        legal_days: 20,
+        promised_days: 5,
+        ..Default::default()
+    }
+}
+
+fn state() -> State {
+    let mut st = State::new(false);
+    let catalog = CatalogView {
+        hall_zh: "示例区政务服务中心".into(),
+        items: vec![item("A", true), item("B", false), Item { open_now: false, issue_from: "09:00".into(), issue_until: "16:30".into(), ..item("C", false) }],
+        ..Default::default()
+    };
+    update(&mut st, Input::Catalog(catalog), 0, &Settings::default());
+    update(&mut st, Input::Connected(true), 0, &Settings::default());
+    st
+}
+
+fn visitor(age: u32) -> Visitor {
+    Visitor {
+        masked_name: "王*明".into(),
+        masked_number: "110101********0022".into(),
+        age,
+        identity: pb::Identity { id_number: "110101195603010022".into(), name: "王小明".into(), birth_date: "1956-03-01".into() },
+    }
+}
+
+fn tap(st: &mut State, t: Touch, now: i64) -> Vec<Effect> {
+    update(st, Input::Touch(t), now, &Settings::default())
+}
+
+fn ticket(number: &str, category: &str) -> pb::Ticket {
+    pb::Ticket { number: number.into(), category: category.into(), service_date: "2026-11-27".into(), people_ahead: 2, estimated_wait_min: 9, ..Default::default() }
+}
+
+#[test]
+fn category_first_then_card_then_confirm_issues_once() {
+    let mut st = state();
+    tap(&mut st, Touch::Choose("A".into()), 1);
+    assert_eq!(st.screen, Screen::Detail);
+    tap(&mut st, Touch::TakeNumber, 2);
+    assert_eq!(st.screen, Screen::Identity);
+    // An ID-required category cannot skip the card.
+    tap(&mut st, Touch::SkipId, 3);
+    assert_eq!(st.screen, Screen::Identity);
+    update(&mut st, Input::Card(visitor(40)), 4, &Settings::default());
+    assert_eq!(st.screen, Screen::Confirm);
+    let fx = tap(&mut st, Touch::Confirm, 5);
+    let [Effect::Issue { request_id, code, priority, identity }] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!(code, "A");
+    assert_eq!(*priority, pb::PriorityClass::Normal);
+    assert_eq!(identity.as_ref().unwrap().id_number, "110101195603010022");
+    assert_eq!(st.request_id.as_deref(), Some(request_id.as_str()));
+    // A second confirm while the request is in flight does nothing.
+    assert!(tap(&mut st, Touch::Confirm, 6).is_empty());
+    let fx = update(&mut st, Input::Issued(Ok(ticket("A001", "A"))), 7, &Settings::default());
+    assert_eq!(st.screen, Screen::Done);
+    let [Effect::Print(slip)] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!(slip.ticket_no, "A001");
+    assert_eq!(slip.status_url, "https://hall.example.gov.cn/t/2026-11-27/A001");
+    assert_eq!(slip.time_limit, "法定办结时限 20 个工作日，承诺 5 个工作日");
+    assert_eq!(st.done.as_ref().unwrap().printed, PrintState::Printing);
+    update(&mut st, Input::Printed(Ok(PrinterHealth::Ok)), 8, &Settings::default());
+    assert_eq!(st.done.as_ref().unwrap().printed, PrintState::Printed);
+}
+
+#[test]
+fn card_first_skips_the_identity_screen_and_debug_is_masked() {
+    let mut st = state();
+    update(&mut st, Input::Card(visitor(40)), 1, &Settings::default());
+    tap(&mut st, Touch::Choose("A".into()), 2);
+    tap(&mut st, Touch::TakeNumber, 3);
+    assert_eq!(st.screen, Screen::Confirm);
+    let shown = format!("{st:?}");
+    assert!(!shown.contains("110101195603010022") && !shown.contains("王小明"), "{shown}");
+}
+
+#[test]
+fn skipping_the_card_is_allowed_where_not_required() {
+    let mut st = state();
+    tap(&mut st, Touch::Choose("B".into()), 1);
+    tap(&mut st, Touch::TakeNumber, 2);
+    tap(&mut st, Touch::SkipId, 3);
+    assert_eq!(st.screen, Screen::Confirm);
+    let fx = tap(&mut st, Touch::Confirm, 4);
+    assert!(matches!(fx.as_slice(), [Effect::Issue { identity: None, .. }]), "{fx:?}");
+}
+
+#[test]
+fn green_channel_only_from_the_configured_age() {
+    let mut st = state();
+    tap(&mut st, Touch::Choose("A".into()), 1);
+    tap(&mut st, Touch::TakeNumber, 2);
+    update(&mut st, Input::Card(visitor(69)), 3, &Settings::default());
+    tap(&mut st, Touch::Green(true), 4);
+    assert!(!st.green, "69 is below 70");
+    update(&mut st, Input::Card(visitor(70)), 5, &Settings::default());
+    tap(&mut st, Touch::Green(true), 6);
+    assert!(st.green);
+    let fx = tap(&mut st, Touch::Confirm, 7);
+    assert!(matches!(fx.as_slice(), [Effect::Issue { priority: pb::PriorityClass::Elderly, .. }]), "{fx:?}");
+    let fx = update(&mut st, Input::Issued(Ok(pb::Ticket { priority: pb::PriorityClass::Elderly as i32, ..ticket("A002", "A") })), 8, &Settings::default());
+    let [Effect::Print(slip)] = fx.as_slice() else { panic!() };
+    assert_eq!(slip.priority, "绿色通道");
+}
+
+#[test]
+fn printer_out_blocks_confirming_and_reports_once() {
+    let mut st = state();
+    tap(&mut st, Touch::Choose("B".into()), 1);
+    tap(&mut st, Touch::TakeNumber, 2);
+    tap(&mut st, Touch::SkipId, 3);
+    let fx = update(&mut st, Input::Printer(PrinterHealth::Blocked("paper_out".into())), 4, &Settings::default());
+    assert_eq!(fx, vec![Effect::Report(PrinterHealth::Blocked("paper_out".into()))]);
+    assert!(update(&mut st, Input::Printer(PrinterHealth::Blocked("paper_out".into())), 5, &Settings::default()).is_empty());
+    assert_eq!(st.blocked(), Some("paper_out"));
+    assert!(tap(&mut st, Touch::Confirm, 6).is_empty());
+    // Paper back in: the visitor continues where they were.
+    update(&mut st, Input::Printer(PrinterHealth::Ok), 7, &Settings::default());
+    assert!(matches!(tap(&mut st, Touch::Confirm, 8).as_slice(), [Effect::Issue { .. }]));
+    // The fresh status check before issuing said no: back to confirm, nothing issued.
+    update(&mut st, Input::Refused(PrinterHealth::Blocked("cover_open".into())), 9, &Settings::default());
+    assert_eq!(st.screen, Screen::Confirm);
+    assert_eq!(st.request_id, None);
+}
+
+#[test]
+fn a_print_failure_after_issuing_keeps_the_number_on_screen() {
+    let mut st = state();
+    tap(&mut st, Touch::Choose("B".into()), 1);
+    tap(&mut st, Touch::TakeNumber, 2);
+    tap(&mut st, Touch::SkipId, 3);
+    tap(&mut st, Touch::Confirm, 4);
+    update(&mut st, Input::Issued(Ok(ticket("B001", "B"))), 5, &Settings::default());
+    let fx = update(&mut st, Input::Printed(Err("paper_out".into())), 6, &Settings::default());
+    assert_eq!(fx, vec![Effect::Report(PrinterHealth::Blocked("paper_out".into()))]);
+    assert_eq!(st.screen, Screen::Done);
+    let d = st.done.as_ref().unwrap();
+    assert_eq!((d.number.as_str(), &d.printed), ("B001", &PrintState::Failed("paper_out".into())));
+}
+
+#[test]
+fn server_errors_show_and_closed_categories_do_not_offer_a_number() {
+    let mut st = state();
+    tap(&mut st, Touch::Choose("C".into()), 1);
+    assert_eq!(st.screen, Screen::Detail);
+    assert!(st.message.contains("09:00–16:30"), "{}", st.message);
+    tap(&mut st, Touch::TakeNumber, 2);
+    assert_eq!(st.screen, Screen::Detail);
+    tap(&mut st, Touch::Choose("B".into()), 3);
+    tap(&mut st, Touch::TakeNumber, 4);
+    tap(&mut st, Touch::SkipId, 5);
+    tap(&mut st, Touch::Confirm, 6);
+    update(&mut st, Input::Issued(Err("您今天已取过该事项的号 B001".into())), 7, &Settings::default());
+    assert_eq!(st.screen, Screen::Failed);
+    assert!(st.message.contains("B001"));
+}
+
+#[test]
+fn idle_and_done_timeouts_forget_the_visitor() {
+    let s = Settings::default();
+    let mut st = state();
+    tap(&mut st, Touch::Choose("A".into()), 1_000);
+    tap(&mut st, Touch::TakeNumber, 2_000);
+    update(&mut st, Input::Card(visitor(40)), 3_000, &s);
+    update(&mut st, Input::Tick, 3_000 + s.idle_timeout_ms - 1, &s);
+    assert_eq!(st.screen, Screen::Confirm);
+    update(&mut st, Input::Tick, 3_000 + s.idle_timeout_ms, &s);
+    assert_eq!(st.screen, Screen::Home);
+    assert!(st.visitor.is_none() && st.selected.is_none());
+    // The done screen goes after its own, shorter timeout.
+    tap(&mut st, Touch::Choose("B".into()), 100_000);
+    tap(&mut st, Touch::TakeNumber, 100_000);
+    tap(&mut st, Touch::SkipId, 100_000);
+    tap(&mut st, Touch::Confirm, 100_000);
+    update(&mut st, Input::Issued(Ok(ticket("B002", "B"))), 101_000, &s);
+    update(&mut st, Input::Tick, 101_000 + s.done_timeout_ms - 1, &s);
+    assert_eq!(st.screen, Screen::Done);
+    update(&mut st, Input::Tick, 101_000 + s.done_timeout_ms, &s);
+    assert_eq!(st.screen, Screen::Home);
+    assert!(st.done.is_none());
+}
+
+#[test]
+fn check_in_reads_the_card_then_asks_the_server() {
+    let mut st = state();
+    tap(&mut st, Touch::CheckIn, 1);
+    assert_eq!(st.screen, Screen::CheckIn);
+    let fx = update(&mut st, Input::Card(visitor(40)), 2, &Settings::default());
+    assert!(matches!(fx.as_slice(), [Effect::CheckIn { .. }]), "{fx:?}");
+    assert_eq!(st.screen, Screen::Issuing);
+}
+
+#[test]
+fn search_zone_and_elder_mode_filter_the_choices() {
+    let s = Settings::default();
+    let mut st = state();
+    assert_eq!(st.visible_items(&s).len(), 3);
+    tap(&mut st, Touch::Search("service b".into()), 1);
+    assert_eq!(st.visible_items(&s).iter().map(|i| i.code.as_str()).collect::<Vec<_>>(), ["B"]);
+    tap(&mut st, Touch::Zone(Some("enterprise".into())), 2);
+    assert!(st.visible_items(&s).is_empty());
+    tap(&mut st, Touch::Zone(None), 3);
+    tap(&mut st, Touch::Elder(true), 4);
+    let only_a = Settings { elder_categories: vec!["A".into()], ..Settings::default() };
+    assert_eq!(st.visible_items(&only_a).len(), 1);
+}
+
+#[test]
+fn a_catalog_change_that_removes_the_chosen_category_goes_home() {
+    let mut st = state();
+    tap(&mut st, Touch::Choose("A".into()), 1);
+    let mut c = st.catalog.clone();
+    c.items.retain(|i| i.code != "A");
+    update(&mut st, Input::Catalog(c), 2, &Settings::default());
+    assert_eq!(st.screen, Screen::Home);
+}

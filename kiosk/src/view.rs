@@ -1,0 +1,219 @@
+//! The flow's state → the Slint `KioskAdapter` global; headless rendering
+//! for screenshots, tests and the hall's headless mode.
+
+use crate::flow::{PrintState, Settings, State};
+use crate::{ItemRow, KioskAdapter, KioskWindow, ZoneRow};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use std::rc::Rc;
+
+fn model<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
+    ModelRc::from(Rc::new(VecModel::from(v)))
+}
+
+/// "等候 5 人 · 约 12 分钟" (or closed / quota used up).
+fn queue_text(i: &crate::flow::Item, en: bool) -> String {
+    match (i.open_now, i.quota_left, en) {
+        (false, _, false) => format!("暂停取号 · {}–{}", i.issue_from, i.issue_until),
+        (false, _, true) => format!("Closed now (issuing {}–{})", i.issue_from, i.issue_until),
+        (true, Some(0), false) => "今日号源已取完".into(),
+        (true, Some(0), true) => "No numbers left today".into(),
+        (true, _, false) if i.waiting == 0 => "无需等候".into(),
+        (true, _, true) if i.waiting == 0 => "No wait".into(),
+        (true, _, false) => format!("等候 {} 人 · 约 {} 分钟", i.waiting, i.wait_min),
+        (true, _, true) => format!("{} waiting · about {} min", i.waiting, i.wait_min),
+    }
+}
+
+/// A ticket's QR code as an image (black modules on white, 1 px each, with a
+/// quiet zone; the view scales it up without smoothing).
+pub fn qr_image(text: &str) -> slint::Image {
+    let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else { return slint::Image::default() };
+    let w = code.width();
+    let quiet = 4;
+    let size = (w + 2 * quiet) as u32;
+    let mut buf = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::new(size, size);
+    let colors = code.to_colors();
+    for (i, px) in buf.make_mut_slice().iter_mut().enumerate() {
+        let (x, y) = (i % size as usize, i / size as usize);
+        let dark = x >= quiet
+            && y >= quiet
+            && x < quiet + w
+            && y < quiet + w
+            && colors[(y - quiet) * w + (x - quiet)] == qrcode::Color::Dark;
+        let v = if dark { 0 } else { 255 };
+        *px = slint::Rgb8Pixel { r: v, g: v, b: v };
+    }
+    slint::Image::from_rgb8(buf)
+}
+
+/// Words for a printer reason code.
+pub fn printer_words(code: &str, en: bool) -> String {
+    let (zh, e) = match code {
+        "paper_out" => ("打印纸已用完", "The printer is out of paper"),
+        "cover_open" => ("打印机盖未关好", "The printer cover is open"),
+        "cutter_error" => ("打印机切纸故障", "The printer's cutter is jammed"),
+        "offline" => ("打印机未连接或无响应", "The printer does not answer"),
+        _ => ("打印机故障", "The printer has a fault"),
+    };
+    let s = if en { e } else { zh };
+    format!("{s} ({code})")
+}
+
+pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
+    let a = ui.global::<KioskAdapter>();
+    let en = st.en;
+    a.set_en(en);
+    a.set_elder(st.elder);
+    a.set_screen(st.screen.name().into());
+    let hall = if en && !st.catalog.hall_en.is_empty() { &st.catalog.hall_en } else { &st.catalog.hall_zh };
+    a.set_hall_name(if hall.is_empty() { "政务服务中心".into() } else { hall.into() });
+    a.set_clock(clock_text(now_ms, en).into());
+    a.set_visitor(st.visitor.as_ref().map(|v| format!("{} {}", v.masked_name, v.masked_number)).unwrap_or_default().into());
+    a.set_connected(st.connected);
+    a.set_retrying(st.retrying);
+    a.set_blocked(st.blocked().map(|c| printer_words(c, en)).unwrap_or_default().into());
+    let notice = if st.catalog_loads == 0 {
+        if en { "Connecting to the server…".into() } else { "正在连接服务器…".into() }
+    } else if !st.catalog.open_today {
+        if en {
+            format!("The hall is closed today. Next opening: {}", st.catalog.next_opening)
+        } else {
+            format!("今日不办公。下次取号时间：{}", st.catalog.next_opening)
+        }
+    } else {
+        st.catalog.notice.clone()
+    };
+    a.set_notice(notice.into());
+    a.set_zones(model(
+        st.catalog
+            .zones
+            .iter()
+            .map(|z| ZoneRow { code: z.code.clone().into(), name: st.catalog.zone_name(&z.code, en).into() })
+            .collect(),
+    ));
+    a.set_zone(st.zone.clone().unwrap_or_default().into());
+    if a.get_search().as_str() != st.search {
+        a.set_search(st.search.clone().into());
+    }
+    a.set_items(model(
+        st.visible_items(s)
+            .into_iter()
+            .map(|i| ItemRow {
+                code: i.code.clone().into(),
+                name: i.name(en).into(),
+                dept: i.department.clone().into(),
+                queue: queue_text(i, en).into(),
+                bundle: i.bundle,
+                open: i.open_now && i.quota_left != Some(0),
+            })
+            .collect(),
+    ));
+    a.set_message(st.message.clone().into());
+    if let Some(i) = st.selected_item() {
+        a.set_d_name(i.name(en).into());
+        a.set_d_dept(format!("{} · {}", i.department, st.catalog.zone_name(&i.zone, en)).into());
+        a.set_d_queue(queue_text(i, en).into());
+        a.set_d_materials(model(i.materials.iter().map(SharedString::from).collect()));
+        a.set_d_limit(i.time_limit(en).into());
+        a.set_d_fees(i.fees.clone().into());
+        a.set_d_notes(i.notes.clone().into());
+        a.set_d_stages(
+            if i.bundle {
+                format!("{}{}", if en { "Steps: " } else { "办理环节：" }, i.stages.join(" → "))
+            } else {
+                String::new()
+            }
+            .into(),
+        );
+        a.set_d_can_take(i.open_now && i.quota_left != Some(0));
+        a.set_can_skip(!i.id_required);
+    }
+    a.set_c_person(
+        st.visitor
+            .as_ref()
+            .map(|v| format!("{}（{}）", v.masked_name, v.masked_number))
+            .unwrap_or_else(|| if en { "no ID card read".into() } else { "未读取身份证".into() })
+            .into(),
+    );
+    a.set_green_eligible(st.green_eligible(s));
+    a.set_green(st.green);
+    if let Some(d) = &st.done {
+        a.set_t_number(d.number.clone().into());
+        a.set_t_category(d.category.clone().into());
+        a.set_t_priority(d.priority.clone().into());
+        a.set_t_ahead(
+            if en {
+                format!("{} people ahead of you · about {} min", d.people_ahead, d.wait_min)
+            } else {
+                format!("您前面还有 {} 人 · 预计等候约 {} 分钟", d.people_ahead, d.wait_min)
+            }
+            .into(),
+        );
+        a.set_t_zone(
+            if d.zone.is_empty() {
+                String::new()
+            } else if en {
+                format!("Please wait in: {}", d.zone)
+            } else {
+                format!("请到 {} 等候叫号", d.zone)
+            }
+            .into(),
+        );
+        a.set_t_qr(qr_image(&d.status_url));
+        let (text, failed) = match &d.printed {
+            PrintState::Printing => (if en { "Printing your slip…".into() } else { "正在打印号票…".into() }, false),
+            PrintState::Printed => (if en { "Please take your slip.".into() } else { "请取走号票，留意叫号。".into() }, false),
+            PrintState::Failed(c) => (
+                if en {
+                    format!("The slip could not be printed ({}). Please remember your number: {}", printer_words(c, en), d.number)
+                } else {
+                    format!("号票未能打印（{}）。请记下您的号码：{}", printer_words(c, en), d.number)
+                },
+                true,
+            ),
+        };
+        a.set_t_print(text.into());
+        a.set_t_print_failed(failed);
+    }
+}
+
+/// 2026年11月27日 星期五 09:05 (Asia/Shanghai).
+pub fn clock_text(now_ms: i64, en: bool) -> String {
+    use chrono::Datelike;
+    let Some(t) = chrono::DateTime::from_timestamp_millis(now_ms) else { return String::new() };
+    let t = t.with_timezone(&chrono_tz::Asia::Shanghai);
+    if en {
+        return t.format("%a %d %b %Y %H:%M").to_string();
+    }
+    let wd = ["一", "二", "三", "四", "五", "六", "日"][t.weekday().num_days_from_monday() as usize];
+    format!("{} 星期{} {}", t.format("%Y年%m月%d日"), wd, t.format("%H:%M"))
+}
+
+/// Headless platform: one software-rendered window, no display.
+struct Headless(Rc<slint::platform::software_renderer::MinimalSoftwareWindow>);
+
+impl slint::platform::Platform for Headless {
+    fn create_window_adapter(&self) -> Result<Rc<dyn slint::platform::WindowAdapter>, slint::PlatformError> {
+        Ok(self.0.clone())
+    }
+}
+
+pub fn install_headless(width: u32, height: u32) {
+    use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
+    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+    window.set_size(slint::PhysicalSize::new(width, height));
+    let _ = slint::platform::set_platform(Box::new(Headless(window)));
+}
+
+/// Renders the window as it is now to a PNG file.
+pub fn snapshot_png(ui: &KioskWindow, path: &std::path::Path) -> anyhow::Result<()> {
+    ui.show()?;
+    slint::platform::update_timers_and_animations();
+    let buf = ui.window().take_snapshot()?;
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut enc = png::Encoder::new(file, buf.width(), buf.height());
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header()?.write_image_data(buf.as_bytes())?;
+    Ok(())
+}
