@@ -25,7 +25,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(dir: &Path, catalog: Catalog) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_at(dir, catalog, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Starts on a given address: a restart on the address clients know.
+    pub async fn start_at(dir: &Path, catalog: Catalog, addr: SocketAddr) -> TestServer {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let mut opts = hall_server::Options::new(dir.to_path_buf(), catalog);

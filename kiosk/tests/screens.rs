@@ -1,0 +1,149 @@
+//! The `kiosk` binary: every screen renders headless with Chinese text, and
+//! the headless run mode takes a number end to end when driven on stdin.
+
+use hall_tests::{TestServer, always_open};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Share of pixels in a box whose colour is close to `rgb`.
+fn share_near(png_path: &Path, (x0, y0, x1, y1): (u32, u32, u32, u32), rgb: [u8; 3]) -> f64 {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = info.color_type.samples();
+    let (mut hit, mut n) = (0, 0);
+    for y in y0..y1.min(info.height) {
+        for x in x0..x1.min(info.width) {
+            let i = (y * info.width + x) as usize * px;
+            n += 1;
+            if (0..3).all(|c| (buf[i + c] as i32 - rgb[c] as i32).abs() < 40) {
+                hit += 1;
+            }
+        }
+    }
+    hit as f64 / n.max(1) as f64
+}
+
+const SCREENS: [&str; 16] = [
+    "home.png",
+    "home-landscape.png",
+    "home-en.png",
+    "home-elder.png",
+    "detail.png",
+    "detail-bundle.png",
+    "identity.png",
+    "confirm.png",
+    "issuing-retrying.png",
+    "done.png",
+    "done-landscape.png",
+    "done-print-failed.png",
+    "blocked.png",
+    "failed.png",
+    "checkin.png",
+    "offline.png",
+];
+
+#[test]
+fn every_screen_renders_headless_with_chinese_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiosk")).arg("--screenshot").arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in SCREENS {
+        let bytes = std::fs::read(dir.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!(&bytes[1..4], b"PNG", "{f}");
+    }
+    // The hall name (示例区政务服务中心, white on red) is drawn: without the CJK
+    // font the header holds no white at all.
+    let header = share_near(&dir.path().join("home.png"), (30, 20, 400, 75), [255, 255, 255]);
+    assert!(header > 0.08, "header text share {header}");
+    // The done screen shows the number in large red type.
+    let number = share_near(&dir.path().join("done.png"), (150, 520, 930, 760), [0xb7, 0x1c, 0x1c]);
+    assert!(number > 0.15, "ticket number share {number}");
+    // The blocked screen dims the home screen behind its message.
+    let dim = share_near(&dir.path().join("blocked.png"), (0, 1500, 1080, 1900), [0x3a, 0x3a, 0x3a]);
+    assert!(dim > 0.9, "dimmed share {dim}");
+    // Landscape is laid out for its width: four columns of categories.
+    let card_row = share_near(&dir.path().join("home-landscape.png"), (1460, 460, 1880, 600), [255, 255, 255]);
+    assert!(card_row > 0.5, "fourth column share {card_row}");
+    if let Ok(docs) = std::env::var("HALL_SCREENSHOT_DIR") {
+        for f in ["home.png", "home-landscape.png", "detail.png", "confirm.png", "done.png", "blocked.png"] {
+            std::fs::copy(dir.path().join(f), Path::new(&docs).join(format!("kiosk-{f}"))).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_broken_config_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("kiosk.toml");
+    std::fs::write(&f, "[printer]\nwidth = 76\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiosk")).arg("--config").arg(&f).arg("--headless").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kiosk.toml: printer.width: 76 mm is not a supported paper width"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_run_takes_a_number_driven_on_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("data"), always_open()).await;
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["--headless", "--every", "1", "--duration", "60", "--server", &server.url(), "--out"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut lines = Vec::new();
+    let wait_for = |lines: &mut Vec<String>, prefix: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if lines.iter().any(|l: &String| l.starts_with(prefix)) {
+                return;
+            }
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                lines.push(l);
+            }
+        }
+        panic!("no '{prefix}' line: {lines:?}");
+    };
+    wait_for(&mut lines, "kiosk: headless");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    writeln!(stdin, "sim-card 1").unwrap();
+    wait_for(&mut lines, "card ");
+    for c in ["choose medical_insurance", "take", "confirm"] {
+        writeln!(stdin, "{c}").unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    wait_for(&mut lines, "printed ");
+    let issued = lines.iter().find(|l| l.starts_with("issued ")).unwrap().clone();
+    let number = issued.split_whitespace().nth(1).unwrap().to_string();
+    assert!(lines.contains(&format!("printed {number}")), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "card 李*红"), "{lines:?}");
+    // The slip was saved as PNG; the screen as PNG too.
+    let slips = out.join("slips");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&slips).map(|d| d.count()).unwrap_or(0) == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(std::fs::read_dir(&slips).unwrap().count() >= 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(out.join("kiosk.png").exists() && out.join("kiosk-done.png").exists());
+    writeln!(stdin, "quit").unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    server.stop().await;
+}
