@@ -48,6 +48,12 @@ pub fn state(now_ms: i64) -> State {
             waiting_total: 5,
             suspended: vec![t("A019", "social_insurance", pb::PriorityClass::Normal, 40, "吴*")],
             today: Some(pb::WindowFigures { served: 18, no_shows: 1, avg_handling_s: 372, avg_rating: 4.8, ratings: 15 }),
+            device_alerts: vec![pb::DeviceAlert {
+                device_id: "kiosk-2/printer".into(),
+                kind: "printer".into(),
+                status: "paper_near_end".into(),
+                ..Default::default()
+            }],
         }),
         categories,
         connected: true,

@@ -35,6 +35,23 @@ pub fn transfer_targets(state: &State) -> Vec<(String, Target)> {
     cats.into_iter().take(9).map(|(c, i)| (format!("{}（{}）", i.name, c), Target::Category(c.clone()))).collect()
 }
 
+/// "设备提醒：kiosk-1/printer 打印纸已用完 · kiosk-2/printer 打印纸将尽".
+pub fn device_alert_text(alerts: &[pb::DeviceAlert]) -> String {
+    if alerts.is_empty() {
+        return String::new();
+    }
+    let words = |s: &str| match s {
+        "paper_out" => "打印纸已用完，已暂停取号",
+        "paper_near_end" => "打印纸将尽，请及时更换",
+        "cover_open" => "打印机盖未关好，已暂停取号",
+        "cutter_error" => "打印机切纸故障",
+        "offline" => "设备无响应",
+        _ => "设备故障",
+    };
+    let parts: Vec<String> = alerts.iter().map(|d| format!("{} {}（{}）", d.device_id, words(&d.status), d.status)).collect();
+    format!("设备提醒：{}", parts.join(" · "))
+}
+
 fn row(state: &State, t: &pb::Ticket, now_ms: i64) -> TicketRow {
     let name = state.categories.get(&t.category).map(|c| c.name.clone()).unwrap_or_else(|| t.category.clone());
     TicketRow {
@@ -62,6 +79,7 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     let targets: Vec<SharedString> = transfer_targets(state).into_iter().map(|(l, _)| l.into()).collect();
     a.set_transfer_targets(ModelRc::from(Rc::new(VecModel::from(targets))));
     let Some(q) = &state.queue else { return };
+    a.set_device_alert(device_alert_text(&q.device_alerts).into());
     if let Some(w) = &q.window {
         a.set_window_name(w.name.clone().into());
         a.set_clerk_name(format!("{} {}", w.clerk_id, w.clerk_name).into());

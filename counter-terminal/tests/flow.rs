@@ -49,6 +49,26 @@ async fn a_clerks_day_at_the_window() {
     t1.refresh().await;
     let first = t1.state.queue.as_ref().unwrap().waiting[0].number.clone();
     assert_eq!(first, a1.number);
+    assert!(t1.state.queue.as_ref().unwrap().device_alerts.is_empty());
+
+    // A kiosk's printer runs out of paper: every counter shows it until it is fixed.
+    let report = |status: &str| pb::ReportDeviceRequest {
+        device_id: "kiosk-2/printer".into(),
+        kind: "printer".into(),
+        status: status.into(),
+        detail: String::new(),
+    };
+    kiosk.report_device(report("paper_out")).await.unwrap();
+    t1.refresh().await;
+    let alerts = &t1.state.queue.as_ref().unwrap().device_alerts;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        counter_terminal::view::device_alert_text(alerts),
+        "设备提醒：kiosk-2/printer 打印纸已用完，已暂停取号（paper_out）"
+    );
+    kiosk.report_device(report("ok")).await.unwrap();
+    t1.refresh().await;
+    assert!(t1.state.queue.as_ref().unwrap().device_alerts.is_empty());
     assert!(t1.act("call-next").await, "{}", t1.state.message);
     assert_eq!(current(&t1).unwrap().number, a1.number);
     assert!(t1.state.message.contains(&a1.number));

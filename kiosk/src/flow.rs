@@ -593,13 +593,13 @@ pub fn update(st: &mut State, input: Input, now: i64, s: &Settings) -> Vec<Effec
                 Screen::Done if now - st.screen_since_ms >= s.done_timeout_ms && idle >= s.done_timeout_ms => st.reset(now),
                 Screen::Issuing => {}
                 Screen::Home if st.visitor.is_some() && idle >= s.idle_timeout_ms => st.reset(now),
-                Screen::Home => {
-                    if idle >= s.idle_timeout_ms && (st.elder || st.zone.is_some() || !st.search.is_empty()) {
-                        st.elder = false;
-                        st.zone = None;
-                        st.search.clear();
-                    }
+                Screen::Home if idle >= s.idle_timeout_ms => {
+                    // The next visitor gets the standard home screen.
+                    st.elder = false;
+                    st.zone = None;
+                    st.search.clear();
                 }
+                Screen::Home => {}
                 _ if idle >= s.idle_timeout_ms => st.reset(now),
                 _ => {}
             }

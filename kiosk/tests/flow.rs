@@ -65,6 +65,14 @@ async fn issued_today(server_url: &str) -> u32 {
     admin.get_day_report(pb::DayReportRequest {}).await.unwrap().into_inner().issued
 }
 
+/// Devices the staff are told about (day report and every counter's queue view).
+async fn device_alerts(server_url: &str) -> Vec<(String, String)> {
+    let ch = hall_proto::client::connect_with_backoff(server_url, 20, Duration::from_millis(200)).await.unwrap();
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(ch);
+    let r = admin.get_day_report(pb::DayReportRequest {}).await.unwrap().into_inner();
+    r.device_alerts.into_iter().map(|d| (d.device_id, d.status)).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn card_category_ticket_and_slip_carry_the_same_number() {
     let dir = tempfile::tempdir().unwrap();
@@ -160,6 +168,8 @@ async fn paper_out_stops_issuing_and_tells_the_server() {
     .await
     .unwrap();
     assert_eq!((report.device_id.as_str(), report.kind.as_str(), report.status.as_str()), ("kiosk-t/printer", "printer", "paper_out"));
+    let alerts = device_alerts(&server.url()).await;
+    assert_eq!(alerts, vec![("kiosk-t/printer".to_string(), "paper_out".to_string())]);
 
     // Paper back in: the next poll clears the block and the visitor goes on.
     r.printer.set_status(PrinterStatus { paper: PaperLevel::NearEnd, ..Default::default() });
@@ -169,6 +179,7 @@ async fn paper_out_stops_issuing_and_tells_the_server() {
     assert_eq!(r.ctl.state.screen, Screen::Done);
     assert_eq!(issued_today(&server.url()).await, 1);
     assert!(r.lines().contains(&"printer paper_near_end".to_string()), "{:?}", r.lines());
+    assert_eq!(device_alerts(&server.url()).await, vec![("kiosk-t/printer".to_string(), "paper_near_end".to_string())]);
 
     // Paper out during the print: the number stays on screen.
     r.tap(Touch::Home).await;

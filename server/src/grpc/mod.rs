@@ -557,6 +557,7 @@ impl pb::counter_service_server::CounterService for Hub {
                     },
                     ratings: rt.ratings,
                 }),
+                device_alerts: device_alerts(h),
             })
         });
         self.ask(None, render).await.map(Response::new)
@@ -721,5 +722,24 @@ fn day_report(h: &Hall) -> pb::DayReport {
         },
         open_follow_ups: h.follow_ups.values().filter(|f| f.closed.is_none()).count() as u32,
         categories,
+        device_alerts: device_alerts(h),
     }
+}
+
+/// Devices whose last report is a problem, oldest first.
+fn device_alerts(h: &Hall) -> Vec<pb::DeviceAlert> {
+    let mut v: Vec<pb::DeviceAlert> = h
+        .devices
+        .iter()
+        .filter(|(_, d)| d.status != "ok")
+        .map(|(id, d)| pb::DeviceAlert {
+            device_id: id.clone(),
+            kind: d.kind.clone(),
+            status: d.status.clone(),
+            detail: d.detail.clone(),
+            at_ms: d.at,
+        })
+        .collect();
+    v.sort_by_key(|d| d.at_ms);
+    v
 }
