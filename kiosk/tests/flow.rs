@@ -284,3 +284,78 @@ async fn a_lost_answer_is_retried_with_the_same_request_id() {
     assert_eq!(issued_today(&server.url()).await, 1, "the retry returned the first ticket, not a second");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appointment_check_in_by_id_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), always_open()).await;
+    let mut k = server.kiosk().await;
+    let date = k.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner().service_date;
+    // 李小红 (sample card 1) booked a pension appointment for today.
+    k.book_appointment(pb::BookAppointmentRequest {
+        request_id: "b1".into(),
+        category: "pension".into(),
+        identity: Some(pb::Identity { id_number: "610102199003071238".into(), name: "李小红".into(), birth_date: "1990-03-07".into() }),
+        date,
+        slot_start: "00:00".into(),
+        slot_end: "23:59".into(),
+    })
+    .await
+    .unwrap();
+    let mut r = rig(&server.url());
+    assert!(r.ctl.load_catalog().await);
+    r.ctl.poll_printer().await;
+    r.tap(Touch::CheckIn).await;
+    assert_eq!(r.ctl.state.screen, Screen::CheckIn);
+    r.place_card(1).await;
+    assert_eq!(r.ctl.state.screen, Screen::Done, "{:?}", r.lines());
+    let done = r.ctl.state.done.clone().unwrap();
+    assert_eq!(done.priority, "预约");
+    assert_eq!(done.category, "养老保险待遇");
+    assert_eq!(r.printer.wait_slips(1, Duration::from_secs(5)).len(), 1);
+    // Someone without an appointment is told so.
+    r.tap(Touch::Home).await;
+    r.tap(Touch::CheckIn).await;
+    r.reader.remove();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    r.place_card(0).await;
+    assert_eq!(r.ctl.state.screen, Screen::Failed);
+    assert!(r.ctl.state.message.contains("没有查到您今天的预约"), "{}", r.ctl.state.message);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_figures_follow_the_event_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), always_open()).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let follower = tokio::spawn(kiosk::controller::follow_catalog(server.url(), String::new(), tx));
+    let waiting = |i: &Input| match i {
+        Input::Catalog(c) => c.item("medical_insurance").map(|x| x.waiting),
+        _ => None,
+    };
+    // The first catalogue comes at once.
+    let first = loop {
+        let i = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+        if let Some(w) = waiting(&i) {
+            break w;
+        }
+    };
+    assert_eq!(first, 0);
+    // Another kiosk issues two tickets: the figures follow within a second or two.
+    let mut k = server.kiosk().await;
+    hall_tests::issue_ok(&mut k, "medical_insurance", "x1").await;
+    hall_tests::issue_ok(&mut k, "medical_insurance", "x2").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut last = first;
+    while last < 2 && std::time::Instant::now() < deadline {
+        if let Ok(Some(i)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await
+            && let Some(w) = waiting(&i)
+        {
+            last = w;
+        }
+    }
+    assert_eq!(last, 2);
+    follower.abort();
+    server.stop().await;
+}
