@@ -4,8 +4,10 @@
 //!   queue (`GetMyQueue`), ratings — and errors in plain words.
 //! - [`view`]: the terminal's state → the Slint `CounterAdapter` global, and
 //!   headless rendering to PNG.
+//! - [`auto`]: a simulated clerk working a real terminal (demo, end-to-end test).
 //! - [`sample`]: representative data for screenshots without a server.
 
+pub mod auto;
 pub mod sample;
 pub mod terminal;
 pub mod view;

@@ -4,6 +4,9 @@
 //!   terminal (with a display).
 //! - `counter-terminal --screenshot DIR [--server URL]` renders every screen
 //!   headless to PNG (sample data without a server) and exits.
+//! - `--auto-clerk` lets a simulated clerk work the terminal (the whole-hall
+//!   demo); `--headless --out DIR` (chosen by itself without a display)
+//!   renders the screen to `DIR/counter-<window>.png` every `--every` seconds.
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -27,6 +30,28 @@ struct Cli {
     /// Clerk id pre-filled on the login screen.
     #[arg(long)]
     clerk: Option<String>,
+    /// A simulated clerk works this terminal (logs in with --clerk and --pin).
+    #[arg(long)]
+    auto_clerk: bool,
+    #[arg(long, default_value = "1234")]
+    pin: String,
+    /// Simulated minutes per real minute for the auto clerk.
+    #[arg(long, default_value_t = 60.0)]
+    speed: f64,
+    /// Run without a window (chosen by itself when there is no display).
+    #[arg(long)]
+    headless: bool,
+    #[arg(long, default_value = "counter-out")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 5)]
+    every: u64,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<u64>,
+}
+
+fn has_display() -> bool {
+    std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
 }
 
 fn now_ms() -> i64 {
@@ -40,7 +65,80 @@ fn main() -> Result<()> {
         return screenshots(&cli, dir);
     }
     let Some(server) = cli.server.clone() else { bail!("give --server URL (or --screenshot DIR)") };
+    if cli.headless || !has_display() {
+        return run_headless(&cli, server);
+    }
     run(&cli, server)
+}
+
+fn auto_clerk(cli: &Cli, server: String) -> counter_terminal::auto::AutoClerk {
+    counter_terminal::auto::AutoClerk {
+        url: server,
+        window: cli.window,
+        clerk: cli.clerk.clone().unwrap_or_else(|| format!("c{:02}", cli.window)),
+        pin: cli.pin.clone(),
+        speed: cli.speed,
+        seed: 7,
+    }
+}
+
+fn print_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// No display: the screen to PNG every few seconds. Without `--auto-clerk`
+/// nobody works it, so it shows the login screen.
+fn run_headless(cli: &Cli, server: String) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, mpsc};
+    use std::time::Instant;
+    std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
+    view::install_headless(1280, 800);
+    let ui = CounterWindow::new()?;
+    let file = cli.out.join(format!("counter-{}.png", cli.window));
+    println!("counter-terminal: headless, window {}, screen every {} s in {}", cli.window, cli.every, file.display());
+    let (tx, rx) = mpsc::channel::<State>();
+    let running = Arc::new(AtomicBool::new(true));
+    let worker = if cli.auto_clerk {
+        let clerk = auto_clerk(cli, server);
+        let r = running.clone();
+        Some(std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            rt.block_on(clerk.run(
+                |st| {
+                    let _ = tx.send(st.clone());
+                },
+                print_line,
+                move || r.load(Ordering::SeqCst),
+            ));
+        }))
+    } else {
+        drop(tx);
+        None
+    };
+    let deadline = cli.duration.map(|d| Instant::now() + Duration::from_secs(d));
+    let mut state = State::default();
+    let mut next_shot = Instant::now();
+    while deadline.is_none_or(|d| Instant::now() < d) {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(st) => state = st,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) if worker.is_some() => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(Duration::from_millis(200)),
+        }
+        if Instant::now() >= next_shot {
+            view::show(&ui, &state, now_ms());
+            view::snapshot_png(&ui, &file)?;
+            next_shot = Instant::now() + Duration::from_secs(cli.every.max(1));
+        }
+    }
+    // The clerk stops at its next step; the server keeps the session.
+    running.store(false, Ordering::SeqCst);
+    drop(worker);
+    Ok(())
 }
 
 /// A live state for screenshots: logs in at `window` with its demo clerk,
@@ -108,6 +206,24 @@ enum Cmd {
 
 fn run(cli: &Cli, server: String) -> Result<()> {
     let ui = CounterWindow::new()?;
+    if cli.auto_clerk {
+        // The simulated clerk works; the window only shows it.
+        let clerk = auto_clerk(cli, server);
+        let weak = ui.as_weak();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            rt.block_on(clerk.run(
+                |st| {
+                    let st = st.clone();
+                    let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &st, now_ms()));
+                },
+                print_line,
+                || true,
+            ));
+        });
+        ui.run()?;
+        return Ok(());
+    }
     let a = ui.global::<CounterAdapter>();
     a.set_login_window(cli.window.to_string().into());
     a.set_login_clerk(cli.clerk.clone().unwrap_or_else(|| format!("c{:02}", cli.window)).into());

@@ -51,6 +51,22 @@ struct Cli {
     /// No voice at all.
     #[arg(long)]
     mute: bool,
+    /// Run without a window (chosen by itself when there is no display):
+    /// the screen goes to `--out DIR/board.png` every `--every` seconds and
+    /// the announcements to WAV files in `--wav-dir`.
+    #[arg(long)]
+    headless: bool,
+    #[arg(long, default_value = "board-out")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 5)]
+    every: u64,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<u64>,
+}
+
+fn has_display() -> bool {
+    std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
 }
 
 fn main() -> Result<()> {
@@ -80,7 +96,105 @@ fn main() -> Result<()> {
     let Some(server) = cli.server.clone() else {
         bail!("give --server URL (or --screenshot DIR, or --announce-wav FILE)");
     };
+    if cli.headless || !has_display() {
+        return run_headless(&cli, server, lang, &voice_dir);
+    }
     run(&cli, server, lang, &voice_dir)
+}
+
+/// Prints one line per call (`called A001 window 3`, `recalled …`), for the
+/// whole-hall runner and the end-to-end test.
+fn print_call(c: &Call) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{} {} window {}", if c.recall { "recalled" } else { "called" }, c.number, c.window);
+    let _ = out.flush();
+}
+
+/// No display: the same screen rendered to PNG every few seconds (and right
+/// after each call), announcements as WAV files.
+fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Result<()> {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+    std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
+    view::install_headless(1920, 1080);
+    let ui = BoardWindow::new()?;
+    let opts = ViewOptions { lang, window: cli.window };
+    view::set_labels(&ui, lang);
+    let announcer = if cli.mute || cli.window.is_some() {
+        None
+    } else {
+        let pack = VoicePack::load(voice_dir)?;
+        // Written as soon as rendered: a demo at many times real speed
+        // calls faster than a speaker could say the calls.
+        let out = announcer::WavDirOut::new(cli.wav_dir.clone(), false)?;
+        Some(Announcer::start(pack, Box::new(out), lang, cli.repeat))
+    };
+    println!(
+        "display-board: headless, screen every {} s in {}, announcements as WAV in {}",
+        cli.every,
+        cli.out.display(),
+        cli.wav_dir.display()
+    );
+    enum Update {
+        Board(Box<Board>, bool),
+        Connected(bool),
+    }
+    struct ToLoop {
+        tx: mpsc::Sender<Update>,
+        announcer: Option<Announcer>,
+    }
+    impl follow::Sink for ToLoop {
+        fn changed(&mut self, board: &Board, call: Option<&Call>) {
+            if let Some(c) = call {
+                print_call(c);
+                if let Some(a) = &self.announcer {
+                    a.announce(&c.number, c.window);
+                }
+            }
+            let _ = self.tx.send(Update::Board(Box::new(board.clone()), call.is_some()));
+        }
+        fn connection(&mut self, connected: bool) {
+            let _ = self.tx.send(Update::Connected(connected));
+        }
+    }
+    let (tx, rx) = mpsc::channel();
+    let board = Board::new(Filter { zone: cli.zone.clone() });
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+        rt.block_on(follow::follow(server, board, Box::new(ToLoop { tx, announcer })));
+    });
+    let deadline = cli.duration.map(|d| Instant::now() + Duration::from_secs(d));
+    let mut next_shot = Instant::now();
+    let mut flash_until = None::<Instant>;
+    let a = ui.global::<BoardAdapter>();
+    a.set_connected(false);
+    while deadline.is_none_or(|d| Instant::now() < d) {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(Update::Board(b, call)) => {
+                view::show(&ui, &b, &opts);
+                if call {
+                    a.set_flash(true);
+                    flash_until = Some(Instant::now() + Duration::from_secs(3));
+                    // The flashing call is worth a picture of its own.
+                    next_shot = Instant::now() + Duration::from_millis(400);
+                }
+            }
+            Ok(Update::Connected(c)) => a.set_connected(c),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if flash_until.is_some_and(|t| Instant::now() >= t) {
+            a.set_flash(false);
+            flash_until = None;
+        }
+        if Instant::now() >= next_shot {
+            a.set_clock(view::clock_text(lang, chrono::Utc::now()).into());
+            view::snapshot_png(&ui, &cli.out.join("board.png"))?;
+            next_shot = Instant::now() + Duration::from_secs(cli.every.max(1));
+        }
+    }
+    Ok(())
 }
 
 /// Fetches a snapshot for representative screenshots.

@@ -59,10 +59,14 @@ enum Cmd {
         #[arg(long, default_value_t = 80)]
         width: u32,
     },
-    /// Run the ID-card reader simulator with the cards in FILE (TOML `[[cards]]`).
+    /// Run the ID-card reader simulator with the cards in FILE (TOML
+    /// `[[cards]]`; the built-in fictitious sample cards without it).
     SimReader {
         #[arg(long)]
-        cards: PathBuf,
+        cards: Option<PathBuf>,
+        /// Start with no card on the reader (default: the first card).
+        #[arg(long)]
+        empty: bool,
         /// Replace the card on the reader with the next one every N seconds.
         #[arg(long)]
         cycle: Option<u64>,
@@ -128,7 +132,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", sim.path().display());
             std::io::stdout().flush()?;
             eprintln!("printer simulator: slips go to {}; commands: {PRINTER_HELP}", out.display());
-            let mut seen = 0;
+            let (mut seen, mut printed) = (0, 0);
             control_loop(|line| {
                 if let Some(line) = line {
                     let mut s = sim.status();
@@ -147,6 +151,17 @@ fn run(cli: Cli) -> Result<()> {
                     }
                     sim.set_status(s);
                 }
+                // Each decoded slip, one stdout line: what a person would read on the paper.
+                let slips = sim.slips();
+                // (Written without panicking: a reader of the first line may have gone.)
+                let mut out = std::io::stdout().lock();
+                for (n, slip) in slips.iter().enumerate().skip(printed) {
+                    let lines = slip.lines();
+                    let text: Vec<&str> = lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
+                    let _ = writeln!(out, "slip {}: {}", n + 1, text.join(" / "));
+                }
+                let _ = out.flush();
+                printed = slips.len();
                 let files = sim.saved_files();
                 for f in &files[seen..] {
                     eprintln!("slip saved: {}", f.display());
@@ -154,18 +169,25 @@ fn run(cli: Cli) -> Result<()> {
                 seen = files.len();
             })
         }
-        Cmd::SimReader { cards, cycle, no_halt } => {
-            let text = std::fs::read_to_string(&cards).with_context(|| format!("reading {}", cards.display()))?;
-            let list = parse_cards(&text).with_context(|| format!("in {}", cards.display()))?;
+        Cmd::SimReader { cards, empty, cycle, no_halt } => {
+            let list = match &cards {
+                Some(cards) => {
+                    let text = std::fs::read_to_string(cards).with_context(|| format!("reading {}", cards.display()))?;
+                    parse_cards(&text).with_context(|| format!("in {}", cards.display()))?
+                }
+                None => hall_hardware::sim::sample_cards(),
+            };
             if list.is_empty() {
-                bail!("{} holds no cards", cards.display());
+                bail!("the card file holds no cards");
             }
             let sim = ReaderSim::start(ReaderSimConfig { halt_after_read: !no_halt })?;
             println!("{}", sim.path().display());
             std::io::stdout().flush()?;
             eprintln!("reader simulator with {} cards; commands: {READER_HELP}", list.len());
             let mut i = 0;
-            sim.place(list[0].clone());
+            if !empty {
+                sim.place(list[0].clone());
+            }
             let mut last = Instant::now();
             control_loop(|line| {
                 match line {
@@ -174,6 +196,13 @@ fn run(cli: Cli) -> Result<()> {
                         sim.place(list[i].clone());
                     }
                     Some("place") => sim.place(list[i].clone()),
+                    Some(cmd) if cmd.starts_with("place ") => match cmd[6..].trim().parse::<usize>() {
+                        Ok(n) if n < list.len() => {
+                            i = n;
+                            sim.place(list[i].clone());
+                        }
+                        _ => eprintln!("place N: N is a card index below {}", list.len()),
+                    },
                     Some("remove") => sim.remove(),
                     Some("corrupt") => sim.corrupt_next(),
                     Some(_) => eprintln!("unknown command; {READER_HELP}"),
@@ -193,7 +222,7 @@ fn run(cli: Cli) -> Result<()> {
 
 const PRINTER_HELP: &str =
     "paper-ok, paper-near-end, paper-out, cover-open, cover-closed, offline, online, silent, answer, status";
-const READER_HELP: &str = "next, place, remove, corrupt";
+const READER_HELP: &str = "next, place, place N, remove, corrupt";
 
 fn parse_cards(text: &str) -> Result<Vec<CardSpec>> {
     Ok(hall_hardware::sim::parse_cards(text)?)
