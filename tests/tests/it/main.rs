@@ -541,6 +541,7 @@ fn check_config_exit_codes() {
 }
 
 mod crash;
+mod e2e;
 mod sim;
 
 #[tokio::test]
