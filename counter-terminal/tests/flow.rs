@@ -103,7 +103,7 @@ async fn a_clerks_day_at_the_window() {
     let mut admin = server.admin().await;
     let fus = admin.list_follow_ups(pb::ListFollowUpsRequest { include_closed: false }).await.unwrap().into_inner();
     assert!(fus.items.iter().any(|f| f.ticket_number == a1.number && f.kind == "bad_rating"), "{fus:?}");
-    let figures = t1.state.queue.as_ref().unwrap().today.clone().unwrap();
+    let figures = t1.state.queue.as_ref().unwrap().today.unwrap();
     assert_eq!((figures.ratings, figures.avg_rating), (1, 2.0));
 
     // An action that makes no sense says why, in words.

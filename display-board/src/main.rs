@@ -263,6 +263,9 @@ fn run(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Re
     }
     impl follow::Sink for ToUi {
         fn changed(&mut self, board: &Board, call: Option<&Call>) {
+            if let Some(c) = call {
+                print_call(c);
+            }
             if let (Some(a), Some(c)) = (&self.announcer, call) {
                 a.announce(&c.number, c.window);
             }

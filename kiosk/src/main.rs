@@ -250,6 +250,8 @@ fn open_devices(cli: &Cli, cfg: &KioskConfig) -> Result<Devices> {
     Ok(Devices { printer, reader_path, sim })
 }
 
+// A handful of messages per touch: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Input(Input),
     Quit,

@@ -167,7 +167,7 @@ async fn kiosk_visitors(mut kiosk: ChildStdin, mut reader: ChildStdin, every: Du
     loop {
         tokio::time::sleep(every).await;
         n += 1;
-        let card = n % 3 != 0;
+        let card = !n.is_multiple_of(3);
         let mut lines = Vec::new();
         if card {
             let _ = reader.write_all(format!("place {}\n", rng.random_range(0..3)).as_bytes()).await;
