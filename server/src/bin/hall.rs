@@ -120,11 +120,19 @@ impl Procs {
         Ok((first, stdin))
     }
 
-    /// Stops every process but the server (SIGTERM, then a kill after 5 s).
-    async fn stop_clients(&mut self) {
+    /// Stops every process but the server (SIGTERM, then a kill after 15 s).
+    /// Returns the ones that had already exited on their own.
+    async fn stop_clients(&mut self) -> Vec<String> {
+        let mut died = Vec::new();
         for (name, child) in self.children.iter_mut().rev().filter(|(n, _)| n != "server") {
+            if let Ok(Some(status)) = child.try_wait() {
+                eprintln!("hall: {name} had stopped on its own ({status}); its output is in hall.log");
+                died.push(name.clone());
+                continue;
+            }
             terminate(name, child).await;
         }
+        died
     }
 }
 
@@ -245,6 +253,9 @@ async fn main() -> Result<()> {
         .stdin(Stdio::piped());
     if headless {
         cmd.arg("--headless");
+    } else {
+        // Fits a 1920×1080 monitor (portrait is for a kiosk's own screen).
+        cmd.arg("--landscape");
     }
     let (_, kiosk_in) = procs.start("kiosk", cmd, false, show_events).await?;
     for w in [1u32, 2] {
@@ -313,7 +324,7 @@ async fn main() -> Result<()> {
     }
     drive.abort();
     let report = day_report(&url).await;
-    procs.stop_clients().await;
+    let died = procs.stop_clients().await;
     let (_, server) = procs.children.iter_mut().find(|(n, _)| n == "server").context("server process")?;
     let status = terminate("server", server).await;
     if let Some(r) = report {
@@ -327,10 +338,11 @@ async fn main() -> Result<()> {
         out.display()
     );
     match status {
-        Some(s) if s.success() => {
+        Some(s) if s.success() && died.is_empty() => {
             println!("hall: server stopped cleanly (log flushed)");
             Ok(())
         }
+        Some(s) if s.success() => bail!("server stopped cleanly, but {} stopped early", died.join(", ")),
         Some(s) => bail!("the server exited with {s}"),
         None => bail!("the server had to be killed"),
     }
