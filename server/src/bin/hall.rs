@@ -172,8 +172,9 @@ async fn kiosk_visitors(mut kiosk: ChildStdin, mut reader: ChildStdin, every: Du
     const WITHOUT: [&str; 4] = ["medical_insurance", "tax_declaration", "invoice", "employment"];
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let mut n = 0u32;
+    // The kiosk needs a moment for its catalogue; then a visitor, and another every `every`.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     loop {
-        tokio::time::sleep(every).await;
         n += 1;
         let card = !n.is_multiple_of(3);
         let mut lines = Vec::new();
@@ -200,6 +201,7 @@ async fn kiosk_visitors(mut kiosk: ChildStdin, mut reader: ChildStdin, every: Du
         if card {
             let _ = reader.write_all(b"remove\n").await;
         }
+        tokio::time::sleep(every).await;
     }
 }
 
