@@ -41,7 +41,12 @@ pub fn plain(status: &tonic::Status, en: bool) -> String {
             format!("您今天已取过该事项的号 {number}，请留意叫号，无需重复取号。")
         };
     }
-    let (zh, en_text): (String, String) = if m.contains("requires an ID card") {
+    let (zh, en_text): (String, String) = if status.code() == tonic::Code::Unauthenticated {
+        (
+            "本机未获授权取号（设备令牌无效），请到咨询台或使用其他取号机。".into(),
+            "This kiosk is not authorised (device token refused); please use another kiosk or ask at the desk.".into(),
+        )
+    } else if m.contains("requires an ID card") {
         ("该事项需要身份证，请将身份证放在感应区后重试。".into(), "This service needs your ID card: place it on the reader.".into())
     } else if m.contains("quota") {
         ("该事项今日号源已取完，可预约其他日期办理。".into(), "Today's numbers for this service are all taken.".into())
@@ -140,6 +145,7 @@ impl Controller {
         };
         match got {
             Ok(c) => {
+                self.handle(Input::Fault(String::new())).await;
                 self.handle(Input::Connected(true)).await;
                 self.handle(Input::Catalog(CatalogView::from_pb(&c))).await;
                 true
@@ -147,6 +153,10 @@ impl Controller {
             Err(e) => {
                 if transient(&e) {
                     self.lost();
+                } else {
+                    // Not a network problem: staff must act (e.g. a refused token).
+                    (self.log)(&format!("failed {}", plain(&e, false)));
+                    self.handle(Input::Fault(plain(&e, self.state.en))).await;
                 }
                 self.handle(Input::Connected(false)).await;
                 false

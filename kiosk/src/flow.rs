@@ -326,6 +326,8 @@ pub struct State {
     pub request_id: Option<String>,
     /// Number of catalogue loads (0 = still waiting for the server).
     pub catalog_loads: u32,
+    /// A problem staff must fix (e.g. the server refused this kiosk's token).
+    pub fault: String,
 }
 
 /// What a visitor can touch.
@@ -352,6 +354,8 @@ pub enum Input {
     CardError(String),
     Catalog(CatalogView),
     Connected(bool),
+    /// A problem staff must fix, or empty when it is gone.
+    Fault(String),
     Retrying(bool),
     Printer(PrinterHealth),
     /// The printer's fresh status said no just before issuing.
@@ -533,6 +537,7 @@ pub fn update(st: &mut State, input: Input, now: i64, s: &Settings) -> Vec<Effec
             }
         }
         Input::Connected(c) => st.connected = c,
+        Input::Fault(f) => st.fault = f,
         Input::Retrying(r) => st.retrying = r,
         Input::Printer(h) => set_printer(st, h, &mut fx),
         Input::Refused(h) => {

@@ -72,7 +72,9 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
     a.set_connected(st.connected);
     a.set_retrying(st.retrying);
     a.set_blocked(st.blocked().map(|c| printer_words(c, en)).unwrap_or_default().into());
-    let notice = if st.catalog_loads == 0 {
+    let notice = if !st.fault.is_empty() {
+        st.fault.clone()
+    } else if st.catalog_loads == 0 {
         if en { "Connecting to the server…".into() } else { "正在连接服务器…".into() }
     } else if !st.catalog.open_today {
         if en {

@@ -359,3 +359,29 @@ async fn queue_figures_follow_the_event_stream() {
     follower.abort();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_device_tokens_admits_only_provisioned_kiosks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(dir.path(), always_open(), "127.0.0.1:0".parse().unwrap(), |o| {
+        o.device_tokens = vec!["kiosk-1-secret".into()];
+    })
+    .await;
+    // No token: refused with a reason staff can act on, shown on the screen.
+    let mut r = rig(&server.url());
+    assert!(!r.ctl.load_catalog().await);
+    assert!(r.ctl.state.fault.contains("设备令牌无效"), "{}", r.ctl.state.fault);
+    assert!(r.lines().iter().any(|l| l.starts_with("failed 本机未获授权")), "{:?}", r.lines());
+    // The provisioned token: admitted, and a ticket is issued.
+    let printer = PrinterSim::start(PrinterSimConfig { paper: Paper::Mm80, out_dir: None }).unwrap();
+    let cfg = KioskConfig { server: server.url(), device_token: "kiosk-1-secret".into(), ..Default::default() };
+    let handle = PrinterHandle::open(&printer.path().display().to_string(), cfg.printer_line(), Paper::Mm80).unwrap();
+    let mut ctl = Controller::new(&cfg, handle, |_: &str| {}, |_| {});
+    assert!(ctl.load_catalog().await);
+    assert!(ctl.state.fault.is_empty());
+    for t in [Touch::Choose("invoice".into()), Touch::TakeNumber, Touch::SkipId, Touch::Confirm] {
+        ctl.handle(Input::Touch(t)).await;
+    }
+    assert_eq!(ctl.state.screen, Screen::Done, "{}", ctl.state.message);
+    server.stop().await;
+}

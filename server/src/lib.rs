@@ -35,6 +35,9 @@ pub struct Options {
     pub snapshot_every: u64,
     /// Events per sled log segment before it is archived to a flat file.
     pub segment_events: u64,
+    /// When not empty, every KioskService call must carry one of these in
+    /// its `x-device-token` metadata (kiosks are provisioned with a token).
+    pub device_tokens: Vec<String>,
 }
 
 impl Options {
@@ -45,6 +48,32 @@ impl Options {
             fsync: true,
             snapshot_every: 20_000,
             segment_events: store::SEGMENT_EVENTS,
+            device_tokens: Vec::new(),
+        }
+    }
+}
+
+/// The kiosk API's gate: with tokens configured, a call without one of them
+/// is refused before it reaches the engine.
+fn device_token_check(
+    tokens: std::sync::Arc<Vec<String>>,
+) -> impl tonic::service::Interceptor + Clone + Send + 'static {
+    move |req: tonic::Request<()>| {
+        if tokens.is_empty() {
+            return Ok(req);
+        }
+        let given = req
+            .metadata()
+            .get("x-device-token")
+            .and_then(|v| v.to_str().ok());
+        match given {
+            Some(t) if tokens.iter().any(|k| k == t) => Ok(req),
+            Some(_) => Err(tonic::Status::unauthenticated(
+                "this device's token is not accepted (x-device-token)",
+            )),
+            None => Err(tonic::Status::unauthenticated(
+                "kiosk calls need a device token (x-device-token metadata)",
+            )),
         }
     }
 }
@@ -168,8 +197,9 @@ pub async fn run(
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(pb::kiosk_service_server::KioskServiceServer::new(
+        .add_service(pb::kiosk_service_server::KioskServiceServer::with_interceptor(
             hub.clone(),
+            device_token_check(std::sync::Arc::new(opts.device_tokens.clone())),
         ))
         .add_service(pb::counter_service_server::CounterServiceServer::new(
             hub.clone(),

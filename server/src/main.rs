@@ -29,6 +29,10 @@ struct Cli {
     /// Events per sled log segment; full segments move to flat archive files.
     #[arg(long, default_value_t = hall_server::store::SEGMENT_EVENTS)]
     segment_events: u64,
+    /// Accept kiosk calls only with this `x-device-token` (repeat for
+    /// several kiosks; none = no check, for a closed network).
+    #[arg(long = "device-token")]
+    device_tokens: Vec<String>,
     /// Demo and test mode: issue numbers around the clock every day, with no
     /// cutoff and no ID-card requirement (a real hall keeps its calendar).
     #[arg(long)]
@@ -91,6 +95,7 @@ fn main() -> anyhow::Result<()> {
     opts.fsync = !cli.no_fsync;
     opts.snapshot_every = cli.snapshot_every.max(10);
     opts.segment_events = cli.segment_events.max(10);
+    opts.device_tokens = cli.device_tokens.clone();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&cli.listen)

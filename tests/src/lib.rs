@@ -30,6 +30,16 @@ impl TestServer {
 
     /// Starts on a given address: a restart on the address clients know.
     pub async fn start_at(dir: &Path, catalog: Catalog, addr: SocketAddr) -> TestServer {
+        Self::start_with(dir, catalog, addr, |_| {}).await
+    }
+
+    /// Starts with options changed by `adjust` (e.g. device tokens).
+    pub async fn start_with(
+        dir: &Path,
+        catalog: Catalog,
+        addr: SocketAddr,
+        adjust: impl FnOnce(&mut hall_server::Options),
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -38,6 +48,7 @@ impl TestServer {
         // snapshot loading, segment rotation and archived events.
         opts.snapshot_every = 50;
         opts.segment_events = 100;
+        adjust(&mut opts);
         let task = tokio::spawn(hall_server::run(listener, opts, async move {
             let _ = rx.await;
         }));
