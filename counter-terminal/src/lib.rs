@@ -8,6 +8,9 @@
 //! - [`sample`]: representative data for screenshots without a server.
 
 pub mod auto;
+/// Rendering without a display: one file for the three Slint clients.
+#[path = "../../display-board/src/headless.rs"]
+pub mod headless;
 pub mod sample;
 pub mod terminal;
 pub mod view;

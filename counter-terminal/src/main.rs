@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use counter_terminal::terminal::{State, Terminal};
 use counter_terminal::view;
-use counter_terminal::{sample, CounterAdapter, CounterWindow};
+use counter_terminal::{headless, sample, CounterAdapter, CounterWindow};
 use slint::ComponentHandle;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -50,9 +50,6 @@ struct Cli {
     duration: Option<u64>,
 }
 
-fn has_display() -> bool {
-    std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
-}
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -65,7 +62,7 @@ fn main() -> Result<()> {
         return screenshots(&cli, dir);
     }
     let Some(server) = cli.server.clone() else { bail!("give --server URL (or --screenshot DIR)") };
-    if cli.headless || !has_display() {
+    if cli.headless || !headless::has_display() {
         return run_headless(&cli, server);
     }
     run(&cli, server)

@@ -134,31 +134,4 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     }
 }
 
-/// Headless platform: one software-rendered window, no display.
-struct Headless(Rc<slint::platform::software_renderer::MinimalSoftwareWindow>);
-
-impl slint::platform::Platform for Headless {
-    fn create_window_adapter(&self) -> Result<Rc<dyn slint::platform::WindowAdapter>, slint::PlatformError> {
-        Ok(self.0.clone())
-    }
-}
-
-pub fn install_headless(width: u32, height: u32) {
-    use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
-    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-    window.set_size(slint::PhysicalSize::new(width, height));
-    let _ = slint::platform::set_platform(Box::new(Headless(window)));
-}
-
-pub fn snapshot_png(ui: &CounterWindow, path: &std::path::Path) -> anyhow::Result<()> {
-    ui.show()?;
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    slint::platform::update_timers_and_animations();
-    let buf = ui.window().take_snapshot()?;
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut enc = png::Encoder::new(file, buf.width(), buf.height());
-    enc.set_color(png::ColorType::Rgba);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.write_header()?.write_image_data(buf.as_bytes())?;
-    Ok(())
-}
+pub use crate::headless::{install_headless, snapshot_png};

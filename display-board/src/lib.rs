@@ -4,10 +4,12 @@
 //! - [`follow`]: keeps a model in step with the server: snapshot, then the
 //!   event stream from that sequence; on a cut, resume from the last seen.
 //! - [`view`]: model → the Slint `BoardAdapter` global; headless rendering.
+//! - [`headless`]: rendering without a display (shared with the other clients).
 //! - [`voice`]: the phrase planner, voice packs, the announcer.
 //! - [`sample`]: built-in sample data for screenshots without a server.
 
 pub mod follow;
+pub mod headless;
 pub mod model;
 pub mod sample;
 pub mod view;

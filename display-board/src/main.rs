@@ -12,7 +12,7 @@ use clap::Parser;
 use display_board::model::{Board, Call, Filter};
 use display_board::view::{self, ViewOptions};
 use display_board::voice::{self, announcer, Announcer, Lang, VoicePack};
-use display_board::{follow, sample, BoardAdapter, BoardWindow};
+use display_board::{follow, headless, sample, BoardAdapter, BoardWindow};
 use slint::ComponentHandle;
 use std::path::PathBuf;
 
@@ -65,9 +65,6 @@ struct Cli {
     duration: Option<u64>,
 }
 
-fn has_display() -> bool {
-    std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
-}
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
@@ -96,10 +93,25 @@ fn main() -> Result<()> {
     let Some(server) = cli.server.clone() else {
         bail!("give --server URL (or --screenshot DIR, or --announce-wav FILE)");
     };
-    if cli.headless || !has_display() {
+    if cli.headless || !headless::has_display() {
         return run_headless(&cli, server, lang, &voice_dir);
     }
     run(&cli, server, lang, &voice_dir)
+}
+
+/// The voice of a lobby board (window screens and `--mute` have none):
+/// headless, WAV files written as soon as rendered (a demo at many times real
+/// speed calls faster than a speaker could say the calls); with a window, the
+/// sound device, or WAV files when there is none.
+fn start_announcer(cli: &Cli, lang: Lang, voice_dir: &std::path::Path, headless: bool) -> Result<Option<Announcer>> {
+    if cli.mute || cli.window.is_some() {
+        return Ok(None);
+    }
+    let pack = VoicePack::load(voice_dir)?;
+    let out: Box<dyn announcer::AudioOut> =
+        if headless { Box::new(announcer::WavDirOut::new(cli.wav_dir.clone(), false)?) } else { announcer::open_output(cli.wav_dir.clone())? };
+    eprintln!("announcements go to {}", out.describe());
+    Ok(Some(Announcer::start(pack, out, lang, cli.repeat)))
 }
 
 /// Prints one line per call (`called A001 window 3`, `recalled …`), for the
@@ -121,15 +133,7 @@ fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Pa
     let ui = BoardWindow::new()?;
     let opts = ViewOptions { lang, window: cli.window };
     view::set_labels(&ui, lang);
-    let announcer = if cli.mute || cli.window.is_some() {
-        None
-    } else {
-        let pack = VoicePack::load(voice_dir)?;
-        // Written as soon as rendered: a demo at many times real speed
-        // calls faster than a speaker could say the calls.
-        let out = announcer::WavDirOut::new(cli.wav_dir.clone(), false)?;
-        Some(Announcer::start(pack, Box::new(out), lang, cli.repeat))
-    };
+    let announcer = start_announcer(cli, lang, voice_dir, true)?;
     println!(
         "display-board: headless, screen every {} s in {}, announcements as WAV in {}",
         cli.every,
@@ -247,14 +251,7 @@ fn run(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Re
     let ui = BoardWindow::new()?;
     let opts = ViewOptions { lang, window: cli.window };
     view::set_labels(&ui, lang);
-    let announcer = if cli.mute || cli.window.is_some() {
-        None
-    } else {
-        let pack = VoicePack::load(voice_dir)?;
-        let out = announcer::open_output(cli.wav_dir.clone())?;
-        eprintln!("announcements go to {}", out.describe());
-        Some(Announcer::start(pack, out, lang, cli.repeat))
-    };
+    let announcer = start_announcer(cli, lang, voice_dir, false)?;
 
     struct ToUi {
         ui: slint::Weak<BoardWindow>,

@@ -5,7 +5,6 @@ use crate::model::{Board, Call};
 use crate::voice::Lang;
 use crate::{BoardAdapter, BoardWindow, CallRow, QueueRow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
-use std::path::Path;
 use std::rc::Rc;
 
 /// How this screen is configured.
@@ -128,40 +127,4 @@ pub fn show(ui: &BoardWindow, board: &Board, opts: &ViewOptions) {
     }
 }
 
-/// A headless platform: one software-rendered window, no display needed.
-pub struct Headless {
-    pub window: Rc<slint::platform::software_renderer::MinimalSoftwareWindow>,
-}
-
-impl slint::platform::Platform for Headless {
-    fn create_window_adapter(&self) -> Result<Rc<dyn slint::platform::WindowAdapter>, slint::PlatformError> {
-        Ok(self.window.clone())
-    }
-}
-
-/// Installs the headless platform (once per process) at the given size.
-pub fn install_headless(width: u32, height: u32) -> Rc<slint::platform::software_renderer::MinimalSoftwareWindow> {
-    use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
-    thread_local! {
-        static WINDOW: Rc<MinimalSoftwareWindow> = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-    }
-    let window = WINDOW.with(|w| w.clone());
-    let _ = slint::platform::set_platform(Box::new(Headless { window: window.clone() }));
-    window.set_size(slint::PhysicalSize::new(width, height));
-    window
-}
-
-/// Renders the window as it is now into a PNG file; returns the share of
-/// pixels that are not the background (tests use it to see text was drawn).
-pub fn snapshot_png(ui: &BoardWindow, path: &Path) -> anyhow::Result<()> {
-    ui.show()?;
-    slint::platform::update_timers_and_animations();
-    let buf = ui.window().take_snapshot()?;
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut enc = png::Encoder::new(file, buf.width(), buf.height());
-    enc.set_color(png::ColorType::Rgba);
-    enc.set_depth(png::BitDepth::Eight);
-    let mut w = enc.write_header()?;
-    w.write_image_data(buf.as_bytes())?;
-    Ok(())
-}
+pub use crate::headless::{install_headless, snapshot_png};

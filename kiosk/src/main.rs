@@ -20,7 +20,7 @@ use kiosk::config::KioskConfig;
 use kiosk::controller::{self, Controller, now_ms};
 use kiosk::devices::{self, PrinterHandle, ReaderEvent, Simulated};
 use kiosk::flow::{self, Input, PrintState, PrinterHealth, Screen, State, Touch};
-use kiosk::{KioskAdapter, KioskWindow, sample, view};
+use kiosk::{KioskAdapter, KioskWindow, headless, sample, view};
 use slint::ComponentHandle;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -323,12 +323,9 @@ fn touch_of(kind: &str, arg: &str) -> Option<Touch> {
     })
 }
 
-fn has_display() -> bool {
-    std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
-}
 
 fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
-    let headless = cli.headless || !has_display();
+    let headless = cli.headless || !headless::has_display();
     let devices = open_devices(cli, &cfg)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let (itx, mut irx) = tokio::sync::mpsc::unbounded_channel::<Input>();

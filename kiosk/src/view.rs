@@ -191,31 +191,4 @@ pub fn clock_text(now_ms: i64, en: bool) -> String {
     format!("{} 星期{} {}", t.format("%Y年%m月%d日"), wd, t.format("%H:%M"))
 }
 
-/// Headless platform: one software-rendered window, no display.
-struct Headless(Rc<slint::platform::software_renderer::MinimalSoftwareWindow>);
-
-impl slint::platform::Platform for Headless {
-    fn create_window_adapter(&self) -> Result<Rc<dyn slint::platform::WindowAdapter>, slint::PlatformError> {
-        Ok(self.0.clone())
-    }
-}
-
-pub fn install_headless(width: u32, height: u32) {
-    use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
-    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-    window.set_size(slint::PhysicalSize::new(width, height));
-    let _ = slint::platform::set_platform(Box::new(Headless(window)));
-}
-
-/// Renders the window as it is now to a PNG file.
-pub fn snapshot_png(ui: &KioskWindow, path: &std::path::Path) -> anyhow::Result<()> {
-    ui.show()?;
-    slint::platform::update_timers_and_animations();
-    let buf = ui.window().take_snapshot()?;
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut enc = png::Encoder::new(file, buf.width(), buf.height());
-    enc.set_color(png::ColorType::Rgba);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.write_header()?.write_image_data(buf.as_bytes())?;
-    Ok(())
-}
+pub use crate::headless::{install_headless, snapshot_png};
