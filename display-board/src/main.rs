@@ -101,7 +101,8 @@ fn main() -> Result<()> {
 
 /// The voice of a lobby board (window screens and `--mute` have none):
 /// headless, WAV files written as soon as rendered (a demo at many times real
-/// speed calls faster than a speaker could say the calls); with a window, the
+/// speed calls faster than a speaker could say the calls), the newest 500
+/// kept; with a window, the
 /// sound device, or WAV files when there is none.
 fn start_announcer(cli: &Cli, lang: Lang, voice_dir: &std::path::Path, headless: bool) -> Result<Option<Announcer>> {
     if cli.mute || cli.window.is_some() {
@@ -109,7 +110,13 @@ fn start_announcer(cli: &Cli, lang: Lang, voice_dir: &std::path::Path, headless:
     }
     let pack = VoicePack::load(voice_dir)?;
     let out: Box<dyn announcer::AudioOut> =
-        if headless { Box::new(announcer::WavDirOut::new(cli.wav_dir.clone(), false)?) } else { announcer::open_output(cli.wav_dir.clone())? };
+        if headless {
+            let mut wav = announcer::WavDirOut::new(cli.wav_dir.clone(), false)?;
+            wav.keep = 500;
+            Box::new(wav)
+        } else {
+            announcer::open_output(cli.wav_dir.clone())?
+        };
     eprintln!("announcements go to {}", out.describe());
     Ok(Some(Announcer::start(pack, out, lang, cli.repeat)))
 }

@@ -48,14 +48,18 @@ impl AudioOut for RodioOut {
 pub struct WavDirOut {
     dir: PathBuf,
     count: usize,
+    written: std::collections::VecDeque<PathBuf>,
     /// Take as long as the audio would (so queueing behaves as with a speaker).
     pub realtime: bool,
+    /// Keep only the newest this many files (0 = all): a hall that runs for
+    /// days must not fill its disk (≈0.5 MB per announcement).
+    pub keep: usize,
 }
 
 impl WavDirOut {
     pub fn new(dir: PathBuf, realtime: bool) -> std::io::Result<WavDirOut> {
         std::fs::create_dir_all(&dir)?;
-        Ok(WavDirOut { dir, count: 0, realtime })
+        Ok(WavDirOut { dir, count: 0, written: Default::default(), realtime, keep: 0 })
     }
 }
 
@@ -65,6 +69,12 @@ impl AudioOut for WavDirOut {
         let safe: String = label.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
         let path = self.dir.join(format!("announce-{:04}-{safe}.wav", self.count));
         write_wav(&path, rate, samples)?;
+        self.written.push_back(path);
+        while self.keep > 0 && self.written.len() > self.keep {
+            if let Some(old) = self.written.pop_front() {
+                let _ = std::fs::remove_file(old);
+            }
+        }
         if self.realtime {
             std::thread::sleep(Duration::from_secs_f64(samples.len() as f64 / rate as f64));
         }
@@ -184,6 +194,20 @@ mod tests {
         }
         let files = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(files, 3);
+    }
+
+    #[test]
+    fn a_long_run_keeps_only_the_newest_wav_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = WavDirOut::new(dir.path().to_path_buf(), false).unwrap();
+        out.keep = 2;
+        for label in ["A001-w1", "A002-w1", "A003-w2"] {
+            out.play(label, 16_000, &[0, 100, -100, 0]).unwrap();
+        }
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["announce-0002-A002-w1.wav", "announce-0003-A003-w2.wav"]);
     }
 
     #[test]
