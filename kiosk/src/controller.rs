@@ -178,8 +178,13 @@ impl Controller {
                 let line = format!("card {}", v.masked_name);
                 (self.log)(&line);
             }
+            let before = self.state.clone();
             let effects = flow::update(&mut self.state, input, now_ms(), &self.settings);
-            (self.publish)(&self.state);
+            // Ticks and repeated figures usually change nothing: the screen
+            // is only redrawn for a real change.
+            if self.state != before {
+                (self.publish)(&self.state);
+            }
             for e in effects {
                 queue.extend(self.run(e).await);
             }

@@ -302,7 +302,7 @@ impl Default for Settings {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
     pub catalog: CatalogView,
     pub screen: Screen,

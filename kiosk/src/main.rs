@@ -467,6 +467,15 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
                 let _ = t.send(Msg::Quit);
             });
         }
+        // The clock ticks on its own; the controller redraws only on change.
+        let clock = slint::Timer::default();
+        let weak = ui.as_weak();
+        clock.start(slint::TimerMode::Repeated, Duration::from_secs(1), move || {
+            if let Some(ui) = weak.upgrade() {
+                let a = ui.global::<KioskAdapter>();
+                a.set_clock(view::clock_text(now_ms(), a.get_en()).into());
+            }
+        });
         ui.run()?;
         let _ = tx.send(Msg::Quit);
     }

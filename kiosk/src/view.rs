@@ -10,6 +10,26 @@ fn model<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
     ModelRc::from(Rc::new(VecModel::from(v)))
 }
 
+/// Brings a list on screen up to date in place: rows that did not change
+/// keep their elements, so a finger pressing a button is not lost when the
+/// queue figures refresh under it.
+fn sync_rows<T: Clone + PartialEq + 'static>(current: ModelRc<T>, rows: Vec<T>, set: impl FnOnce(ModelRc<T>)) {
+    use slint::Model;
+    if let Some(vm) = current.as_any().downcast_ref::<VecModel<T>>() {
+        if vm.row_count() == rows.len() {
+            for (i, r) in rows.into_iter().enumerate() {
+                if vm.row_data(i).as_ref() != Some(&r) {
+                    vm.set_row_data(i, r);
+                }
+            }
+        } else {
+            vm.set_vec(rows);
+        }
+        return;
+    }
+    set(model(rows));
+}
+
 /// "等候 5 人 · 约 12 分钟" (or closed / quota used up).
 fn queue_text(i: &crate::flow::Item, en: bool) -> String {
     match (i.open_now, i.quota_left, en) {
@@ -86,36 +106,27 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
         st.catalog.notice.clone()
     };
     a.set_notice(notice.into());
-    a.set_zones(model(
-        st.catalog
-            .zones
-            .iter()
-            .map(|z| ZoneRow { code: z.code.clone().into(), name: st.catalog.zone_name(&z.code, en).into() })
-            .collect(),
-    ));
+    let zones = st.catalog.zones.iter().map(|z| ZoneRow { code: z.code.clone().into(), name: st.catalog.zone_name(&z.code, en).into() });
+    sync_rows(a.get_zones(), zones.collect(), |m| a.set_zones(m));
     a.set_zone(st.zone.clone().unwrap_or_default().into());
     if a.get_search().as_str() != st.search {
         a.set_search(st.search.clone().into());
     }
-    a.set_items(model(
-        st.visible_items(s)
-            .into_iter()
-            .map(|i| ItemRow {
-                code: i.code.clone().into(),
-                name: i.name(en).into(),
-                dept: i.department.clone().into(),
-                queue: queue_text(i, en).into(),
-                bundle: i.bundle,
-                open: i.open_now && i.quota_left != Some(0),
-            })
-            .collect(),
-    ));
+    let items = st.visible_items(s).into_iter().map(|i| ItemRow {
+        code: i.code.clone().into(),
+        name: i.name(en).into(),
+        dept: i.department.clone().into(),
+        queue: queue_text(i, en).into(),
+        bundle: i.bundle,
+        open: i.open_now && i.quota_left != Some(0),
+    });
+    sync_rows(a.get_items(), items.collect(), |m| a.set_items(m));
     a.set_message(st.message.clone().into());
     if let Some(i) = st.selected_item() {
         a.set_d_name(i.name(en).into());
         a.set_d_dept(format!("{} · {}", i.department, st.catalog.zone_name(&i.zone, en)).into());
         a.set_d_queue(queue_text(i, en).into());
-        a.set_d_materials(model(i.materials.iter().map(SharedString::from).collect()));
+        sync_rows(a.get_d_materials(), i.materials.iter().map(SharedString::from).collect(), |m| a.set_d_materials(m));
         a.set_d_limit(i.time_limit(en).into());
         a.set_d_fees(i.fees.clone().into());
         a.set_d_notes(i.notes.clone().into());

@@ -147,3 +147,29 @@ async fn headless_run_takes_a_number_driven_on_stdin() {
     assert!(status.success());
     server.stop().await;
 }
+
+#[test]
+fn a_figures_refresh_updates_the_buttons_in_place() {
+    use kiosk::flow::{Settings, State};
+    use slint::{ComponentHandle, Model};
+    kiosk::view::install_headless(1080, 1920);
+    let ui = kiosk::KioskWindow::new().unwrap();
+    let s = Settings::default();
+    let mut st = State { catalog: kiosk::sample::catalog(), connected: true, catalog_loads: 1, ..State::new(false) };
+    kiosk::view::show(&ui, &st, &s, 0);
+    let a = ui.global::<kiosk::KioskAdapter>();
+    let before = a.get_items();
+    assert_eq!(before.row_data(0).unwrap().queue, "等候 12 人 · 约 18 分钟");
+    // One more visitor waits: the same list, its first row changed in place,
+    // so a button under a finger is not torn down and rebuilt.
+    st.catalog.items[0].waiting = 13;
+    kiosk::view::show(&ui, &st, &s, 0);
+    let after = a.get_items();
+    assert!(before == after, "the list was replaced");
+    assert_eq!(after.row_data(0).unwrap().queue, "等候 13 人 · 约 18 分钟");
+    // A search shortens the list: still the same model, new rows.
+    st.search = "医保".into();
+    kiosk::view::show(&ui, &st, &s, 0);
+    assert!(a.get_items() == before);
+    assert_eq!(a.get_items().row_count(), 2);
+}
