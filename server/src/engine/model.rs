@@ -38,6 +38,18 @@ impl Priority {
             Priority::KeyProject => "key project",
         }
     }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            Priority::Normal => "普通号",
+            Priority::Elderly => "老年人",
+            Priority::Disabled => "残疾人",
+            Priority::Veteran => "军人",
+            Priority::Pregnant => "孕妇",
+            Priority::Appointment => "预约",
+            Priority::KeyProject => "帮办代办",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -231,6 +243,34 @@ impl std::fmt::Display for CallReason {
 }
 
 impl CallReason {
+    /// The reason in Chinese, for the counter terminal (the `Display` form,
+    /// in English, is for logs and the scenario tests).
+    pub fn zh(&self) -> String {
+        let tier = if self.tier == 0 {
+            "本窗口主办业务".to_string()
+        } else {
+            format!("第 {} 级协办业务", self.tier + 1)
+        };
+        let waited = self.waited_s / 60;
+        let what = match &self.rule {
+            CallRule::Chosen => format!("窗口人员选叫（已等 {waited} 分钟）"),
+            CallRule::Targeted => format!("转入本窗口办理（已等 {waited} 分钟）"),
+            CallRule::Escalated { limit_min } => {
+                format!("{tier}，已等 {waited} 分钟，超过 {limit_min} 分钟时限，调剂优先")
+            }
+            CallRule::Priority { class, streak } => format!(
+                "{tier}，{}优先，连续第 {streak} 个优先号（已等 {waited} 分钟）",
+                class.zh()
+            ),
+            CallRule::Fifo => format!("{tier}，按取号先后（已等 {waited} 分钟）"),
+            CallRule::AfterPriorityStreak { streak } => {
+                format!("{tier}，已连续叫 {streak} 个优先号，按先后叫普通号（已等 {waited} 分钟）")
+            }
+            CallRule::CalledBack => "挂起号回呼".to_string(),
+        };
+        format!("{what}；其后还有 {} 人等候", self.others_waiting)
+    }
+
     pub fn is_priority(&self) -> bool {
         matches!(self.rule, CallRule::Priority { .. })
     }

@@ -94,7 +94,7 @@ pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
         call_reason: t
             .call_reason
             .as_ref()
-            .map(|r| r.to_string())
+            .map(|r| r.zh())
             .unwrap_or_default(),
         bundle: t
             .bundle
@@ -359,11 +359,11 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
         }),
         Event::TicketCalled { ticket, reason, .. } => Body::TicketCalled(pb::TicketCalled {
             call: Some(call(*ticket, false)),
-            reason: reason.to_string(),
+            reason: reason.zh(),
         }),
         Event::TicketRecalled { ticket, .. } => Body::TicketCalled(pb::TicketCalled {
             call: Some(call(*ticket, true)),
-            reason: "recall".into(),
+            reason: "重呼".into(),
         }),
         Event::ServiceStarted { ticket, window } => changed(*ticket, *window, String::new()),
         Event::TicketFinished {

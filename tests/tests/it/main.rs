@@ -39,7 +39,7 @@ async fn issue_call_finish_rate_over_grpc() {
     assert_eq!(called.number, "A001");
     assert_eq!(called.state, pb::TicketState::Called as i32);
     assert!(
-        called.call_reason.contains("oldest ticket"),
+        called.call_reason.starts_with("本窗口主办业务，按取号先后（已等 0 分钟）"),
         "{}",
         called.call_reason
     );
