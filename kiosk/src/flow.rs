@@ -168,7 +168,7 @@ impl CatalogView {
                 code: b.code.clone(),
                 name_zh: b.name_zh.clone(),
                 name_en: b.name_en.clone(),
-                department: format!("{} 个环节 · 一次取号", b.stages.len()),
+                department: format!("{} 个环节", b.stages.len()),
                 zone: first.map(|s| s.zone.clone()).unwrap_or_default(),
                 waiting: b.waiting,
                 wait_min: first.map(|s| s.estimated_wait_min).unwrap_or(0),

@@ -121,6 +121,13 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
         open: i.open_now && i.quota_left != Some(0),
     });
     sync_rows(a.get_items(), items.collect(), |m| a.set_items(m));
+    let mut depts: Vec<SharedString> = Vec::new();
+    for i in st.catalog.items.iter().filter(|i| !i.bundle && !i.department.is_empty()) {
+        if !depts.iter().any(|d| d.as_str() == i.department) {
+            depts.push(i.department.clone().into());
+        }
+    }
+    sync_rows(a.get_depts(), depts, |m| a.set_depts(m));
     a.set_message(st.message.clone().into());
     if let Some(i) = st.selected_item() {
         a.set_d_name(i.name(en).into());
