@@ -98,24 +98,29 @@ impl TestServer {
     }
 }
 
-/// Path of a workspace binary, built on demand (cargo only builds a package's
-/// binaries for that package's own integration tests).
-pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
-    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut built = BUILT.lock().unwrap();
+/// Path of a workspace binary. Cargo only builds a package's binaries for
+/// that package's own integration tests, so the first call builds them all
+/// with `cargo test --workspace --no-run`: the same feature resolution as
+/// `cargo test --workspace`, so under that command it is a no-op (a plain
+/// `cargo build -p kiosk` would resolve features differently and rebuild
+/// Slint and tonic inside the test), and under `cargo test -p hall-tests`
+/// it brings every binary up to date.
+pub fn workspace_bin(_package: &str, bin: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    if !built.iter().any(|b| b == bin) {
+    BUILT.call_once(|| {
         let mut cmd = std::process::Command::new(env!("CARGO"));
-        cmd.args(["build", "--quiet", "-p", package, "--bin", bin]);
+        cmd.args(["test", "--workspace", "--no-run", "--quiet"]);
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
         }
-        let status = cmd.status().expect("running cargo build");
-        assert!(status.success(), "building {bin} failed");
-        built.push(bin.to_string());
-    }
-    dir.join(bin)
+        let status = cmd.status().expect("running cargo");
+        assert!(status.success(), "building the workspace's binaries failed");
+    });
+    let path = dir.join(bin);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
 }
 
 /// A login for window `w` with the built-in demo clerk `cNN` (PIN 1234).
