@@ -101,6 +101,7 @@ pub fn settings(cfg: &KioskConfig) -> Settings {
         done_timeout_ms: cfg.done_timeout_s as i64 * 1000,
         status_url: cfg.status_url.clone(),
         elder_categories: cfg.elder_categories.clone(),
+        default_en: cfg.lang == "en",
     }
 }
 

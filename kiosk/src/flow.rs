@@ -288,6 +288,8 @@ pub struct Settings {
     pub status_url: String,
     /// Categories of the 适老化 mode; empty = the six busiest.
     pub elder_categories: Vec<String>,
+    /// The configured language: the next visitor starts with it.
+    pub default_en: bool,
 }
 
 impl Default for Settings {
@@ -298,6 +300,7 @@ impl Default for Settings {
             done_timeout_ms: 20_000,
             status_url: "https://hall.example.gov.cn/t".into(),
             elder_categories: vec![],
+            default_en: false,
         }
     }
 }
@@ -434,6 +437,15 @@ impl State {
     }
 
     /// Back to the home screen for the next visitor: forgets the card.
+    /// The visit is over (done, or nobody touched the screen): the next
+    /// visitor gets the standard screen in the configured language.
+    fn next_visitor(&mut self, now: i64, s: &Settings) {
+        self.reset(now);
+        self.en = s.default_en;
+        self.elder = false;
+        self.zone = None;
+    }
+
     fn reset(&mut self, now: i64) {
         self.go(Screen::Home, now);
         self.selected = None;
@@ -595,17 +607,16 @@ pub fn update(st: &mut State, input: Input, now: i64, s: &Settings) -> Vec<Effec
         Input::Tick => {
             let idle = now - st.last_touch_ms;
             match st.screen {
-                Screen::Done if now - st.screen_since_ms >= s.done_timeout_ms && idle >= s.done_timeout_ms => st.reset(now),
+                Screen::Done if now - st.screen_since_ms >= s.done_timeout_ms && idle >= s.done_timeout_ms => st.next_visitor(now, s),
                 Screen::Issuing => {}
-                Screen::Home if st.visitor.is_some() && idle >= s.idle_timeout_ms => st.reset(now),
-                Screen::Home if idle >= s.idle_timeout_ms => {
-                    // The next visitor gets the standard home screen.
-                    st.elder = false;
-                    st.zone = None;
-                    st.search.clear();
+                Screen::Home
+                    if idle >= s.idle_timeout_ms
+                        && (st.visitor.is_some() || st.elder || st.zone.is_some() || !st.search.is_empty() || st.en != s.default_en) =>
+                {
+                    st.next_visitor(now, s)
                 }
                 Screen::Home => {}
-                _ if idle >= s.idle_timeout_ms => st.reset(now),
+                _ if idle >= s.idle_timeout_ms => st.next_visitor(now, s),
                 _ => {}
             }
         }
@@ -636,11 +647,14 @@ fn touch(st: &mut State, t: Touch, now: i64, s: &Settings, fx: &mut Vec<Effect>)
         return;
     }
     match t {
+        // "完成" on the ticket screen ends the visit.
+        Touch::Home if st.screen == Screen::Done => st.next_visitor(now, s),
         Touch::Home => st.reset(now),
         Touch::Back => match st.screen {
             Screen::Identity => st.go(Screen::Detail, now),
             Screen::Confirm => st.go(Screen::Detail, now),
-            Screen::Done | Screen::Failed => st.reset(now),
+            Screen::Done => st.next_visitor(now, s),
+            Screen::Failed => st.reset(now),
             _ => {
                 st.selected = None;
                 st.message.clear();

@@ -228,3 +228,27 @@ fn a_catalog_change_that_removes_the_chosen_category_goes_home() {
     update(&mut st, Input::Catalog(c), 2, &Settings::default());
     assert_eq!(st.screen, Screen::Home);
 }
+
+#[test]
+fn the_next_visitor_starts_in_the_configured_language_and_mode() {
+    let s = Settings::default();
+    let mut st = state();
+    tap(&mut st, Touch::Lang { en: true }, 1_000);
+    tap(&mut st, Touch::Elder(true), 1_000);
+    // Navigating home mid-visit keeps the visitor's choices.
+    tap(&mut st, Touch::Choose("B".into()), 2_000);
+    tap(&mut st, Touch::Home, 3_000);
+    assert!(st.en && st.elder);
+    // The visit ends with the ticket: the next one starts in Chinese, standard mode.
+    tap(&mut st, Touch::Choose("B".into()), 4_000);
+    tap(&mut st, Touch::TakeNumber, 4_000);
+    tap(&mut st, Touch::SkipId, 4_000);
+    tap(&mut st, Touch::Confirm, 4_000);
+    update(&mut st, Input::Issued(Ok(ticket("B003", "B"))), 5_000, &s);
+    tap(&mut st, Touch::Home, 6_000);
+    assert!(!st.en && !st.elder);
+    // Nobody touched the screen for a while: the same.
+    tap(&mut st, Touch::Lang { en: true }, 7_000);
+    update(&mut st, Input::Tick, 7_000 + s.idle_timeout_ms, &s);
+    assert!(!st.en);
+}
