@@ -38,6 +38,9 @@ pub struct Options {
     /// When not empty, every KioskService call must carry one of these in
     /// its `x-device-token` metadata (kiosks are provisioned with a token).
     pub device_tokens: Vec<String>,
+    /// When not empty, every AdminService call (configuration, follow-ups,
+    /// reports) must carry one of these in `x-admin-token`.
+    pub admin_tokens: Vec<String>,
 }
 
 impl Options {
@@ -49,31 +52,31 @@ impl Options {
             snapshot_every: 20_000,
             segment_events: store::SEGMENT_EVENTS,
             device_tokens: Vec::new(),
+            admin_tokens: Vec::new(),
         }
     }
 }
 
-/// The kiosk API's gate: with tokens configured, a call without one of them
-/// is refused before it reaches the engine.
-fn device_token_check(
+/// A service's gate: with tokens configured, a call without one of them in
+/// the `header` metadata is refused before it reaches the engine.
+fn token_check(
+    header: &'static str,
+    what: &'static str,
     tokens: std::sync::Arc<Vec<String>>,
 ) -> impl tonic::service::Interceptor + Clone + Send + 'static {
     move |req: tonic::Request<()>| {
         if tokens.is_empty() {
             return Ok(req);
         }
-        let given = req
-            .metadata()
-            .get("x-device-token")
-            .and_then(|v| v.to_str().ok());
+        let given = req.metadata().get(header).and_then(|v| v.to_str().ok());
         match given {
             Some(t) if tokens.iter().any(|k| k == t) => Ok(req),
-            Some(_) => Err(tonic::Status::unauthenticated(
-                "this device's token is not accepted (x-device-token)",
-            )),
-            None => Err(tonic::Status::unauthenticated(
-                "kiosk calls need a device token (x-device-token metadata)",
-            )),
+            Some(_) => Err(tonic::Status::unauthenticated(format!(
+                "this {what} token is not accepted ({header})"
+            ))),
+            None => Err(tonic::Status::unauthenticated(format!(
+                "{what} calls need a token ({header} metadata)"
+            ))),
         }
     }
 }
@@ -199,7 +202,7 @@ pub async fn run(
         .add_service(reflection)
         .add_service(pb::kiosk_service_server::KioskServiceServer::with_interceptor(
             hub.clone(),
-            device_token_check(std::sync::Arc::new(opts.device_tokens.clone())),
+            token_check("x-device-token", "kiosk", std::sync::Arc::new(opts.device_tokens.clone())),
         ))
         .add_service(pb::counter_service_server::CounterServiceServer::new(
             hub.clone(),
@@ -207,7 +210,10 @@ pub async fn run(
         .add_service(pb::event_service_server::EventServiceServer::new(
             hub.clone(),
         ))
-        .add_service(pb::admin_service_server::AdminServiceServer::new(hub))
+        .add_service(pb::admin_service_server::AdminServiceServer::with_interceptor(
+            hub,
+            token_check("x-admin-token", "admin", std::sync::Arc::new(opts.admin_tokens.clone())),
+        ))
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             // End the event streams, or the graceful stop waits on them forever.

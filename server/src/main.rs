@@ -33,6 +33,10 @@ struct Cli {
     /// several kiosks; none = no check, for a closed network).
     #[arg(long = "device-token")]
     device_tokens: Vec<String>,
+    /// Accept AdminService calls (configuration, follow-ups, reports) only
+    /// with this `x-admin-token` (repeatable; none = no check).
+    #[arg(long = "admin-token")]
+    admin_tokens: Vec<String>,
     /// Demo and test mode: issue numbers around the clock every day, with no
     /// cutoff and no ID-card requirement (a real hall keeps its calendar).
     #[arg(long)]
@@ -96,6 +100,7 @@ fn main() -> anyhow::Result<()> {
     opts.snapshot_every = cli.snapshot_every.max(10);
     opts.segment_events = cli.segment_events.max(10);
     opts.device_tokens = cli.device_tokens.clone();
+    opts.admin_tokens = cli.admin_tokens.clone();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&cli.listen)

@@ -604,3 +604,29 @@ async fn a_subscriber_from_seq_1_reads_archived_segments_then_live() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn admin_calls_need_the_admin_token_when_one_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start_with(dir.path(), always_open(), "127.0.0.1:0".parse().unwrap(), |o| {
+        o.admin_tokens = vec!["office-secret".into()];
+    })
+    .await;
+    let mut admin = srv.admin().await;
+    let err = admin
+        .update_config(pb::ConfigDocument::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(err.message().contains("x-admin-token"), "{}", err.message());
+    let mut wrong = tonic::Request::new(pb::DayReportRequest {});
+    wrong.metadata_mut().insert("x-admin-token", "guess".parse().unwrap());
+    assert_eq!(admin.get_day_report(wrong).await.unwrap_err().code(), Code::Unauthenticated);
+    let mut right = tonic::Request::new(pb::DayReportRequest {});
+    right.metadata_mut().insert("x-admin-token", "office-secret".parse().unwrap());
+    assert_eq!(admin.get_day_report(right).await.unwrap().into_inner().issued, 0);
+    // Kiosks and counters are not affected by the admin token.
+    let mut kiosk = srv.kiosk().await;
+    issue_ok(&mut kiosk, "social_insurance", "k1").await;
+    srv.stop().await;
+}
