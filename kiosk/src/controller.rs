@@ -300,10 +300,12 @@ impl Controller {
                         (self.log)("retrying server unreachable");
                     }
                     if Instant::now() >= deadline {
+                        // The request may have been committed with only its
+                        // answer lost, so the words do not claim it was not.
                         return Err(if self.state.en {
-                            "The server cannot be reached, no number was issued. Please ask at the desk or use another kiosk.".into()
+                            "The server cannot be reached, so your number could not be confirmed and no slip was printed. Please ask at the desk (staff can look it up) or use another kiosk.".into()
                         } else {
-                            "暂时无法连接服务器，未能取号。请到咨询台或使用其他取号机。".into()
+                            "暂时无法连接服务器，取号结果未能确认，也未打印号票。请到咨询台（工作人员可查询）或使用其他取号机。".into()
                         });
                     }
                     tokio::time::sleep(delay).await;
