@@ -111,23 +111,29 @@ impl KioskConfig {
     pub fn parse(text: &str, origin: &str) -> Result<KioskConfig, ConfigError> {
         let c: KioskConfig =
             toml::from_str(text).map_err(|e| ConfigError::Parse { path: origin.into(), source: Box::new(e) })?;
+        c.check(origin)?;
+        Ok(c)
+    }
+
+    /// The checks a file gets, for a configuration changed afterwards (flags).
+    pub fn check(&self, origin: &str) -> Result<(), ConfigError> {
         let bad = |key, message: String| Err(ConfigError::Invalid { path: origin.into(), key, message });
-        if c.printer.width != 58 && c.printer.width != 80 {
-            return bad("printer.width", format!("{} mm is not a supported paper width (58 or 80)", c.printer.width));
+        if self.printer.width != 58 && self.printer.width != 80 {
+            return bad("printer.width", format!("{} mm is not a supported paper width (58 or 80)", self.printer.width));
         }
-        if c.lang != "zh" && c.lang != "en" {
-            return bad("lang", format!("'{}' is not a language of the kiosk (zh or en)", c.lang));
+        if self.lang != "zh" && self.lang != "en" {
+            return bad("lang", format!("'{}' is not a language of the kiosk (zh or en)", self.lang));
         }
-        if c.kiosk_id.trim().is_empty() {
+        if self.kiosk_id.trim().is_empty() {
             return bad("kiosk_id", "must not be empty: the server names the kiosk's printer by it".into());
         }
-        if !(c.server.starts_with("http://") || c.server.starts_with("https://")) {
-            return bad("server", format!("'{}' is not a URL (http://host:port)", c.server));
+        if !(self.server.starts_with("http://") || self.server.starts_with("https://")) {
+            return bad("server", format!("'{}' is not a URL (http://host:port)", self.server));
         }
-        if c.idle_timeout_s < 10 {
+        if self.idle_timeout_s < 10 {
             return bad("idle_timeout_s", "below 10 seconds a visitor cannot read the guidance".into());
         }
-        Ok(c)
+        Ok(())
     }
 
     pub fn printer_line(&self) -> LineSettings {

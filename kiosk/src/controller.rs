@@ -72,8 +72,15 @@ fn transient(s: &tonic::Status) -> bool {
 
 /// A request with the device token and a deadline.
 fn request<T>(token: &str, msg: T) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
+    let mut r = request_stream(token, msg);
     r.set_timeout(Duration::from_secs(5));
+    r
+}
+
+/// A request with the device token and no deadline (a stream lasts as long
+/// as the connection).
+fn request_stream<T>(token: &str, msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
     if !token.is_empty()
         && let Ok(v) = token.parse()
     {
@@ -368,15 +375,4 @@ pub async fn follow_catalog(url: String, token: String, tx: UnboundedSender<Inpu
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }
-}
-
-/// Streams have no deadline (they last as long as the connection).
-fn request_stream<T>(token: &str, msg: T) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    if !token.is_empty()
-        && let Ok(v) = token.parse()
-    {
-        r.metadata_mut().insert("x-device-token", v);
-    }
-    r
 }

@@ -113,10 +113,11 @@ pub fn spawn_reader(
             let deadline = Instant::now() + Duration::from_secs(1);
             let event = match reader.wait_card(Duration::from_millis(250), Some(deadline)) {
                 Ok(Some(card)) => {
-                    if !card.valid_on(today()) {
+                    let today = today();
+                    if !card.valid_on(today) {
                         Some(ReaderEvent::Error("身份证已过有效期，请使用有效证件 / The ID card has expired".into()))
                     } else {
-                        Some(ReaderEvent::Card(visitor_from(&card, today())))
+                        Some(ReaderEvent::Card(visitor_from(&card, today)))
                     }
                 }
                 Ok(None) => None,

@@ -94,38 +94,11 @@ fn main() -> Result<()> {
         cfg.lang = v.clone();
     }
     // The same checks as a file gets, for the flags too.
-    let cfg = KioskConfig::parse(&toml_of(&cfg), "command line and configuration")?;
+    cfg.check("command line and configuration")?;
     if let Some(dir) = &cli.screenshot {
         return screenshots(&cli, &cfg, dir);
     }
     run(&cli, cfg)
-}
-
-/// The merged configuration as TOML, so flags are checked like the file.
-fn toml_of(c: &KioskConfig) -> String {
-    let q = |s: &str| format!("{s:?}");
-    format!(
-        "server = {}\ndevice_token = {}\nkiosk_id = {}\nlang = {}\ngreen_channel_age = {}\nidle_timeout_s = {}\ndone_timeout_s = {}\nstatus_url = {}\nelder_categories = [{}]\n[printer]\nport = {}\nwidth = {}\nbaud = {}\nflow = {}\n[reader]\nport = {}\nbaud = {}\n",
-        q(&c.server),
-        q(&c.device_token),
-        q(&c.kiosk_id),
-        q(&c.lang),
-        c.green_channel_age,
-        c.idle_timeout_s,
-        c.done_timeout_s,
-        q(&c.status_url),
-        c.elder_categories.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "),
-        q(&c.printer.port),
-        c.printer.width,
-        c.printer.baud,
-        q(match c.printer.flow {
-            hall_hardware::serial::Flow::None => "none",
-            hall_hardware::serial::Flow::Hardware => "hardware",
-            hall_hardware::serial::Flow::Software => "software",
-        }),
-        q(&c.reader.port),
-        c.reader.baud,
-    )
 }
 
 fn paper(cfg: &KioskConfig) -> Paper {
@@ -259,21 +232,8 @@ enum Msg {
 
 fn stdin_command(line: &str, sim: Option<&Simulated>) -> Option<Msg> {
     let (cmd, arg) = line.trim().split_once(' ').map(|(a, b)| (a, b.trim())).unwrap_or((line.trim(), ""));
-    let on = arg != "off";
     let t = match cmd {
         "" => return None,
-        "choose" => Touch::Choose(arg.into()),
-        "take" => Touch::TakeNumber,
-        "skip" => Touch::SkipId,
-        "green" => Touch::Green(on),
-        "confirm" => Touch::Confirm,
-        "back" => Touch::Back,
-        "home" => Touch::Home,
-        "checkin" => Touch::CheckIn,
-        "lang" => Touch::Lang { en: arg == "en" },
-        "elder" => Touch::Elder(on),
-        "search" => Touch::Search(arg.into()),
-        "zone" => Touch::Zone((arg != "all" && !arg.is_empty()).then(|| arg.to_string())),
         "quit" => return Some(Msg::Quit),
         sim_cmd if sim_cmd.starts_with("sim-") => {
             let Some(sim) = sim else {
@@ -297,14 +257,20 @@ fn stdin_command(line: &str, sim: Option<&Simulated>) -> Option<Msg> {
             sim.printer.set_status(status);
             return None;
         }
-        other => {
-            eprintln!("kiosk: unknown command '{other}'");
-            return None;
-        }
+        // The same names as the screen's touches; "zone all" clears the zone.
+        other => match touch_of(other, if other == "zone" && arg == "all" { "" } else { arg }) {
+            Some(t) => t,
+            None => {
+                eprintln!("kiosk: unknown command '{other}'");
+                return None;
+            }
+        },
     };
     Some(Msg::Input(Input::Touch(t)))
 }
 
+/// A touch by name: the screen's `touch(kind, arg)` callback and the stdin
+/// commands use the same names.
 fn touch_of(kind: &str, arg: &str) -> Option<Touch> {
     Some(match kind {
         "home" => Touch::Home,

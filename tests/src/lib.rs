@@ -105,7 +105,7 @@ impl TestServer {
 /// `cargo build -p kiosk` would resolve features differently and rebuild
 /// Slint and tonic inside the test), and under `cargo test -p hall-tests`
 /// it brings every binary up to date.
-pub fn workspace_bin(_package: &str, bin: &str) -> PathBuf {
+pub fn workspace_bin(bin: &str) -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();

@@ -152,21 +152,19 @@ fn run(cli: Cli) -> Result<()> {
                     sim.set_status(s);
                 }
                 // Each decoded slip, one stdout line: what a person would read on the paper.
-                let slips = sim.slips();
                 // (Written without panicking: a reader of the first line may have gone.)
                 let mut out = std::io::stdout().lock();
-                for (n, slip) in slips.iter().enumerate().skip(printed) {
+                for slip in sim.slips_since(printed) {
+                    printed += 1;
                     let lines = slip.lines();
                     let text: Vec<&str> = lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
-                    let _ = writeln!(out, "slip {}: {}", n + 1, text.join(" / "));
+                    let _ = writeln!(out, "slip {printed}: {}", text.join(" / "));
                 }
                 let _ = out.flush();
-                printed = slips.len();
-                let files = sim.saved_files();
-                for f in &files[seen..] {
+                for f in sim.saved_since(seen) {
+                    seen += 1;
                     eprintln!("slip saved: {}", f.display());
                 }
-                seen = files.len();
             })
         }
         Cmd::SimReader { cards, empty, cycle, no_halt } => {

@@ -99,6 +99,19 @@ impl PrinterSim {
         self.lock().saved.clone()
     }
 
+    /// The slips cut since the first `seen` (a follower polling for new
+    /// ones copies only those, not the whole day's paper each time).
+    pub fn slips_since(&self, seen: usize) -> Vec<PrintedSlip> {
+        let st = self.lock();
+        st.slips[seen.min(st.slips.len())..].to_vec()
+    }
+
+    /// The PNG files saved since the first `seen`.
+    pub fn saved_since(&self, seen: usize) -> Vec<PathBuf> {
+        let st = self.lock();
+        st.saved[seen.min(st.saved.len())..].to_vec()
+    }
+
     /// Waits until `n` slips were saved as PNG files, or the timeout passes.
     pub fn wait_saved(&self, n: usize, timeout: Duration) -> Vec<PathBuf> {
         self.wait_until(timeout, |st| st.saved.len() >= n).saved.clone()

@@ -44,7 +44,7 @@ fn spawn_server(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_and_duplicates_nothing() {
-    let bin = workspace_bin("hall-server", "hall-server");
+    let bin = workspace_bin("hall-server");
     let dir = tempfile::tempdir().unwrap();
     let mut catalog = always_open();
     for c in &mut catalog.categories {

@@ -78,7 +78,7 @@ impl Drop for Proc {
 }
 
 fn server(port: u16, data: &Path) -> Proc {
-    let mut cmd = Command::new(workspace_bin("hall-server", "hall-server"));
+    let mut cmd = Command::new(workspace_bin("hall-server"));
     cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--always-open", "--data-dir"]).arg(data);
     let p = Proc::spawn("server", cmd);
     p.wait_line("'listening'", |l| l.starts_with("hall-server listening on"), Duration::from_secs(30));
@@ -102,7 +102,7 @@ async fn whole_hall_in_processes_survives_kill_9() {
     let url = format!("http://127.0.0.1:{port}");
     let mut srv = server(port, &data);
 
-    let hw = workspace_bin("hall-hardware", "hall-hw");
+    let hw = workspace_bin("hall-hw");
     let mut cmd = Command::new(&hw);
     cmd.args(["sim-printer", "--width", "80", "--out"]).arg(&slips);
     let printer = Proc::spawn("printer", cmd);
@@ -112,15 +112,15 @@ async fn whole_hall_in_processes_survives_kill_9() {
     let mut reader = Proc::spawn("reader", cmd);
     let reader_port = reader.wait_line("(pty path)", |l| l.starts_with("/dev/"), long);
 
-    let mut cmd = Command::new(workspace_bin("kiosk", "kiosk"));
+    let mut cmd = Command::new(workspace_bin("kiosk"));
     cmd.args(["--headless", "--every", "1", "--server", &url, "--printer-port", &printer_port, "--reader-port", &reader_port])
         .arg("--out")
         .arg(&screens);
     let mut kiosk = Proc::spawn("kiosk", cmd);
-    let mut cmd = Command::new(workspace_bin("display-board", "display-board"));
+    let mut cmd = Command::new(workspace_bin("display-board"));
     cmd.args(["--headless", "--every", "1", "--server", &url, "--out"]).arg(&screens).arg("--wav-dir").arg(&wavs);
     let board = Proc::spawn("board", cmd);
-    let mut cmd = Command::new(workspace_bin("counter-terminal", "counter-terminal"));
+    let mut cmd = Command::new(workspace_bin("counter-terminal"));
     cmd.args(["--headless", "--every", "1", "--auto-clerk", "--window", "1", "--speed", "600", "--server", &url, "--out"]).arg(&screens);
     let counter = Proc::spawn("counter", cmd);
     kiosk.wait_line("'headless'", |l| l.starts_with("kiosk: headless"), long);

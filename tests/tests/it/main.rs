@@ -511,7 +511,7 @@ async fn reflection_lists_the_services_and_health_is_serving() {
 
 #[test]
 fn check_config_exit_codes() {
-    let bin = workspace_bin("hall-server", "hall-server");
+    let bin = workspace_bin("hall-server");
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
     std::fs::write(&good, hall_server::config::BUILTIN_HALL).unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[test]
 fn hall_sim_prints_the_table_and_writes_csv_and_chart() {
-    let bin = workspace_bin("hall-server", "hall-sim");
+    let bin = workspace_bin("hall-sim");
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(&bin)
         .args(["--seed", "3", "--out"])
