@@ -6,6 +6,7 @@ use std::{env, path::PathBuf};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "hall/v1/common.proto",
+        "hall/v1/errors.proto",
         "hall/v1/kiosk.proto",
         "hall/v1/counter.proto",
         "hall/v1/events.proto",

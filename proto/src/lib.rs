@@ -14,3 +14,4 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/hall_descriptor.bin"));
 
 pub mod client;
+pub mod errors;

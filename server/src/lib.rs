@@ -71,14 +71,23 @@ fn token_check(
         let given = req.metadata().get(header).and_then(|v| v.to_str().ok());
         match given {
             Some(t) if tokens.iter().any(|k| k == t) => Ok(req),
-            Some(_) => Err(tonic::Status::unauthenticated(format!(
-                "this {what} token is not accepted ({header})"
-            ))),
-            None => Err(tonic::Status::unauthenticated(format!(
-                "{what} calls need a token ({header} metadata)"
-            ))),
+            Some(_) => Err(token_refused(
+                header,
+                format!("this {what} token is not accepted ({header})"),
+            )),
+            None => Err(token_refused(
+                header,
+                format!("{what} calls need a token ({header} metadata)"),
+            )),
         }
     }
+}
+
+fn token_refused(header: &str, msg: String) -> tonic::Status {
+    use hall_proto::errors::{ErrorReason, Refusal};
+    Refusal::new(tonic::Code::Unauthenticated, ErrorReason::TokenRejected, msg)
+        .with("header", header)
+        .into_status()
 }
 
 fn now_ms() -> i64 {

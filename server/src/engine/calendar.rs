@@ -39,6 +39,11 @@ impl Clock {
         }
     }
 
+    /// The site's time zone.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.tz
+    }
+
     /// Local wall-clock time of `ms` (Unix milliseconds).
     pub fn local(&self, ms: i64) -> NaiveDateTime {
         let utc = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();

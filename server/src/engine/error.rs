@@ -15,9 +15,13 @@ pub enum EngineError {
     /// No ticket of today has this number.
     #[error("no ticket {0} today")]
     UnknownTicket(String),
-    /// A field of the request is malformed.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// A field of the request is malformed or out of range.
+    #[error("{problem}")]
+    InvalidField {
+        /// The request field at fault, as named on the wire (e.g. "rating").
+        field: &'static str,
+        problem: String,
+    },
     /// Not issuing now; says when it next is.
     #[error("{code}: {reason}; next issuing time {next}")]
     NotIssuing {
@@ -89,4 +93,14 @@ pub enum EngineError {
     /// A catalogue replacement would break live tickets.
     #[error("catalogue rejected: {0}")]
     CatalogConflict(String),
+}
+
+impl EngineError {
+    /// A bad field of the request, named as on the wire.
+    pub fn invalid(field: &'static str, problem: impl Into<String>) -> Self {
+        EngineError::InvalidField {
+            field,
+            problem: problem.into(),
+        }
+    }
 }

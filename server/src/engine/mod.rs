@@ -609,27 +609,27 @@ impl Hall {
                 }
                 let (Some(s), Some(e)) = (calendar::hhmm(&slot_start), calendar::hhmm(&slot_end))
                 else {
-                    return Err(EngineError::InvalidArgument(format!(
+                    return Err(EngineError::invalid("slot_start", format!(
                         "slot '{slot_start}'-'{slot_end}' is not HH:MM-HH:MM"
                     )));
                 };
                 if s >= e {
-                    return Err(EngineError::InvalidArgument(
-                        "slot end must be after its start".into(),
+                    return Err(EngineError::invalid("slot_end", 
+                        "slot end must be after its start",
                     ));
                 }
                 if date < self.service_date {
-                    return Err(EngineError::InvalidArgument(format!(
+                    return Err(EngineError::invalid("date", format!(
                         "{date} is in the past"
                     )));
                 }
                 let Some((open, close)) = calendar::hall_hours(&self.catalog.calendar, date) else {
-                    return Err(EngineError::InvalidArgument(format!(
+                    return Err(EngineError::invalid("date", format!(
                         "the hall is closed on {date}"
                     )));
                 };
                 if s < open || e > close {
-                    return Err(EngineError::InvalidArgument(format!(
+                    return Err(EngineError::invalid("slot_start", format!(
                         "slot {slot_start}-{slot_end} is outside opening hours {}-{} on {date}",
                         open.format("%H:%M"),
                         close.format("%H:%M")
@@ -796,7 +796,7 @@ impl Hall {
                 if let Some(w) = t.target_window
                     && w != session.window
                 {
-                    return Err(EngineError::InvalidArgument(format!(
+                    return Err(EngineError::invalid("number", format!(
                         "ticket {number} was transferred to window {w}"
                     )));
                 }
@@ -852,8 +852,8 @@ impl Hall {
                     return Err(Self::wrong_state(t, "finish it"));
                 }
                 if !resolved && reason.trim().is_empty() {
-                    return Err(EngineError::InvalidArgument(
-                        "an unresolved finish needs a reason (it opens a follow-up)".into(),
+                    return Err(EngineError::invalid("reason", 
+                        "an unresolved finish needs a reason (it opens a follow-up)",
                     ));
                 }
                 let after = if let Some(r) = &t.return_to {
@@ -978,8 +978,8 @@ impl Hall {
                             return Err(EngineError::UnknownWindow(*w));
                         }
                         if *w == session.window {
-                            return Err(EngineError::InvalidArgument(
-                                "cannot transfer to the same window".into(),
+                            return Err(EngineError::invalid("target", 
+                                "cannot transfer to the same window",
                             ));
                         }
                     }
@@ -1004,7 +1004,7 @@ impl Hall {
             } => {
                 let rt = self.session(&session)?;
                 if !(1..=5).contains(&rating) {
-                    return Err(EngineError::InvalidArgument(format!(
+                    return Err(EngineError::invalid("rating", format!(
                         "rating {rating} is out of range: 5 非常满意 … 1 非常不满意"
                     )));
                 }
@@ -1013,7 +1013,7 @@ impl Hall {
                     return Err(if t.rating.is_some() {
                         EngineError::AlreadyRated(number)
                     } else {
-                        EngineError::InvalidArgument(format!(
+                        EngineError::invalid("number", format!(
                             "ticket {number} was not just finished at window {}",
                             session.window
                         ))
@@ -1050,7 +1050,7 @@ impl Hall {
             Command::ReplaceCatalog { catalog } => {
                 if let Err(problems) = catalog.validate() {
                     let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-                    return Err(EngineError::InvalidArgument(text.join("; ")));
+                    return Err(EngineError::invalid("catalog", text.join("; ")));
                 }
                 for (code, q) in &self.queues {
                     if q.len() > 0 && catalog.queue(code).is_none() {
@@ -1079,7 +1079,7 @@ impl Hall {
                 detail,
             } => {
                 if device_id.is_empty() {
-                    return Err(EngineError::InvalidArgument("device_id is empty".into()));
+                    return Err(EngineError::invalid("device_id", "device_id is empty"));
                 }
                 if let Some(d) = self.devices.get(&device_id)
                     && d.status == status
@@ -1193,15 +1193,15 @@ impl Hall {
                 .and_then(|p| p.birth_date)
                 .map(|b| calendar::age_on(b, local.date()));
             if age.is_none_or(|a| a < policy.green_channel_age) {
-                return Err(EngineError::InvalidArgument(format!(
+                return Err(EngineError::invalid("priority", format!(
                     "the elderly green channel needs an ID card showing age {} or over",
                     policy.green_channel_age
                 )));
             }
         }
         if priority == Priority::Appointment && appointment.is_none() {
-            return Err(EngineError::InvalidArgument(
-                "appointment tickets come from appointment check-in".into(),
+            return Err(EngineError::invalid("priority", 
+                "appointment tickets come from appointment check-in",
             ));
         }
         if let Some(p) = &person {

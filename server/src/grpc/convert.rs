@@ -233,6 +233,7 @@ pub fn catalog(h: &Hall, now: Millis) -> pb::Catalog {
         next_opening: calendar::next_opening(cal, None, local)
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default(),
+        timezone: clock.tz().name().to_string(),
     }
 }
 

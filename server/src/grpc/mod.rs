@@ -16,40 +16,98 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::Stream;
-use tonic::{Request as Req, Response, Status};
+use hall_proto::errors::{ErrorReason as Reason, Refusal, refusal};
+use tonic::{Code, Request as Req, Response, Status};
 
-/// The one place domain errors become gRPC status codes.
+/// The one place domain errors become gRPC statuses: a code, the message,
+/// and the rich details (`ErrorInfo` with a stable reason and metadata; a
+/// `BadRequest` for a bad field) that clients switch on.
 pub fn status(f: Failure) -> Status {
     let msg = f.to_string();
-    match f {
-        Failure::Storage(_) => Status::unavailable(msg),
-        Failure::Engine(e) => match e {
-            EngineError::UnknownCategory(_)
-            | EngineError::InvalidArgument(_)
-            | EngineError::IdCardRequired(_) => Status::invalid_argument(msg),
-            EngineError::UnknownWindow(_)
-            | EngineError::UnknownTicket(_)
-            | EngineError::NothingWaiting(_)
-            | EngineError::NoAppointment
-            | EngineError::UnknownFollowUp(_) => Status::not_found(msg),
-            EngineError::QuotaExhausted { .. } | EngineError::PersonLimit { .. } => {
-                Status::resource_exhausted(msg)
-            }
-            EngineError::AlreadyHoldsTicket { .. } | EngineError::AlreadyRated(_) => {
-                Status::already_exists(msg)
-            }
-            EngineError::NotLoggedIn(_) => Status::permission_denied(msg),
-            EngineError::BadCredentials => Status::unauthenticated(msg),
-            EngineError::NotIssuing { .. }
-            | EngineError::WindowTaken { .. }
-            | EngineError::ClerkElsewhere { .. }
-            | EngineError::WindowPaused(_)
-            | EngineError::NoCurrentTicket(_)
-            | EngineError::Busy { .. }
-            | EngineError::WrongState { .. }
-            | EngineError::CatalogConflict(_) => Status::failed_precondition(msg),
-        },
-    }
+    let Failure::Engine(e) = f else {
+        return refusal(Code::Unavailable, Reason::StorageUnavailable, msg);
+    };
+    let r = |code, reason| Refusal::new(code, reason, msg.clone());
+    let refusal = match e {
+        EngineError::UnknownCategory(c) => {
+            r(Code::InvalidArgument, Reason::UnknownCategory).with("category", c)
+        }
+        EngineError::InvalidField { field, problem } => Refusal::invalid_field(field, problem),
+        EngineError::IdCardRequired(c) => {
+            r(Code::InvalidArgument, Reason::IdCardRequired).with("category", c)
+        }
+        EngineError::UnknownWindow(w) => r(Code::NotFound, Reason::UnknownWindow).with("window", w),
+        EngineError::UnknownTicket(n) => r(Code::NotFound, Reason::UnknownTicket).with("number", n),
+        EngineError::NothingWaiting(w) => {
+            r(Code::NotFound, Reason::NothingWaiting).with("window", w)
+        }
+        EngineError::NoAppointment => r(Code::NotFound, Reason::NoAppointment),
+        EngineError::UnknownFollowUp(id) => {
+            r(Code::NotFound, Reason::UnknownFollowUp).with("id", id)
+        }
+        EngineError::QuotaExhausted { code, quota } => {
+            r(Code::ResourceExhausted, Reason::QuotaExhausted)
+                .with("category", code)
+                .with("quota", quota)
+        }
+        EngineError::PersonLimit { code, limit } => r(Code::ResourceExhausted, Reason::PersonLimit)
+            .with("category", code)
+            .with("limit", limit),
+        EngineError::AlreadyHoldsTicket { code, number } => {
+            r(Code::AlreadyExists, Reason::AlreadyHoldsTicket)
+                .with("category", code)
+                .with("number", number)
+        }
+        EngineError::AlreadyRated(n) => r(Code::AlreadyExists, Reason::AlreadyRated).with("number", n),
+        EngineError::NotLoggedIn(w) => {
+            r(Code::PermissionDenied, Reason::NotLoggedIn).with("window", w)
+        }
+        EngineError::BadCredentials => r(Code::Unauthenticated, Reason::BadCredentials),
+        EngineError::NotIssuing { code, reason, next } => {
+            r(Code::FailedPrecondition, Reason::OutsideHours)
+                .with("category", code)
+                .with("why", reason)
+                .with("next_opening", next)
+        }
+        EngineError::WindowTaken {
+            window,
+            clerk,
+            clerk_name,
+        } => r(Code::FailedPrecondition, Reason::WindowTaken)
+            .with("window", window)
+            .with("clerk", clerk)
+            .with("clerk_name", clerk_name),
+        EngineError::ClerkElsewhere { clerk, window } => {
+            r(Code::FailedPrecondition, Reason::ClerkElsewhere)
+                .with("clerk", clerk)
+                .with("window", window)
+        }
+        EngineError::WindowPaused(w) => {
+            r(Code::FailedPrecondition, Reason::WindowPaused).with("window", w)
+        }
+        EngineError::NoCurrentTicket(w) => {
+            r(Code::FailedPrecondition, Reason::NoCurrentTicket).with("window", w)
+        }
+        EngineError::Busy {
+            window,
+            number,
+            state,
+            ..
+        } => r(Code::FailedPrecondition, Reason::WindowBusy)
+            .with("window", window)
+            .with("number", number)
+            .with("state", state),
+        EngineError::WrongState {
+            number,
+            state,
+            action,
+        } => r(Code::FailedPrecondition, Reason::WrongState)
+            .with("number", number)
+            .with("state", state)
+            .with("action", action),
+        EngineError::CatalogConflict(_) => r(Code::FailedPrecondition, Reason::CatalogConflict),
+    };
+    refusal.into_status()
 }
 
 /// Handle shared by all services: the writer's inbox and the read side.
@@ -81,9 +139,11 @@ impl Hub {
         self.writer
             .send(Request { cmd, respond })
             .await
-            .map_err(|_| Status::unavailable("the server is shutting down"))?;
+            .map_err(|_| refusal(Code::Unavailable, Reason::ShuttingDown, "the server is shutting down"))?;
         rx.await
-            .map_err(|_| Status::unavailable("the server stopped before answering"))?
+            .map_err(|_| {
+                refusal(Code::Unavailable, Reason::ShuttingDown, "the server stopped before answering")
+            })?
     }
 
     fn person(&self, id: Option<pb::Identity>) -> Result<Option<Person>, Status> {
@@ -95,19 +155,27 @@ impl Hub {
         }
         // Never echo the number back: it would end up in client logs.
         let number = IdNumber::parse(&id.id_number).map_err(|_| {
-            Status::invalid_argument(
+            let mut r = Refusal::new(
+                Code::InvalidArgument,
+                Reason::InvalidIdNumber,
                 "the ID number is not a valid 18-character number (check digit or birth date)",
-            )
+            );
+            r.field_violations.push((
+                "identity.id_number".into(),
+                "not a valid 18-character number".into(),
+            ));
+            r.into_status()
         })?;
         let birth_date = if id.birth_date.is_empty() {
             // GB 11643 numbers carry the birth date at positions 7-14.
             number.birth_date()
         } else {
             Some(id.birth_date.parse().map_err(|_| {
-                Status::invalid_argument(format!(
-                    "birth_date '{}' is not YYYY-MM-DD",
-                    id.birth_date
-                ))
+                Refusal::invalid_field(
+                    "identity.birth_date",
+                    format!("'{}' is not YYYY-MM-DD", hall_proto::errors::echo(&id.birth_date)),
+                )
+                .into_status()
             })?)
         };
         Ok(Some(Person {
@@ -119,7 +187,7 @@ impl Hub {
 }
 
 fn session(s: Option<pb::Session>) -> Result<Session, Status> {
-    let s = s.ok_or_else(|| Status::permission_denied("no session: log in first"))?;
+    let s = s.ok_or_else(|| refusal(Code::PermissionDenied, Reason::NoSession, "no session: log in first"))?;
     Ok(Session {
         window: s.window,
         token: s.token,
@@ -213,7 +281,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         let r = req.into_inner();
         let person = self
             .person(r.identity)?
-            .ok_or_else(|| Status::invalid_argument("check-in needs the ID card"))?;
+            .ok_or_else(|| Refusal::invalid_field("identity", "check-in needs the ID card").into_status())?;
         let rid = request_id(r.request_id);
         let cmd = Command::CheckInAppointment {
             request_id: Some(rid.clone()),
@@ -231,9 +299,13 @@ impl pb::kiosk_service_server::KioskService for Hub {
         let r = req.into_inner();
         let person = self
             .person(r.identity)?
-            .ok_or_else(|| Status::invalid_argument("booking needs an ID number"))?;
+            .ok_or_else(|| Refusal::invalid_field("identity", "booking needs an ID number").into_status())?;
         let date = r.date.parse().map_err(|_| {
-            Status::invalid_argument(format!("date '{}' is not YYYY-MM-DD", r.date))
+            Refusal::invalid_field(
+                "date",
+                format!("'{}' is not YYYY-MM-DD", hall_proto::errors::echo(&r.date)),
+            )
+            .into_status()
         })?;
         let rid = request_id(r.request_id);
         let cmd = Command::BookAppointment {
@@ -268,20 +340,24 @@ impl pb::kiosk_service_server::KioskService for Hub {
         let r = req.into_inner();
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
             if !r.service_date.is_empty() && r.service_date != h.service_date.to_string() {
-                return Err(Status::not_found(format!(
-                    "only today's tickets ({}) can be looked up",
-                    h.service_date
-                )));
+                return Err(refusal(
+                    Code::NotFound,
+                    Reason::UnknownTicket,
+                    format!("only today's tickets ({}) can be looked up", h.service_date),
+                ));
             }
             let t = h.ticket_by_number(&r.number).ok_or_else(|| {
-                Status::not_found(if h.was_issued_today(&r.number) {
-                    format!(
-                        "ticket {} was issued today and has long been finished",
-                        r.number
-                    )
+                let number = hall_proto::errors::echo(&r.number);
+                let earlier = h.was_issued_today(&r.number);
+                let msg = if earlier {
+                    format!("ticket {number} was issued today and has long been finished")
                 } else {
-                    format!("no ticket {} today", r.number)
-                })
+                    format!("no ticket {number} today")
+                };
+                Refusal::new(Code::NotFound, Reason::UnknownTicket, msg)
+                    .with("number", &number)
+                    .with("issued_today", earlier)
+                    .into_status()
             })?;
             Ok(convert::ticket(h, t, now))
         });
@@ -484,9 +560,11 @@ impl pb::counter_service_server::CounterService for Hub {
             Some(pb::transfer_request::Target::Category(c)) => TransferTarget::Queue(c),
             Some(pb::transfer_request::Target::Window(w)) => TransferTarget::Window(w),
             None => {
-                return Err(Status::invalid_argument(
+                return Err(Refusal::invalid_field(
+                    "target",
                     "transfer needs a target category or window",
-                ));
+                )
+                .into_status());
             }
         };
         let cmd = Command::Transfer {
@@ -520,7 +598,7 @@ impl pb::counter_service_server::CounterService for Hub {
             let rt = h
                 .windows
                 .get(&s.window)
-                .ok_or_else(|| Status::not_found(format!("unknown window {}", s.window)))?;
+                .ok_or_else(|| status(EngineError::UnknownWindow(s.window).into()))?;
             if rt.token.as_deref() != Some(s.token.as_str()) {
                 return Err(status(EngineError::NotLoggedIn(s.window).into()));
             }
@@ -630,7 +708,7 @@ impl pb::admin_service_server::AdminService for Hub {
         req: Req<pb::ConfigDocument>,
     ) -> Result<Response<pb::Catalog>, Status> {
         let catalog = crate::config::parse(&req.into_inner().toml, "UpdateConfig")
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            .map_err(|e| Refusal::invalid_field("toml", e.to_string()).into_status())?;
         let cmd = Command::ReplaceCatalog {
             catalog: Box::new(catalog),
         };
@@ -667,7 +745,7 @@ impl pb::admin_service_server::AdminService for Hub {
             h.follow_ups
                 .get(&id)
                 .map(convert::follow_up)
-                .ok_or_else(|| Status::not_found(format!("no follow-up {id}")))
+                .ok_or_else(|| status(EngineError::UnknownFollowUp(id).into()))
         });
         self.ask(
             Some(Command::CloseFollowUp {
