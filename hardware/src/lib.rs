@@ -14,7 +14,9 @@
 
 pub mod escpos;
 pub mod printer;
-pub mod privacy;
+/// The privacy helpers live in their own crate (`hall-privacy`) so the server
+/// and the clients get them without the serial drivers; re-exported here.
+pub use hall_privacy as privacy;
 pub mod sam;
 pub mod serial;
 

@@ -1,13 +1,13 @@
-//! The hall's queue server: a sans-IO engine (`engine`), a durable sled event
-//! log (`store`), the writer thread with group commit (`writer`), the gap-free
-//! event stream (`stream`) and the gRPC edge (`grpc`). `run` serves on a bound
-//! listener until `shutdown` resolves; `main` only parses flags.
+//! The hall's queue server around the sans-IO engine (crate `hall-engine`,
+//! re-exported as `engine`): a durable sled event log (`store`), the writer
+//! thread with group commit (`writer`), the gap-free event stream (`stream`)
+//! and the gRPC edge (`grpc`). `run` serves on a bound listener until
+//! `shutdown` resolves; `main` only parses flags.
 
 pub mod config;
-pub mod engine;
+pub use hall_engine as engine;
 pub mod grpc;
 pub mod heap;
-pub mod sim;
 pub mod store;
 pub mod stream;
 pub mod writer;

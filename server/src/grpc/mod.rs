@@ -8,7 +8,7 @@ use crate::engine::{
     self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState,
     TransferTarget,
 };
-use hall_hardware::privacy::{self, IdNumber};
+use hall_privacy::{self as privacy, IdNumber};
 use crate::store::Store;
 use crate::writer::{Failure, LoggedEvent, Request, Shared};
 use hall_proto::v1 as pb;

@@ -1,8 +1,8 @@
 //! The hall simulator: its command line, and its visitors and clerks driving
 //! a real server over gRPC.
 
-use hall_server::sim::drive::{drive, DriveOptions};
-use hall_server::sim::Scenario;
+use hall_sim::drive::{drive, DriveOptions};
+use hall_sim::Scenario;
 use hall_tests::{always_open, workspace_bin, TestServer};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;

@@ -4,8 +4,8 @@
 use super::erlang;
 use super::scenario::{CategoryLoad, Scenario, Shift};
 use super::{draw_visitors, run, PolicyKind, RunResult, WaitStats};
-use crate::engine::catalog::Catalog;
-use crate::engine::Hall;
+use hall_engine::catalog::Catalog;
+use hall_engine::Hall;
 use std::fmt::Write as _;
 
 /// One policy's figures.
@@ -94,7 +94,7 @@ pub fn mmc_check(base: &Catalog, seed: u64) -> MmcCheck {
     let c = windows.len() as u32;
     let service = 1.0;
     let rate = 0.7 * c as f64 / service;
-    let mut catalog = crate::config::around_the_clock(base.clone());
+    let mut catalog = hall_engine::config::around_the_clock(base.clone());
     for cat in &mut catalog.categories {
         cat.daily_quota = 0;
         cat.per_person_daily_limit = Some(100);
@@ -290,7 +290,7 @@ mod tests {
     #[test]
     fn same_seed_same_figures_other_seed_other_figures() {
         let scn = Scenario::builtin();
-        let base = crate::config::builtin();
+        let base = hall_engine::config::builtin();
         let (n1, a) = compare(&scn, &base, 7);
         let (n2, b) = compare(&scn, &base, 7);
         let mmc = mmc_check(&base, 7);
@@ -303,7 +303,7 @@ mod tests {
 
     #[test]
     fn the_simulator_agrees_with_erlang_c_on_an_mmc_day() {
-        let base = crate::config::builtin();
+        let base = hall_engine::config::builtin();
         let m = mmc_check(&base, 1);
         assert!(m.customers > 40_000, "{m:?}");
         assert!(m.error_pct < 10.0, "{m:?}");
@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn the_engine_policy_beats_fifo_per_category_without_starving_anyone() {
         let scn = Scenario::builtin();
-        let base = crate::config::builtin();
+        let base = hall_engine::config::builtin();
         for seed in [1, 2] {
             let (_, figs) = compare(&scn, &base, seed);
             let (p, f) = (&figs[0], &figs[1]);

@@ -20,8 +20,8 @@ pub mod erlang;
 pub mod report;
 pub mod scenario;
 
-use crate::engine::catalog::Catalog;
-use crate::engine::{
+use hall_engine::catalog::Catalog;
+use hall_engine::{
     self, Command, Event, Hall, Millis, Person, Priority, Session, TicketId, TicketState, TransferTarget, WindowNo,
 };
 use chrono::NaiveDateTime;
@@ -294,8 +294,8 @@ impl<'a> Run<'a> {
         self.queue.push(Reverse((t, self.seq, ev)));
     }
 
-    fn apply(&mut self, cmd: Command, now: Millis) -> Result<Vec<Event>, engine::EngineError> {
-        engine::apply(&mut self.hall, cmd, now)
+    fn apply(&mut self, cmd: Command, now: Millis) -> Result<Vec<Event>, hall_engine::EngineError> {
+        hall_engine::apply(&mut self.hall, cmd, now)
     }
 
     fn session(&self, w: WindowNo) -> Option<Session> {
@@ -482,7 +482,7 @@ impl<'a> Run<'a> {
                     request_id: None,
                     code: vis.code.clone(),
                     priority,
-                    channel: engine::Channel::Kiosk,
+                    channel: hall_engine::Channel::Kiosk,
                     person: Some(Person { key: format!("v{v}"), masked_name: "访*".into(), birth_date: birth }),
                 };
                 match self.apply(cmd, now) {
@@ -600,7 +600,7 @@ pub fn run(scn: &Scenario, base: &Catalog, kind: PolicyKind, visitors: &[Visitor
     };
     // Roll the engine into the scenario's day before anything happens.
     let day_start = instant(&r.hall, scn, "00:01");
-    let _ = engine::apply(&mut r.hall, Command::Tick, day_start);
+    let _ = hall_engine::apply(&mut r.hall, Command::Tick, day_start);
     let mut close_at = 0;
     for shift in &scn.shifts {
         let open = instant(&r.hall, scn, &shift.open);

@@ -10,8 +10,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use hall_server::sim::report::{compare, csv, key_values, mmc_check, staffing, table};
-use hall_server::sim::{chart, drive, erlang, Scenario};
+use hall_sim::report::{compare, csv, key_values, mmc_check, staffing, table};
+use hall_sim::{chart, drive, erlang, Scenario};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -129,8 +129,8 @@ fn main() -> Result<()> {
         None => {
             let scn = load_scenario(&cli.scenario)?;
             let base = match &cli.config {
-                None => hall_server::config::builtin(),
-                Some(p) => hall_server::config::load(p)?,
+                None => hall_engine::config::builtin(),
+                Some(p) => hall_engine::config::parse(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?, &p.display().to_string())?,
             };
             let started = std::time::Instant::now();
             let (drawn, figs) = compare(&scn, &base, cli.seed);

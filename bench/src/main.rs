@@ -154,6 +154,12 @@ async fn main() -> anyhow::Result<()> {
         Some(b) => b.clone(),
         None => std::env::current_exe()?.with_file_name("hall-server"),
     };
+    if !bin.exists() {
+        bail!(
+            "{} is missing: build it first (cargo build --release -p hall-server)",
+            bin.display()
+        );
+    }
 
     // 1. Raw sled commit rate, same durability as the server.
     let probe = hall_server::store::Store::open(&tmp.join("probe"), !args.no_fsync)?;

@@ -44,7 +44,7 @@ pub fn fake_identity(rng: &mut StdRng, elderly: bool) -> pb::Identity {
     let (month, day) = (rng.random_range(1..=12u32), rng.random_range(1..=28u32));
     let seq: u32 = rng.random_range(0..1000);
     let first17 = format!("110101{year:04}{month:02}{day:02}{seq:03}");
-    let check = hall_hardware::privacy::check_char(first17.as_bytes()).unwrap_or('0');
+    let check = hall_privacy::check_char(first17.as_bytes()).unwrap_or('0');
     let name = format!(
         "{}{}{}",
         SURNAMES[rng.random_range(0..SURNAMES.len())],

@@ -5,7 +5,7 @@
 use std::io;
 use std::path::Path;
 
-static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 const W: usize = 1000;
 const H: usize = 520;

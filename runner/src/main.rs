@@ -277,13 +277,13 @@ async fn main() -> Result<()> {
     procs.start("board", cmd, false, show_events).await?;
 
     // Visitors and clerks.
-    let drive = tokio::spawn(hall_server::sim::drive::drive(hall_server::sim::drive::DriveOptions {
+    let drive = tokio::spawn(hall_sim::drive::drive(hall_sim::drive::DriveOptions {
         server: url.clone(),
         speed: cli.speed,
         duration: None,
         windows: (3..=30).collect(),
         seed: 1,
-        scenario: hall_server::sim::Scenario::builtin(),
+        scenario: hall_sim::Scenario::builtin(),
     }));
     let visitors = match (kiosk_in, reader_in) {
         (Some(k), Some(r)) => Some(tokio::spawn(kiosk_visitors(k, r, Duration::from_secs(cli.kiosk_every.max(3))))),

@@ -1233,18 +1233,37 @@ fn follow_ups_close_once_and_devices_report_changes_only() {
 
 #[test]
 fn call_reasons_read_in_chinese_for_the_counter() {
-    let r = |rule, tier, waited_s, others| CallReason { rule, tier, waited_s, others_waiting: others };
+    let r = |rule, tier, waited_s, others| CallReason {
+        rule,
+        tier,
+        waited_s,
+        others_waiting: others,
+    };
     let cases = [
-        (r(CallRule::Fifo, 0, 125, 3), "本窗口主办业务，按取号先后（已等 2 分钟）；其后还有 3 人等候"),
         (
-            r(CallRule::Priority { class: Priority::Elderly, streak: 2 }, 1, 60, 0),
+            r(CallRule::Fifo, 0, 125, 3),
+            "本窗口主办业务，按取号先后（已等 2 分钟）；其后还有 3 人等候",
+        ),
+        (
+            r(
+                CallRule::Priority {
+                    class: Priority::Elderly,
+                    streak: 2,
+                },
+                1,
+                60,
+                0,
+            ),
             "第 2 级协办业务，老年人优先，连续第 2 个优先号（已等 1 分钟）；其后还有 0 人等候",
         ),
         (
             r(CallRule::Escalated { limit_min: 30 }, 1, 1900, 5),
             "第 2 级协办业务，已等 31 分钟，超过 30 分钟时限，调剂优先；其后还有 5 人等候",
         ),
-        (r(CallRule::CalledBack, 0, 0, 1), "挂起号回呼；其后还有 1 人等候"),
+        (
+            r(CallRule::CalledBack, 0, 0, 1),
+            "挂起号回呼；其后还有 1 人等候",
+        ),
     ];
     for (reason, zh) in cases {
         assert_eq!(reason.zh(), zh);

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 
 /// The built-in scenario: the new hall on an ordinary Wednesday.
-pub const DEFAULT_SCENARIO: &str = include_str!("../../config/default-scenario.toml");
+pub const DEFAULT_SCENARIO: &str = include_str!("../config/default-scenario.toml");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -177,7 +177,7 @@ pub fn next_opening(
 }
 
 /// Whole years between `birth` and `on` (the same rule the ID-card driver uses).
-pub use hall_hardware::privacy::age_on;
+pub use hall_privacy::age_on;
 
 #[cfg(test)]
 mod tests {

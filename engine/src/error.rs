@@ -3,8 +3,12 @@
 
 use super::model::WindowNo;
 
+/// Why a command was refused.
+///
+/// Deliberately exhaustive (no `#[non_exhaustive]`): the server maps every
+/// variant to a gRPC code and a stable reason in one `match`, and a new
+/// variant must fail to compile there until it has its own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum EngineError {
     /// No category or bundle has this code.
     #[error("unknown category or bundle '{0}'")]

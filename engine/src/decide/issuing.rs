@@ -1,0 +1,277 @@
+//! Issuing: tickets from kiosks and phones (quotas, hours, per-person
+//! limits, green channel, bundles), appointments and their check-in, cancel.
+
+use crate::catalog::*;
+use crate::*;
+
+impl Hall {
+    pub(super) fn issue_ticket(
+        &self,
+        request_id: Option<String>,
+        code: String,
+        priority: Priority,
+        channel: Channel,
+        person: Option<Person>,
+        now: Millis,
+    ) -> Result<Vec<Event>, EngineError> {
+        self.decide_issue(request_id, &code, priority, channel, person, None, now)
+    }
+
+    pub(super) fn book_appointment(
+        &self,
+        request_id: Option<String>,
+        code: String,
+        person: Person,
+        date: NaiveDate,
+        slot_start: String,
+        slot_end: String,
+    ) -> Result<Vec<Event>, EngineError> {
+        if let Some(r) = &request_id
+            && self.appointment_requests.contains_key(r)
+        {
+            return Ok(vec![]);
+        }
+        if self.catalog.queue(&code).is_none() {
+            return Err(EngineError::UnknownCategory(code));
+        }
+        let (Some(s), Some(e)) = (calendar::hhmm(&slot_start), calendar::hhmm(&slot_end)) else {
+            return Err(EngineError::invalid(
+                "slot_start",
+                format!("slot '{slot_start}'-'{slot_end}' is not HH:MM-HH:MM"),
+            ));
+        };
+        if s >= e {
+            return Err(EngineError::invalid(
+                "slot_end",
+                "slot end must be after its start",
+            ));
+        }
+        if date < self.service_date {
+            return Err(EngineError::invalid(
+                "date",
+                format!("{date} is in the past"),
+            ));
+        }
+        let Some((open, close)) = calendar::hall_hours(&self.catalog.calendar, date) else {
+            return Err(EngineError::invalid(
+                "date",
+                format!("the hall is closed on {date}"),
+            ));
+        };
+        if s < open || e > close {
+            return Err(EngineError::invalid(
+                "slot_start",
+                format!(
+                    "slot {slot_start}-{slot_end} is outside opening hours {}-{} on {date}",
+                    open.format("%H:%M"),
+                    close.format("%H:%M")
+                ),
+            ));
+        }
+        let clock = self.clock();
+        let appointment = Appointment {
+            id: self.next_appointment,
+            queue: code,
+            person,
+            date,
+            slot: Slot {
+                start: clock.instant(date.and_time(s)),
+                end: clock.instant(date.and_time(e)),
+            },
+            slot_label: (slot_start, slot_end),
+            ticket: None,
+        };
+        Ok(vec![Event::AppointmentBooked {
+            appointment: Box::new(appointment),
+            request_id,
+        }])
+    }
+
+    pub(super) fn check_in_appointment(
+        &self,
+        request_id: Option<String>,
+        person_key: String,
+        now: Millis,
+    ) -> Result<Vec<Event>, EngineError> {
+        if let Some(r) = &request_id
+            && self.requests.contains_key(r)
+        {
+            return Ok(vec![]);
+        }
+        let appt = self
+            .appointments
+            .values()
+            .filter(|a| {
+                a.date == self.service_date && a.person.key == person_key && a.ticket.is_none()
+            })
+            .min_by_key(|a| a.slot.start)
+            .ok_or(EngineError::NoAppointment)?;
+        self.decide_issue(
+            request_id,
+            &appt.queue.clone(),
+            Priority::Appointment,
+            Channel::Appointment,
+            Some(appt.person.clone()),
+            Some((appt.id, appt.slot.clone())),
+            now,
+        )
+    }
+
+    pub(super) fn cancel_ticket(
+        &self,
+        number: String,
+        reason: String,
+    ) -> Result<Vec<Event>, EngineError> {
+        let t = self.today_ticket(&number)?;
+        if !matches!(t.state, TicketState::Waiting | TicketState::Suspended) {
+            return Err(Self::wrong_state(t, "cancel"));
+        }
+        Ok(vec![Event::TicketCancelled {
+            ticket: t.id,
+            reason,
+        }])
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn decide_issue(
+        &self,
+        request_id: Option<String>,
+        code: &str,
+        priority: Priority,
+        channel: Channel,
+        person: Option<Person>,
+        appointment: Option<(u64, Slot)>,
+        now: Millis,
+    ) -> Result<Vec<Event>, EngineError> {
+        if let Some(r) = &request_id
+            && self.requests.contains_key(r)
+        {
+            return Ok(vec![]); // a retry: the first attempt's ticket stands
+        }
+        let q = self
+            .catalog
+            .queue(code)
+            .ok_or_else(|| EngineError::UnknownCategory(code.to_string()))?;
+        let policy = &self.catalog.policy;
+        let (prefix, quota, id_required, limit, hours_cat, queue, bundle) = match q {
+            QueueRef::Category(c) => (
+                &c.prefix,
+                c.daily_quota,
+                c.id_card_required,
+                c.per_person_daily_limit
+                    .unwrap_or(policy.per_person_daily_limit),
+                Some(c),
+                c.code.clone(),
+                None,
+            ),
+            QueueRef::Bundle(b) => {
+                let (queue, stages) = match b.mode {
+                    BundleMode::Staged => (b.stages[0].clone(), b.stages.clone()),
+                    BundleMode::Whole => (b.code.clone(), vec![b.code.clone()]),
+                };
+                (
+                    &b.prefix,
+                    b.daily_quota,
+                    b.id_card_required,
+                    policy.per_person_daily_limit,
+                    None,
+                    queue,
+                    Some(BundleProgress {
+                        code: b.code.clone(),
+                        stage: 0,
+                        stages,
+                    }),
+                )
+            }
+        };
+        let local = self.clock().local(now);
+        if let Err(closed) = calendar::check_issuing(&self.catalog.calendar, hours_cat, local) {
+            return Err(EngineError::NotIssuing {
+                code: code.to_string(),
+                reason: closed.reason.to_string(),
+                next: closed
+                    .next_opening
+                    .map_or("none in the next 60 days".into(), |t| {
+                        t.format("%Y-%m-%d %H:%M").to_string()
+                    }),
+            });
+        }
+        if id_required && person.is_none() {
+            return Err(EngineError::IdCardRequired(code.to_string()));
+        }
+        if priority == Priority::Elderly {
+            let age = person
+                .as_ref()
+                .and_then(|p| p.birth_date)
+                .map(|b| calendar::age_on(b, local.date()));
+            if age.is_none_or(|a| a < policy.green_channel_age) {
+                return Err(EngineError::invalid(
+                    "priority",
+                    format!(
+                        "the elderly green channel needs an ID card showing age {} or over",
+                        policy.green_channel_age
+                    ),
+                ));
+            }
+        }
+        if priority == Priority::Appointment && appointment.is_none() {
+            return Err(EngineError::invalid(
+                "priority",
+                "appointment tickets come from appointment check-in",
+            ));
+        }
+        if let Some(p) = &person {
+            let slot = person_slot(code, &p.key);
+            if let Some(id) = self.person_active.get(&slot) {
+                return Err(EngineError::AlreadyHoldsTicket {
+                    code: code.to_string(),
+                    number: self.tickets[id].number.clone(),
+                });
+            }
+            if limit > 0 && self.person_daily.get(&slot).copied().unwrap_or(0) >= limit {
+                return Err(EngineError::PersonLimit {
+                    code: code.to_string(),
+                    limit,
+                });
+            }
+        }
+        // Booked appointments were granted capacity when booked.
+        if quota > 0 && appointment.is_none() && self.issued_today(code) >= quota {
+            return Err(EngineError::QuotaExhausted {
+                code: code.to_string(),
+                quota,
+            });
+        }
+        let n = self.last_number.get(prefix).copied().unwrap_or(0) + 1;
+        let ticket = Ticket {
+            id: self.next_ticket_id,
+            number: format!("{prefix}{n:03}"),
+            service_date: self.service_date,
+            origin: code.to_string(),
+            queue,
+            priority,
+            channel,
+            state: TicketState::Waiting,
+            person,
+            issued_at: now,
+            sort_at: now,
+            called_at: None,
+            started_at: None,
+            finished_at: None,
+            window: None,
+            clerk: None,
+            recall_count: 0,
+            call_reason: None,
+            bundle,
+            target_window: None,
+            return_to: None,
+            appointment: appointment.as_ref().map(|a| a.1.clone()),
+            rating: None,
+            note: None,
+        };
+        Ok(vec![Event::TicketIssued {
+            ticket: Box::new(ticket),
+            request_id,
+            appointment: appointment.map(|a| a.0),
+        }])
+    }
+}

@@ -1,0 +1,91 @@
+//! Ratings (好差评) and follow-ups (回访): a bad rating or an unresolved
+//! matter opens a follow-up item; closing one records its resolution.
+
+use crate::*;
+
+impl Hall {
+    pub(super) fn rate(
+        &self,
+        session: Session,
+        number: String,
+        rating: u8,
+        comment: String,
+        now: Millis,
+    ) -> Result<Vec<Event>, EngineError> {
+        let rt = self.session(&session)?;
+        if !(1..=5).contains(&rating) {
+            return Err(EngineError::invalid(
+                "rating",
+                format!("rating {rating} is out of range: 5 非常满意 … 1 非常不满意"),
+            ));
+        }
+        let t = self.today_ticket(&number)?;
+        if !rt.rateable.contains(&t.id) {
+            return Err(if t.rating.is_some() {
+                EngineError::AlreadyRated(number)
+            } else {
+                EngineError::invalid(
+                    "number",
+                    format!(
+                        "ticket {number} was not just finished at window {}",
+                        session.window
+                    ),
+                )
+            });
+        }
+        let mut events = vec![Event::RatingSubmitted {
+            ticket: t.id,
+            window: session.window,
+            rating,
+            comment: comment.clone(),
+        }];
+        if rating <= 2 {
+            let reason = if comment.trim().is_empty() {
+                format!("rated {rating}/5")
+            } else {
+                comment
+            };
+            let mut f = self.follow_up_event(t, FollowUpKind::BadRating, reason, now);
+            if let Event::FollowUpOpened { follow_up } = &mut f {
+                follow_up.window = Some(session.window);
+                follow_up.clerk = rt.clerk.clone();
+            }
+            events.push(f);
+        }
+        Ok(events)
+    }
+
+    pub(super) fn close_follow_up(
+        &self,
+        id: u64,
+        resolution: String,
+    ) -> Result<Vec<Event>, EngineError> {
+        match self.follow_ups.get(&id) {
+            Some(f) if f.closed.is_none() => {}
+            _ => return Err(EngineError::UnknownFollowUp(id)),
+        }
+        Ok(vec![Event::FollowUpClosed { id, resolution }])
+    }
+    pub(super) fn follow_up_event(
+        &self,
+        t: &Ticket,
+        kind: FollowUpKind,
+        reason: String,
+        now: Millis,
+    ) -> Event {
+        Event::FollowUpOpened {
+            follow_up: Box::new(FollowUp {
+                id: self.next_follow_up,
+                ticket_number: t.number.clone(),
+                service_date: t.service_date,
+                kind,
+                reason,
+                window: t.window,
+                clerk: t.clerk.clone(),
+                masked_name: t.person.as_ref().map(|p| p.masked_name.clone()),
+                opened_at: now,
+                closed: None,
+            }),
+        }
+    }
+}

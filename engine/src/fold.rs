@@ -1,0 +1,381 @@
+//! `fold`: how each event changes the `Hall`. The live path (`apply`) and
+//! recovery (replaying the log) both go through here, which is what makes a
+//! `Hall` exactly the fold of its events.
+
+use crate::*;
+
+impl Hall {
+    /// Folds one event into the state. Total: an event that was valid when
+    /// decided always folds; replay uses this same function.
+    pub fn fold(&mut self, event: &Event, at: Millis) {
+        match event {
+            Event::DayRolled { to, expired: _ } => {
+                self.service_date = *to;
+                self.tickets.clear();
+                self.by_number.clear();
+                self.last_number.clear();
+                self.issued.clear();
+                self.person_daily.clear();
+                self.person_active.clear();
+                self.requests.clear();
+                self.appointment_requests.clear();
+                self.queues.clear();
+                self.targeted.clear();
+                self.recent_calls.clear();
+                self.figures.clear();
+                self.closed.clear();
+                self.ticket_requests.clear();
+                self.shrink();
+                self.appointments.retain(|_, a| a.date >= *to);
+                for rt in self.windows.values_mut() {
+                    rt.current = None;
+                    rt.priority_streak = 0;
+                    rt.rateable.clear();
+                    rt.served = 0;
+                    rt.no_shows = 0;
+                    rt.handling_total_s = 0;
+                    rt.rating_sum = 0;
+                    rt.ratings = 0;
+                }
+            }
+            Event::CatalogReplaced { catalog } => {
+                self.catalog = (**catalog).clone();
+                self.clock = Some(Clock::new(&self.catalog));
+                self.sync_windows();
+            }
+            Event::TicketIssued {
+                ticket,
+                request_id,
+                appointment,
+            } => {
+                let t = (**ticket).clone();
+                let id = t.id;
+                self.next_ticket_id = self.next_ticket_id.max(id + 1);
+                let prefix = t
+                    .number
+                    .trim_end_matches(|c: char| c.is_ascii_digit())
+                    .to_string();
+                let n: u32 = t.number[prefix.len()..].parse().unwrap_or(0);
+                let last = self.last_number.entry(prefix).or_insert(0);
+                *last = (*last).max(n);
+                *self.issued.entry(t.origin.clone()).or_insert(0) += 1;
+                self.figures.entry(t.origin.clone()).or_default().issued += 1;
+                if let Some(p) = &t.person {
+                    let slot = person_slot(&t.origin, &p.key);
+                    *self.person_daily.entry(slot.clone()).or_insert(0) += 1;
+                    self.person_active.insert(slot, id);
+                }
+                if let Some(r) = request_id {
+                    self.requests.insert(r.clone(), id);
+                    self.ticket_requests.insert(id, r.clone());
+                }
+                if let Some(a) = appointment.and_then(|a| self.appointments.get_mut(&a)) {
+                    a.ticket = Some(id);
+                }
+                self.by_number.insert(t.number.clone(), id);
+                self.tickets.insert(id, t);
+                self.index(id);
+            }
+            Event::AppointmentBooked {
+                appointment,
+                request_id,
+            } => {
+                let a = (**appointment).clone();
+                self.next_appointment = self.next_appointment.max(a.id + 1);
+                if let Some(r) = request_id {
+                    self.appointment_requests.insert(r.clone(), a.id);
+                }
+                self.appointments.insert(a.id, a);
+            }
+            Event::TicketCancelled { ticket, reason } => {
+                if let Some(f) = self.figures_of(*ticket) {
+                    f.cancelled += 1;
+                }
+                self.update(*ticket, |t| {
+                    t.state = TicketState::Cancelled;
+                    t.finished_at = Some(at);
+                    t.note = Some(reason.clone());
+                });
+            }
+            Event::WindowOpened {
+                window,
+                clerk,
+                token,
+            } => {
+                if let Some(rt) = self.windows.get_mut(window) {
+                    if rt.status == WindowStatus::Closed {
+                        rt.status = WindowStatus::Open;
+                    }
+                    rt.clerk = Some(clerk.clone());
+                    rt.token = Some(token.clone());
+                }
+            }
+            Event::WindowClosed { window } => {
+                if let Some(rt) = self.windows.get_mut(window) {
+                    rt.status = WindowStatus::Closed;
+                    rt.clerk = None;
+                    rt.token = None;
+                    rt.pause_reason = None;
+                    rt.priority_streak = 0;
+                }
+            }
+            Event::WindowPaused { window, reason } => {
+                if let Some(rt) = self.windows.get_mut(window) {
+                    rt.status = WindowStatus::Paused;
+                    rt.pause_reason = Some(reason.clone());
+                }
+            }
+            Event::WindowResumed { window } => {
+                if let Some(rt) = self.windows.get_mut(window) {
+                    rt.status = WindowStatus::Open;
+                    rt.pause_reason = None;
+                }
+            }
+            Event::TicketCalled {
+                ticket,
+                window,
+                clerk,
+                reason,
+            } => {
+                let priority = reason.is_priority();
+                if let Some(t) = self.tickets.get(ticket)
+                    && t.called_at.is_none()
+                {
+                    let waited = ((at - t.issued_at) / 1000).max(0) as u64;
+                    if let Some(f) = self.figures_of(*ticket) {
+                        f.called += 1;
+                        f.wait_s += waited;
+                    }
+                }
+                self.update(*ticket, |t| {
+                    t.state = TicketState::Called;
+                    t.called_at = Some(at);
+                    t.window = Some(*window);
+                    t.clerk = Some(clerk.clone());
+                    t.recall_count = 0;
+                    t.call_reason = Some(reason.clone());
+                    t.target_window = None;
+                });
+                if let Some(rt) = self.windows.get_mut(window) {
+                    rt.current = Some(*ticket);
+                    match reason.rule {
+                        CallRule::Chosen | CallRule::CalledBack | CallRule::Targeted => {}
+                        _ if priority => rt.priority_streak += 1,
+                        _ => rt.priority_streak = 0,
+                    }
+                }
+                self.push_recent(*ticket, at);
+            }
+            Event::TicketRecalled {
+                ticket,
+                window: _,
+                count,
+            } => {
+                self.update(*ticket, |t| t.recall_count = *count);
+                self.push_recent(*ticket, at);
+            }
+            Event::ServiceStarted { ticket, window: _ } => {
+                self.update(*ticket, |t| {
+                    t.state = TicketState::Serving;
+                    t.started_at = Some(at);
+                });
+            }
+            Event::TicketFinished {
+                ticket,
+                window,
+                resolved,
+                reason,
+                after,
+            } => {
+                let Some(t) = self.tickets.get(ticket) else {
+                    return;
+                };
+                let handled_s =
+                    ((at - t.started_at.or(t.called_at).unwrap_or(at)) / 1000).max(0) as u32;
+                let queue = t.queue.clone();
+                if matches!(after, AfterFinish::Closed)
+                    && let Some(f) = self.figures_of(*ticket)
+                {
+                    if *resolved {
+                        f.served += 1;
+                    } else {
+                        f.unresolved += 1;
+                    }
+                    f.handling_s += u64::from(handled_s);
+                }
+                let samples = self.catalog.policy.recent_handling_samples.max(1);
+                let d = self.handling.entry(queue).or_default();
+                d.push_back(handled_s);
+                while d.len() > samples {
+                    d.pop_front();
+                }
+                if let Some(rt) = self.windows.get_mut(window) {
+                    rt.current = None;
+                    rt.served += 1;
+                    rt.handling_total_s += u64::from(handled_s);
+                    rt.rateable.push_back(*ticket);
+                    while rt.rateable.len() > RATEABLE {
+                        rt.rateable.pop_front();
+                    }
+                }
+                self.update(*ticket, |t| {
+                    t.finished_at = Some(at);
+                    if !*resolved {
+                        t.note = Some(reason.clone());
+                    }
+                    match after {
+                        AfterFinish::Closed => {
+                            t.state = if *resolved {
+                                TicketState::Done
+                            } else {
+                                TicketState::Unresolved
+                            };
+                        }
+                        AfterFinish::NextStage { stage, queue } => {
+                            t.state = TicketState::Waiting;
+                            t.queue = queue.clone();
+                            if let Some(b) = &mut t.bundle {
+                                b.stage = *stage;
+                            }
+                            t.sort_at = t.issued_at;
+                        }
+                        AfterFinish::Returned { window, queue } => {
+                            t.state = TicketState::Waiting;
+                            t.queue = queue.clone();
+                            t.target_window = Some(*window);
+                            t.return_to = None;
+                        }
+                    }
+                });
+            }
+            Event::TicketNoShow {
+                ticket,
+                window,
+                auto: _,
+            } => {
+                if let Some(f) = self.figures_of(*ticket) {
+                    f.no_shows += 1;
+                }
+                if let Some(rt) = self.windows.get_mut(window) {
+                    rt.current = None;
+                    rt.no_shows += 1;
+                }
+                self.update(*ticket, |t| {
+                    t.state = TicketState::NoShow;
+                    t.finished_at = Some(at);
+                });
+            }
+            Event::TicketRequeued { ticket, sort_at } => {
+                // Back to waiting: the person is active again in its category.
+                let mut slot = None;
+                self.update(*ticket, |t| {
+                    t.state = TicketState::Waiting;
+                    t.sort_at = *sort_at;
+                    t.finished_at = None;
+                    t.window = None;
+                    slot = t.person.as_ref().map(|p| person_slot(&t.origin, &p.key));
+                });
+                if let Some(s) = slot {
+                    self.person_active.insert(s, *ticket);
+                }
+            }
+            Event::TicketSuspended {
+                ticket,
+                window,
+                reason,
+            } => {
+                if let Some(rt) = self.windows.get_mut(window) {
+                    rt.current = None;
+                }
+                self.update(*ticket, |t| {
+                    t.state = TicketState::Suspended;
+                    t.note = Some(reason.clone());
+                });
+            }
+            Event::TicketTransferred {
+                ticket,
+                from_window,
+                target,
+                return_to,
+                reason,
+            } => {
+                if let Some(rt) = self.windows.get_mut(from_window) {
+                    rt.current = None;
+                }
+                self.update(*ticket, |t| {
+                    t.state = TicketState::Waiting;
+                    t.note = Some(reason.clone());
+                    t.return_to = return_to.clone();
+                    match target {
+                        TransferTarget::Queue(q) => {
+                            t.queue = q.clone();
+                            t.target_window = None;
+                        }
+                        TransferTarget::Window(w) => t.target_window = Some(*w),
+                    }
+                    // Keep its place only when it returns; otherwise a plain
+                    // transfer also keeps its issue time (the visitor already waited).
+                });
+            }
+            Event::RatingSubmitted {
+                ticket,
+                window,
+                rating,
+                comment: _,
+            } => {
+                if let Some(f) = self.figures_of(*ticket) {
+                    f.ratings += 1;
+                    f.rating_sum += u32::from(*rating);
+                }
+                if let Some(rt) = self.windows.get_mut(window) {
+                    rt.rateable.retain(|t| t != ticket);
+                    rt.rating_sum += u32::from(*rating);
+                    rt.ratings += 1;
+                }
+                self.update(*ticket, |t| t.rating = Some(*rating));
+            }
+            Event::FollowUpOpened { follow_up } => {
+                self.next_follow_up = self.next_follow_up.max(follow_up.id + 1);
+                self.follow_ups.insert(follow_up.id, (**follow_up).clone());
+            }
+            Event::FollowUpClosed { id, resolution } => {
+                if let Some(f) = self.follow_ups.get_mut(id) {
+                    f.closed = Some(resolution.clone());
+                }
+            }
+            Event::DeviceReported {
+                device_id,
+                kind,
+                status,
+                detail,
+            } => {
+                self.devices.insert(
+                    device_id.clone(),
+                    DeviceStatus {
+                        kind: kind.clone(),
+                        status: status.clone(),
+                        detail: detail.clone(),
+                        at,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(crate) fn push_recent(&mut self, id: TicketId, at: Millis) {
+        let Some(t) = self.tickets.get(&id) else {
+            return;
+        };
+        self.recent_calls.retain(|c| c.ticket != id);
+        self.recent_calls.push_front(RecentCall {
+            ticket: id,
+            number: t.number.clone(),
+            window: t.window.unwrap_or(0),
+            queue: t.queue.clone(),
+            masked_name: t.person.as_ref().map(|p| p.masked_name.clone()),
+            at,
+            recall_count: t.recall_count,
+        });
+        self.recent_calls.truncate(RECENT_CALLS);
+    }
+}

@@ -1,0 +1,167 @@
+//! Read-only queries on the `Hall`: tickets by id, number or request, queue
+//! lengths, estimates of people ahead and wait, a window's coming tickets.
+
+use crate::*;
+
+impl Hall {
+    pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {
+        self.tickets.get(&id)
+    }
+    pub fn ticket_by_number(&self, number: &str) -> Option<&Ticket> {
+        self.by_number
+            .get(number)
+            .and_then(|id| self.tickets.get(id))
+    }
+    /// Whether `number` was issued today, even if it is no longer in memory.
+    pub fn was_issued_today(&self, number: &str) -> bool {
+        let prefix = number.trim_end_matches(|c: char| c.is_ascii_digit());
+        let n: u32 = number[prefix.len()..].parse().unwrap_or(0);
+        n > 0 && self.last_number.get(prefix).is_some_and(|&last| n <= last)
+    }
+    pub fn ticket_for_request(&self, request_id: &str) -> Option<&Ticket> {
+        self.requests
+            .get(request_id)
+            .and_then(|id| self.tickets.get(id))
+    }
+    pub fn appointment_for_request(&self, request_id: &str) -> Option<&Appointment> {
+        self.appointment_requests
+            .get(request_id)
+            .and_then(|id| self.appointments.get(id))
+    }
+    /// Tickets held in memory (live ones plus the recently finished).
+    pub fn tickets_in_memory(&self) -> usize {
+        self.tickets.len()
+    }
+    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.tickets.values()
+    }
+    pub fn issued_today(&self, code: &str) -> u32 {
+        self.issued.get(code).copied().unwrap_or(0)
+    }
+    pub fn window_current(&self, window: WindowNo) -> Option<&Ticket> {
+        self.windows
+            .get(&window)?
+            .current
+            .and_then(|id| self.tickets.get(&id))
+    }
+
+    /// Waiting tickets of a queue code (category or whole bundle).
+    pub fn waiting_in(&self, code: &str) -> u32 {
+        self.queues.get(code).map_or(0, |q| q.len()) as u32
+    }
+
+    /// Average handling seconds of a queue: recent real times, else the expectation.
+    pub fn avg_handling_s(&self, code: &str) -> u32 {
+        match self.handling.get(code) {
+            Some(d) if !d.is_empty() => {
+                (d.iter().map(|&s| u64::from(s)).sum::<u64>() / d.len() as u64) as u32
+            }
+            _ => self.catalog.expected_minutes(code) * 60,
+        }
+    }
+
+    /// Windows working on a queue now: open ones with it primary, else open
+    /// ones with it in any tier, else 1 (someone will open).
+    fn serving_windows(&self, code: &str) -> u32 {
+        let open = |primary_only: bool| {
+            self.catalog
+                .windows
+                .iter()
+                .filter(|w| {
+                    self.windows
+                        .get(&w.number)
+                        .is_some_and(|r| r.status != WindowStatus::Closed)
+                        && if primary_only {
+                            w.tiers.first().is_some_and(|t| t.iter().any(|c| c == code))
+                        } else {
+                            w.tiers.iter().flatten().any(|c| c == code)
+                        }
+                })
+                .count() as u32
+        };
+        match open(true) {
+            0 => open(false).max(1),
+            n => n,
+        }
+    }
+
+    /// People ahead of a waiting ticket and its estimated wait in minutes.
+    pub fn estimate(&self, t: &Ticket, now: Millis) -> (u32, u32) {
+        if t.state != TicketState::Waiting {
+            return (0, 0);
+        }
+        let ahead = policy::people_ahead(self, t, now);
+        (ahead, self.wait_minutes(&t.queue, ahead))
+    }
+
+    /// Estimated minutes for someone with `ahead` people before them in `code`.
+    pub fn wait_minutes(&self, code: &str, ahead: u32) -> u32 {
+        let secs = u64::from(ahead) * u64::from(self.avg_handling_s(code))
+            / u64::from(self.serving_windows(code));
+        secs.div_ceil(60) as u32
+    }
+
+    /// The tickets "call next" would take at a window, in order (up to `limit`),
+    /// by running the policy on a scratch copy of the queue indexes.
+    pub fn window_queue(&self, window: WindowNo, now: Millis, limit: usize) -> Vec<TicketId> {
+        let Some(w) = self.catalog.window(window) else {
+            return vec![];
+        };
+        let Some(rt) = self.windows.get(&window) else {
+            return vec![];
+        };
+        let mut scratch = Hall {
+            queues: w
+                .tiers
+                .iter()
+                .flatten()
+                .filter_map(|c| self.queues.get(c).map(|q| (c.clone(), q.clone())))
+                .collect(),
+            targeted: self
+                .targeted
+                .get(&window)
+                .map(|s| (window, s.clone()))
+                .into_iter()
+                .collect(),
+            tickets: HashMap::new(),
+            ..Hall::new(Catalog {
+                windows: vec![],
+                clerks: vec![],
+                ..self.catalog.clone()
+            })
+        };
+        // The scratch hall shares ticket data by copying only what it indexes.
+        for q in scratch.queues.values() {
+            for k in q.normal.iter().chain(&q.priority).chain(&q.appointment) {
+                scratch.tickets.insert(k.1, self.tickets[&k.1].clone());
+            }
+        }
+        if let Some(s) = scratch.targeted.get(&window) {
+            for k in s {
+                scratch.tickets.insert(k.1, self.tickets[&k.1].clone());
+            }
+        }
+        let mut rt = rt.clone();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let Some((id, reason)) = policy::pick_next(&scratch, w, &rt, now) else {
+                break;
+            };
+            scratch.unindex(id);
+            rt.priority_streak = if reason.is_priority() {
+                rt.priority_streak + 1
+            } else {
+                0
+            };
+            out.push(id);
+        }
+        out
+    }
+
+    /// Waiting tickets this window could call.
+    pub fn waiting_for_window(&self, window: WindowNo) -> u32 {
+        self.catalog
+            .window(window)
+            .map_or(0, |w| policy::waiting_for_window(self, w))
+    }
+}
