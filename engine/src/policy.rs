@@ -12,31 +12,123 @@
 //!    interleaved — at most `priority_ratio` priority calls in a row while a
 //!    normal ticket waits — and each class is FIFO by place in the queue.
 
-use super::catalog::Window;
+use super::catalog::{Catalog, Policy, Window};
 use super::model::*;
-use super::{Hall, QueueIndex, WindowRuntime};
+use super::{Hall, QueueIndex};
+use std::collections::{BTreeSet, HashMap};
 
 type Key = (Millis, TicketId);
 
+/// What the policy reads: the waiting queues, the tickets targeted at a
+/// window, the tickets themselves (priority, appointment slot) and the
+/// policy settings. Nothing else of the hall, so a view of a few queues
+/// ([`WindowScratch`]) can answer "what comes next here" without a copy
+/// of the hall.
+pub(crate) trait QueueView {
+    fn queue(&self, code: &str) -> Option<&QueueIndex>;
+    fn targeted(&self, window: WindowNo) -> Option<&BTreeSet<Key>>;
+    fn ticket(&self, id: TicketId) -> &Ticket;
+    fn catalog(&self) -> &Catalog;
+    fn policy(&self) -> &Policy {
+        &self.catalog().policy
+    }
+}
+
+impl QueueView for Hall {
+    fn queue(&self, code: &str) -> Option<&QueueIndex> {
+        self.queues.get(code)
+    }
+    fn targeted(&self, window: WindowNo) -> Option<&BTreeSet<Key>> {
+        self.targeted.get(&window)
+    }
+    fn ticket(&self, id: TicketId) -> &Ticket {
+        &self.tickets[&id]
+    }
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+}
+
+/// One window's queues, copied (keys only) so tickets can be taken off them
+/// one by one to list what "call next" would take in turn. Tickets and the
+/// catalogue are borrowed from the hall.
+pub(crate) struct WindowScratch<'h> {
+    hall: &'h Hall,
+    window: WindowNo,
+    queues: HashMap<String, QueueIndex>,
+    targeted: BTreeSet<Key>,
+}
+
+impl<'h> WindowScratch<'h> {
+    pub(crate) fn new(hall: &'h Hall, window: &Window) -> Self {
+        WindowScratch {
+            hall,
+            window: window.number,
+            queues: window
+                .tiers
+                .iter()
+                .flatten()
+                .filter_map(|c| hall.queues.get(c).map(|q| (c.clone(), q.clone())))
+                .collect(),
+            targeted: hall
+                .targeted
+                .get(&window.number)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Takes a ticket off the view (it has been "called").
+    pub(crate) fn take(&mut self, id: TicketId) {
+        let t = &self.hall.tickets[&id];
+        let key = (t.sort_at, id);
+        self.targeted.remove(&key);
+        if let Some(q) = self.queues.get_mut(&t.queue) {
+            q.normal.remove(&key);
+            q.priority.remove(&key);
+            q.appointment.remove(&key);
+        }
+    }
+}
+
+impl QueueView for WindowScratch<'_> {
+    fn queue(&self, code: &str) -> Option<&QueueIndex> {
+        self.queues.get(code)
+    }
+    fn targeted(&self, window: WindowNo) -> Option<&BTreeSet<Key>> {
+        (window == self.window).then_some(&self.targeted)
+    }
+    fn ticket(&self, id: TicketId) -> &Ticket {
+        &self.hall.tickets[&id]
+    }
+    fn catalog(&self) -> &Catalog {
+        &self.hall.catalog
+    }
+}
+
 /// Whether an appointment ticket counts as priority at `now`.
-pub(crate) fn appointment_is_due(h: &Hall, t: &Ticket, now: Millis) -> bool {
+pub(crate) fn appointment_is_due(h: &impl QueueView, t: &Ticket, now: Millis) -> bool {
     let Some(slot) = &t.appointment else {
         return false;
     };
-    let p = &h.catalog.policy;
+    let p = h.policy();
     now >= slot.start - i64::from(p.appointment_early_minutes) * 60_000
         && now <= slot.end + i64::from(p.appointment_grace_minutes) * 60_000
 }
 
 /// Oldest priority-effective and oldest normal-effective keys of one queue.
-fn heads(h: &Hall, q: &QueueIndex, now: Millis) -> (Option<(Key, Priority)>, Option<Key>) {
-    let mut prio = q.priority.first().map(|k| (*k, h.tickets[&k.1].priority));
+fn heads(
+    h: &impl QueueView,
+    q: &QueueIndex,
+    now: Millis,
+) -> (Option<(Key, Priority)>, Option<Key>) {
+    let mut prio = q.priority.first().map(|k| (*k, h.ticket(k.1).priority));
     let mut normal = q.normal.first().copied();
     // Appointments are few; scan them for the first due and the first not due.
     let mut due_found = false;
     let mut not_due_found = false;
     for k in &q.appointment {
-        let due = appointment_is_due(h, &h.tickets[&k.1], now);
+        let due = appointment_is_due(h, h.ticket(k.1), now);
         if due && !due_found {
             due_found = true;
             if prio.is_none_or(|(p, _)| *k < p) {
@@ -57,9 +149,10 @@ fn heads(h: &Hall, q: &QueueIndex, now: Millis) -> (Option<(Key, Priority)>, Opt
 
 /// Picks the ticket "call next" takes at `window`, with the reason.
 pub(crate) fn pick_next(
-    h: &Hall,
+    h: &impl QueueView,
     window: &Window,
-    rt: &WindowRuntime,
+    // Priority calls in a row this window has made (the interleaving ratio).
+    priority_streak: u32,
     now: Millis,
 ) -> Option<(TicketId, CallReason)> {
     let total = waiting_for_window(h, window);
@@ -70,17 +163,17 @@ pub(crate) fn pick_next(
         others_waiting: total.saturating_sub(1),
     };
     // 1. Targeted at this window.
-    if let Some(k) = h.targeted.get(&window.number).and_then(|s| s.first()) {
+    if let Some(k) = h.targeted(window.number).and_then(|s| s.first()) {
         return Some((k.1, reason(CallRule::Targeted, 0, *k)));
     }
     // 2. Escalated from secondary tiers: the oldest over its limit.
     let mut escalated: Option<(Key, u32, u32)> = None;
     for (tier, codes) in window.tiers.iter().enumerate().skip(1) {
         for code in codes {
-            let Some(q) = h.queues.get(code) else {
+            let Some(q) = h.queue(code) else {
                 continue;
             };
-            let limit = h.catalog.escalation_minutes(code);
+            let limit = h.catalog().escalation_minutes(code);
             let oldest = [q.normal.first(), q.priority.first(), q.appointment.first()]
                 .into_iter()
                 .flatten()
@@ -99,7 +192,7 @@ pub(crate) fn pick_next(
         .first()
         .into_iter()
         .flatten()
-        .filter_map(|code| h.queues.get(code))
+        .filter_map(|code| h.queue(code))
         .flat_map(|q| [q.normal.first(), q.priority.first(), q.appointment.first()])
         .flatten()
         .min()
@@ -114,7 +207,7 @@ pub(crate) fn pick_next(
         let mut prio: Option<(Key, Priority)> = None;
         let mut normal: Option<Key> = None;
         for code in codes {
-            let Some(q) = h.queues.get(code) else {
+            let Some(q) = h.queue(code) else {
                 continue;
             };
             let (p, n) = heads(h, q, now);
@@ -130,18 +223,18 @@ pub(crate) fn pick_next(
             }
         }
         let tier = tier as u32;
-        let ratio = h.catalog.policy.priority_ratio;
+        let ratio = h.policy().priority_ratio;
         match (prio, normal) {
             (Some((k, class)), None) => {
-                let streak = rt.priority_streak + 1;
+                let streak = priority_streak + 1;
                 return Some((k.1, reason(CallRule::Priority { class, streak }, tier, k)));
             }
-            (Some((k, class)), Some(_)) if rt.priority_streak < ratio => {
-                let streak = rt.priority_streak + 1;
+            (Some((k, class)), Some(_)) if priority_streak < ratio => {
+                let streak = priority_streak + 1;
                 return Some((k.1, reason(CallRule::Priority { class, streak }, tier, k)));
             }
             (Some(_), Some(k)) => {
-                let streak = rt.priority_streak;
+                let streak = priority_streak;
                 return Some((
                     k.1,
                     reason(CallRule::AfterPriorityStreak { streak }, tier, k),
@@ -155,13 +248,13 @@ pub(crate) fn pick_next(
 }
 
 /// Waiting tickets this window could call (targeted plus all its tiers).
-pub(crate) fn waiting_for_window(h: &Hall, window: &Window) -> u32 {
-    let targeted = h.targeted.get(&window.number).map_or(0, |s| s.len());
+pub(crate) fn waiting_for_window(h: &impl QueueView, window: &Window) -> u32 {
+    let targeted = h.targeted(window.number).map_or(0, |s| s.len());
     let queued: usize = window
         .tiers
         .iter()
         .flatten()
-        .filter_map(|c| h.queues.get(c))
+        .filter_map(|c| h.queue(c))
         .map(QueueIndex::len)
         .sum();
     (targeted + queued) as u32
@@ -169,15 +262,12 @@ pub(crate) fn waiting_for_window(h: &Hall, window: &Window) -> u32 {
 
 /// Tickets that will be called before waiting ticket `t` (an estimate for
 /// interleaving: normal tickets count the priority ones the ratio lets in).
-pub(crate) fn people_ahead(h: &Hall, t: &Ticket, now: Millis) -> u32 {
+pub(crate) fn people_ahead(h: &impl QueueView, t: &Ticket, now: Millis) -> u32 {
     let key = (t.sort_at, t.id);
     if let Some(w) = t.target_window {
-        return h
-            .targeted
-            .get(&w)
-            .map_or(0, |s| s.range(..key).count() as u32);
+        return h.targeted(w).map_or(0, |s| s.range(..key).count() as u32);
     }
-    let Some(q) = h.queues.get(&t.queue) else {
+    let Some(q) = h.queue(&t.queue) else {
         return 0;
     };
     let count_before = |set: &std::collections::BTreeSet<Key>| rank(set, &key);
@@ -185,7 +275,7 @@ pub(crate) fn people_ahead(h: &Hall, t: &Ticket, now: Millis) -> u32 {
     let mut normal_before = count_before(&q.normal);
     let mut prio_total = q.priority.len() as u32;
     for k in &q.appointment {
-        let due = appointment_is_due(h, &h.tickets[&k.1], now);
+        let due = appointment_is_due(h, h.ticket(k.1), now);
         if due {
             prio_total += 1;
         }
@@ -197,7 +287,7 @@ pub(crate) fn people_ahead(h: &Hall, t: &Ticket, now: Millis) -> u32 {
             }
         }
     }
-    let ratio = h.catalog.policy.priority_ratio.max(1);
+    let ratio = h.policy().priority_ratio.max(1);
     let is_priority = match t.priority {
         Priority::Normal => false,
         Priority::Appointment => appointment_is_due(h, t, now),

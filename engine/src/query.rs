@@ -101,58 +101,22 @@ impl Hall {
         secs.div_ceil(60) as u32
     }
 
-    /// The tickets "call next" would take at a window, in order (up to `limit`),
-    /// by running the policy on a scratch copy of the queue indexes.
+    /// The tickets "call next" would take at a window, in order (up to
+    /// `limit`): the policy run on a view of just this window's queues,
+    /// taking each pick off the view before the next.
     pub fn window_queue(&self, window: WindowNo, now: Millis, limit: usize) -> Vec<TicketId> {
-        let Some(w) = self.catalog.window(window) else {
+        let (Some(w), Some(rt)) = (self.catalog.window(window), self.windows.get(&window)) else {
             return vec![];
         };
-        let Some(rt) = self.windows.get(&window) else {
-            return vec![];
-        };
-        let mut scratch = Hall {
-            queues: w
-                .tiers
-                .iter()
-                .flatten()
-                .filter_map(|c| self.queues.get(c).map(|q| (c.clone(), q.clone())))
-                .collect(),
-            targeted: self
-                .targeted
-                .get(&window)
-                .map(|s| (window, s.clone()))
-                .into_iter()
-                .collect(),
-            tickets: HashMap::new(),
-            ..Hall::new(Catalog {
-                windows: vec![],
-                clerks: vec![],
-                ..self.catalog.clone()
-            })
-        };
-        // The scratch hall shares ticket data by copying only what it indexes.
-        for q in scratch.queues.values() {
-            for k in q.normal.iter().chain(&q.priority).chain(&q.appointment) {
-                scratch.tickets.insert(k.1, self.tickets[&k.1].clone());
-            }
-        }
-        if let Some(s) = scratch.targeted.get(&window) {
-            for k in s {
-                scratch.tickets.insert(k.1, self.tickets[&k.1].clone());
-            }
-        }
-        let mut rt = rt.clone();
+        let mut view = policy::WindowScratch::new(self, w);
+        let mut streak = rt.priority_streak;
         let mut out = Vec::new();
         while out.len() < limit {
-            let Some((id, reason)) = policy::pick_next(&scratch, w, &rt, now) else {
+            let Some((id, reason)) = policy::pick_next(&view, w, streak, now) else {
                 break;
             };
-            scratch.unindex(id);
-            rt.priority_streak = if reason.is_priority() {
-                rt.priority_streak + 1
-            } else {
-                0
-            };
+            view.take(id);
+            streak = if reason.is_priority() { streak + 1 } else { 0 };
             out.push(id);
         }
         out

@@ -104,7 +104,7 @@ impl Hall {
             .window(session.window)
             .ok_or(EngineError::UnknownWindow(session.window))?;
         let rt = &self.windows[&session.window];
-        let (ticket, reason) = policy::pick_next(self, w, rt, now)
+        let (ticket, reason) = policy::pick_next(self, w, rt.priority_streak, now)
             .ok_or(EngineError::NothingWaiting(session.window))?;
         let clerk = rt.clerk.clone().unwrap_or_default();
         Ok(vec![Event::TicketCalled {
