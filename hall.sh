@@ -58,5 +58,5 @@ if [ "${1:-}" = "test" ]; then
   exec cargo test --workspace --locked "$@"
 fi
 
-cargo build --release --locked -p hall-server -p hall-hardware -p kiosk -p counter-terminal -p display-board --bins
+cargo build --release --locked -p hall-server -p hall-runner -p hall-sim -p hall-hardware -p kiosk -p counter-terminal -p display-board --bins
 exec ./target/release/hall "$@"

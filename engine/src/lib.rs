@@ -248,4 +248,5 @@ impl Hall {
     }
 }
 
+#[cfg(test)]
 mod tests;

@@ -8,6 +8,10 @@
 //! `finish W [unresolved REASON]`, `noshow W`, `requeue W NO`, `suspend W`,
 //! `callback W NO`, `transfer W cat=CODE|win=N [return]`, `rate W NO N [COMMENT]`,
 //! `queue W`, `status NO`, `replace-catalog`.
+//!
+//! Why one long file: the scripts read as one table of the hall's rules (a
+//! new rule is a new `check` next to its neighbours), and they share the
+//! script runner at the top; split it when a family grows its own runner.
 
 use super::catalog::{Catalog, pin_hash};
 use super::*;

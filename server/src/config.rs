@@ -1,8 +1,8 @@
 //! Reading the hall configuration from a file. Parsing, validation and the
 //! built-in hall are the engine's (`hall_engine::config`), re-exported here.
 
-pub use hall_engine::config::*;
 use hall_engine::catalog::Catalog;
+pub use hall_engine::config::*;
 use std::path::Path;
 
 /// Reads, parses and validates a config file.

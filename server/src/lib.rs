@@ -85,9 +85,13 @@ fn token_check(
 
 fn token_refused(header: &str, msg: String) -> tonic::Status {
     use hall_proto::errors::{ErrorReason, Refusal};
-    Refusal::new(tonic::Code::Unauthenticated, ErrorReason::TokenRejected, msg)
-        .with("header", header)
-        .into_status()
+    Refusal::new(
+        tonic::Code::Unauthenticated,
+        ErrorReason::TokenRejected,
+        msg,
+    )
+    .with("header", header)
+    .into_status()
 }
 
 fn now_ms() -> i64 {
@@ -209,20 +213,32 @@ pub async fn run(
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(pb::kiosk_service_server::KioskServiceServer::with_interceptor(
-            hub.clone(),
-            token_check("x-device-token", "kiosk", std::sync::Arc::new(opts.device_tokens.clone())),
-        ))
+        .add_service(
+            pb::kiosk_service_server::KioskServiceServer::with_interceptor(
+                hub.clone(),
+                token_check(
+                    "x-device-token",
+                    "kiosk",
+                    std::sync::Arc::new(opts.device_tokens.clone()),
+                ),
+            ),
+        )
         .add_service(pb::counter_service_server::CounterServiceServer::new(
             hub.clone(),
         ))
         .add_service(pb::event_service_server::EventServiceServer::new(
             hub.clone(),
         ))
-        .add_service(pb::admin_service_server::AdminServiceServer::with_interceptor(
-            hub,
-            token_check("x-admin-token", "admin", std::sync::Arc::new(opts.admin_tokens.clone())),
-        ))
+        .add_service(
+            pb::admin_service_server::AdminServiceServer::with_interceptor(
+                hub,
+                token_check(
+                    "x-admin-token",
+                    "admin",
+                    std::sync::Arc::new(opts.admin_tokens.clone()),
+                ),
+            ),
+        )
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             // End the event streams, or the graceful stop waits on them forever.

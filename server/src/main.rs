@@ -94,7 +94,11 @@ fn main() -> anyhow::Result<()> {
         Some(path) => hall_server::config::load(path)?,
         None => hall_server::config::builtin(),
     };
-    let catalog = if cli.always_open { hall_server::config::around_the_clock(catalog) } else { catalog };
+    let catalog = if cli.always_open {
+        hall_server::config::around_the_clock(catalog)
+    } else {
+        catalog
+    };
     let mut opts = hall_server::Options::new(cli.data_dir.clone(), catalog);
     opts.fsync = !cli.no_fsync;
     opts.snapshot_every = cli.snapshot_every.max(10);

@@ -20,6 +20,10 @@
 //! `sync_file_range` — enough when the process is killed. With `fsync` on
 //! (the default) it also `fsync`s the data file, so an acknowledged ticket
 //! survives a power cut too; group commit pays that once per batch.
+//!
+//! Why one long file: segments, archive files and snapshots share the one
+//! lock and the sequence bookkeeping that makes a restart exact; this module
+//! is also the only one that may import sled.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

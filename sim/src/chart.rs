@@ -52,7 +52,12 @@ impl Canvas {
                 for gx in 0..m.width {
                     let a = bmp[gy * m.width + gx] as f32 / 255.0;
                     if a > 0.0 {
-                        self.set(pen as i64 + m.xmin as i64 + gx as i64, top + gy as i64, c, a);
+                        self.set(
+                            pen as i64 + m.xmin as i64 + gx as i64,
+                            top + gy as i64,
+                            c,
+                            a,
+                        );
                     }
                 }
             }
@@ -61,7 +66,9 @@ impl Canvas {
     }
 
     fn text_width(&self, s: &str, size: f32) -> f64 {
-        s.chars().map(|c| self.font.metrics(c, size).advance_width as f64).sum()
+        s.chars()
+            .map(|c| self.font.metrics(c, size).advance_width as f64)
+            .sum()
     }
 }
 
@@ -71,12 +78,21 @@ pub struct Series<'a> {
     pub points: &'a [(f64, u32)],
 }
 
-const COLORS: [[u8; 3]; 4] = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189]];
+const COLORS: [[u8; 3]; 4] = [
+    [31, 119, 180],
+    [214, 39, 40],
+    [44, 160, 44],
+    [148, 103, 189],
+];
 
 /// Draws the series and writes the PNG.
 pub fn waiting_chart(path: &Path, title: &str, series: &[Series<'_>]) -> io::Result<()> {
-    let font = fontdue::Font::from_bytes(FONT, fontdue::FontSettings::default()).map_err(io::Error::other)?;
-    let mut cv = Canvas { px: vec![[255, 255, 255]; W * H], font };
+    let font = fontdue::Font::from_bytes(FONT, fontdue::FontSettings::default())
+        .map_err(io::Error::other)?;
+    let mut cv = Canvas {
+        px: vec![[255, 255, 255]; W * H],
+        font,
+    };
     let all = series.iter().flat_map(|s| s.points.iter());
     let (mut x_min, mut x_max, mut y_max) = (f64::MAX, f64::MIN, 1.0f64);
     for &(x, y) in all {
@@ -89,7 +105,10 @@ pub fn waiting_chart(path: &Path, title: &str, series: &[Series<'_>]) -> io::Res
     }
     x_min = (x_min / 60.0).floor() * 60.0;
     x_max = (x_max / 60.0).ceil() * 60.0;
-    let y_step = [5.0, 10.0, 20.0, 25.0, 50.0, 100.0, 200.0, 500.0].into_iter().find(|s| y_max / s <= 8.0).unwrap_or(1000.0);
+    let y_step = [5.0, 10.0, 20.0, 25.0, 50.0, 100.0, 200.0, 500.0]
+        .into_iter()
+        .find(|s| y_max / s <= 8.0)
+        .unwrap_or(1000.0);
     let y_top = (y_max / y_step).ceil() * y_step;
     let (pw, ph) = ((W - LEFT - RIGHT) as f64, (H - TOP - BOTTOM) as f64);
     let sx = |x: f64| LEFT as f64 + (x - x_min) / (x_max - x_min).max(1.0) * pw;
@@ -101,7 +120,13 @@ pub fn waiting_chart(path: &Path, title: &str, series: &[Series<'_>]) -> io::Res
         cv.line((sx(x_min), sy(y)), (sx(x_max), sy(y)), grey, 1);
         let label = format!("{y:.0}");
         let tw = cv.text_width(&label, 14.0);
-        cv.text(&label, LEFT as f64 - 8.0 - tw, sy(y) + 5.0, 14.0, [60, 60, 60]);
+        cv.text(
+            &label,
+            LEFT as f64 - 8.0 - tw,
+            sy(y) + 5.0,
+            14.0,
+            [60, 60, 60],
+        );
         y += y_step;
     }
     let mut x = x_min;
@@ -115,8 +140,20 @@ pub fn waiting_chart(path: &Path, title: &str, series: &[Series<'_>]) -> io::Res
     cv.line((sx(x_min), sy(0.0)), (sx(x_max), sy(0.0)), [0, 0, 0], 1);
     cv.line((sx(x_min), sy(0.0)), (sx(x_min), sy(y_top)), [0, 0, 0], 1);
     cv.text(title, LEFT as f64, 30.0, 18.0, [0, 0, 0]);
-    cv.text("tickets waiting", 8.0, TOP as f64 - 10.0, 13.0, [60, 60, 60]);
-    cv.text("time of day", W as f64 / 2.0 - 40.0, H as f64 - 12.0, 13.0, [60, 60, 60]);
+    cv.text(
+        "tickets waiting",
+        8.0,
+        TOP as f64 - 10.0,
+        13.0,
+        [60, 60, 60],
+    );
+    cv.text(
+        "time of day",
+        W as f64 / 2.0 - 40.0,
+        H as f64 - 12.0,
+        13.0,
+        [60, 60, 60],
+    );
     // Series and legend.
     let mut lx = W as f64 - RIGHT as f64 - 10.0;
     for (i, s) in series.iter().enumerate().rev() {

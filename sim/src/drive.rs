@@ -1,8 +1,11 @@
 //! The simulator's visitors and clerks against a live server over gRPC, in
-//! accelerated real time: visitors take tickets at the scenario's rates, and
-//! one task per window logs in and calls, starts and finishes tickets with
-//! the scenario's service times (and no-shows). The whole-hall demo uses it
-//! to keep the hall moving.
+//! accelerated real time: a simulated day starts at the scenario's first
+//! arrival hour and runs at `speed` simulated minutes per real minute
+//! (starting again at the morning when the day's arrivals end). Visitors
+//! take tickets at the scenario's hourly rates (the morning peak, the lunch
+//! dip), and one task per window logs in and calls, starts and finishes
+//! tickets with the scenario's service times, no-shows and its shifts'
+//! lunch breaks. The whole-hall demo uses it to keep the hall moving.
 
 use super::scenario::Scenario;
 use hall_proto::v1 as pb;
@@ -35,12 +38,20 @@ pub struct DriveStats {
     pub errors: AtomicU64,
 }
 
-const SURNAMES: [&str; 12] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙"];
-const GIVEN: [&str; 12] = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰"];
+const SURNAMES: [&str; 12] = [
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙",
+];
+const GIVEN: [&str; 12] = [
+    "伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰",
+];
 
 /// A fictitious but well-formed identity (valid GB 11643 check digit).
 pub fn fake_identity(rng: &mut StdRng, elderly: bool) -> pb::Identity {
-    let year = if elderly { rng.random_range(1935..1955) } else { rng.random_range(1960..2005) };
+    let year = if elderly {
+        rng.random_range(1935..1955)
+    } else {
+        rng.random_range(1960..2005)
+    };
     let (month, day) = (rng.random_range(1..=12u32), rng.random_range(1..=28u32));
     let seq: u32 = rng.random_range(0..1000);
     let first17 = format!("110101{year:04}{month:02}{day:02}{seq:03}");
@@ -60,16 +71,24 @@ pub fn fake_identity(rng: &mut StdRng, elderly: bool) -> pb::Identity {
 
 /// Runs visitors and clerks until the duration passes (or forever).
 pub async fn drive(opts: DriveOptions) -> anyhow::Result<Arc<DriveStats>> {
-    let channel = hall_proto::client::connect_with_backoff(&opts.server, 50, Duration::from_secs(2)).await?;
+    let channel =
+        hall_proto::client::connect_with_backoff(&opts.server, 50, Duration::from_secs(2)).await?;
     let stats = Arc::new(DriveStats::default());
     let mut tasks = tokio::task::JoinSet::new();
     for (i, &w) in opts.windows.iter().enumerate() {
-        tasks.spawn(clerk(channel.clone(), w, opts.clone(), opts.seed.wrapping_add(i as u64 + 1), stats.clone()));
+        tasks.spawn(clerk(
+            channel.clone(),
+            w,
+            opts.clone(),
+            opts.seed.wrapping_add(i as u64 + 1),
+            stats.clone(),
+        ));
     }
     tasks.spawn(visitors(channel, opts.clone(), stats.clone()));
     match opts.duration {
         Some(d) => {
-            let _ = tokio::time::timeout(d, async { while tasks.join_next().await.is_some() {} }).await;
+            let _ =
+                tokio::time::timeout(d, async { while tasks.join_next().await.is_some() {} }).await;
         }
         None => while tasks.join_next().await.is_some() {},
     }
@@ -78,21 +97,77 @@ pub async fn drive(opts: DriveOptions) -> anyhow::Result<Arc<DriveStats>> {
 }
 
 fn sleep_sim(minutes: f64, speed: f64) -> tokio::time::Sleep {
-    tokio::time::sleep(Duration::from_secs_f64((minutes * 60.0 / speed.max(0.01)).max(0.0)))
+    tokio::time::sleep(Duration::from_secs_f64(
+        (minutes * 60.0 / speed.max(0.01)).max(0.0),
+    ))
+}
+
+/// The simulated day's clock: minutes since the scenario's first arrival
+/// hour, wrapping to the next morning after the last arrival.
+#[derive(Debug, Clone, Copy)]
+struct SimDay {
+    started: tokio::time::Instant,
+    speed: f64,
+    /// Minutes of arrivals in a day (`arrivals_from` to `arrivals_until`).
+    span: f64,
+}
+
+impl SimDay {
+    fn new(scn: &Scenario, speed: f64) -> Self {
+        let span = scn.open_minutes_per_hour().iter().sum::<f64>().max(1.0);
+        SimDay {
+            started: tokio::time::Instant::now(),
+            speed: speed.max(0.01),
+            span,
+        }
+    }
+
+    /// Minutes into today's arrivals.
+    fn minute(&self) -> f64 {
+        (self.started.elapsed().as_secs_f64() / 60.0 * self.speed) % self.span
+    }
+}
+
+/// Visitors per simulated minute in each hour of the profile, all
+/// categories together.
+fn hourly_rates(scn: &Scenario) -> Vec<f64> {
+    (0..scn.hourly_profile.len())
+        .map(|h| {
+            scn.categories
+                .iter()
+                .map(|c| scn.rate_per_minute(c, h))
+                .sum()
+        })
+        .collect()
+}
+
+/// Local "HH:MM" of a minute into the day's arrivals.
+fn clock_minutes(scn: &Scenario, hhmm: &str) -> Option<f64> {
+    let from = super::hhmm(&scn.arrivals_from)?;
+    let at = super::hhmm(hhmm)?;
+    Some((at - from).num_minutes() as f64)
 }
 
 async fn visitors(channel: Channel, opts: DriveOptions, stats: Arc<DriveStats>) {
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let mut kiosk = KioskServiceClient::new(channel);
     let scn = &opts.scenario;
-    let span: f64 = scn.open_minutes_per_hour().iter().sum::<f64>().max(1.0);
     let total: f64 = scn.categories.iter().map(|c| c.visitors).sum();
-    let rate = total / span; // visitors per simulated minute, day average
-    if rate <= 0.0 {
+    let rates = hourly_rates(scn);
+    let peak = rates.iter().copied().fold(0.0, f64::max);
+    if peak <= 0.0 || total <= 0.0 {
         return;
     }
+    let day = SimDay::new(scn, opts.speed);
     loop {
-        sleep_sim(-rng.random::<f64>().max(1e-12).ln() / rate, opts.speed).await;
+        // A Poisson process whose rate follows the hourly profile, by
+        // thinning: candidates at the peak rate, each kept with the share
+        // of the peak that its hour has.
+        sleep_sim(-rng.random::<f64>().max(1e-12).ln() / peak, opts.speed).await;
+        let hour = (day.minute() / 60.0) as usize;
+        if rng.random::<f64>() * peak > rates.get(hour).copied().unwrap_or(0.0) {
+            continue;
+        }
         // Pick a category in proportion to its visitors.
         let mut x = rng.random::<f64>() * total;
         let load = scn.categories.iter().find(|c| {
@@ -104,7 +179,11 @@ async fn visitors(channel: Channel, opts: DriveOptions, stats: Arc<DriveStats>) 
         let req = pb::IssueTicketRequest {
             request_id: hall_proto::client::new_request_id(),
             category: load.code.clone(),
-            priority: if elderly { pb::PriorityClass::Elderly } else { pb::PriorityClass::Normal } as i32,
+            priority: if elderly {
+                pb::PriorityClass::Elderly
+            } else {
+                pb::PriorityClass::Normal
+            } as i32,
             channel: pb::Channel::Kiosk as i32,
             identity: Some(fake_identity(&mut rng, elderly)),
             kiosk_id: "sim-visitors".into(),
@@ -116,18 +195,53 @@ async fn visitors(channel: Channel, opts: DriveOptions, stats: Arc<DriveStats>) 
     }
 }
 
-async fn clerk(channel: Channel, window: u32, opts: DriveOptions, seed: u64, stats: Arc<DriveStats>) {
+/// The lunch break (start, end in minutes into the day) a window's shift
+/// has at `minute`, if any.
+fn break_at(scn: &Scenario, window: u32, minute: f64) -> Option<(f64, f64)> {
+    scn.shifts
+        .iter()
+        .filter(|s| s.windows.contains(&window))
+        .flat_map(|s| &s.breaks)
+        .filter_map(|[from, to]| Some((clock_minutes(scn, from)?, clock_minutes(scn, to)?)))
+        .find(|(from, to)| (*from..*to).contains(&minute))
+}
+
+async fn clerk(
+    channel: Channel,
+    window: u32,
+    opts: DriveOptions,
+    seed: u64,
+    stats: Arc<DriveStats>,
+) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut counter = CounterServiceClient::new(channel);
-    let login = pb::LoginRequest { window, clerk_id: format!("c{window:02}"), pin: "1234".into() };
+    let login = pb::LoginRequest {
+        window,
+        clerk_id: format!("c{window:02}"),
+        pin: "1234".into(),
+    };
     let session = match counter.login(login).await {
         Ok(r) => r.into_inner().session,
         Err(_) => None, // taken by a person, or not in this hall
     };
     let Some(session) = session else { return };
     let scn = &opts.scenario;
-    let req = || pb::WindowRequest { session: Some(session.clone()) };
+    let req = || pb::WindowRequest {
+        session: Some(session.clone()),
+    };
+    let day = SimDay::new(scn, opts.speed);
     loop {
+        if let Some((_, until)) = break_at(scn, window, day.minute()) {
+            // The shift's lunch break: the window pauses, the queue grows.
+            let _ = counter
+                .pause(pb::PauseRequest {
+                    session: Some(session.clone()),
+                    reason: "午休".into(),
+                })
+                .await;
+            sleep_sim(until - day.minute(), opts.speed).await;
+            let _ = counter.resume(req()).await;
+        }
         let ticket = match counter.call_next(req()).await {
             Ok(t) => t.into_inner(),
             Err(_) => {
@@ -149,7 +263,11 @@ async fn clerk(channel: Channel, window: u32, opts: DriveOptions, seed: u64, sta
             stats.errors.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let mean = scn.categories.iter().find(|c| c.code == ticket.category).map_or(8.0, |c| c.service_minutes);
+        let mean = scn
+            .categories
+            .iter()
+            .find(|c| c.code == ticket.category)
+            .map_or(8.0, |c| c.service_minutes);
         let sigma = scn.service_sigma;
         let factor = if sigma > 0.0 {
             let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
@@ -159,7 +277,11 @@ async fn clerk(channel: Channel, window: u32, opts: DriveOptions, seed: u64, sta
             1.0
         };
         sleep_sim(mean * factor, opts.speed).await;
-        let finish = pb::FinishRequest { session: Some(session.clone()), resolved: true, unresolved_reason: String::new() };
+        let finish = pb::FinishRequest {
+            session: Some(session.clone()),
+            resolved: true,
+            unresolved_reason: String::new(),
+        };
         match counter.finish(finish).await {
             Ok(_) => {
                 stats.served.fetch_add(1, Ordering::Relaxed);

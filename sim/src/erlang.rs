@@ -66,7 +66,11 @@ mod tests {
         // (a = 10 erlangs), 11 agents: P(wait) ≈ 0.6821, ASA ≈ 2.046 min,
         // share answered within 20 s ≈ 0.3896; 13 agents reach 0.7956, 14 reach 0.8884.
         let a = 10.0;
-        assert!((prob_wait(a, 11) - 0.6821).abs() < 1e-3, "{}", prob_wait(a, 11));
+        assert!(
+            (prob_wait(a, 11) - 0.6821).abs() < 1e-3,
+            "{}",
+            prob_wait(a, 11)
+        );
         assert!((mean_wait(100.0 / 30.0, 3.0, 11) - 2.046).abs() < 1e-2);
         assert!((service_level(100.0 / 30.0, 3.0, 11, 1.0 / 3.0) - 0.3896).abs() < 1e-3);
         assert!((service_level(100.0 / 30.0, 3.0, 13, 1.0 / 3.0) - 0.7956).abs() < 1e-3);

@@ -13,6 +13,10 @@
 //! [`erlang`] holds the closed-form M/M/c figures the simulator is checked
 //! against; [`chart`] draws waiting over the day; [`drive`] runs the same
 //! visitor and clerk model against a live server over gRPC.
+//!
+//! Why one long file: the discrete-event day (arrivals, clerks, breaks,
+//! no-shows, transfers) is one event loop over one state; the scenario,
+//! reports, Erlang C and charts are in their own modules.
 
 pub mod chart;
 pub mod drive;
@@ -20,14 +24,15 @@ pub mod erlang;
 pub mod report;
 pub mod scenario;
 
+use chrono::NaiveDateTime;
 use hall_engine::catalog::Catalog;
 use hall_engine::{
-    self, Command, Event, Hall, Millis, Person, Priority, Session, TicketId, TicketState, TransferTarget, WindowNo,
+    self, Command, Event, Hall, Millis, Person, Priority, Session, TicketId, TicketState,
+    TransferTarget, WindowNo,
 };
-use chrono::NaiveDateTime;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-pub use scenario::{hhmm, Scenario};
+pub use scenario::{Scenario, hhmm};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
@@ -42,7 +47,11 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 3] = [PolicyKind::Engine, PolicyKind::FifoPerCategory, PolicyKind::GlobalFifo];
+    pub const ALL: [PolicyKind; 3] = [
+        PolicyKind::Engine,
+        PolicyKind::FifoPerCategory,
+        PolicyKind::GlobalFifo,
+    ];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -173,7 +182,15 @@ fn draw_one(scn: &Scenario, rng: &mut StdRng, at: Millis, code: &str) -> Visitor
             break;
         }
     }
-    Visitor { at, code: code.to_string(), priority, service_factor, no_show, late_return_after, transfer_to }
+    Visitor {
+        at,
+        code: code.to_string(),
+        priority,
+        service_factor,
+        no_show,
+        late_return_after,
+        transfer_to,
+    }
 }
 
 /// What happened to one visitor in one run.
@@ -233,7 +250,11 @@ impl WaitStats {
 
 impl RunResult {
     pub fn served_waits(&self, filter: impl Fn(&VisitorOutcome) -> bool) -> Vec<f64> {
-        self.visitors.iter().filter(|v| v.served && filter(v)).map(|v| v.wait_min).collect()
+        self.visitors
+            .iter()
+            .filter(|v| v.served && filter(v))
+            .map(|v| v.wait_min)
+            .collect()
     }
 }
 
@@ -330,7 +351,9 @@ impl<'a> Run<'a> {
             self.start_break(w, now);
             return;
         }
-        let Some(session) = self.session(w) else { return };
+        let Some(session) = self.session(w) else {
+            return;
+        };
         let Ok(events) = self.apply(Command::CallNext { session }, now) else {
             let win = self.wins.get_mut(&w).expect("window");
             if win.closing && !win.close_pending {
@@ -352,7 +375,9 @@ impl<'a> Run<'a> {
         win.current = Some(id);
         win.recalls = 0;
         win.busy_since = Some(now);
-        let Some(&v) = self.by_ticket.get(&id) else { return };
+        let Some(&v) = self.by_ticket.get(&id) else {
+            return;
+        };
         if let Some(since) = self.wait_since[v].take() {
             let leg = (now - since) as f64 / MIN;
             let o = &mut self.out[v];
@@ -361,31 +386,53 @@ impl<'a> Run<'a> {
         }
         let visitor = &self.visitors[v];
         if visitor.no_show && self.legs[v] == 0 {
-            self.at(now + (self.scn.recall_seconds * 1000.0) as Millis, Ev::Recall(w));
+            self.at(
+                now + (self.scn.recall_seconds * 1000.0) as Millis,
+                Ev::Recall(w),
+            );
         } else {
-            let queue = self.hall.ticket(id).map(|t| t.queue.clone()).unwrap_or_default();
+            let queue = self
+                .hall
+                .ticket(id)
+                .map(|t| t.queue.clone())
+                .unwrap_or_default();
             let leg = self.legs[v].min(3);
             let service = self.mean_minutes(&queue) * visitor.service_factor[leg];
             let walk = (self.scn.walk_seconds * 1000.0) as Millis;
-            let _ = self.apply(Command::StartService { session: self.session(w).expect("open") }, now + walk);
+            let _ = self.apply(
+                Command::StartService {
+                    session: self.session(w).expect("open"),
+                },
+                now + walk,
+            );
             self.at(now + walk + (service * MIN) as Millis, Ev::End(w));
         }
     }
 
     fn recall(&mut self, w: WindowNo, now: Millis) {
-        let Some(session) = self.session(w) else { return };
-        let Some(id) = self.wins[&w].current else { return };
+        let Some(session) = self.session(w) else {
+            return;
+        };
+        let Some(id) = self.wins[&w].current else {
+            return;
+        };
         if self.wins[&w].recalls < self.scn.recalls_before_no_show {
             self.wins.get_mut(&w).expect("window").recalls += 1;
             if self.apply(Command::Recall { session }, now).is_ok() {
-                self.at(now + (self.scn.recall_seconds * 1000.0) as Millis, Ev::Recall(w));
+                self.at(
+                    now + (self.scn.recall_seconds * 1000.0) as Millis,
+                    Ev::Recall(w),
+                );
                 return;
             }
         } else {
             let _ = self.apply(Command::NoShow { session }, now);
         }
         // Skipped: the window moves on; the visitor may come back later.
-        if self.hall.ticket(id).is_some_and(|t| t.state == TicketState::NoShow)
+        if self
+            .hall
+            .ticket(id)
+            .is_some_and(|t| t.state == TicketState::NoShow)
             && let Some(&v) = self.by_ticket.get(&id)
             && let Some(after) = self.visitors[v].late_return_after
         {
@@ -404,11 +451,19 @@ impl<'a> Run<'a> {
     }
 
     fn end(&mut self, w: WindowNo, now: Millis) {
-        let Some(session) = self.session(w) else { return };
-        let Some(id) = self.wins[&w].current else { return };
-        let Some(&v) = self.by_ticket.get(&id) else { return };
+        let Some(session) = self.session(w) else {
+            return;
+        };
+        let Some(id) = self.wins[&w].current else {
+            return;
+        };
+        let Some(&v) = self.by_ticket.get(&id) else {
+            return;
+        };
         self.legs[v] += 1;
-        let transfer = (self.legs[v] == 1).then(|| self.visitors[v].transfer_to.clone()).flatten();
+        let transfer = (self.legs[v] == 1)
+            .then(|| self.visitors[v].transfer_to.clone())
+            .flatten();
         if let Some(to) = transfer {
             let cmd = Command::Transfer {
                 session,
@@ -420,9 +475,20 @@ impl<'a> Run<'a> {
                 self.wait_since[v] = Some(now);
             }
         } else {
-            let _ = self.apply(Command::Finish { session, resolved: true, reason: String::new() }, now);
+            let _ = self.apply(
+                Command::Finish {
+                    session,
+                    resolved: true,
+                    reason: String::new(),
+                },
+                now,
+            );
             // A staged bundle moves on to its next stage and waits again.
-            if self.hall.ticket(id).is_some_and(|t| t.state == TicketState::Waiting) {
+            if self
+                .hall
+                .ticket(id)
+                .is_some_and(|t| t.state == TicketState::Waiting)
+            {
                 self.wait_since[v] = Some(now);
             } else {
                 self.out[v].served = true;
@@ -433,10 +499,23 @@ impl<'a> Run<'a> {
     }
 
     fn start_break(&mut self, w: WindowNo, now: Millis) {
-        let Some(session) = self.session(w) else { return };
+        let Some(session) = self.session(w) else {
+            return;
+        };
         let win = self.wins.get_mut(&w).expect("window");
-        let Some(until) = win.break_due.take() else { return };
-        if self.apply(Command::Pause { session, reason: "lunch".into() }, now).is_ok() {
+        let Some(until) = win.break_due.take() else {
+            return;
+        };
+        if self
+            .apply(
+                Command::Pause {
+                    session,
+                    reason: "lunch".into(),
+                },
+                now,
+            )
+            .is_ok()
+        {
             let end = until.max(now + 60_000);
             let win = self.wins.get_mut(&w).expect("window");
             win.paused = true;
@@ -447,7 +526,9 @@ impl<'a> Run<'a> {
     }
 
     fn close(&mut self, w: WindowNo, now: Millis) {
-        let Some(session) = self.session(w) else { return };
+        let Some(session) = self.session(w) else {
+            return;
+        };
         if self.wins[&w].current.is_some() {
             self.wins.get_mut(&w).expect("window").closing = true;
             return;
@@ -477,13 +558,21 @@ impl<'a> Run<'a> {
                 } else {
                     chrono::NaiveDate::from_ymd_opt(1985, 6, 1)
                 };
-                let priority = if self.kind.uses_priority() { vis.priority } else { Priority::Normal };
+                let priority = if self.kind.uses_priority() {
+                    vis.priority
+                } else {
+                    Priority::Normal
+                };
                 let cmd = Command::IssueTicket {
                     request_id: None,
                     code: vis.code.clone(),
                     priority,
                     channel: hall_engine::Channel::Kiosk,
-                    person: Some(Person { key: format!("v{v}"), masked_name: "访*".into(), birth_date: birth }),
+                    person: Some(Person {
+                        key: format!("v{v}"),
+                        masked_name: "访*".into(),
+                        birth_date: birth,
+                    }),
                 };
                 match self.apply(cmd, now) {
                     Ok(events) => {
@@ -509,7 +598,10 @@ impl<'a> Run<'a> {
                 };
                 if self.apply(cmd, now).is_ok() {
                     let win = self.wins.entry(w).or_default();
-                    win.session = Some(Session { window: w, token: format!("sim-{w}") });
+                    win.session = Some(Session {
+                        window: w,
+                        token: format!("sim-{w}"),
+                    });
                     win.opened_at = Some(now);
                     self.try_call(w, now);
                 }
@@ -543,11 +635,29 @@ impl<'a> Run<'a> {
             Ev::LateReturn(v) => {
                 // The visitor shows their slip at any open window.
                 let Some(id) = self.ticket_of[v] else { return };
-                let number = self.hall.ticket(id).map(|t| t.number.clone()).unwrap_or_default();
-                let open: Vec<WindowNo> = self.wins.iter().filter(|(_, x)| x.session.is_some()).map(|(w, _)| *w).collect();
+                let number = self
+                    .hall
+                    .ticket(id)
+                    .map(|t| t.number.clone())
+                    .unwrap_or_default();
+                let open: Vec<WindowNo> = self
+                    .wins
+                    .iter()
+                    .filter(|(_, x)| x.session.is_some())
+                    .map(|(w, _)| *w)
+                    .collect();
                 for w in open {
                     let session = self.session(w).expect("open");
-                    if self.apply(Command::Requeue { session, number: number.clone() }, now).is_ok() {
+                    if self
+                        .apply(
+                            Command::Requeue {
+                                session,
+                                number: number.clone(),
+                            },
+                            now,
+                        )
+                        .is_ok()
+                    {
                         self.wait_since[v] = Some(now);
                         self.wake_idle(now);
                         break;
@@ -555,9 +665,17 @@ impl<'a> Run<'a> {
                 }
             }
             Ev::Sample => {
-                let waiting = self.hall.tickets().filter(|t| t.state == TicketState::Waiting).count() as u32;
+                let waiting = self
+                    .hall
+                    .tickets()
+                    .filter(|t| t.state == TicketState::Waiting)
+                    .count() as u32;
                 let local = self.hall.clock().local(now);
-                let minute = local.time().signed_duration_since(chrono::NaiveTime::MIN).num_seconds() as f64 / 60.0;
+                let minute = local
+                    .time()
+                    .signed_duration_since(chrono::NaiveTime::MIN)
+                    .num_seconds() as f64
+                    / 60.0;
                 self.curve.push((minute, waiting));
                 let busy = self.wins.values().any(|w| w.session.is_some());
                 // Sample until the last window closes (late returns after
@@ -574,7 +692,11 @@ impl<'a> Run<'a> {
 pub fn run(scn: &Scenario, base: &Catalog, kind: PolicyKind, visitors: &[Visitor]) -> RunResult {
     let catalog = kind.catalog(base);
     let hall = Hall::new(catalog);
-    let means = scn.categories.iter().map(|c| (c.code.clone(), c.service_minutes)).collect();
+    let means = scn
+        .categories
+        .iter()
+        .map(|c| (c.code.clone(), c.service_minutes))
+        .collect();
     let n = visitors.len();
     let mut r = Run {
         scn,
@@ -590,7 +712,11 @@ pub fn run(scn: &Scenario, base: &Catalog, kind: PolicyKind, visitors: &[Visitor
         legs: vec![0; n],
         out: visitors
             .iter()
-            .map(|v| VisitorOutcome { code: v.code.clone(), priority: v.priority != Priority::Normal, ..Default::default() })
+            .map(|v| VisitorOutcome {
+                code: v.code.clone(),
+                priority: v.priority != Priority::Normal,
+                ..Default::default()
+            })
             .collect(),
         curve: Vec::new(),
         means,
@@ -635,7 +761,11 @@ pub fn run(scn: &Scenario, base: &Catalog, kind: PolicyKind, visitors: &[Visitor
     RunResult {
         visitors: r.out,
         waiting_curve: r.curve,
-        utilisation: if total_open > 0 { total_busy as f64 / total_open as f64 } else { 0.0 },
+        utilisation: if total_open > 0 {
+            total_busy as f64 / total_open as f64
+        } else {
+            0.0
+        },
         overtime_min: ((r.last_finish - close_at).max(0)) as f64 / MIN,
         rejected: r.rejected,
     }

@@ -11,12 +11,15 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hall_sim::report::{compare, csv, key_values, mmc_check, staffing, table};
-use hall_sim::{chart, drive, erlang, Scenario};
+use hall_sim::{Scenario, chart, drive, erlang};
 use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "hall-sim", about = "Simulate a day of the hall and compare allocation policies")]
+#[command(
+    name = "hall-sim",
+    about = "Simulate a day of the hall and compare allocation policies"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -72,7 +75,8 @@ fn load_scenario(path: &Option<PathBuf>) -> Result<Scenario> {
     match path {
         None => Ok(Scenario::builtin()),
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             Ok(Scenario::parse(&text, &p.display().to_string())?)
         }
     }
@@ -92,20 +96,38 @@ fn parse_windows(s: &str) -> Result<Vec<u32>> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Some(Cmd::Erlang { arrivals_per_hour, service_min, windows, target_min }) => {
+        Some(Cmd::Erlang {
+            arrivals_per_hour,
+            service_min,
+            windows,
+            target_min,
+        }) => {
             let lambda = arrivals_per_hour / 60.0;
             let a = lambda * service_min;
             let p = erlang::prob_wait(a, windows);
             let w = erlang::mean_wait(lambda, service_min, windows);
             let sl = erlang::service_level(lambda, service_min, windows, target_min);
-            println!("offered load {a:.3} erlangs on {windows} windows (utilisation {:.1}%)", a / windows as f64 * 100.0);
+            println!(
+                "offered load {a:.3} erlangs on {windows} windows (utilisation {:.1}%)",
+                a / windows as f64 * 100.0
+            );
             println!("probability of waiting {p:.4}");
             println!("mean wait {w:.3} min");
             println!("served within {target_min} min {:.1}%", sl * 100.0);
-            println!("prob_wait={p:.4} mean_wait_min={w:.3} within_target_pct={:.1}", sl * 100.0);
+            println!(
+                "prob_wait={p:.4} mean_wait_min={w:.3} within_target_pct={:.1}",
+                sl * 100.0
+            );
             Ok(())
         }
-        Some(Cmd::Drive { server, speed, duration, windows, seed, scenario }) => {
+        Some(Cmd::Drive {
+            server,
+            speed,
+            duration,
+            windows,
+            seed,
+            scenario,
+        }) => {
             let opts = drive::DriveOptions {
                 server,
                 speed,
@@ -130,7 +152,11 @@ fn main() -> Result<()> {
             let scn = load_scenario(&cli.scenario)?;
             let base = match &cli.config {
                 None => hall_engine::config::builtin(),
-                Some(p) => hall_engine::config::parse(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?, &p.display().to_string())?,
+                Some(p) => hall_engine::config::parse(
+                    &std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                    &p.display().to_string(),
+                )?,
             };
             let started = std::time::Instant::now();
             let (drawn, figs) = compare(&scn, &base, cli.seed);
@@ -138,7 +164,8 @@ fn main() -> Result<()> {
             let staff = staffing(&scn, 0.8);
             print!("{}", table(&scn, drawn, &figs, &mmc, &staff));
             if let Some(dir) = &cli.out {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
                 std::fs::write(dir.join("summary.csv"), csv(&figs))?;
                 let mut s = String::from("category");
                 let from: u32 = cli_hour(&scn.arrivals_from);
@@ -154,11 +181,19 @@ fn main() -> Result<()> {
                     s.push('\n');
                 }
                 std::fs::write(dir.join("staffing.csv"), s)?;
-                let series: Vec<chart::Series> =
-                    figs.iter().map(|f| chart::Series { name: f.kind.key(), points: &f.curve }).collect();
+                let series: Vec<chart::Series> = figs
+                    .iter()
+                    .map(|f| chart::Series {
+                        name: f.kind.key(),
+                        points: &f.curve,
+                    })
+                    .collect();
                 let title = format!("Tickets waiting, {} (seed {})", scn.date, cli.seed);
                 chart::waiting_chart(&dir.join("waiting.png"), &title, &series)?;
-                println!("wrote {0}/summary.csv, {0}/staffing.csv, {0}/waiting.png", dir.display());
+                println!(
+                    "wrote {0}/summary.csv, {0}/staffing.csv, {0}/waiting.png",
+                    dir.display()
+                );
             }
             println!("simulated in {:.2} s", started.elapsed().as_secs_f64());
             println!("{}", key_values(&figs, &mmc));
@@ -168,5 +203,8 @@ fn main() -> Result<()> {
 }
 
 fn cli_hour(hm: &str) -> u32 {
-    hm.split(':').next().and_then(|h| h.parse().ok()).unwrap_or(9)
+    hm.split(':')
+        .next()
+        .and_then(|h| h.parse().ok())
+        .unwrap_or(9)
 }

@@ -3,9 +3,9 @@
 
 use super::erlang;
 use super::scenario::{CategoryLoad, Scenario, Shift};
-use super::{draw_visitors, run, PolicyKind, RunResult, WaitStats};
-use hall_engine::catalog::Catalog;
+use super::{PolicyKind, RunResult, WaitStats, draw_visitors, run};
 use hall_engine::Hall;
+use hall_engine::catalog::Catalog;
 use std::fmt::Write as _;
 
 /// One policy's figures.
@@ -29,7 +29,12 @@ impl PolicyFigures {
         let per_category = scn
             .categories
             .iter()
-            .map(|c| (c.code.clone(), WaitStats::of(&r.served_waits(|v| v.code == c.code), t)))
+            .map(|c| {
+                (
+                    c.code.clone(),
+                    WaitStats::of(&r.served_waits(|v| v.code == c.code), t),
+                )
+            })
             .collect();
         PolicyFigures {
             kind,
@@ -47,7 +52,11 @@ impl PolicyFigures {
 
     /// Longest wait ÷ mean wait.
     pub fn fairness(&self) -> f64 {
-        if self.overall.mean > 0.0 { self.overall.max / self.overall.mean } else { 0.0 }
+        if self.overall.mean > 0.0 {
+            self.overall.max / self.overall.mean
+        } else {
+            0.0
+        }
     }
 }
 
@@ -118,9 +127,18 @@ pub fn mmc_check(base: &Catalog, seed: u64) -> MmcCheck {
         recall_seconds: 60.0,
         recalls_before_no_show: 2,
         priority: Default::default(),
-        categories: vec![CategoryLoad { code: code.into(), visitors: rate * 60.0 * hours as f64, service_minutes: service }],
+        categories: vec![CategoryLoad {
+            code: code.into(),
+            visitors: rate * 60.0 * hours as f64,
+            service_minutes: service,
+        }],
         transfers: vec![],
-        shifts: vec![Shift { windows, open: "00:00".into(), close: "23:59".into(), breaks: vec![] }],
+        shifts: vec![Shift {
+            windows,
+            open: "00:00".into(),
+            close: "23:59".into(),
+            breaks: vec![],
+        }],
     };
     // Several independent days, pooled: one day's mean wait at this load
     // still varies by ±10 % between seeds.
@@ -131,7 +149,11 @@ pub fn mmc_check(base: &Catalog, seed: u64) -> MmcCheck {
         let visitors = draw_visitors(&scn, &clock, seed.wrapping_mul(1_000).wrapping_add(day));
         let r = run(&scn, &catalog, PolicyKind::GlobalFifo, &visitors);
         waits.extend(
-            r.visitors.iter().zip(&visitors).filter(|(o, v)| o.served && v.at >= warm).map(|(o, _)| o.wait_min),
+            r.visitors
+                .iter()
+                .zip(&visitors)
+                .filter(|(o, v)| o.served && v.at >= warm)
+                .map(|(o, _)| o.wait_min),
         );
     }
     let sim = waits.iter().sum::<f64>() / waits.len().max(1) as f64;
@@ -158,7 +180,14 @@ pub fn staffing(scn: &Scenario, level: f64) -> Vec<(String, Vec<u32>)> {
         .iter()
         .map(|c| {
             let per_hour = (0..scn.hourly_profile.len())
-                .map(|h| erlang::servers_needed(scn.rate_per_minute(c, h), c.service_minutes, scn.target_wait_minutes, level))
+                .map(|h| {
+                    erlang::servers_needed(
+                        scn.rate_per_minute(c, h),
+                        c.service_minutes,
+                        scn.target_wait_minutes,
+                        level,
+                    )
+                })
                 .collect();
             (c.code.clone(), per_hour)
         })
@@ -166,14 +195,35 @@ pub fn staffing(scn: &Scenario, level: f64) -> Vec<(String, Vec<u32>)> {
 }
 
 /// The human-readable table.
-pub fn table(scn: &Scenario, drawn: usize, figs: &[PolicyFigures], mmc: &MmcCheck, staff: &[(String, Vec<u32>)]) -> String {
+pub fn table(
+    scn: &Scenario,
+    drawn: usize,
+    figs: &[PolicyFigures],
+    mmc: &MmcCheck,
+    staff: &[(String, Vec<u32>)],
+) -> String {
     let t = scn.target_wait_minutes;
     let mut s = String::new();
-    let _ = writeln!(s, "{drawn} visitors drawn for {}; waits in minutes (all legs of a visit), target {t} min", scn.date);
+    let _ = writeln!(
+        s,
+        "{drawn} visitors drawn for {}; waits in minutes (all legs of a visit), target {t} min",
+        scn.date
+    );
     let _ = writeln!(
         s,
         "{:<12} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>9} {:>10} {:>6} {:>9} {:>8}",
-        "policy", "served", "mean", "p50", "p95", "max", "<=target", "prio_mean", "normal_max", "util", "overtime", "max/mean"
+        "policy",
+        "served",
+        "mean",
+        "p50",
+        "p95",
+        "max",
+        "<=target",
+        "prio_mean",
+        "normal_max",
+        "util",
+        "overtime",
+        "max/mean"
     );
     for f in figs {
         let _ = writeln!(
@@ -203,12 +253,21 @@ pub fn table(scn: &Scenario, drawn: usize, figs: &[PolicyFigures], mmc: &MmcChec
         let _ = write!(s, "{code:<24} {:>5}", figs[0].per_category[i].1.n);
         for f in figs {
             let w = f.per_category[i].1;
-            let _ = write!(s, " {:>20}", format!("{:.1} / {:.1} / {:.1}", w.mean, w.p95, w.max));
+            let _ = write!(
+                s,
+                " {:>20}",
+                format!("{:.1} / {:.1} / {:.1}", w.mean, w.p95, w.max)
+            );
         }
         let _ = writeln!(s);
     }
-    let from = super::hhmm(&scn.arrivals_from).map(|t| chrono::Timelike::hour(&t)).unwrap_or(9);
-    let _ = writeln!(s, "\nstaffing advice (Erlang C): fewest windows for 80% within {t} min, by hour");
+    let from = super::hhmm(&scn.arrivals_from)
+        .map(|t| chrono::Timelike::hour(&t))
+        .unwrap_or(9);
+    let _ = writeln!(
+        s,
+        "\nstaffing advice (Erlang C): fewest windows for 80% within {t} min, by hour"
+    );
     let _ = write!(s, "{:<24}", "category");
     for h in 0..scn.hourly_profile.len() {
         let _ = write!(s, " {:>3}", from as usize + h);
@@ -242,11 +301,24 @@ pub fn table(scn: &Scenario, drawn: usize, figs: &[PolicyFigures], mmc: &MmcChec
 
 /// CSV: one row per policy and category, plus an `all` row per policy.
 pub fn csv(figs: &[PolicyFigures]) -> String {
-    let mut s = String::from("policy,category,served,mean_wait_min,p50_wait_min,p95_wait_min,max_wait_min,within_target_share\n");
+    let mut s = String::from(
+        "policy,category,served,mean_wait_min,p50_wait_min,p95_wait_min,max_wait_min,within_target_share\n",
+    );
     for f in figs {
-        let rows = std::iter::once(("all".to_string(), f.overall)).chain(f.per_category.iter().cloned());
+        let rows =
+            std::iter::once(("all".to_string(), f.overall)).chain(f.per_category.iter().cloned());
         for (code, w) in rows {
-            let _ = writeln!(s, "{},{code},{},{:.2},{:.2},{:.2},{:.2},{:.4}", f.kind.key(), w.n, w.mean, w.p50, w.p95, w.max, w.within_target);
+            let _ = writeln!(
+                s,
+                "{},{code},{},{:.2},{:.2},{:.2},{:.2},{:.4}",
+                f.kind.key(),
+                w.n,
+                w.mean,
+                w.p50,
+                w.p95,
+                w.max,
+                w.within_target
+            );
         }
     }
     s
@@ -255,7 +327,11 @@ pub fn csv(figs: &[PolicyFigures]) -> String {
 /// The last stdout line: key=value pairs.
 pub fn key_values(figs: &[PolicyFigures], mmc: &MmcCheck) -> String {
     let get = |k: PolicyKind| figs.iter().find(|f| f.kind == k).expect("every policy ran");
-    let (p, f, g) = (get(PolicyKind::Engine), get(PolicyKind::FifoPerCategory), get(PolicyKind::GlobalFifo));
+    let (p, f, g) = (
+        get(PolicyKind::Engine),
+        get(PolicyKind::FifoPerCategory),
+        get(PolicyKind::GlobalFifo),
+    );
     format!(
         "policy_mean_wait_min={:.2} policy_p95_wait_min={:.2} policy_max_wait_min={:.2} policy_normal_max_wait_min={:.2} \
          fifo_mean_wait_min={:.2} fifo_p95_wait_min={:.2} fifo_max_wait_min={:.2} fifo_normal_max_wait_min={:.2} \
@@ -318,9 +394,22 @@ mod tests {
         for seed in [1, 2] {
             let (_, figs) = compare(&scn, &base, seed);
             let (p, f) = (&figs[0], &figs[1]);
-            assert_eq!((p.kind, f.kind), (PolicyKind::Engine, PolicyKind::FifoPerCategory));
-            assert!(p.overall.mean < f.overall.mean, "seed {seed}: mean {} vs {}", p.overall.mean, f.overall.mean);
-            assert!(p.overall.p95 < f.overall.p95, "seed {seed}: p95 {} vs {}", p.overall.p95, f.overall.p95);
+            assert_eq!(
+                (p.kind, f.kind),
+                (PolicyKind::Engine, PolicyKind::FifoPerCategory)
+            );
+            assert!(
+                p.overall.mean < f.overall.mean,
+                "seed {seed}: mean {} vs {}",
+                p.overall.mean,
+                f.overall.mean
+            );
+            assert!(
+                p.overall.p95 < f.overall.p95,
+                "seed {seed}: p95 {} vs {}",
+                p.overall.p95,
+                f.overall.p95
+            );
             assert!(
                 p.normal.max <= f.normal.max * 1.1,
                 "seed {seed}: longest normal wait {} vs {}",
@@ -330,7 +419,12 @@ mod tests {
             // Priority visitors are served sooner than under FIFO.
             assert!(p.priority.mean < f.priority.mean);
             // Same visitors, served alike (late returns may differ by one or two).
-            assert!(p.overall.n.abs_diff(figs[2].overall.n) <= 5, "{} vs {}", p.overall.n, figs[2].overall.n);
+            assert!(
+                p.overall.n.abs_diff(figs[2].overall.n) <= 5,
+                "{} vs {}",
+                p.overall.n,
+                figs[2].overall.n
+            );
             assert!(p.overall.n > 1300);
         }
     }
@@ -343,7 +437,12 @@ mod tests {
             for (h, &n) in per_hour.iter().enumerate() {
                 let rate = scn.rate_per_minute(load, h);
                 if rate > 0.0 {
-                    let sl = erlang::service_level(rate, load.service_minutes, n, scn.target_wait_minutes);
+                    let sl = erlang::service_level(
+                        rate,
+                        load.service_minutes,
+                        n,
+                        scn.target_wait_minutes,
+                    );
                     assert!(sl >= 0.8, "{code} hour {h}: {n} windows give {sl}");
                 }
             }

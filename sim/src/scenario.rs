@@ -119,7 +119,11 @@ pub enum ScenarioError {
     #[error("{file}: {message}")]
     Syntax { file: String, message: String },
     #[error("{file}: {key}: {problem}")]
-    Invalid { file: String, key: String, problem: String },
+    Invalid {
+        file: String,
+        key: String,
+        problem: String,
+    },
 }
 
 pub fn hhmm(s: &str) -> Option<NaiveTime> {
@@ -128,35 +132,60 @@ pub fn hhmm(s: &str) -> Option<NaiveTime> {
 
 impl Scenario {
     pub fn builtin() -> Scenario {
-        Scenario::parse(DEFAULT_SCENARIO, "built-in scenario").expect("the built-in scenario is valid (tested)")
+        Scenario::parse(DEFAULT_SCENARIO, "built-in scenario")
+            .expect("the built-in scenario is valid (tested)")
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let s: Scenario = toml::from_str(text)
-            .map_err(|e| ScenarioError::Syntax { file: file.into(), message: e.to_string().trim_end().into() })?;
-        let bad = |key: &str, problem: String| ScenarioError::Invalid { file: file.into(), key: key.into(), problem };
-        for (key, v) in [("arrivals_from", &s.arrivals_from), ("arrivals_until", &s.arrivals_until)] {
+        let s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Syntax {
+            file: file.into(),
+            message: e.to_string().trim_end().into(),
+        })?;
+        let bad = |key: &str, problem: String| ScenarioError::Invalid {
+            file: file.into(),
+            key: key.into(),
+            problem,
+        };
+        for (key, v) in [
+            ("arrivals_from", &s.arrivals_from),
+            ("arrivals_until", &s.arrivals_until),
+        ] {
             if hhmm(v).is_none() {
                 return Err(bad(key, format!("{v:?} is not HH:MM")));
             }
         }
         if s.hourly_profile.is_empty() || s.hourly_profile.iter().any(|w| w.is_nan() || *w < 0.0) {
-            return Err(bad("hourly_profile", "needs at least one non-negative weight".into()));
+            return Err(bad(
+                "hourly_profile",
+                "needs at least one non-negative weight".into(),
+            ));
         }
         for (i, c) in s.categories.iter().enumerate() {
-            if c.visitors.is_nan() || c.visitors < 0.0 || c.service_minutes.is_nan() || c.service_minutes <= 0.0 {
-                return Err(bad(&format!("categories[{i}]"), "visitors must be >= 0 and service_minutes > 0".into()));
+            if c.visitors.is_nan()
+                || c.visitors < 0.0
+                || c.service_minutes.is_nan()
+                || c.service_minutes <= 0.0
+            {
+                return Err(bad(
+                    &format!("categories[{i}]"),
+                    "visitors must be >= 0 and service_minutes > 0".into(),
+                ));
             }
         }
         for (i, sh) in s.shifts.iter().enumerate() {
-            let times = [&sh.open, &sh.close].into_iter().chain(sh.breaks.iter().flatten());
+            let times = [&sh.open, &sh.close]
+                .into_iter()
+                .chain(sh.breaks.iter().flatten());
             for t in times {
                 if hhmm(t).is_none() {
                     return Err(bad(&format!("shifts[{i}]"), format!("{t:?} is not HH:MM")));
                 }
             }
         }
-        for (key, v) in [("no_show_share", s.no_show_share), ("late_return_share", s.late_return_share)] {
+        for (key, v) in [
+            ("no_show_share", s.no_show_share),
+            ("late_return_share", s.late_return_share),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(bad(key, format!("{v} is not a share between 0 and 1")));
             }
@@ -174,7 +203,12 @@ impl Scenario {
         // (the last hour may be partial: the cutoff ends it early).
         let minutes = self.open_minutes_per_hour();
         let w = self.hourly_profile.get(hour_index).copied().unwrap_or(0.0);
-        let weighted_minutes: f64 = self.hourly_profile.iter().zip(&minutes).map(|(w, m)| w * m).sum();
+        let weighted_minutes: f64 = self
+            .hourly_profile
+            .iter()
+            .zip(&minutes)
+            .map(|(w, m)| w * m)
+            .sum();
         if weighted_minutes <= 0.0 {
             return 0.0;
         }
@@ -204,14 +238,17 @@ mod tests {
         // The rates integrate back to the day's visitors.
         let minutes = s.open_minutes_per_hour();
         for c in &s.categories {
-            let sum: f64 = (0..s.hourly_profile.len()).map(|h| s.rate_per_minute(c, h) * minutes[h]).sum();
+            let sum: f64 = (0..s.hourly_profile.len())
+                .map(|h| s.rate_per_minute(c, h) * minutes[h])
+                .sum();
             assert!((sum - c.visitors).abs() < 1e-6);
         }
     }
 
     #[test]
     fn errors_name_the_key() {
-        let text = DEFAULT_SCENARIO.replace("arrivals_until = \"16:30\"", "arrivals_until = \"4pm\"");
+        let text =
+            DEFAULT_SCENARIO.replace("arrivals_until = \"16:30\"", "arrivals_until = \"4pm\"");
         let e = Scenario::parse(&text, "x.toml").unwrap_err().to_string();
         assert!(e.contains("x.toml: arrivals_until"), "{e}");
     }

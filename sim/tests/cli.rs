@@ -7,10 +7,22 @@ use std::process::Command;
 #[test]
 fn erlang_answers_from_the_command_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_hall-sim"))
-        .args(["erlang", "--arrivals-per-hour", "60", "--service-min", "10", "--windows", "12"])
+        .args([
+            "erlang",
+            "--arrivals-per-hour",
+            "60",
+            "--service-min",
+            "10",
+            "--windows",
+            "12",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.trim().is_empty());
 }

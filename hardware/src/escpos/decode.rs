@@ -5,6 +5,9 @@
 //! It never panics and never waits forever: every command has a bounded
 //! length; an unknown or malformed command is reported and skipped byte by
 //! byte, so the decoder resynchronises on the next command it knows.
+//!
+//! Why one long file: the decoder is one state machine over the ESC/POS
+//! command table; splitting the table would scatter the resynchronisation rules.
 
 use super::encode::{Align, QrEc};
 use serde::Serialize;

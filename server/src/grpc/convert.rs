@@ -91,11 +91,7 @@ pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
         window: t.window.unwrap_or(0),
         clerk: t.clerk.clone().unwrap_or_default(),
         recall_count: t.recall_count,
-        call_reason: t
-            .call_reason
-            .as_ref()
-            .map(|r| r.zh())
-            .unwrap_or_default(),
+        call_reason: t.call_reason.as_ref().map(|r| r.zh()).unwrap_or_default(),
         bundle: t
             .bundle
             .as_ref()

@@ -1,5 +1,8 @@
 //! The one integration test binary: real server, real gRPC over TCP on
 //! 127.0.0.1, real sled on disk, and the real binary for the crash test.
+//!
+//! Why one long file: the gRPC contract tests share the harness and small
+//! helpers; the crash, end-to-end and simulator tests have their own modules.
 
 use hall_proto::v1 as pb;
 use hall_tests::*;

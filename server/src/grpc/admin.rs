@@ -1,0 +1,148 @@
+//! AdminService: the configuration, follow-ups, the day report and device
+//! alerts.
+
+use super::*;
+
+#[tonic::async_trait]
+impl pb::admin_service_server::AdminService for Hub {
+    async fn get_catalog(
+        &self,
+        _: Req<pb::GetConfigRequest>,
+    ) -> Result<Response<pb::Catalog>, Status> {
+        self.ask(None, Box::new(|h, _, now| Ok(convert::catalog(h, now))))
+            .await
+            .map(Response::new)
+    }
+    async fn get_config(
+        &self,
+        _: Req<pb::GetConfigRequest>,
+    ) -> Result<Response<pb::ConfigDocument>, Status> {
+        self.ask(
+            None,
+            Box::new(|h, _, _| {
+                Ok(pb::ConfigDocument {
+                    toml: crate::config::to_toml(&h.catalog),
+                })
+            }),
+        )
+        .await
+        .map(Response::new)
+    }
+    async fn update_config(
+        &self,
+        req: Req<pb::ConfigDocument>,
+    ) -> Result<Response<pb::Catalog>, Status> {
+        let catalog = crate::config::parse(&req.into_inner().toml, "UpdateConfig")
+            .map_err(|e| Refusal::invalid_field("toml", e.to_string()).into_status())?;
+        let cmd = Command::ReplaceCatalog {
+            catalog: Box::new(catalog),
+        };
+        self.ask(
+            Some(cmd),
+            Box::new(|h, _, now| Ok(convert::catalog(h, now))),
+        )
+        .await
+        .map(Response::new)
+    }
+    async fn list_follow_ups(
+        &self,
+        req: Req<pb::ListFollowUpsRequest>,
+    ) -> Result<Response<pb::FollowUpList>, Status> {
+        let all = req.into_inner().include_closed;
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
+            let items = h
+                .follow_ups
+                .values()
+                .filter(|f| all || f.closed.is_none())
+                .map(convert::follow_up)
+                .collect();
+            Ok(pb::FollowUpList { items })
+        });
+        self.ask(None, render).await.map(Response::new)
+    }
+    async fn close_follow_up(
+        &self,
+        req: Req<pb::CloseFollowUpRequest>,
+    ) -> Result<Response<pb::FollowUp>, Status> {
+        let r = req.into_inner();
+        let id = r.id;
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
+            h.follow_ups
+                .get(&id)
+                .map(convert::follow_up)
+                .ok_or_else(|| status(EngineError::UnknownFollowUp(id).into()))
+        });
+        self.ask(
+            Some(Command::CloseFollowUp {
+                id,
+                resolution: r.resolution,
+            }),
+            render,
+        )
+        .await
+        .map(Response::new)
+    }
+    async fn get_day_report(
+        &self,
+        _: Req<pb::DayReportRequest>,
+    ) -> Result<Response<pb::DayReport>, Status> {
+        let render = Box::new(|h: &Hall, _: &[LoggedEvent], _| Ok(day_report(h)));
+        self.ask(None, render).await.map(Response::new)
+    }
+}
+
+fn day_report(h: &Hall) -> pb::DayReport {
+    let categories: Vec<pb::CategoryFigures> = h
+        .figures
+        .iter()
+        .map(|(code, f)| pb::CategoryFigures {
+            code: code.clone(),
+            issued: f.issued,
+            served: f.served + f.unresolved,
+            no_shows: f.no_shows,
+            waiting: h
+                .tickets()
+                .filter(|t| t.origin == *code && t.state == TicketState::Waiting)
+                .count() as u32,
+            avg_wait_s: (f.wait_s / u64::from(f.called.max(1))) as u32,
+            avg_handling_s: (f.handling_s / u64::from((f.served + f.unresolved).max(1))) as u32,
+        })
+        .collect();
+    let (ratings, rating_sum) = h
+        .figures
+        .values()
+        .fold((0, 0), |(n, s), f| (n + f.ratings, s + f.rating_sum));
+    pb::DayReport {
+        service_date: h.service_date.to_string(),
+        issued: categories.iter().map(|c| c.issued).sum(),
+        served: categories.iter().map(|c| c.served).sum(),
+        waiting: categories.iter().map(|c| c.waiting).sum(),
+        ratings,
+        avg_rating: if ratings == 0 {
+            0.0
+        } else {
+            f64::from(rating_sum) / f64::from(ratings)
+        },
+        open_follow_ups: h.follow_ups.values().filter(|f| f.closed.is_none()).count() as u32,
+        categories,
+        device_alerts: device_alerts(h),
+    }
+}
+
+/// Devices whose last report is a problem, oldest first.
+pub(super) fn device_alerts(h: &Hall) -> Vec<pb::DeviceAlert> {
+    let mut v: Vec<pb::DeviceAlert> = h
+        .devices
+        .iter()
+        .filter(|(_, d)| d.status != "ok")
+        .map(|(id, d)| pb::DeviceAlert {
+            device_id: id.clone(),
+            kind: d.kind.clone(),
+            status: d.status.clone(),
+            detail: d.detail.clone(),
+            at_ms: d.at,
+        })
+        .collect();
+    v.sort_by_key(|d| d.at_ms);
+    v
+}

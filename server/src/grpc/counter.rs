@@ -1,0 +1,246 @@
+//! CounterService: what a clerk does at a window, through a session token
+//! from `Login`.
+
+use super::*;
+
+impl Hub {
+    async fn ticket_cmd(&self, cmd: Command) -> Result<Response<pb::Ticket>, Status> {
+        self.ask(Some(cmd), Box::new(render_subject))
+            .await
+            .map(Response::new)
+    }
+
+    async fn window_cmd(
+        &self,
+        window: u32,
+        cmd: Command,
+    ) -> Result<Response<pb::WindowInfo>, Status> {
+        self.ask(
+            Some(cmd),
+            Box::new(move |h, _, _| Ok(convert::window_info(h, window))),
+        )
+        .await
+        .map(Response::new)
+    }
+}
+
+#[tonic::async_trait]
+impl pb::counter_service_server::CounterService for Hub {
+    #[tracing::instrument(skip_all, fields(window = req.get_ref().window, clerk = %req.get_ref().clerk_id))]
+    async fn login(
+        &self,
+        req: Req<pb::LoginRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        let r = req.into_inner();
+        let token = hall_proto::client::new_request_id();
+        let window = r.window;
+        let cmd = Command::Login {
+            window,
+            clerk: r.clerk_id.clone(),
+            pin: r.pin,
+            token: token.clone(),
+        };
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
+            Ok(pb::LoginResponse {
+                session: Some(pb::Session { window, token }),
+                window: Some(convert::window_info(h, window)),
+                clerk_name: h
+                    .catalog
+                    .clerk(&r.clerk_id)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                current: h.window_current(window).map(|t| convert::ticket(h, t, now)),
+            })
+        });
+        self.ask(Some(cmd), render).await.map(Response::new)
+    }
+    async fn logout(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::WindowInfo>, Status> {
+        let s = session(req.into_inner().session)?;
+        self.window_cmd(s.window, Command::Logout { session: s })
+            .await
+    }
+    async fn pause(&self, req: Req<pb::PauseRequest>) -> Result<Response<pb::WindowInfo>, Status> {
+        let r = req.into_inner();
+        let s = session(r.session)?;
+        self.window_cmd(
+            s.window,
+            Command::Pause {
+                session: s,
+                reason: r.reason,
+            },
+        )
+        .await
+    }
+    async fn resume(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::WindowInfo>, Status> {
+        let s = session(req.into_inner().session)?;
+        self.window_cmd(s.window, Command::Resume { session: s })
+            .await
+    }
+    #[tracing::instrument(skip_all)]
+    async fn call_next(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
+        self.ticket_cmd(Command::CallNext {
+            session: session(req.into_inner().session)?,
+        })
+        .await
+    }
+    async fn call_ticket(
+        &self,
+        req: Req<pb::TicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        self.ticket_cmd(Command::CallTicket {
+            session: session(r.session)?,
+            number: r.number,
+        })
+        .await
+    }
+    async fn recall(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
+        self.ticket_cmd(Command::Recall {
+            session: session(req.into_inner().session)?,
+        })
+        .await
+    }
+    async fn start_service(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        self.ticket_cmd(Command::StartService {
+            session: session(req.into_inner().session)?,
+        })
+        .await
+    }
+    async fn finish(&self, req: Req<pb::FinishRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        let cmd = Command::Finish {
+            session: session(r.session)?,
+            resolved: r.resolved,
+            reason: r.unresolved_reason,
+        };
+        self.ticket_cmd(cmd).await
+    }
+    async fn no_show(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
+        self.ticket_cmd(Command::NoShow {
+            session: session(req.into_inner().session)?,
+        })
+        .await
+    }
+    async fn requeue(&self, req: Req<pb::TicketRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        self.ticket_cmd(Command::Requeue {
+            session: session(r.session)?,
+            number: r.number,
+        })
+        .await
+    }
+    async fn suspend(&self, req: Req<pb::SuspendRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        self.ticket_cmd(Command::Suspend {
+            session: session(r.session)?,
+            reason: r.reason,
+        })
+        .await
+    }
+    async fn call_back(&self, req: Req<pb::TicketRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        self.ticket_cmd(Command::CallBack {
+            session: session(r.session)?,
+            number: r.number,
+        })
+        .await
+    }
+    async fn transfer(
+        &self,
+        req: Req<pb::TransferRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        let target = match r.target {
+            Some(pb::transfer_request::Target::Category(c)) => TransferTarget::Queue(c),
+            Some(pb::transfer_request::Target::Window(w)) => TransferTarget::Window(w),
+            None => {
+                return Err(Refusal::invalid_field(
+                    "target",
+                    "transfer needs a target category or window",
+                )
+                .into_status());
+            }
+        };
+        let cmd = Command::Transfer {
+            session: session(r.session)?,
+            target,
+            with_return: r.with_return,
+            reason: r.reason,
+        };
+        self.ticket_cmd(cmd).await
+    }
+    async fn submit_rating(
+        &self,
+        req: Req<pb::RatingRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        let rating = u8::try_from(r.rating).unwrap_or(u8::MAX);
+        let cmd = Command::Rate {
+            session: session(r.session)?,
+            number: r.number,
+            rating,
+            comment: r.comment,
+        };
+        self.ticket_cmd(cmd).await
+    }
+    async fn get_my_queue(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::MyQueue>, Status> {
+        let s = session(req.into_inner().session)?;
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
+            let rt = h
+                .windows
+                .get(&s.window)
+                .ok_or_else(|| status(EngineError::UnknownWindow(s.window).into()))?;
+            if rt.token.as_deref() != Some(s.token.as_str()) {
+                return Err(status(EngineError::NotLoggedIn(s.window).into()));
+            }
+            let waiting = h
+                .window_queue(s.window, now, 20)
+                .into_iter()
+                .filter_map(|id| h.ticket(id))
+                .map(|t| convert::ticket(h, t, now))
+                .collect();
+            let mut suspended: Vec<_> = h
+                .tickets()
+                .filter(|t| t.state == TicketState::Suspended && t.window == Some(s.window))
+                .collect();
+            suspended.sort_by_key(|t| t.id);
+            Ok(pb::MyQueue {
+                window: Some(convert::window_info(h, s.window)),
+                current: h
+                    .window_current(s.window)
+                    .map(|t| convert::ticket(h, t, now)),
+                waiting,
+                waiting_total: h.waiting_for_window(s.window),
+                suspended: suspended
+                    .into_iter()
+                    .map(|t| convert::ticket(h, t, now))
+                    .collect(),
+                today: Some(pb::WindowFigures {
+                    served: rt.served,
+                    no_shows: rt.no_shows,
+                    avg_handling_s: (rt.handling_total_s / u64::from(rt.served.max(1))) as u32,
+                    avg_rating: if rt.ratings == 0 {
+                        0.0
+                    } else {
+                        f64::from(rt.rating_sum) / f64::from(rt.ratings)
+                    },
+                    ratings: rt.ratings,
+                }),
+                device_alerts: super::admin::device_alerts(h),
+            })
+        });
+        self.ask(None, render).await.map(Response::new)
+    }
+}

@@ -1,0 +1,36 @@
+//! EventService: `Subscribe(from_seq)` (gap-free, see `crate::stream`) and
+//! `Snapshot` for boards.
+
+use super::*;
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::event_service_server::EventService for Hub {
+    type SubscribeStream = EventStream;
+
+    async fn subscribe(
+        &self,
+        req: Req<pb::SubscribeRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let from = req.into_inner().from_seq.max(1);
+        let (tx, rx) = mpsc::channel(256);
+        crate::stream::spawn_subscriber(self.store.clone(), self.shared.clone(), from, tx);
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn snapshot(
+        &self,
+        _: Req<pb::SnapshotRequest>,
+    ) -> Result<Response<pb::BoardState>, Status> {
+        let shared = self.shared.clone();
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
+            // Queries run between batches, so everything folded is committed.
+            let seq = shared.committed.load(std::sync::atomic::Ordering::Acquire);
+            Ok(convert::board(h, seq))
+        });
+        self.ask(None, render).await.map(Response::new)
+    }
+}

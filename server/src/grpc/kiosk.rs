@@ -1,0 +1,160 @@
+//! KioskService: the catalogue, issuing, appointments, ticket status,
+//! cancel and device reports (kiosks, phones, the status page).
+
+use super::*;
+
+#[tonic::async_trait]
+impl pb::kiosk_service_server::KioskService for Hub {
+    #[tracing::instrument(skip_all)]
+    async fn get_catalog(
+        &self,
+        _: Req<pb::GetCatalogRequest>,
+    ) -> Result<Response<pb::Catalog>, Status> {
+        self.ask(None, Box::new(|h, _, now| Ok(convert::catalog(h, now))))
+            .await
+            .map(Response::new)
+    }
+
+    #[tracing::instrument(skip_all, fields(category = %req.get_ref().category))]
+    async fn issue_ticket(
+        &self,
+        req: Req<pb::IssueTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        let person = self.person(r.identity)?;
+        let rid = request_id(r.request_id);
+        let cmd = Command::IssueTicket {
+            request_id: Some(rid.clone()),
+            code: r.category,
+            priority: convert::priority_from(r.priority),
+            channel: convert::channel_from(r.channel),
+            person,
+        };
+        self.ask(Some(cmd), render_request(rid))
+            .await
+            .map(Response::new)
+    }
+
+    async fn check_in_appointment(
+        &self,
+        req: Req<pb::CheckInAppointmentRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        let person = self.person(r.identity)?.ok_or_else(|| {
+            Refusal::invalid_field("identity", "check-in needs the ID card").into_status()
+        })?;
+        let rid = request_id(r.request_id);
+        let cmd = Command::CheckInAppointment {
+            request_id: Some(rid.clone()),
+            person_key: person.key,
+        };
+        self.ask(Some(cmd), render_request(rid))
+            .await
+            .map(Response::new)
+    }
+
+    async fn book_appointment(
+        &self,
+        req: Req<pb::BookAppointmentRequest>,
+    ) -> Result<Response<pb::Appointment>, Status> {
+        let r = req.into_inner();
+        let person = self.person(r.identity)?.ok_or_else(|| {
+            Refusal::invalid_field("identity", "booking needs an ID number").into_status()
+        })?;
+        let date = r.date.parse().map_err(|_| {
+            Refusal::invalid_field(
+                "date",
+                format!("'{}' is not YYYY-MM-DD", hall_proto::errors::echo(&r.date)),
+            )
+            .into_status()
+        })?;
+        let rid = request_id(r.request_id);
+        let cmd = Command::BookAppointment {
+            request_id: Some(rid.clone()),
+            code: r.category,
+            person,
+            date,
+            slot_start: r.slot_start,
+            slot_end: r.slot_end,
+        };
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
+            let a = h
+                .appointment_for_request(&rid)
+                .ok_or_else(|| Status::internal("appointment not found"))?;
+            Ok(pb::Appointment {
+                id: a.id,
+                category: a.queue.clone(),
+                date: a.date.to_string(),
+                slot_start: a.slot_label.0.clone(),
+                slot_end: a.slot_label.1.clone(),
+                masked_name: a.person.masked_name.clone(),
+                checked_in: a.ticket.is_some(),
+            })
+        });
+        self.ask(Some(cmd), render).await.map(Response::new)
+    }
+
+    async fn get_ticket_status(
+        &self,
+        req: Req<pb::GetTicketStatusRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
+            if !r.service_date.is_empty() && r.service_date != h.service_date.to_string() {
+                return Err(refusal(
+                    Code::NotFound,
+                    Reason::UnknownTicket,
+                    format!("only today's tickets ({}) can be looked up", h.service_date),
+                ));
+            }
+            let t = h.ticket_by_number(&r.number).ok_or_else(|| {
+                let number = hall_proto::errors::echo(&r.number);
+                let earlier = h.was_issued_today(&r.number);
+                let msg = if earlier {
+                    format!("ticket {number} was issued today and has long been finished")
+                } else {
+                    format!("no ticket {number} today")
+                };
+                Refusal::new(Code::NotFound, Reason::UnknownTicket, msg)
+                    .with("number", &number)
+                    .with("issued_today", earlier)
+                    .into_status()
+            })?;
+            Ok(convert::ticket(h, t, now))
+        });
+        self.ask(None, render).await.map(Response::new)
+    }
+
+    async fn cancel_ticket(
+        &self,
+        req: Req<pb::CancelTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let r = req.into_inner();
+        let cmd = Command::CancelTicket {
+            number: r.number,
+            reason: r.reason,
+        };
+        self.ask(Some(cmd), Box::new(render_subject))
+            .await
+            .map(Response::new)
+    }
+
+    async fn report_device(
+        &self,
+        req: Req<pb::ReportDeviceRequest>,
+    ) -> Result<Response<pb::ReportDeviceResponse>, Status> {
+        let r = req.into_inner();
+        let cmd = Command::ReportDevice {
+            device_id: r.device_id,
+            kind: r.kind,
+            status: r.status,
+            detail: r.detail,
+        };
+        self.ask(
+            Some(cmd),
+            Box::new(|_, _, _| Ok(pb::ReportDeviceResponse {})),
+        )
+        .await
+        .map(Response::new)
+    }
+}
