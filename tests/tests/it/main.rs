@@ -4,6 +4,7 @@
 //! Why one long file: the gRPC contract tests share the harness and small
 //! helpers; the crash, end-to-end and simulator tests have their own modules.
 
+use hall_proto::errors::{ErrorReason, Refusal};
 use hall_proto::v1 as pb;
 use hall_tests::*;
 use std::time::Duration;
@@ -176,12 +177,32 @@ async fn errors_carry_the_right_codes() {
     let err = kiosk.issue_ticket(issue("no_such", "")).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("no_such"), "{err}");
+    // Every refusal carries the rich error model: a stable reason in an
+    // ErrorInfo of domain hall.v1, with metadata a client can show.
+    let r = Refusal::from_status(&err);
+    assert_eq!(r.reason, ErrorReason::UnknownCategory, "{err:?}");
+    assert_eq!(r.meta("category"), "no_such");
     issue_ok(&mut kiosk, "social_insurance", "").await;
     let err = kiosk
         .issue_ticket(issue("social_insurance", ""))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
+    let r = Refusal::from_status(&err);
+    assert_eq!(r.reason, ErrorReason::QuotaExhausted);
+    assert_eq!((r.meta("category"), r.meta("quota")), ("social_insurance", "1"));
+    // A bad field names itself in a BadRequest, and the ID number is never echoed.
+    let mut bad = issue("pension", "");
+    bad.identity = Some(pb::Identity {
+        id_number: "110101199001011235".into(),
+        name: "王小明".into(),
+        birth_date: String::new(),
+    });
+    let err = kiosk.issue_ticket(bad).await.unwrap_err();
+    let r = Refusal::from_status(&err);
+    assert_eq!(r.reason, ErrorReason::InvalidIdNumber, "{err:?}");
+    assert_eq!(r.field_violations[0].0, "identity.id_number");
+    assert!(!format!("{err:?}").contains("110101199001011235"));
     let err = counter
         .call_next(ws(pb::Session {
             window: 1,
@@ -190,6 +211,7 @@ async fn errors_carry_the_right_codes() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err}");
+    assert_eq!(Refusal::from_status(&err).reason, ErrorReason::NotLoggedIn);
     let err = counter
         .login(pb::LoginRequest {
             window: 1,
@@ -210,6 +232,9 @@ async fn errors_carry_the_right_codes() {
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("c01"), "says by whom: {err}");
+    let r = Refusal::from_status(&err);
+    assert_eq!(r.reason, ErrorReason::WindowTaken);
+    assert_eq!((r.meta("window"), r.meta("clerk")), ("1", "c01"));
     // A broken config update names the key and changes nothing.
     let mut admin = srv.admin().await;
     let doc = admin
@@ -224,6 +249,7 @@ async fn errors_carry_the_right_codes() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("categories[1].prefix"), "{err}");
+    assert_eq!(Refusal::from_status(&err).field_violations[0].0, "toml");
     let t = kiosk
         .get_ticket_status(pb::GetTicketStatusRequest {
             number: "A001".into(),
@@ -259,6 +285,9 @@ async fn outside_issuing_hours_says_when_it_opens() {
         err.message().contains(&format!("{day_after} 00:00")),
         "{err}"
     );
+    let r = Refusal::from_status(&err);
+    assert_eq!(r.reason, ErrorReason::OutsideHours);
+    assert_eq!(r.meta("next_opening"), format!("{day_after} 00:00"));
     srv.stop().await;
 }
 
