@@ -107,6 +107,21 @@ pub async fn run(
     opts: Options,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    prepare(opts)?.serve(listener, shutdown).await
+}
+
+/// A hall whose store is open and recovered, ready to serve.
+pub struct Prepared {
+    opts: Options,
+    store: store::Store,
+    writer: writer::Writer,
+    shared: Arc<writer::Shared>,
+}
+
+/// Opens the data dir and recovers the hall (and applies a changed
+/// configuration). A data dir that cannot be opened or read fails here,
+/// before anything says the server is listening.
+pub fn prepare(opts: Options) -> anyhow::Result<Prepared> {
     let store = store::Store::open_with(&opts.data_dir, opts.fsync, opts.segment_events)
         .with_context(|| format!("opening the data dir {}", opts.data_dir.display()))?;
     let started = std::time::Instant::now();
@@ -155,64 +170,100 @@ pub async fn run(
     }
     w.apply_now(Command::Tick)?;
 
-    let (tx, rx) = tokio::sync::mpsc::channel::<writer::Request>(8192);
-    let writer_thread = std::thread::Builder::new()
-        .name("hall-writer".into())
-        .spawn(move || w.run(rx))?;
-
-    // A tick every second rolls the day at midnight even when the hall is idle.
-    let tick_tx = tx.clone();
-    let ticker = tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
-            every.tick().await;
-            let req = writer::Request {
-                cmd: Some(Command::Tick),
-                respond: Box::new(|_, _| {}),
-            };
-            if tick_tx.send(req).await.is_err() {
-                break;
-            }
-        }
-    });
-
-    let stopping = shared.stopping.clone();
-    let hub = grpc::Hub {
-        writer: tx,
+    Ok(Prepared {
+        opts,
+        store,
+        writer: w,
         shared,
-        secret: Arc::new(store.site_secret()?),
-        store: store.clone(),
-    };
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<pb::kiosk_service_server::KioskServiceServer<grpc::Hub>>()
-        .await;
-    health
-        .set_serving::<pb::counter_service_server::CounterServiceServer<grpc::Hub>>()
-        .await;
-    health
-        .set_serving::<pb::event_service_server::EventServiceServer<grpc::Hub>>()
-        .await;
-    health
-        .set_serving::<pb::admin_service_server::AdminServiceServer<grpc::Hub>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(hall_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    })
+}
 
-    // `Server::tcp_nodelay` only reaches sockets tonic accepts itself; these
-    // are ours. Without it Nagle holds back small event frames until the
-    // client's delayed ACK (~40 ms).
-    let incoming = tokio_stream::StreamExt::map(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
-        |s| s.and_then(|s| s.set_nodelay(true).map(|()| s)),
-    );
-    tracing::info!("serving");
-    let served = tonic::transport::Server::builder()
+impl Prepared {
+    /// Serves until `shutdown` completes or the writer stops on its own (a
+    /// storage failure or a panic): then health turns NOT_SERVING, the
+    /// server stops, and this returns the writer's error, so the process
+    /// exits non-zero and a supervisor restarts it.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let Prepared {
+            opts,
+            store,
+            writer: w,
+            shared,
+        } = self;
+        let (tx, rx) = tokio::sync::mpsc::channel::<writer::Request>(8192);
+        let (writer_done, writer_stopped) = tokio::sync::oneshot::channel::<()>();
+        let writer_thread = std::thread::Builder::new()
+            .name("hall-writer".into())
+            .spawn(move || {
+                // Dropped on return and on a panic alike: either way the
+                // server learns that nothing can be written any more.
+                let _done = writer_done;
+                w.run(rx)
+            })?;
+
+        // A tick every second rolls the day at midnight even when the hall is idle.
+        let tick_tx = tx.clone();
+        let ticker = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let req = writer::Request {
+                    cmd: Some(Command::Tick),
+                    respond: Box::new(|_, _| {}),
+                };
+                if tick_tx.send(req).await.is_err() {
+                    break;
+                }
+            }
+        });
+
+        let stopping = shared.stopping.clone();
+        let hub = grpc::Hub {
+            writer: tx,
+            shared,
+            secret: Arc::new(store.site_secret()?),
+            store: store.clone(),
+        };
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<pb::kiosk_service_server::KioskServiceServer<grpc::Hub>>()
+            .await;
+        health
+            .set_serving::<pb::counter_service_server::CounterServiceServer<grpc::Hub>>()
+            .await;
+        health
+            .set_serving::<pb::event_service_server::EventServiceServer<grpc::Hub>>()
+            .await;
+        health
+            .set_serving::<pb::admin_service_server::AdminServiceServer<grpc::Hub>>()
+            .await;
+        // Reflection v1 and v1alpha: grpcurl speaks v1, Python's grpcio-reflection
+        // and older grpcurl only v1alpha.
+        let reflection_builder = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(hall_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection = reflection_builder().build_v1()?;
+        let reflection_v1alpha = reflection_builder().build_v1alpha()?;
+
+        // `Server::tcp_nodelay` only reaches sockets tonic accepts itself; these
+        // are ours. Without it Nagle holds back small event frames until the
+        // client's delayed ACK (~40 ms).
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |s| s.and_then(|s| s.set_nodelay(true).map(|()| s)),
+        );
+        tracing::info!("serving");
+        let served = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(
             pb::kiosk_service_server::KioskServiceServer::with_interceptor(
                 hub.clone(),
@@ -240,19 +291,30 @@ pub async fn run(
             ),
         )
         .serve_with_incoming_shutdown(incoming, async move {
-            shutdown.await;
+            tokio::select! {
+                () = shutdown => {}
+                _ = writer_stopped => {
+                    tracing::error!("the writer stopped: nothing can be saved; health NOT_SERVING, stopping");
+                    for service in ["", "hall.v1.KioskService", "hall.v1.CounterService", "hall.v1.EventService", "hall.v1.AdminService"] {
+                        health
+                            .set_service_status(service, tonic_health::ServingStatus::NotServing)
+                            .await;
+                    }
+                }
+            }
             // End the event streams, or the graceful stop waits on them forever.
             stopping.cancel();
         })
         .await;
-    // Stop feeding the writer; it drains what it has, snapshots and flushes.
-    ticker.abort();
-    let _ = ticker.await;
-    let joined = tokio::task::spawn_blocking(move || writer_thread.join()).await?;
-    match joined {
-        Ok(r) => r.context("writer")?,
-        Err(_) => anyhow::bail!("the writer thread panicked"),
+        // Stop feeding the writer; it drains what it has, snapshots and flushes.
+        ticker.abort();
+        let _ = ticker.await;
+        let joined = tokio::task::spawn_blocking(move || writer_thread.join()).await?;
+        match joined {
+            Ok(r) => r.context("writer")?,
+            Err(_) => anyhow::bail!("the writer thread panicked"),
+        }
+        tracing::info!("stopped; store flushed");
+        served.context("serving gRPC")
     }
-    tracing::info!("stopped; store flushed");
-    served.context("serving gRPC")
 }

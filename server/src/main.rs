@@ -111,8 +111,11 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", cli.listen))?;
         tracing::info!(addr = %listener.local_addr()?, data_dir = %cli.data_dir.display(), "hall-server starting");
+        // Only once the store is open and recovered: scripts and the
+        // whole-hall runner take this line to mean "it serves".
+        let prepared = hall_server::prepare(opts)?;
         println!("hall-server listening on {}", listener.local_addr()?);
-        hall_server::run(listener, opts, shutdown_signal()).await
+        prepared.serve(listener, shutdown_signal()).await
     })
 }
 

@@ -191,20 +191,27 @@ impl Writer {
                 }
             })
             .collect();
-        self.persist(&logged)?;
+        let wires = logged
+            .iter()
+            .map(|l| (self.encode)(&self.hall, l))
+            .collect();
+        self.persist(&logged, wires)?;
         Ok(logged)
     }
 
-    fn persist(&mut self, logged: &[LoggedEvent]) -> Result<(), StoreError> {
+    /// Appends a batch (events with their wire forms, encoded as each
+    /// command was applied), marks it committed, then publishes it.
+    fn persist(&mut self, logged: &[LoggedEvent], wires: Vec<Vec<u8>>) -> Result<(), StoreError> {
         if logged.is_empty() {
             return Ok(());
         }
         let records: Vec<Record> = logged
             .iter()
-            .map(|l| Record {
+            .zip(wires)
+            .map(|(l, wire)| Record {
                 seq: l.seq,
                 json: serde_json::to_vec(l).expect("events serialise"),
-                wire: (self.encode)(&self.hall, l),
+                wire,
             })
             .collect();
         self.store.append(&records)?;
@@ -239,9 +246,14 @@ impl Writer {
     fn run_batch(&mut self, batch: &mut Vec<Request>) -> Result<(), StoreError> {
         let now = (self.clock)();
         let mut logged: Vec<LoggedEvent> = Vec::new();
-        // Roll the day before anything else in the batch sees the new date.
-        let tick = engine::apply(&mut self.hall, Command::Tick, now).unwrap_or_default();
-        let push = |events: Vec<Event>, seq: &mut u64, logged: &mut Vec<LoggedEvent>| {
+        let mut wires: Vec<Vec<u8>> = Vec::new();
+        // Each command's events are stored and encoded for the wire right
+        // after it is applied, against the hall as it is *then*: a call's
+        // wire form reads the hall's recent calls, and a later command of
+        // the same batch (30 windows calling at 9:00) would have pushed it
+        // out. Regression test: `burst_of_calls_keeps_every_call_whole`.
+        let encode = self.encode.clone();
+        let mut push = |hall: &Hall, events: Vec<Event>, seq: &mut u64| {
             let start = logged.len();
             for event in events {
                 *seq += 1;
@@ -251,19 +263,22 @@ impl Writer {
                     event,
                 });
             }
+            wires.extend(logged[start..].iter().map(|l| encode(hall, l)));
             start..logged.len()
         };
-        push(tick, &mut self.seq, &mut logged);
+        // Roll the day before anything else in the batch sees the new date.
+        let tick = engine::apply(&mut self.hall, Command::Tick, now).unwrap_or_default();
+        push(&self.hall, tick, &mut self.seq);
         let mut outcomes = Vec::with_capacity(batch.len());
         for req in batch.drain(..) {
             let res = match req.cmd {
                 None => Ok(0..0),
                 Some(cmd) => engine::apply(&mut self.hall, cmd, now)
-                    .map(|events| push(events, &mut self.seq, &mut logged)),
+                    .map(|events| push(&self.hall, events, &mut self.seq)),
             };
             outcomes.push((req.respond, res));
         }
-        if let Err(e) = self.persist(&logged) {
+        if let Err(e) = self.persist(&logged, wires) {
             // The in-memory state is ahead of the disk: answer nobody with
             // success and stop; the restart recovers from what is stored.
             tracing::error!(error = %e, "append failed; stopping the writer");

@@ -40,7 +40,12 @@ impl Proc {
             }
         });
         let stdin = child.stdin.take();
-        Proc { name, child, stdin, lines }
+        Proc {
+            name,
+            child,
+            stdin,
+            lines,
+        }
     }
 
     fn lines(&self) -> Vec<String> {
@@ -58,7 +63,12 @@ impl Proc {
             if let Some(l) = self.lines().into_iter().find(|l| f(l)) {
                 return l;
             }
-            assert!(Instant::now() < deadline, "{}: no line {what} within {timeout:?}; got {:?}", self.name, self.lines());
+            assert!(
+                Instant::now() < deadline,
+                "{}: no line {what} within {timeout:?}; got {:?}",
+                self.name,
+                self.lines()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -79,15 +89,33 @@ impl Drop for Proc {
 
 fn server(port: u16, data: &Path) -> Proc {
     let mut cmd = Command::new(workspace_bin("hall-server"));
-    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--always-open", "--data-dir"]).arg(data);
+    cmd.args([
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--always-open",
+        "--data-dir",
+    ])
+    .arg(data);
     let p = Proc::spawn("server", cmd);
-    p.wait_line("'listening'", |l| l.starts_with("hall-server listening on"), Duration::from_secs(30));
+    p.wait_line(
+        "'listening'",
+        |l| l.starts_with("hall-server listening on"),
+        Duration::from_secs(30),
+    );
     p
 }
 
 fn wavs_for(dir: &Path, number: &str) -> usize {
     std::fs::read_dir(dir)
-        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(&format!("-{number}-"))).count())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .contains(&format!("-{number}-"))
+                })
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -96,15 +124,24 @@ async fn whole_hall_in_processes_survives_kill_9() {
     let long = Duration::from_secs(60);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (slips, screens, wavs) = (dir.path().join("slips"), dir.path().join("screens"), dir.path().join("wav"));
+    let (slips, screens, wavs) = (
+        dir.path().join("slips"),
+        dir.path().join("screens"),
+        dir.path().join("wav"),
+    );
     // A fixed port, so the restarted server is where the clients look.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let mut srv = server(port, &data);
 
     let hw = workspace_bin("hall-hw");
     let mut cmd = Command::new(&hw);
-    cmd.args(["sim-printer", "--width", "80", "--out"]).arg(&slips);
+    cmd.args(["sim-printer", "--width", "80", "--out"])
+        .arg(&slips);
     let printer = Proc::spawn("printer", cmd);
     let printer_port = printer.wait_line("(pty path)", |l| l.starts_with("/dev/"), long);
     let mut cmd = Command::new(&hw);
@@ -113,15 +150,41 @@ async fn whole_hall_in_processes_survives_kill_9() {
     let reader_port = reader.wait_line("(pty path)", |l| l.starts_with("/dev/"), long);
 
     let mut cmd = Command::new(workspace_bin("kiosk"));
-    cmd.args(["--headless", "--every", "1", "--server", &url, "--printer-port", &printer_port, "--reader-port", &reader_port])
-        .arg("--out")
-        .arg(&screens);
+    cmd.args([
+        "--headless",
+        "--every",
+        "1",
+        "--server",
+        &url,
+        "--printer-port",
+        &printer_port,
+        "--reader-port",
+        &reader_port,
+    ])
+    .arg("--out")
+    .arg(&screens);
     let mut kiosk = Proc::spawn("kiosk", cmd);
     let mut cmd = Command::new(workspace_bin("display-board"));
-    cmd.args(["--headless", "--every", "1", "--server", &url, "--out"]).arg(&screens).arg("--wav-dir").arg(&wavs);
+    cmd.args(["--headless", "--every", "1", "--server", &url, "--out"])
+        .arg(&screens)
+        .arg("--wav-dir")
+        .arg(&wavs);
     let board = Proc::spawn("board", cmd);
     let mut cmd = Command::new(workspace_bin("counter-terminal"));
-    cmd.args(["--headless", "--every", "1", "--auto-clerk", "--window", "1", "--speed", "600", "--server", &url, "--out"]).arg(&screens);
+    cmd.args([
+        "--headless",
+        "--every",
+        "1",
+        "--auto-clerk",
+        "--window",
+        "1",
+        "--speed",
+        "600",
+        "--server",
+        &url,
+        "--out",
+    ])
+    .arg(&screens);
     let counter = Proc::spawn("counter", cmd);
     kiosk.wait_line("'headless'", |l| l.starts_with("kiosk: headless"), long);
     counter.wait_line("'logged in'", |l| l == "logged in window 1", long);
@@ -137,17 +200,32 @@ async fn whole_hall_in_processes_survives_kill_9() {
     let first = issued.split_whitespace().nth(1).unwrap().to_string();
     kiosk.wait_line("'printed'", |l| *l == format!("printed {first}"), long);
     let slip = printer.wait_line("'slip 1'", |l| l.starts_with("slip 1: "), long);
-    assert!(slip.split(" / ").any(|part| part == first), "the slip carries {first}: {slip}");
+    assert!(
+        slip.split(" / ").any(|part| part == first),
+        "the slip carries {first}: {slip}"
+    );
     assert!(slip.contains("王*明") && !slip.contains("王小明"), "{slip}");
     // The counter calls it, the board shows it and speaks it.
     counter.wait_line("'called'", |l| *l == format!("called {first}"), long);
-    board.wait_line("'called … window 1'", |l| *l == format!("called {first} window 1"), long);
+    board.wait_line(
+        "'called … window 1'",
+        |l| *l == format!("called {first} window 1"),
+        long,
+    );
     let deadline = Instant::now() + long;
     while wavs_for(&wavs, &first) == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(wavs_for(&wavs, &first), 1, "one announcement WAV for {first}");
-    counter.wait_line("'finished'", |l| l.starts_with(&format!("finished {first}")), long);
+    assert_eq!(
+        wavs_for(&wavs, &first),
+        1,
+        "one announcement WAV for {first}"
+    );
+    counter.wait_line(
+        "'finished'",
+        |l| l.starts_with(&format!("finished {first}")),
+        long,
+    );
 
     // SIGKILL the server; a second visitor confirms while it is down.
     srv.child.kill().unwrap();
@@ -164,35 +242,93 @@ async fn whole_hall_in_processes_survives_kill_9() {
     }
     kiosk.wait_line("'retrying'", |l| l.starts_with("retrying"), long);
     let _srv = server(port, &data);
-    let second_line = kiosk.wait_line("a second 'issued'", |l| l.starts_with("issued ") && !l.contains(&format!(" {first} ")), long);
+    let second_line = kiosk.wait_line(
+        "a second 'issued'",
+        |l| l.starts_with("issued ") && !l.contains(&format!(" {first} ")),
+        long,
+    );
     let second = second_line.split_whitespace().nth(1).unwrap().to_string();
     assert_ne!(first, second);
-    kiosk.wait_line("'printed' (second)", |l| *l == format!("printed {second}"), long);
-    printer.wait_line("'slip 2'", |l| l.starts_with("slip 2: ") && l.split(" / ").any(|p| p == second), long);
-    counter.wait_line("'called' (second)", |l| *l == format!("called {second}"), long);
-    board.wait_line("'called' (second)", |l| *l == format!("called {second} window 1"), long);
+    kiosk.wait_line(
+        "'printed' (second)",
+        |l| *l == format!("printed {second}"),
+        long,
+    );
+    printer.wait_line(
+        "'slip 2'",
+        |l| l.starts_with("slip 2: ") && l.split(" / ").any(|p| p == second),
+        long,
+    );
+    counter.wait_line(
+        "'called' (second)",
+        |l| *l == format!("called {second}"),
+        long,
+    );
+    board.wait_line(
+        "'called' (second)",
+        |l| *l == format!("called {second} window 1"),
+        long,
+    );
     let deadline = Instant::now() + long;
     while wavs_for(&wavs, &second) == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
 
     // Nothing lost, nothing twice.
-    let ch = hall_proto::client::connect_with_backoff(&url, 50, Duration::from_millis(200)).await.unwrap();
+    let ch = hall_proto::client::connect_with_backoff(&url, 50, Duration::from_millis(200))
+        .await
+        .unwrap();
     let mut admin = pb::admin_service_client::AdminServiceClient::new(ch.clone());
-    let report = admin.get_day_report(pb::DayReportRequest {}).await.unwrap().into_inner();
+    let report = admin
+        .get_day_report(pb::DayReportRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(report.issued, 2, "exactly the two visitors' tickets");
     let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch);
-    let t1 = k.get_ticket_status(pb::GetTicketStatusRequest { number: first.clone(), service_date: String::new() }).await.unwrap().into_inner();
-    assert_eq!(t1.state, pb::TicketState::Done as i32, "the first visit survived the kill as done");
+    let t1 = k
+        .get_ticket_status(pb::GetTicketStatusRequest {
+            number: first.clone(),
+            service_date: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        t1.state,
+        pb::TicketState::Done as i32,
+        "the first visit survived the kill as done"
+    );
     assert!(t1.rating > 0, "and its rating");
     std::thread::sleep(Duration::from_secs(2));
     for n in [&first, &second] {
-        assert_eq!(board.count(&format!("called {n} window 1")), 1, "board shows {n} once: {:?}", board.lines());
-        assert_eq!(counter.count(&format!("called {n}")), 1, "{:?}", counter.lines());
+        assert_eq!(
+            board.count(&format!("called {n} window 1")),
+            1,
+            "board shows {n} once: {:?}",
+            board.lines()
+        );
+        assert_eq!(
+            counter.count(&format!("called {n}")),
+            1,
+            "{:?}",
+            counter.lines()
+        );
         assert_eq!(wavs_for(&wavs, n), 1, "one announcement of {n}");
     }
-    assert_eq!(printer.lines().iter().filter(|l| l.starts_with("slip ")).count(), 2);
-    assert!(counter.lines().iter().any(|l| l == "reconnected"), "{:?}", counter.lines());
+    assert_eq!(
+        printer
+            .lines()
+            .iter()
+            .filter(|l| l.starts_with("slip "))
+            .count(),
+        2
+    );
+    assert!(
+        counter.lines().iter().any(|l| l == "reconnected"),
+        "{:?}",
+        counter.lines()
+    );
     for f in ["kiosk.png", "board.png", "counter-1.png"] {
         assert!(screens.join(f).exists(), "{f}");
     }

@@ -43,7 +43,9 @@ async fn issue_call_finish_rate_over_grpc() {
     assert_eq!(called.number, "A001");
     assert_eq!(called.state, pb::TicketState::Called as i32);
     assert!(
-        called.call_reason.starts_with("本窗口主办业务，按取号先后（已等 0 分钟）"),
+        called
+            .call_reason
+            .starts_with("本窗口主办业务，按取号先后（已等 0 分钟）"),
         "{}",
         called.call_reason
     );
@@ -190,7 +192,10 @@ async fn errors_carry_the_right_codes() {
     assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
     let r = Refusal::from_status(&err);
     assert_eq!(r.reason, ErrorReason::QuotaExhausted);
-    assert_eq!((r.meta("category"), r.meta("quota")), ("social_insurance", "1"));
+    assert_eq!(
+        (r.meta("category"), r.meta("quota")),
+        ("social_insurance", "1")
+    );
     // A bad field names itself in a BadRequest, and the ID number is never echoed.
     let mut bad = issue("pension", "");
     bad.identity = Some(pb::Identity {
@@ -538,6 +543,39 @@ async fn reflection_lists_the_services_and_health_is_serving() {
     ] {
         assert!(names.iter().any(|n| n == s), "{s} missing from {names:?}");
     }
+    // v1alpha too: Python's grpcio-reflection and older grpcurl speak only it.
+    {
+        use tonic_reflection::pb::v1alpha::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let mut refl = ServerReflectionClient::new(srv.channel().await);
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut resp = refl
+            .server_reflection_info(tokio_stream::iter([req]))
+            .await
+            .expect("reflection v1alpha is served")
+            .into_inner();
+        let msg = resp.next().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else {
+            panic!("{msg:?}")
+        };
+        let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        for s in [
+            "hall.v1.KioskService",
+            "hall.v1.CounterService",
+            "hall.v1.EventService",
+            "hall.v1.AdminService",
+        ] {
+            assert!(
+                names.iter().any(|n| n == s),
+                "v1alpha: {s} missing from {names:?}"
+            );
+        }
+    }
     srv.stop().await;
 }
 
@@ -640,9 +678,14 @@ async fn a_subscriber_from_seq_1_reads_archived_segments_then_live() {
 #[tokio::test]
 async fn admin_calls_need_the_admin_token_when_one_is_configured() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = TestServer::start_with(dir.path(), always_open(), "127.0.0.1:0".parse().unwrap(), |o| {
-        o.admin_tokens = vec!["office-secret".into()];
-    })
+    let srv = TestServer::start_with(
+        dir.path(),
+        always_open(),
+        "127.0.0.1:0".parse().unwrap(),
+        |o| {
+            o.admin_tokens = vec!["office-secret".into()];
+        },
+    )
     .await;
     let mut admin = srv.admin().await;
     let err = admin
@@ -652,13 +695,120 @@ async fn admin_calls_need_the_admin_token_when_one_is_configured() {
     assert_eq!(err.code(), Code::Unauthenticated);
     assert!(err.message().contains("x-admin-token"), "{}", err.message());
     let mut wrong = tonic::Request::new(pb::DayReportRequest {});
-    wrong.metadata_mut().insert("x-admin-token", "guess".parse().unwrap());
-    assert_eq!(admin.get_day_report(wrong).await.unwrap_err().code(), Code::Unauthenticated);
+    wrong
+        .metadata_mut()
+        .insert("x-admin-token", "guess".parse().unwrap());
+    assert_eq!(
+        admin.get_day_report(wrong).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
     let mut right = tonic::Request::new(pb::DayReportRequest {});
-    right.metadata_mut().insert("x-admin-token", "office-secret".parse().unwrap());
-    assert_eq!(admin.get_day_report(right).await.unwrap().into_inner().issued, 0);
+    right
+        .metadata_mut()
+        .insert("x-admin-token", "office-secret".parse().unwrap());
+    assert_eq!(
+        admin
+            .get_day_report(right)
+            .await
+            .unwrap()
+            .into_inner()
+            .issued,
+        0
+    );
     // Kiosks and counters are not affected by the admin token.
     let mut kiosk = srv.kiosk().await;
     issue_ok(&mut kiosk, "social_insurance", "k1").await;
+    srv.stop().await;
+}
+
+/// 30 windows press "call next" at the same instant, round after round (as
+/// at 9:00): every `TicketCalled` in the stream must carry the call its
+/// CallNext answer made, whatever else shared its group commit. (The wire
+/// form was once encoded after the whole batch, from the hall's last ten
+/// calls: most calls of a burst went out empty — no number, window 0.)
+#[tokio::test]
+async fn burst_of_calls_keeps_every_call_whole() {
+    const ROUNDS: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let catalog = srv
+        .kiosk()
+        .await
+        .get_catalog(pb::GetCatalogRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut kiosk = srv.kiosk().await;
+    for round in 0..ROUNDS * 4 {
+        for c in &catalog.categories {
+            issue_ok(&mut kiosk, &c.code, &format!("{}-{round}", c.code)).await;
+        }
+    }
+    let mut clerks = Vec::new();
+    for w in 1..=30u32 {
+        let mut c = srv.counter().await;
+        let s = login(&mut c, w, &format!("c{w:02}")).await;
+        clerks.push((c, s));
+    }
+    let mut events = srv.events().await;
+    let from = events
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .seq
+        + 1;
+    let mut stream = events
+        .subscribe(pb::SubscribeRequest { from_seq: from })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut answered = Vec::new();
+    for _ in 0..ROUNDS {
+        // All at once: one task (and one connection) per window.
+        let calls: Vec<_> = clerks
+            .drain(..)
+            .map(|(mut c, s)| {
+                tokio::spawn(async move {
+                    let t = c.call_next(ws(s.clone())).await.map(|r| r.into_inner());
+                    (c, s, t)
+                })
+            })
+            .collect();
+        for call in calls {
+            let (mut c, s, t) = call.await.unwrap();
+            if let Ok(t) = t {
+                answered.push((t.number.clone(), s.window));
+                c.no_show(ws(s.clone())).await.unwrap();
+            }
+            clerks.push((c, s));
+        }
+    }
+    assert!(
+        answered.len() >= 60,
+        "most windows found a ticket: {}",
+        answered.len()
+    );
+    let mut streamed = Vec::new();
+    while streamed.len() < answered.len() {
+        let e = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("every call reaches the stream")
+            .unwrap()
+            .unwrap();
+        if let Some(pb::event::Body::TicketCalled(c)) = e.body {
+            let call = c.call.unwrap();
+            if !call.recall {
+                streamed.push((call.number, call.window));
+            }
+        }
+    }
+    answered.sort();
+    streamed.sort();
+    assert!(
+        streamed.iter().all(|(n, w)| !n.is_empty() && *w != 0),
+        "an empty call: {streamed:?}"
+    );
+    assert_eq!(streamed, answered);
     srv.stop().await;
 }

@@ -1,9 +1,9 @@
 //! The hall simulator: its command line, and its visitors and clerks driving
 //! a real server over gRPC.
 
-use hall_sim::drive::{drive, DriveOptions};
 use hall_sim::Scenario;
-use hall_tests::{always_open, workspace_bin, TestServer};
+use hall_sim::drive::{DriveOptions, drive};
+use hall_tests::{TestServer, always_open, workspace_bin};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -16,7 +16,11 @@ fn hall_sim_prints_the_table_and_writes_csv_and_chart() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap();
     for key in [
@@ -37,10 +41,22 @@ fn hall_sim_prints_the_table_and_writes_csv_and_chart() {
     assert!(csv.contains("\nfifo,all,") && csv.contains("\nglobal_fifo,social_insurance,"));
     let png = std::fs::read(dir.path().join("waiting.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
-    assert!(std::fs::read_to_string(dir.path().join("staffing.csv")).unwrap().contains("social_insurance,"));
+    assert!(
+        std::fs::read_to_string(dir.path().join("staffing.csv"))
+            .unwrap()
+            .contains("social_insurance,")
+    );
 
     let out = std::process::Command::new(&bin)
-        .args(["erlang", "--arrivals-per-hour", "200", "--service-min", "3", "--windows", "11"])
+        .args([
+            "erlang",
+            "--arrivals-per-hour",
+            "200",
+            "--service-min",
+            "3",
+            "--windows",
+            "11",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -50,7 +66,11 @@ fn hall_sim_prints_the_table_and_writes_csv_and_chart() {
 
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "date = \"2026-11-25\"\n").unwrap();
-    let out = std::process::Command::new(&bin).args(["--scenario"]).arg(&bad).output().unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["--scenario"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
 }
@@ -75,7 +95,15 @@ async fn simulated_visitors_and_clerks_keep_a_real_hall_moving() {
     assert_eq!(stats.errors.load(Relaxed), 0);
     // The server's own day report agrees that tickets were served.
     let mut admin = server.admin().await;
-    let report = admin.get_day_report(hall_proto::v1::DayReportRequest::default()).await.unwrap().into_inner();
-    assert!(u64::from(report.served) >= served, "{} < {served}", report.served);
+    let report = admin
+        .get_day_report(hall_proto::v1::DayReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        u64::from(report.served) >= served,
+        "{} < {served}",
+        report.served
+    );
     server.stop().await;
 }
