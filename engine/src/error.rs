@@ -85,6 +85,11 @@ pub enum EngineError {
         state: &'static str,
         action: &'static str,
     },
+    /// The ticket exists but the action does not apply to it here (rating
+    /// a ticket this window did not just finish, calling a ticket
+    /// transferred to another window): a state conflict, not a bad field.
+    #[error("{problem}")]
+    Conflict { number: String, problem: String },
     /// The ticket was already rated.
     #[error("ticket {0} has already been rated")]
     AlreadyRated(String),

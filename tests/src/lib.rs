@@ -141,9 +141,15 @@ pub async fn login(
     r.session.unwrap()
 }
 
+/// An IssueTicket request; an empty `request_id` gets a fresh one (the
+/// server requires one: a retry reuses it).
 pub fn issue(category: &str, request_id: &str) -> pb::IssueTicketRequest {
     pb::IssueTicketRequest {
-        request_id: request_id.into(),
+        request_id: if request_id.is_empty() {
+            hall_proto::client::new_request_id()
+        } else {
+            request_id.into()
+        },
         category: category.into(),
         ..Default::default()
     }

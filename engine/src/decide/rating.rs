@@ -24,13 +24,13 @@ impl Hall {
             return Err(if t.rating.is_some() {
                 EngineError::AlreadyRated(number)
             } else {
-                EngineError::invalid(
-                    "number",
-                    format!(
+                EngineError::Conflict {
+                    problem: format!(
                         "ticket {number} was not just finished at window {}",
                         session.window
                     ),
-                )
+                    number,
+                }
             });
         }
         let mut events = vec![Event::RatingSubmitted {

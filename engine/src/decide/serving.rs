@@ -129,10 +129,10 @@ impl Hall {
         if let Some(w) = t.target_window
             && w != session.window
         {
-            return Err(EngineError::invalid(
-                "number",
-                format!("ticket {number} was transferred to window {w}"),
-            ));
+            return Err(EngineError::Conflict {
+                problem: format!("ticket {number} was transferred to window {w}"),
+                number,
+            });
         }
         let rt = &self.windows[&session.window];
         let reason = CallReason {

@@ -9,9 +9,13 @@ use crate::engine::{
 };
 use crate::writer::LoggedEvent;
 use hall_proto::v1 as pb;
+use tonic::Status;
 
-pub fn priority_from(p: i32) -> Priority {
-    match pb::PriorityClass::try_from(p).unwrap_or(pb::PriorityClass::Normal) {
+/// A wire priority class; an unknown value (e.g. 999) is refused, not read as
+/// NORMAL. UNSPECIFIED (the field left out) means NORMAL, as documented.
+pub fn priority_from(p: i32) -> Result<Priority, Status> {
+    let class = pb::PriorityClass::try_from(p).map_err(|_| unknown_enum("priority", p))?;
+    Ok(match class {
         pb::PriorityClass::Unspecified | pb::PriorityClass::Normal => Priority::Normal,
         pb::PriorityClass::Elderly => Priority::Elderly,
         pb::PriorityClass::Disabled => Priority::Disabled,
@@ -19,7 +23,12 @@ pub fn priority_from(p: i32) -> Priority {
         pb::PriorityClass::Pregnant => Priority::Pregnant,
         pb::PriorityClass::Appointment => Priority::Appointment,
         pb::PriorityClass::KeyProject => Priority::KeyProject,
-    }
+    })
+}
+
+fn unknown_enum(field: &str, value: i32) -> Status {
+    hall_proto::errors::Refusal::invalid_field(field, format!("{value} is not a known value"))
+        .into_status()
 }
 
 fn priority_to(p: Priority) -> pb::PriorityClass {
@@ -34,13 +43,15 @@ fn priority_to(p: Priority) -> pb::PriorityClass {
     }
 }
 
-pub fn channel_from(c: i32) -> Channel {
-    match pb::Channel::try_from(c).unwrap_or(pb::Channel::Kiosk) {
+/// A wire channel; unknown values are refused, UNSPECIFIED means KIOSK.
+pub fn channel_from(c: i32) -> Result<Channel, Status> {
+    let channel = pb::Channel::try_from(c).map_err(|_| unknown_enum("channel", c))?;
+    Ok(match channel {
         pb::Channel::Unspecified | pb::Channel::Kiosk => Channel::Kiosk,
         pb::Channel::Mobile => Channel::Mobile,
         pb::Channel::Counter => Channel::Counter,
         pb::Channel::Appointment => Channel::Appointment,
-    }
+    })
 }
 
 fn channel_to(c: Channel) -> pb::Channel {

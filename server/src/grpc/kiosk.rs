@@ -22,12 +22,12 @@ impl pb::kiosk_service_server::KioskService for Hub {
     ) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
         let person = self.person(r.identity)?;
-        let rid = request_id(r.request_id);
+        let rid = request_id(r.request_id)?;
         let cmd = Command::IssueTicket {
             request_id: Some(rid.clone()),
             code: r.category,
-            priority: convert::priority_from(r.priority),
-            channel: convert::channel_from(r.channel),
+            priority: convert::priority_from(r.priority)?,
+            channel: convert::channel_from(r.channel)?,
             person,
         };
         self.ask(Some(cmd), render_request(rid))
@@ -43,7 +43,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         let person = self.person(r.identity)?.ok_or_else(|| {
             Refusal::invalid_field("identity", "check-in needs the ID card").into_status()
         })?;
-        let rid = request_id(r.request_id);
+        let rid = request_id(r.request_id)?;
         let cmd = Command::CheckInAppointment {
             request_id: Some(rid.clone()),
             person_key: person.key,
@@ -68,7 +68,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
             )
             .into_status()
         })?;
-        let rid = request_id(r.request_id);
+        let rid = request_id(r.request_id)?;
         let cmd = Command::BookAppointment {
             request_id: Some(rid.clone()),
             code: r.category,
@@ -99,6 +99,16 @@ impl pb::kiosk_service_server::KioskService for Hub {
         req: Req<pb::GetTicketStatusRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
         let r = req.into_inner();
+        if !r.service_date.is_empty() && r.service_date.parse::<chrono::NaiveDate>().is_err() {
+            return Err(Refusal::invalid_field(
+                "service_date",
+                format!(
+                    "'{}' is not YYYY-MM-DD",
+                    hall_proto::errors::echo(&r.service_date)
+                ),
+            )
+            .into_status());
+        }
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
             if !r.service_date.is_empty() && r.service_date != h.service_date.to_string() {
                 return Err(refusal(

@@ -112,6 +112,9 @@ pub fn status(f: Failure) -> Status {
             .with("state", state)
             .with("action", action),
         EngineError::CatalogConflict(_) => r(Code::FailedPrecondition, Reason::CatalogConflict),
+        EngineError::Conflict { number, .. } => {
+            r(Code::FailedPrecondition, Reason::WrongState).with("number", number)
+        }
     };
     refusal.into_status()
 }
@@ -218,12 +221,17 @@ fn session(s: Option<pb::Session>) -> Result<Session, Status> {
     })
 }
 
-fn request_id(r: String) -> String {
-    if r.is_empty() {
-        hall_proto::client::new_request_id()
-    } else {
-        r
+/// The client's request id of a request that creates something. Required:
+/// a server-made id would make two identical retries two tickets.
+fn request_id(r: String) -> Result<String, Status> {
+    if r.trim().is_empty() {
+        return Err(Refusal::invalid_field(
+            "request_id",
+            "required: one id per attempt, reused on every retry of it",
+        )
+        .into_status());
     }
+    Ok(r)
 }
 
 /// The ticket a command acted on: the first ticket its events name.

@@ -812,3 +812,56 @@ async fn burst_of_calls_keeps_every_call_whole() {
     assert_eq!(streamed, answered);
     srv.stop().await;
 }
+
+/// No ambiguous defaults: a create without a request id, an unknown enum
+/// value, a malformed date are bad requests naming their field; a state
+/// conflict is FAILED_PRECONDITION.
+#[tokio::test]
+async fn ambiguous_requests_are_refused_by_field_and_conflicts_by_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut kiosk = srv.kiosk().await;
+    let field = |e: tonic::Status| {
+        assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+        Refusal::from_status(&e).field_violations[0].0.clone()
+    };
+    let mut no_id = issue("pension", "x");
+    no_id.request_id.clear();
+    assert_eq!(
+        field(kiosk.issue_ticket(no_id).await.unwrap_err()),
+        "request_id"
+    );
+    let mut odd = issue("pension", "odd-priority");
+    odd.priority = 999;
+    assert_eq!(
+        field(kiosk.issue_ticket(odd).await.unwrap_err()),
+        "priority"
+    );
+    let mut odd = issue("pension", "odd-channel");
+    odd.channel = 77;
+    assert_eq!(field(kiosk.issue_ticket(odd).await.unwrap_err()), "channel");
+    let bad_date = kiosk
+        .get_ticket_status(pb::GetTicketStatusRequest {
+            number: "A001".into(),
+            service_date: "30/11/2026".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(field(bad_date), "service_date");
+    // Rating a ticket this window did not just finish: a state conflict.
+    let t = issue_ok(&mut kiosk, "social_insurance", "to-rate").await;
+    let mut counter = srv.counter().await;
+    let s = login(&mut counter, 1, "c01").await;
+    let err = counter
+        .submit_rating(pb::RatingRequest {
+            session: Some(s),
+            number: t.number.clone(),
+            rating: 5,
+            comment: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    assert_eq!(Refusal::from_status(&err).reason, ErrorReason::WrongState);
+    srv.stop().await;
+}
