@@ -32,7 +32,7 @@ impl pb::admin_service_server::AdminService for Hub {
         &self,
         req: Req<pb::ConfigDocument>,
     ) -> Result<Response<pb::Catalog>, Status> {
-        let catalog = crate::config::parse(&req.into_inner().toml, "UpdateConfig")
+        let catalog = crate::config::parse(&limits::checked(req)?.toml, "UpdateConfig")
             .map_err(|e| Refusal::invalid_field("toml", e.to_string()).into_status())?;
         let cmd = Command::ReplaceCatalog {
             catalog: Box::new(catalog),
@@ -48,7 +48,7 @@ impl pb::admin_service_server::AdminService for Hub {
         &self,
         req: Req<pb::ListFollowUpsRequest>,
     ) -> Result<Response<pb::FollowUpList>, Status> {
-        let all = req.into_inner().include_closed;
+        let all = limits::checked(req)?.include_closed;
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
             let items = h
                 .follow_ups
@@ -64,7 +64,7 @@ impl pb::admin_service_server::AdminService for Hub {
         &self,
         req: Req<pb::CloseFollowUpRequest>,
     ) -> Result<Response<pb::FollowUp>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let id = r.id;
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
             h.follow_ups

@@ -26,12 +26,12 @@ impl Hub {
 
 #[tonic::async_trait]
 impl pb::counter_service_server::CounterService for Hub {
-    #[tracing::instrument(skip_all, fields(window = req.get_ref().window, clerk = %req.get_ref().clerk_id))]
+    #[tracing::instrument(skip_all, fields(window = req.get_ref().window))]
     async fn login(
         &self,
         req: Req<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let token = hall_proto::client::new_request_id();
         let window = r.window;
         let cmd = Command::Login {
@@ -58,12 +58,12 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::WindowInfo>, Status> {
-        let s = session(req.into_inner().session)?;
+        let s = session(limits::checked(req)?.session)?;
         self.window_cmd(s.window, Command::Logout { session: s })
             .await
     }
     async fn pause(&self, req: Req<pb::PauseRequest>) -> Result<Response<pb::WindowInfo>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let s = session(r.session)?;
         self.window_cmd(
             s.window,
@@ -78,14 +78,14 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::WindowInfo>, Status> {
-        let s = session(req.into_inner().session)?;
+        let s = session(limits::checked(req)?.session)?;
         self.window_cmd(s.window, Command::Resume { session: s })
             .await
     }
     #[tracing::instrument(skip_all)]
     async fn call_next(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
         self.ticket_cmd(Command::CallNext {
-            session: session(req.into_inner().session)?,
+            session: session(limits::checked(req)?.session)?,
         })
         .await
     }
@@ -93,7 +93,7 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::TicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         self.ticket_cmd(Command::CallTicket {
             session: session(r.session)?,
             number: r.number,
@@ -102,7 +102,7 @@ impl pb::counter_service_server::CounterService for Hub {
     }
     async fn recall(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
         self.ticket_cmd(Command::Recall {
-            session: session(req.into_inner().session)?,
+            session: session(limits::checked(req)?.session)?,
         })
         .await
     }
@@ -111,12 +111,12 @@ impl pb::counter_service_server::CounterService for Hub {
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
         self.ticket_cmd(Command::StartService {
-            session: session(req.into_inner().session)?,
+            session: session(limits::checked(req)?.session)?,
         })
         .await
     }
     async fn finish(&self, req: Req<pb::FinishRequest>) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let cmd = Command::Finish {
             session: session(r.session)?,
             resolved: r.resolved,
@@ -126,12 +126,12 @@ impl pb::counter_service_server::CounterService for Hub {
     }
     async fn no_show(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
         self.ticket_cmd(Command::NoShow {
-            session: session(req.into_inner().session)?,
+            session: session(limits::checked(req)?.session)?,
         })
         .await
     }
     async fn requeue(&self, req: Req<pb::TicketRequest>) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         self.ticket_cmd(Command::Requeue {
             session: session(r.session)?,
             number: r.number,
@@ -139,7 +139,7 @@ impl pb::counter_service_server::CounterService for Hub {
         .await
     }
     async fn suspend(&self, req: Req<pb::SuspendRequest>) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         self.ticket_cmd(Command::Suspend {
             session: session(r.session)?,
             reason: r.reason,
@@ -147,7 +147,7 @@ impl pb::counter_service_server::CounterService for Hub {
         .await
     }
     async fn call_back(&self, req: Req<pb::TicketRequest>) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         self.ticket_cmd(Command::CallBack {
             session: session(r.session)?,
             number: r.number,
@@ -158,7 +158,7 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::TransferRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let target = match r.target {
             Some(pb::transfer_request::Target::Category(c)) => TransferTarget::Queue(c),
             Some(pb::transfer_request::Target::Window(w)) => TransferTarget::Window(w),
@@ -182,7 +182,7 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::RatingRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let rating = u8::try_from(r.rating).unwrap_or(u8::MAX);
         let cmd = Command::Rate {
             session: session(r.session)?,
@@ -196,7 +196,7 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::MyQueue>, Status> {
-        let s = session(req.into_inner().session)?;
+        let s = session(limits::checked(req)?.session)?;
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
             let rt = h
                 .windows

@@ -13,7 +13,7 @@ impl pb::event_service_server::EventService for Hub {
         &self,
         req: Req<pb::SubscribeRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        let from = req.into_inner().from_seq.max(1);
+        let from = limits::checked(req)?.from_seq.max(1);
         let (tx, rx) = mpsc::channel(256);
         crate::stream::spawn_subscriber(self.store.clone(), self.shared.clone(), from, tx);
         Ok(Response::new(Box::pin(

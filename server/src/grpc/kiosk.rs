@@ -15,12 +15,12 @@ impl pb::kiosk_service_server::KioskService for Hub {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(category = %req.get_ref().category))]
+    #[tracing::instrument(skip_all)]
     async fn issue_ticket(
         &self,
         req: Req<pb::IssueTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let person = self.person(r.identity)?;
         let rid = request_id(r.request_id)?;
         let cmd = Command::IssueTicket {
@@ -39,7 +39,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         &self,
         req: Req<pb::CheckInAppointmentRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let person = self.person(r.identity)?.ok_or_else(|| {
             Refusal::invalid_field("identity", "check-in needs the ID card").into_status()
         })?;
@@ -57,7 +57,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         &self,
         req: Req<pb::BookAppointmentRequest>,
     ) -> Result<Response<pb::Appointment>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let person = self.person(r.identity)?.ok_or_else(|| {
             Refusal::invalid_field("identity", "booking needs an ID number").into_status()
         })?;
@@ -98,7 +98,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         &self,
         req: Req<pb::GetTicketStatusRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         if !r.service_date.is_empty() && r.service_date.parse::<chrono::NaiveDate>().is_err() {
             return Err(Refusal::invalid_field(
                 "service_date",
@@ -139,7 +139,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         &self,
         req: Req<pb::CancelTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let cmd = Command::CancelTicket {
             number: r.number,
             reason: r.reason,
@@ -153,7 +153,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         &self,
         req: Req<pb::ReportDeviceRequest>,
     ) -> Result<Response<pb::ReportDeviceResponse>, Status> {
-        let r = req.into_inner();
+        let r = limits::checked(req)?;
         let cmd = Command::ReportDevice {
             device_id: r.device_id,
             kind: r.kind,

@@ -7,6 +7,7 @@ pub mod convert;
 mod counter;
 mod events;
 mod kiosk;
+pub mod limits;
 
 use crate::engine::{
     self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState,

@@ -612,6 +612,7 @@ fn check_config_exit_codes() {
 
 mod crash;
 mod e2e;
+mod limits;
 mod sim;
 
 #[tokio::test]
