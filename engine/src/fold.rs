@@ -110,7 +110,7 @@ impl Hall {
                     rt.token = Some(token.clone());
                 }
             }
-            Event::WindowClosed { window } => {
+            Event::WindowClosed { window } | Event::WindowForcedOut { window, .. } => {
                 if let Some(rt) = self.windows.get_mut(window) {
                     rt.status = WindowStatus::Closed;
                     rt.clerk = None;
@@ -267,6 +267,12 @@ impl Hall {
             }
             Event::TicketRequeued { ticket, sort_at } => {
                 // Back to waiting: the person is active again in its category.
+                // A window that still had it (a force-logout) lets it go.
+                for rt in self.windows.values_mut() {
+                    if rt.current == Some(*ticket) {
+                        rt.current = None;
+                    }
+                }
                 let mut slot = None;
                 self.update(*ticket, |t| {
                     t.state = TicketState::Waiting;

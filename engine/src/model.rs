@@ -450,6 +450,25 @@ pub enum Command {
         status: String,
         detail: String,
     },
+    /// A supervisor frees a window a clerk left logged in (with a called or
+    /// served ticket still on it): the ticket goes back to the queue at its
+    /// place, or is suspended; who did it and why are recorded.
+    ForceLogout {
+        window: WindowNo,
+        by: String,
+        reason: String,
+        ticket: ForcedTicket,
+    },
+}
+
+/// What a force-logout does with the window's current ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForcedTicket {
+    /// Back to waiting at its original place in the queue.
+    Requeue,
+    /// Suspended (挂起), to be called back by any window of its category.
+    Suspend,
 }
 
 /// Every state change. `Hall` is the fold of all events; the store persists them.
@@ -483,6 +502,13 @@ pub enum Event {
     },
     WindowClosed {
         window: WindowNo,
+    },
+    /// A supervisor logged the window's clerk out (`Command::ForceLogout`).
+    WindowForcedOut {
+        window: WindowNo,
+        clerk: String,
+        by: String,
+        reason: String,
     },
     WindowPaused {
         window: WindowNo,

@@ -299,6 +299,15 @@ impl Run {
                 session: self.session(&s(1)),
                 number: s(2),
             },
+            "forcelogout" => Command::ForceLogout {
+                window: s(1).parse().unwrap(),
+                by: "supervisor".into(),
+                reason: "clerk left".into(),
+                ticket: match s(2).as_str() {
+                    "requeue" => ForcedTicket::Requeue,
+                    _ => ForcedTicket::Suspend,
+                },
+            },
             "suspend" => Command::Suspend {
                 session: self.session(&s(1)),
                 reason: "补充材料".into(),
@@ -385,6 +394,12 @@ impl Run {
                 format!("window {window} opened by {clerk}")
             }
             Event::WindowClosed { window } => format!("window {window} closed"),
+            Event::WindowForcedOut {
+                window,
+                clerk,
+                by,
+                reason,
+            } => format!("window {window} ({clerk}) logged out by {by}: {reason}"),
             Event::WindowPaused { window, .. } => format!("window {window} paused"),
             Event::WindowResumed { window } => format!("window {window} resumed"),
             Event::TicketCalled {
@@ -1272,4 +1287,41 @@ fn call_reasons_read_in_chinese_for_the_counter() {
     for (reason, zh) in cases {
         assert_eq!(reason.zh(), zh);
     }
+}
+
+#[test]
+fn force_logout_frees_a_stuck_window_keeping_the_ticket_its_place() {
+    check(
+        r"
+        at 09:00
+        login 1 c1
+        login 2 c2
+        issue a
+        issue a
+        issue a
+        call 1
+        forcelogout 1 requeue
+        call 2
+        login 1 c3
+        call 1
+        forcelogout 1 suspend
+        forcelogout 1 suspend
+        callback 2 A002
+        ",
+        expect![[r#"
+            login 1 c1 -> window 1 opened by c1
+            login 2 c2 -> window 2 opened by c2
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            issue a -> issued A003 in a (normal) ahead=2 wait=20m
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 2 others waiting
+            forcelogout 1 requeue -> A001 requeued; window 1 (c1) logged out by supervisor: clerk left
+            call 2 -> A001 to window 2: tier 2: oldest ticket (waited 0 min); 2 others waiting
+            login 1 c3 -> window 1 opened by c3
+            call 1 -> A002 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting
+            forcelogout 1 suspend -> A002 suspended; window 1 (c3) logged out by supervisor: clerk left
+            forcelogout 1 suspend -> ERROR window 1 is not logged in (or the session has ended): log in first
+            callback 2 A002 -> ERROR window 2 still has ticket A001 (called): start it, recall it or mark it no-show first
+        "#]],
+    );
 }

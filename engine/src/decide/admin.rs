@@ -69,4 +69,48 @@ impl Hall {
             detail,
         }])
     }
+
+    pub(super) fn force_logout(
+        &self,
+        window: WindowNo,
+        by: String,
+        reason: String,
+        ticket: ForcedTicket,
+    ) -> Result<Vec<Event>, EngineError> {
+        let rt = self
+            .windows
+            .get(&window)
+            .ok_or(EngineError::UnknownWindow(window))?;
+        if rt.status == WindowStatus::Closed {
+            return Err(EngineError::NotLoggedIn(window));
+        }
+        if reason.trim().is_empty() {
+            return Err(EngineError::invalid(
+                "reason",
+                "a force-logout needs a reason (it is recorded)",
+            ));
+        }
+        let mut events = Vec::new();
+        if let Some(t) = rt.current.and_then(|id| self.tickets.get(&id)) {
+            events.push(match ticket {
+                // Its own place: the time it was queued by, not now.
+                ForcedTicket::Requeue => Event::TicketRequeued {
+                    ticket: t.id,
+                    sort_at: t.sort_at,
+                },
+                ForcedTicket::Suspend => Event::TicketSuspended {
+                    ticket: t.id,
+                    window,
+                    reason: reason.clone(),
+                },
+            });
+        }
+        events.push(Event::WindowForcedOut {
+            window,
+            clerk: rt.clerk.clone().unwrap_or_default(),
+            by,
+            reason,
+        });
+        Ok(events)
+    }
 }

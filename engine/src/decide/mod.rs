@@ -73,6 +73,12 @@ impl Hall {
             } => self.rate(session, number, rating, comment, now),
             Command::CloseFollowUp { id, resolution } => self.close_follow_up(id, resolution),
             Command::ReplaceCatalog { catalog } => self.replace_catalog(catalog),
+            Command::ForceLogout {
+                window,
+                by,
+                reason,
+                ticket,
+            } => self.force_logout(window, by, reason, ticket),
             Command::ReportDevice {
                 device_id,
                 kind,

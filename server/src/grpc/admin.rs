@@ -82,6 +82,38 @@ impl pb::admin_service_server::AdminService for Hub {
         .await
         .map(Response::new)
     }
+    async fn force_logout(
+        &self,
+        req: Req<pb::ForceLogoutRequest>,
+    ) -> Result<Response<pb::WindowInfo>, Status> {
+        let r = limits::checked(req)?;
+        let ticket = match pb::ForcedTicket::try_from(r.current_ticket) {
+            Ok(pb::ForcedTicket::Requeue) => engine::ForcedTicket::Requeue,
+            Ok(pb::ForcedTicket::Suspend) => engine::ForcedTicket::Suspend,
+            _ => {
+                return Err(Refusal::invalid_field(
+                    "current_ticket",
+                    "say what happens to the window's ticket: REQUEUE or SUSPEND",
+                )
+                .into_status());
+            }
+        };
+        let window = r.window;
+        let cmd = Command::ForceLogout {
+            window,
+            // Until staff accounts exist, the admin token is the only
+            // identity a caller has.
+            by: "admin".into(),
+            reason: r.reason,
+            ticket,
+        };
+        self.ask(
+            Some(cmd),
+            Box::new(move |h, _, _| Ok(convert::window_info(h, window))),
+        )
+        .await
+        .map(Response::new)
+    }
     async fn get_day_report(
         &self,
         _: Req<pb::DayReportRequest>,

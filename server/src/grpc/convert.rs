@@ -361,6 +361,7 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
         Event::TicketCancelled { ticket, reason } => changed(*ticket, 0, reason.clone()),
         Event::WindowOpened { window, .. }
         | Event::WindowClosed { window }
+        | Event::WindowForcedOut { window, .. }
         | Event::WindowPaused { window, .. }
         | Event::WindowResumed { window } => Body::WindowChanged(pb::WindowChanged {
             window: Some(window_info(h, *window)),

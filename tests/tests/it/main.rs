@@ -866,3 +866,64 @@ async fn ambiguous_requests_are_refused_by_field_and_conflicts_by_state() {
     assert_eq!(Refusal::from_status(&err).reason, ErrorReason::WrongState);
     srv.stop().await;
 }
+
+/// A clerk left with a called ticket: nobody could log in at the window.
+/// A supervisor's force-logout frees it; the ticket is back in the queue.
+#[tokio::test]
+async fn force_logout_frees_a_stuck_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut kiosk = srv.kiosk().await;
+    let t = issue_ok(&mut kiosk, "social_insurance", "stuck").await;
+    let mut counter = srv.counter().await;
+    let s = login(&mut counter, 1, "c01").await;
+    counter.call_next(ws(s)).await.unwrap();
+    let taken = counter
+        .login(pb::LoginRequest {
+            window: 1,
+            clerk_id: "c02".into(),
+            pin: "1234".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        Refusal::from_status(&taken).reason,
+        ErrorReason::WindowTaken
+    );
+    let mut admin = srv.admin().await;
+    let vague = admin
+        .force_logout(pb::ForceLogoutRequest {
+            window: 1,
+            reason: "left".into(),
+            current_ticket: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        Refusal::from_status(&vague).field_violations[0].0,
+        "current_ticket"
+    );
+    let w = admin
+        .force_logout(pb::ForceLogoutRequest {
+            window: 1,
+            reason: "clerk went home".into(),
+            current_ticket: pb::ForcedTicket::Requeue as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(w.state, pb::WindowState::Closed as i32);
+    let back = kiosk
+        .get_ticket_status(pb::GetTicketStatusRequest {
+            number: t.number.clone(),
+            service_date: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.state, pb::TicketState::Waiting as i32);
+    let s2 = login(&mut counter, 1, "c02").await;
+    let again = counter.call_next(ws(s2)).await.unwrap().into_inner();
+    assert_eq!(again.number, t.number, "its place kept");
+    srv.stop().await;
+}
