@@ -327,7 +327,7 @@ async fn main() -> anyhow::Result<()> {
         counter
             .finish(pb::FinishRequest {
                 session: session.clone(),
-                resolved: true,
+                outcome: pb::FinishOutcome::Resolved as i32,
                 unresolved_reason: String::new(),
             })
             .await?;
@@ -378,7 +378,7 @@ async fn main() -> anyhow::Result<()> {
                         Ok(_) => {
                             let f = pb::FinishRequest {
                                 session: s.clone(),
-                                resolved: true,
+                                outcome: pb::FinishOutcome::Resolved as i32,
                                 unresolved_reason: String::new(),
                             };
                             if c.finish(f).await.is_ok() {

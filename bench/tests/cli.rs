@@ -5,10 +5,19 @@ use std::process::Command;
 
 #[test]
 fn the_benchmark_takes_its_contract_flags() {
-    let out = Command::new(env!("CARGO_BIN_EXE_hall-bench")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hall-bench"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--clients", "--seconds", "--subscribers", "--calls", "--no-fsync"] {
+    for flag in [
+        "--clients",
+        "--seconds",
+        "--subscribers",
+        "--calls",
+        "--no-fsync",
+    ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }

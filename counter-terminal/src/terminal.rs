@@ -196,7 +196,7 @@ impl Terminal {
                 let resolved = action == "finish";
                 let req = pb::FinishRequest {
                     session,
-                    resolved,
+                    outcome: if resolved { pb::FinishOutcome::Resolved } else { pb::FinishOutcome::Unresolved } as i32,
                     unresolved_reason: if resolved { String::new() } else { "需补充材料，待回访".into() },
                 };
                 let t = c.finish(req).await?.into_inner();

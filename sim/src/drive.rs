@@ -279,7 +279,7 @@ async fn clerk(
         sleep_sim(mean * factor, opts.speed).await;
         let finish = pb::FinishRequest {
             session: Some(session.clone()),
-            resolved: true,
+            outcome: pb::FinishOutcome::Resolved as i32,
             unresolved_reason: String::new(),
         };
         match counter.finish(finish).await {

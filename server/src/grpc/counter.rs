@@ -117,9 +117,20 @@ impl pb::counter_service_server::CounterService for Hub {
     }
     async fn finish(&self, req: Req<pb::FinishRequest>) -> Result<Response<pb::Ticket>, Status> {
         let r = limits::checked(req)?;
+        let resolved = match pb::FinishOutcome::try_from(r.outcome) {
+            Ok(pb::FinishOutcome::Resolved) => true,
+            Ok(pb::FinishOutcome::Unresolved) => false,
+            _ => {
+                return Err(Refusal::invalid_field(
+                    "outcome",
+                    "say how the matter ended: RESOLVED or UNRESOLVED (opens a follow-up)",
+                )
+                .into_status());
+            }
+        };
         let cmd = Command::Finish {
             session: session(r.session)?,
-            resolved: r.resolved,
+            resolved,
             reason: r.unresolved_reason,
         };
         self.ticket_cmd(cmd).await
@@ -240,6 +251,27 @@ impl pb::counter_service_server::CounterService for Hub {
                 }),
                 device_alerts: super::admin::device_alerts(h),
             })
+        });
+        self.ask(None, render).await.map(Response::new)
+    }
+    async fn get_catalog(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::Catalog>, Status> {
+        // The catalogue is what the hall shows anyone; a session, when
+        // given, must still be the window's current one.
+        let given = limits::checked(req)?.session.map(|s| Session {
+            window: s.window,
+            token: s.token,
+        });
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
+            if let Some(s) = &given
+                && h.windows.get(&s.window).and_then(|rt| rt.token.as_deref())
+                    != Some(s.token.as_str())
+            {
+                return Err(status(EngineError::NotLoggedIn(s.window).into()));
+            }
+            Ok(convert::catalog(h, now))
         });
         self.ask(None, render).await.map(Response::new)
     }

@@ -59,7 +59,7 @@ async fn issue_call_finish_rate_over_grpc() {
     let done = counter
         .finish(pb::FinishRequest {
             session: Some(s.clone()),
-            resolved: true,
+            outcome: pb::FinishOutcome::Resolved as i32,
             unresolved_reason: String::new(),
         })
         .await
@@ -925,5 +925,43 @@ async fn force_logout_frees_a_stuck_window() {
     let s2 = login(&mut counter, 1, "c02").await;
     let again = counter.call_next(ws(s2)).await.unwrap().into_inner();
     assert_eq!(again.number, t.number, "its place kept");
+    srv.stop().await;
+}
+
+/// Finish must say how the matter ended: left out, it is refused (it once
+/// meant "unresolved" and opened a follow-up nobody asked for).
+#[tokio::test]
+async fn finish_without_an_outcome_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    issue_ok(&mut srv.kiosk().await, "social_insurance", "f").await;
+    let mut counter = srv.counter().await;
+    let s = login(&mut counter, 1, "c01").await;
+    counter.call_next(ws(s.clone())).await.unwrap();
+    counter.start_service(ws(s.clone())).await.unwrap();
+    let err = counter
+        .finish(pb::FinishRequest {
+            session: Some(s.clone()),
+            outcome: 0,
+            unresolved_reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(Refusal::from_status(&err).field_violations[0].0, "outcome");
+    let open = srv
+        .admin()
+        .await
+        .list_follow_ups(pb::ListFollowUpsRequest {
+            include_closed: true,
+        })
+        .await
+        .unwrap();
+    assert!(
+        open.into_inner().items.is_empty(),
+        "no follow-up was opened"
+    );
+    // The counter terminal reads the catalogue through its own service.
+    let cat = counter.get_catalog(ws(s)).await.unwrap().into_inner();
+    assert!(!cat.categories.is_empty() && !cat.timezone.is_empty());
     srv.stop().await;
 }
