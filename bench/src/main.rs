@@ -5,6 +5,10 @@
 //! 1. raw sled batch+flush(+fsync) rate in a scratch store (`sled_commit_per_s`);
 //! 2. N clients calling health Check: the RPC ceiling (`noop_rpc_per_s`);
 //! 3. N clients issuing tickets, durable (`issue_per_s`, p50, p99);
+//! 3b. the same issuing while as many clients again read ticket status and
+//!    a window's queue (`read_per_s`, and `issue_with_reads_pct`: issuing
+//!    with the readers as a share of issuing alone — reads are answered by
+//!    the read model, off the writer, so this stays near 100);
 //! 4. M subscribers while a clerk calls tickets: call-to-subscriber latency;
 //! 5. optionally `--tickets T` more tickets issued and served by 20 clerks
 //!    (memory stays bounded), then the server's RSS, then a SIGKILL and the
@@ -261,6 +265,91 @@ async fn main() -> anyhow::Result<()> {
         rss_mib(server.child.id())
     );
 
+    // 3b. The same issuing with readers beside it: ticket status and a
+    // window's queue, from as many clients again (own connections).
+    let (issue_with_reads, read_rate) = {
+        let mut readers = Vec::new();
+        for _ in 0..args.clients {
+            readers.push(connect(&url).await?);
+        }
+        let mut c = pb::counter_service_client::CounterServiceClient::new(readers[0].clone());
+        let session = c
+            .login(pb::LoginRequest {
+                window: 19,
+                clerk_id: "c19".into(),
+                pin: "1234".into(),
+            })
+            .await?
+            .into_inner()
+            .session;
+        let deadline = Instant::now() + Duration::from_secs(args.seconds);
+        let issued = Arc::new(AtomicU64::new(0));
+        let reads = Arc::new(AtomicU64::new(0));
+        let mut tasks = vec![];
+        for (i, ch) in channels.iter().enumerate() {
+            let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
+            let issued = issued.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut j = i;
+                while Instant::now() < deadline {
+                    let req = pb::IssueTicketRequest {
+                        request_id: hall_proto::client::new_request_id(),
+                        category: CATEGORIES[j % CATEGORIES.len()].into(),
+                        ..Default::default()
+                    };
+                    j += 1;
+                    if k.issue_ticket(req).await.is_ok() {
+                        issued.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        for (i, ch) in readers.iter().enumerate() {
+            let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
+            let mut c = pb::counter_service_client::CounterServiceClient::new(ch.clone());
+            let (reads, session) = (reads.clone(), session.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut j = i;
+                while Instant::now() < deadline {
+                    j += 1;
+                    let ok = if j % 2 == 0 {
+                        k.get_ticket_status(pb::GetTicketStatusRequest {
+                            number: format!("A{:03}", 1 + j % 500),
+                            service_date: String::new(),
+                        })
+                        .await
+                        .map(|_| ())
+                    } else {
+                        c.get_my_queue(pb::WindowRequest {
+                            session: session.clone(),
+                        })
+                        .await
+                        .map(|_| ())
+                    };
+                    // "No such ticket" is an answer too: the read was served.
+                    if ok.is_ok() || ok.is_err_and(|e| e.code() == tonic::Code::NotFound) {
+                        reads.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        let started = Instant::now();
+        for t in tasks {
+            t.await?;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let _ = c.logout(pb::WindowRequest { session }).await;
+        (
+            issued.load(Ordering::Relaxed) as f64 / secs,
+            reads.load(Ordering::Relaxed) as f64 / secs,
+        )
+    };
+    println!(
+        "IssueTicket with {} readers beside: {issue_with_reads:.0}/s = {:.0} % of issuing alone; reads (status, my queue): {read_rate:.0}/s",
+        args.clients,
+        100.0 * issue_with_reads / issue_rate
+    );
+
     // 4. Call-to-subscriber latency with M subscribers.
     let mut events = pb::event_service_client::EventServiceClient::new(channels[0].clone());
     let from = events
@@ -480,11 +569,13 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "clients={} subscribers={} fsync={} issue_per_s={issue_rate:.0} issue_p50_ms={p50:.2} issue_p99_ms={p99:.2} \
          noop_rpc_per_s={noop_rate:.0} issue_vs_noop_pct={:.0} sled_commit_per_s={sled_rate:.0} event_p50_ms={ev50:.2} \
-         event_p99_ms={ev99:.2} event_missed={missing} tickets_served={served_total} events={seq} rss_mib={rss:.1} restart_ms={restart_ms:.0}",
+         event_p99_ms={ev99:.2} event_missed={missing} tickets_served={served_total} events={seq} rss_mib={rss:.1} restart_ms={restart_ms:.0} \
+         read_per_s={read_rate:.0} issue_with_reads_pct={:.0}",
         args.clients,
         args.subscribers,
         !args.no_fsync,
-        100.0 * issue_rate / noop_rate
+        100.0 * issue_rate / noop_rate,
+        100.0 * issue_with_reads / issue_rate
     );
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub use hall_engine as engine;
 pub mod grpc;
 pub mod heap;
+pub mod read_model;
 pub mod store;
 pub mod stream;
 pub mod writer;
@@ -94,7 +95,7 @@ fn token_refused(header: &str, msg: String) -> tonic::Status {
     .into_status()
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -191,10 +192,15 @@ impl Prepared {
         let Prepared {
             opts,
             store,
-            writer: w,
+            writer: mut w,
             shared,
         } = self;
         let (tx, rx) = tokio::sync::mpsc::channel::<writer::Request>(8192);
+        let (read_model, feed) = {
+            let (hall, seq) = w.hall();
+            read_model::ReadModel::start(hall.clone(), seq)?
+        };
+        w.feed(feed);
         let (writer_done, writer_stopped) = tokio::sync::oneshot::channel::<()>();
         let writer_thread = std::thread::Builder::new()
             .name("hall-writer".into())
@@ -224,6 +230,7 @@ impl Prepared {
         let stopping = shared.stopping.clone();
         let hub = grpc::Hub {
             writer: tx,
+            read_model,
             shared,
             secret: Arc::new(store.site_secret()?),
             store: store.clone(),

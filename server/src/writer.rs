@@ -81,6 +81,8 @@ pub struct Writer {
     shared: Arc<Shared>,
     encode: WireEncoder,
     clock: Box<dyn FnMut() -> Millis + Send>,
+    /// The read model's feed: every committed batch, in order.
+    feed: Option<crate::read_model::Feed>,
 }
 
 /// Rebuilds the hall from the newest snapshot plus the log tail.
@@ -157,8 +159,20 @@ impl Writer {
             shared: shared.clone(),
             encode,
             clock,
+            feed: None,
         };
         (w, shared)
+    }
+
+    /// The hall as folded so far and its sequence number (to start a read
+    /// model from).
+    pub fn hall(&self) -> (&Hall, u64) {
+        (&self.hall, self.seq)
+    }
+
+    /// From now on, sends every committed batch to the read model.
+    pub fn feed(&mut self, feed: crate::read_model::Feed) {
+        self.feed = Some(feed);
     }
 
     /// Applies a command outside any request (start-up: catalogue, first tick).
@@ -222,6 +236,10 @@ impl Writer {
                 seq: r.seq,
                 wire: Arc::new(r.wire),
             });
+        }
+        if let Some(feed) = &self.feed {
+            // A closed feed means the read model is gone (shutting down).
+            let _ = feed.send(logged.to_vec());
         }
         Ok(())
     }

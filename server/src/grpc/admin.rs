@@ -9,9 +9,7 @@ impl pb::admin_service_server::AdminService for Hub {
         &self,
         _: Req<pb::GetConfigRequest>,
     ) -> Result<Response<pb::Catalog>, Status> {
-        self.ask(None, Box::new(|h, _, now| Ok(convert::catalog(h, now))))
-            .await
-            .map(Response::new)
+        self.read(|h, _, now| Ok(convert::catalog(h, now))).await
     }
     async fn get_config(
         &self,
@@ -49,7 +47,7 @@ impl pb::admin_service_server::AdminService for Hub {
         req: Req<pb::ListFollowUpsRequest>,
     ) -> Result<Response<pb::FollowUpList>, Status> {
         let all = limits::checked(req)?.include_closed;
-        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
+        let render = move |h: &Hall, _seq: u64, _| {
             let items = h
                 .follow_ups
                 .values()
@@ -57,8 +55,8 @@ impl pb::admin_service_server::AdminService for Hub {
                 .map(convert::follow_up)
                 .collect();
             Ok(pb::FollowUpList { items })
-        });
-        self.ask(None, render).await.map(Response::new)
+        };
+        self.read(render).await
     }
     async fn close_follow_up(
         &self,
@@ -118,8 +116,8 @@ impl pb::admin_service_server::AdminService for Hub {
         &self,
         _: Req<pb::DayReportRequest>,
     ) -> Result<Response<pb::DayReport>, Status> {
-        let render = Box::new(|h: &Hall, _: &[LoggedEvent], _| Ok(day_report(h)));
-        self.ask(None, render).await.map(Response::new)
+        let render = |h: &Hall, _seq: u64, _| Ok(day_report(h));
+        self.read(render).await
     }
 }
 

@@ -208,7 +208,7 @@ impl pb::counter_service_server::CounterService for Hub {
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::MyQueue>, Status> {
         let s = session(limits::checked(req)?.session)?;
-        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
+        let render = move |h: &Hall, _seq: u64, now| {
             let rt = h
                 .windows
                 .get(&s.window)
@@ -251,8 +251,8 @@ impl pb::counter_service_server::CounterService for Hub {
                 }),
                 device_alerts: super::admin::device_alerts(h),
             })
-        });
-        self.ask(None, render).await.map(Response::new)
+        };
+        self.read(render).await
     }
     async fn get_catalog(
         &self,
@@ -264,7 +264,7 @@ impl pb::counter_service_server::CounterService for Hub {
             window: s.window,
             token: s.token,
         });
-        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
+        let render = move |h: &Hall, _seq: u64, now| {
             if let Some(s) = &given
                 && h.windows.get(&s.window).and_then(|rt| rt.token.as_deref())
                     != Some(s.token.as_str())
@@ -272,7 +272,7 @@ impl pb::counter_service_server::CounterService for Hub {
                 return Err(status(EngineError::NotLoggedIn(s.window).into()));
             }
             Ok(convert::catalog(h, now))
-        });
-        self.ask(None, render).await.map(Response::new)
+        };
+        self.read(render).await
     }
 }

@@ -10,9 +10,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         &self,
         _: Req<pb::GetCatalogRequest>,
     ) -> Result<Response<pb::Catalog>, Status> {
-        self.ask(None, Box::new(|h, _, now| Ok(convert::catalog(h, now))))
-            .await
-            .map(Response::new)
+        self.read(|h, _, now| Ok(convert::catalog(h, now))).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -109,7 +107,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
             )
             .into_status());
         }
-        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
+        let render = move |h: &Hall, _seq: u64, now| {
             if !r.service_date.is_empty() && r.service_date != h.service_date.to_string() {
                 return Err(refusal(
                     Code::NotFound,
@@ -131,8 +129,8 @@ impl pb::kiosk_service_server::KioskService for Hub {
                     .into_status()
             })?;
             Ok(convert::ticket(h, t, now))
-        });
-        self.ask(None, render).await.map(Response::new)
+        };
+        self.read(render).await
     }
 
     async fn cancel_ticket(

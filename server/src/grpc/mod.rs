@@ -124,6 +124,8 @@ pub fn status(f: Failure) -> Status {
 #[derive(Clone)]
 pub struct Hub {
     pub writer: mpsc::Sender<Request>,
+    /// Answers every read (`Hub::read`), off the writer thread.
+    pub read_model: Arc<crate::read_model::ReadModel>,
     pub shared: Arc<Shared>,
     pub store: Store,
     pub secret: Arc<Vec<u8>>,
@@ -163,6 +165,33 @@ impl Hub {
                 "the server stopped before answering",
             )
         })?
+    }
+
+    /// Answers a read from the read model, once it holds everything
+    /// committed when the read arrived; the answer's `x-hall-seq` metadata
+    /// says which sequence number it reflects.
+    async fn read<R>(
+        &self,
+        render: impl FnOnce(&Hall, u64, Millis) -> Result<R, Status>,
+    ) -> Result<Response<R>, Status> {
+        let committed = self
+            .shared
+            .committed
+            .load(std::sync::atomic::Ordering::Acquire);
+        let (out, seq) = self
+            .read_model
+            .read(committed, crate::now_ms(), render)
+            .await
+            .ok_or_else(|| {
+                refusal(
+                    Code::Unavailable,
+                    Reason::ShuttingDown,
+                    "the read model is not keeping up; retry",
+                )
+            })?;
+        let mut resp = Response::new(out?);
+        resp.metadata_mut().insert("x-hall-seq", seq.into());
+        Ok(resp)
     }
 
     fn person(&self, id: Option<pb::Identity>) -> Result<Option<Person>, Status> {
