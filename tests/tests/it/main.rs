@@ -965,3 +965,27 @@ async fn finish_without_an_outcome_is_refused() {
     assert!(!cat.categories.is_empty() && !cat.timezone.is_empty());
     srv.stop().await;
 }
+
+/// Reads come from the read model, off the writer thread, yet a read that
+/// starts after a write was acknowledged (to anyone) sees it, and says which
+/// sequence number it reflects.
+#[tokio::test]
+async fn reads_see_every_acknowledged_write_and_carry_their_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut writer = srv.kiosk().await;
+    let mut reader = pb::kiosk_service_client::KioskServiceClient::new(srv.channel().await);
+    let mut last_seq = 0u64;
+    for i in 0..50 {
+        let t = issue_ok(&mut writer, "social_insurance", &format!("rm-{i}")).await;
+        let r = reader
+            .get_ticket_status(pb::GetTicketStatusRequest { number: t.number.clone(), service_date: String::new() })
+            .await
+            .unwrap_or_else(|e| panic!("{} not visible right after it was issued: {e}", t.number));
+        let seq: u64 = r.metadata().get("x-hall-seq").expect("x-hall-seq").to_str().unwrap().parse().unwrap();
+        assert!(seq > last_seq, "{seq} after {last_seq}");
+        last_seq = seq;
+        assert_eq!(r.into_inner().number, t.number);
+    }
+    srv.stop().await;
+}
