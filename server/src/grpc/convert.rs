@@ -287,17 +287,7 @@ pub fn board(h: &Hall, seq: u64) -> pb::BoardState {
                     )
                 }),
         )
-        .map(|(code, zh, en, zone)| {
-            let waiting = h.waiting_in(code);
-            pb::QueueCount {
-                code: code.to_string(),
-                name_zh: zh.to_string(),
-                name_en: en.to_string(),
-                zone: zone.to_string(),
-                waiting,
-                estimated_wait_min: h.wait_minutes(code, waiting),
-            }
-        })
+        .map(|(code, zh, en, zone)| queue_count(h, code, zh, en, zone))
         .collect();
     pb::BoardState {
         seq,
@@ -316,6 +306,62 @@ pub fn board(h: &Hall, seq: u64) -> pb::BoardState {
 }
 
 /// The wire form of a committed event, using the state right after it.
+fn queue_count(h: &Hall, code: &str, zh: &str, en: &str, zone: &str) -> pb::QueueCount {
+    let waiting = h.waiting_in(code);
+    pb::QueueCount {
+        code: code.to_string(),
+        name_zh: zh.to_string(),
+        name_en: en.to_string(),
+        zone: zone.to_string(),
+        waiting,
+        estimated_wait_min: h.wait_minutes(code, waiting),
+    }
+}
+
+/// The waiting count and estimate of the queue `code` (a category or a
+/// whole-mode bundle) now.
+fn queue_now(h: &Hall, code: &str) -> Option<pb::QueueCount> {
+    let c = &h.catalog;
+    if let Some(cat) = c.categories.iter().find(|x| x.code == code) {
+        return Some(queue_count(h, code, &cat.name_zh, &cat.name_en, &cat.zone));
+    }
+    let b = c.bundles.iter().find(|b| b.code == code)?;
+    Some(queue_count(
+        h,
+        code,
+        &b.name_zh,
+        &b.name_en,
+        c.queue_zone(code).unwrap_or(""),
+    ))
+}
+
+/// The ticket and window an event touched.
+fn touched(e: &Event) -> (Option<crate::engine::TicketId>, Option<WindowNo>) {
+    match e {
+        Event::TicketIssued { ticket, .. } => (Some(ticket.id), None),
+        Event::TicketCancelled { ticket, .. }
+        | Event::TicketRequeued { ticket, .. }
+        | Event::RatingSubmitted { ticket, .. } => (Some(*ticket), None),
+        Event::TicketCalled { ticket, window, .. }
+        | Event::TicketRecalled { ticket, window, .. }
+        | Event::ServiceStarted { ticket, window }
+        | Event::TicketFinished { ticket, window, .. }
+        | Event::TicketNoShow { ticket, window, .. }
+        | Event::TicketSuspended { ticket, window, .. } => (Some(*ticket), Some(*window)),
+        Event::TicketTransferred {
+            ticket,
+            from_window,
+            ..
+        } => (Some(*ticket), Some(*from_window)),
+        Event::WindowOpened { window, .. }
+        | Event::WindowClosed { window }
+        | Event::WindowForcedOut { window, .. }
+        | Event::WindowPaused { window, .. }
+        | Event::WindowResumed { window } => (None, Some(*window)),
+        _ => (None, None),
+    }
+}
+
 pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
     use pb::event::Body;
     let number = |id: u64| h.ticket(id).map(|t| t.number.clone()).unwrap_or_default();
@@ -458,10 +504,21 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
             detail: detail.clone(),
         }),
     };
+    let (ticket, window) = touched(&l.event);
+    let queues = match &l.event {
+        Event::DayRolled { .. } | Event::CatalogReplaced { .. } => board(h, 0).queues,
+        _ => ticket
+            .and_then(|id| h.ticket(id))
+            .and_then(|t| queue_now(h, &t.queue))
+            .into_iter()
+            .collect(),
+    };
     pb::Event {
         seq: l.seq,
         at_ms: l.at,
         body: Some(body),
+        queues,
+        window: window.map(|w| window_info(h, w)),
     }
 }
 

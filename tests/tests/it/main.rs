@@ -979,13 +979,78 @@ async fn reads_see_every_acknowledged_write_and_carry_their_seq() {
     for i in 0..50 {
         let t = issue_ok(&mut writer, "social_insurance", &format!("rm-{i}")).await;
         let r = reader
-            .get_ticket_status(pb::GetTicketStatusRequest { number: t.number.clone(), service_date: String::new() })
+            .get_ticket_status(pb::GetTicketStatusRequest {
+                number: t.number.clone(),
+                service_date: String::new(),
+            })
             .await
             .unwrap_or_else(|e| panic!("{} not visible right after it was issued: {e}", t.number));
-        let seq: u64 = r.metadata().get("x-hall-seq").expect("x-hall-seq").to_str().unwrap().parse().unwrap();
+        let seq: u64 = r
+            .metadata()
+            .get("x-hall-seq")
+            .expect("x-hall-seq")
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(seq > last_seq, "{seq} after {last_seq}");
         last_seq = seq;
         assert_eq!(r.into_inner().number, t.number);
     }
+    srv.stop().await;
+}
+
+/// Events carry what their readers need, as it stands right after them:
+/// the queue's waiting count and estimate, and the window's state. A board
+/// or kiosk follows the stream without polling.
+#[tokio::test]
+async fn events_carry_queue_counts_and_window_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut events = srv.events().await;
+    let from = events
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .seq
+        + 1;
+    let mut stream = events
+        .subscribe(pb::SubscribeRequest { from_seq: from })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut kiosk = srv.kiosk().await;
+    issue_ok(&mut kiosk, "social_insurance", "q1").await;
+    issue_ok(&mut kiosk, "social_insurance", "q2").await;
+    let mut counter = srv.counter().await;
+    let s = login(&mut counter, 1, "c01").await;
+    counter.call_next(ws(s)).await.unwrap();
+    let evs = next_events(&mut stream, 4).await;
+    let waiting = |e: &pb::Event| {
+        e.queues
+            .iter()
+            .find(|q| q.code == "social_insurance")
+            .map(|q| q.waiting)
+    };
+    assert_eq!(waiting(&evs[0]), Some(1), "{:?}", evs[0]);
+    assert_eq!(waiting(&evs[1]), Some(2));
+    assert_eq!(
+        evs[2].window.as_ref().map(|w| w.number),
+        Some(1),
+        "login names its window"
+    );
+    let Some(pb::event::Body::TicketCalled(_)) = &evs[3].body else {
+        panic!("{:?}", evs[3])
+    };
+    assert_eq!(waiting(&evs[3]), Some(1), "one left after the call");
+    assert!(
+        evs[3]
+            .window
+            .as_ref()
+            .is_some_and(|w| w.number == 1 && !w.current_ticket.is_empty()),
+        "{:?}",
+        evs[3].window
+    );
     srv.stop().await;
 }
