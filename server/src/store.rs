@@ -36,6 +36,9 @@ pub const SCHEMA_VERSION: u64 = 1;
 const SNAPSHOTS_KEPT: usize = 2;
 /// Default events per segment before rotation.
 pub const SEGMENT_EVENTS: u64 = 250_000;
+/// Largest record an archive may hold (a catalogue replacement is ~0.2 MiB);
+/// a larger length in a header means the header is garbage.
+const MAX_RECORD: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -386,10 +389,20 @@ impl Store {
     fn read_archive(&self, from: u64, until: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
         use std::io::{BufReader, Read};
         let mut out: Vec<Record> = Vec::new();
-        for (_, last, path) in self.archive_files() {
+        for (first, last, path) in self.archive_files() {
             if last < from {
                 continue;
             }
+            // A damaged archive names itself and the range it should hold,
+            // so an operator knows which file to restore from a backup.
+            let damaged = |seq: u64, problem: String| StoreError::Damaged {
+                seq,
+                problem: format!(
+                    "archive {} (events {first}-{last}): {problem}",
+                    path.display()
+                ),
+            };
+            let mut previous = first.saturating_sub(1);
             let f = File::open(&path).map_err(|e| io_err(&path, e))?;
             let mut r = BufReader::with_capacity(1 << 16, f);
             let mut header = [0u8; 12];
@@ -401,16 +414,23 @@ impl Store {
                 }
                 let seq = key_seq(&header[..8]);
                 let len = u32::from_be_bytes(header[8..].try_into().expect("4 bytes")) as usize;
+                if seq <= previous || seq > last || len > MAX_RECORD {
+                    return Err(damaged(
+                        previous + 1,
+                        format!(
+                            "a record header after {previous} is garbage (sequence {seq}, {len} bytes)"
+                        ),
+                    ));
+                }
+                previous = seq;
                 if seq >= until || out.len() >= limit {
                     return Ok(out);
                 }
                 if seq >= from && out.last().is_none_or(|r| r.seq < seq) {
                     let mut value = vec![0u8; len];
-                    r.read_exact(&mut value).map_err(|_| StoreError::Damaged {
-                        seq,
-                        problem: format!("{} is cut short", path.display()),
-                    })?;
-                    out.push(decode(seq, &value)?);
+                    r.read_exact(&mut value)
+                        .map_err(|_| damaged(seq, "cut short".into()))?;
+                    out.push(decode(seq, &value).map_err(|e| damaged(seq, e.to_string()))?);
                 } else {
                     r.seek_relative(len as i64).map_err(|e| io_err(&path, e))?;
                 }
@@ -671,6 +691,32 @@ mod tests {
             decode(7, &[0, 0, 0, 9, b'{']),
             Err(StoreError::Damaged { seq: 7, .. })
         ));
+    }
+
+    #[test]
+    fn a_damaged_archive_names_its_file_and_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_with(dir.path(), false, 40).unwrap();
+        s.append(&(1..=45).map(rec).collect::<Vec<_>>()).unwrap();
+        assert!(s.rotate_if_full(45).unwrap());
+        s.append(&(46..=50).map(rec).collect::<Vec<_>>()).unwrap();
+        s.close().unwrap();
+        drop(s);
+        let archive = std::fs::read_dir(dir.path().join("archive"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "log"))
+            .unwrap();
+        // Garbage over the middle of the file, as a bad sector leaves it.
+        let mut bytes = std::fs::read(&archive).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid..mid + 24].fill(0xA5);
+        std::fs::write(&archive, &bytes).unwrap();
+        let s = Store::open_with(dir.path(), false, 40).unwrap();
+        let err = s.read_from(1, 1000).unwrap_err().to_string();
+        let name = archive.file_name().unwrap().to_string_lossy().to_string();
+        assert!(err.contains(&name) && err.contains("events 1-45"), "{err}");
     }
 
     fn seqs(rs: &[Record]) -> Vec<u64> {
