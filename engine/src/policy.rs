@@ -60,7 +60,14 @@ pub(crate) struct WindowScratch<'h> {
 }
 
 impl<'h> WindowScratch<'h> {
-    pub(crate) fn new(hall: &'h Hall, window: &Window) -> Self {
+    /// A view for listing at most `limit` picks: only the first `limit`
+    /// keys of each ordered set can ever be taken, so only those are copied
+    /// (a read of "my queue" costs O(limit), not O(waiting), on a day with
+    /// thousands waiting). Appointments, which change class with the time
+    /// and are few, are copied whole.
+    pub(crate) fn new(hall: &'h Hall, window: &Window, limit: usize) -> Self {
+        let first =
+            |set: &BTreeSet<Key>| set.iter().take(limit).copied().collect::<BTreeSet<Key>>();
         WindowScratch {
             hall,
             window: window.number,
@@ -68,12 +75,21 @@ impl<'h> WindowScratch<'h> {
                 .tiers
                 .iter()
                 .flatten()
-                .filter_map(|c| hall.queues.get(c).map(|q| (c.clone(), q.clone())))
+                .filter_map(|c| {
+                    hall.queues.get(c).map(|q| {
+                        let head = QueueIndex {
+                            normal: first(&q.normal),
+                            priority: first(&q.priority),
+                            appointment: q.appointment.clone(),
+                        };
+                        (c.clone(), head)
+                    })
+                })
                 .collect(),
             targeted: hall
                 .targeted
                 .get(&window.number)
-                .cloned()
+                .map(first)
                 .unwrap_or_default(),
         }
     }

@@ -108,7 +108,7 @@ impl Hall {
         let (Some(w), Some(rt)) = (self.catalog.window(window), self.windows.get(&window)) else {
             return vec![];
         };
-        let mut view = policy::WindowScratch::new(self, w);
+        let mut view = policy::WindowScratch::new(self, w, limit);
         let mut streak = rt.priority_streak;
         let mut out = Vec::new();
         while out.len() < limit {
