@@ -20,6 +20,7 @@ use kiosk::config::KioskConfig;
 use kiosk::controller::{self, Controller, now_ms};
 use kiosk::devices::{self, PrinterHandle, ReaderEvent, Simulated};
 use kiosk::flow::{self, Input, PrintState, PrinterHealth, Screen, State, Touch};
+use hall_client::time::HallZone;
 use kiosk::{KioskAdapter, KioskWindow, headless, sample, view};
 use slint::ComponentHandle;
 use std::io::{BufRead, Write};
@@ -293,12 +294,17 @@ fn touch_of(kind: &str, arg: &str) -> Option<Touch> {
 fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
     let headless = cli.headless || !headless::has_display();
     let devices = open_devices(cli, &cfg)?;
+    // The hall's time zone as the latest catalogue says (the reader's dates
+    // and the clock use it).
+    let zone = Arc::new(Mutex::new(HallZone::default()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let (itx, mut irx) = tokio::sync::mpsc::unbounded_channel::<Input>();
     // Reader → controller.
     {
         let itx = itx.clone();
-        devices::spawn_reader(&devices.reader_path, cfg.reader_line(), move |ev| {
+        let zone = zone.clone();
+        let today = move || zone.lock().unwrap_or_else(|e| e.into_inner()).today(now_ms());
+        devices::spawn_reader(&devices.reader_path, cfg.reader_line(), today, move |ev| {
             let input = match ev {
                 ReaderEvent::Card(v) => Input::Card(v),
                 ReaderEvent::Error(m) => Input::CardError(m),
@@ -337,13 +343,17 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
     };
     let weak = ui.as_weak();
     let settings = controller::settings(&cfg);
+    let publish_zone = zone.clone();
+    let set_zone = move |st: &State| *publish_zone.lock().unwrap_or_else(|e| e.into_inner()) = st.catalog.zone;
     let publish: Box<dyn FnMut(&State) + Send> = if headless {
         Box::new(move |st: &State| {
+            set_zone(st);
             let _ = state_tx.send(st.clone());
         })
     } else {
         let s = settings.clone();
         Box::new(move |st: &State| {
+            set_zone(st);
             let st = st.clone();
             let s = s.clone();
             let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &st, &s, now_ms()));
@@ -439,7 +449,8 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
         clock.start(slint::TimerMode::Repeated, Duration::from_secs(1), move || {
             if let Some(ui) = weak.upgrade() {
                 let a = ui.global::<KioskAdapter>();
-                a.set_clock(view::clock_text(now_ms(), a.get_en()).into());
+                let zone = *zone.lock().unwrap_or_else(|e| e.into_inner());
+                a.set_clock(zone.clock_text(now_ms(), a.get_en(), false).into());
             }
         });
         ui.run()?;

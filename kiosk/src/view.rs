@@ -66,17 +66,9 @@ pub fn qr_image(text: &str) -> slint::Image {
     slint::Image::from_rgb8(buf)
 }
 
-/// Words for a printer reason code.
+/// Words for a printer reason code (the shared table), with the code.
 pub fn printer_words(code: &str, en: bool) -> String {
-    let (zh, e) = match code {
-        "paper_out" => ("打印纸已用完", "The printer is out of paper"),
-        "cover_open" => ("打印机盖未关好", "The printer cover is open"),
-        "cutter_error" => ("打印机切纸故障", "The printer's cutter is jammed"),
-        "offline" => ("打印机未连接或无响应", "The printer does not answer"),
-        _ => ("打印机故障", "The printer has a fault"),
-    };
-    let s = if en { e } else { zh };
-    format!("{s} ({code})")
+    format!("{} ({code})", hall_client::texts::printer_state(code, hall_client::texts::Lang::from_en(en)))
 }
 
 pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
@@ -87,7 +79,7 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
     a.set_screen(st.screen.name().into());
     let hall = if en && !st.catalog.hall_en.is_empty() { &st.catalog.hall_en } else { &st.catalog.hall_zh };
     a.set_hall_name(if hall.is_empty() { "政务服务中心".into() } else { hall.into() });
-    a.set_clock(clock_text(now_ms, en).into());
+    a.set_clock(st.catalog.zone.clock_text(now_ms, en, false).into());
     a.set_visitor(st.visitor.as_ref().map(|v| format!("{} {}", v.masked_name, v.masked_number)).unwrap_or_default().into());
     a.set_connected(st.connected);
     a.set_retrying(st.retrying);
@@ -197,16 +189,4 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
     }
 }
 
-/// 2026年11月27日 星期五 09:05 (Asia/Shanghai).
-pub fn clock_text(now_ms: i64, en: bool) -> String {
-    use chrono::Datelike;
-    let Some(t) = chrono::DateTime::from_timestamp_millis(now_ms) else { return String::new() };
-    let t = t.with_timezone(&chrono_tz::Asia::Shanghai);
-    if en {
-        return t.format("%a %d %b %Y %H:%M").to_string();
-    }
-    let wd = ["一", "二", "三", "四", "五", "六", "日"][t.weekday().num_days_from_monday() as usize];
-    format!("{} 星期{} {}", t.format("%Y年%m月%d日"), wd, t.format("%H:%M"))
-}
-
-pub use crate::headless::{install_headless, snapshot_png};
+pub use hall_client::headless::{install_headless, snapshot_png};
