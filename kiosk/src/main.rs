@@ -138,63 +138,72 @@ fn screenshots(cli: &Cli, cfg: &KioskConfig, dir: &Path) -> Result<()> {
     };
     const PORTRAIT: (u32, u32) = (1080, 1920);
     const LANDSCAPE: (u32, u32) = (1920, 1080);
+    // Every screen in both orientations: `NAME.png` (portrait) and
+    // `NAME-landscape.png`.
+    let both = |name: &str, st: &State| -> Result<()> {
+        shot(&format!("{name}.png"), st, PORTRAIT)?;
+        shot(&format!("{name}-landscape.png"), st, LANDSCAPE)
+    };
     let base = State { catalog: catalog.clone(), connected: true, catalog_loads: 1, ..State::new(false) };
     let mut st = base.clone();
-    shot("home.png", &st, PORTRAIT)?;
-    shot("home-landscape.png", &st, LANDSCAPE)?;
+    both("home", &st)?;
     st.en = true;
     shot("home-en.png", &st, LANDSCAPE)?;
     st.en = false;
     st.elder = true;
-    shot("home-elder.png", &st, PORTRAIT)?;
+    both("home-elder", &st)?;
     st.elder = false;
     let first = catalog.items.iter().find(|i| i.open_now && !i.bundle).map(|i| i.code.clone()).unwrap_or_default();
     let touch = |st: &mut State, t: Touch| {
         flow::update(st, Input::Touch(t), now, &s);
     };
     touch(&mut st, Touch::Choose(first.clone()));
-    shot("detail.png", &st, PORTRAIT)?;
+    both("detail", &st)?;
     if let Some(b) = catalog.items.iter().find(|i| i.bundle) {
         let mut b_st = base.clone();
         touch(&mut b_st, Touch::Choose(b.code.clone()));
-        shot("detail-bundle.png", &b_st, LANDSCAPE)?;
+        both("detail-bundle", &b_st)?;
+        b_st.elder = true;
+        both("detail-bundle-elder", &b_st)?;
     }
     touch(&mut st, Touch::TakeNumber);
-    shot("identity.png", &st, PORTRAIT)?;
+    both("identity", &st)?;
     flow::update(&mut st, Input::Card(sample::visitor()), now, &s);
     touch(&mut st, Touch::Green(true));
-    shot("confirm.png", &st, PORTRAIT)?;
+    both("confirm", &st)?;
     let mut issuing = st.clone();
     issuing.screen = Screen::Issuing;
     issuing.retrying = true;
     issuing.connected = false;
-    shot("issuing-retrying.png", &issuing, PORTRAIT)?;
+    both("issuing-retrying", &issuing)?;
     touch(&mut st, Touch::Confirm);
     let mut t = sample::ticket();
     t.category = first.clone();
     flow::update(&mut st, Input::Issued(Ok(t)), now, &s);
     flow::update(&mut st, Input::Printed(Ok(PrinterHealth::Ok)), now, &s);
-    shot("done.png", &st, PORTRAIT)?;
-    shot("done-landscape.png", &st, LANDSCAPE)?;
+    both("done", &st)?;
+    let mut elder = st.clone();
+    elder.elder = true;
+    both("done-elder", &elder)?;
     let mut failed_print = st.clone();
     if let Some(d) = &mut failed_print.done {
         d.printed = PrintState::Failed("paper_out".into());
     }
     failed_print.printer = PrinterHealth::Blocked("paper_out".into());
-    shot("done-print-failed.png", &failed_print, PORTRAIT)?;
+    both("done-print-failed", &failed_print)?;
     let mut blocked = base.clone();
     blocked.printer = PrinterHealth::Blocked("paper_out".into());
-    shot("blocked.png", &blocked, PORTRAIT)?;
+    both("blocked", &blocked)?;
     let mut failed = base.clone();
     failed.screen = Screen::Failed;
     failed.message = "您今天已取过该事项的号 A007，请留意叫号，无需重复取号。".into();
-    shot("failed.png", &failed, PORTRAIT)?;
+    both("failed", &failed)?;
     let mut checkin = base.clone();
     touch(&mut checkin, Touch::CheckIn);
-    shot("checkin.png", &checkin, PORTRAIT)?;
+    both("checkin", &checkin)?;
     let mut offline = base.clone();
     offline.connected = false;
-    shot("offline.png", &offline, PORTRAIT)?;
+    both("offline", &offline)?;
     Ok(())
 }
 
@@ -270,26 +279,11 @@ fn stdin_command(line: &str, sim: Option<&Simulated>) -> Option<Msg> {
     Some(Msg::Input(Input::Touch(t)))
 }
 
-/// A touch by name: the screen's `touch(kind, arg)` callback and the stdin
-/// commands use the same names.
+/// A touch by name: the stdin commands use the names of the screen's
+/// `TouchKind` values.
 fn touch_of(kind: &str, arg: &str) -> Option<Touch> {
-    Some(match kind {
-        "home" => Touch::Home,
-        "back" => Touch::Back,
-        "zone" => Touch::Zone((!arg.is_empty()).then(|| arg.to_string())),
-        "search" => Touch::Search(arg.into()),
-        "choose" => Touch::Choose(arg.into()),
-        "take" => Touch::TakeNumber,
-        "skip" => Touch::SkipId,
-        "green" => Touch::Green(arg == "on"),
-        "confirm" => Touch::Confirm,
-        "checkin" => Touch::CheckIn,
-        "lang" => Touch::Lang { en: arg == "en" },
-        "elder" => Touch::Elder(arg == "on"),
-        _ => return None,
-    })
+    view::touch_kind(kind).map(|k| view::touch(k, arg))
 }
-
 
 fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
     let headless = cli.headless || !headless::has_display();
@@ -362,9 +356,7 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
     {
         let t = tx.clone();
         ui.global::<KioskAdapter>().on_touch(move |kind, arg| {
-            if let Some(touch) = touch_of(&kind, &arg) {
-                let _ = t.send(Msg::Input(Input::Touch(touch)));
-            }
+            let _ = t.send(Msg::Input(Input::Touch(view::touch(kind, &arg))));
         });
     }
     let printer = devices.printer.clone();

@@ -1,8 +1,8 @@
 //! The flow's state → the Slint `KioskAdapter` global; headless rendering
 //! for screenshots, tests and the hall's headless mode.
 
-use crate::flow::{PrintState, Settings, State};
-use crate::{ItemRow, KioskAdapter, KioskWindow, ZoneRow};
+use crate::flow::{self, PrintState, Settings, State, Touch};
+use crate::{ItemRow, KioskAdapter, KioskWindow, Screen, TouchKind, ZoneRow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::rc::Rc;
 
@@ -76,7 +76,7 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
     let en = st.en;
     a.set_en(en);
     a.set_elder(st.elder);
-    a.set_screen(st.screen.name().into());
+    a.set_screen(screen(st.screen));
     let hall = if en && !st.catalog.hall_en.is_empty() { &st.catalog.hall_en } else { &st.catalog.hall_zh };
     a.set_hall_name(if hall.is_empty() { "政务服务中心".into() } else { hall.into() });
     a.set_clock(st.catalog.zone.clock_text(now_ms, en, false).into());
@@ -125,7 +125,11 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
         a.set_d_name(i.name(en).into());
         a.set_d_dept(format!("{} · {}", i.department, st.catalog.zone_name(&i.zone, en)).into());
         a.set_d_queue(queue_text(i, en).into());
-        sync_rows(a.get_d_materials(), i.materials.iter().map(SharedString::from).collect(), |m| a.set_d_materials(m));
+        let materials: Vec<SharedString> = i.materials.iter().map(SharedString::from).collect();
+        let half = materials.len().div_ceil(2);
+        sync_rows(a.get_d_materials_a(), materials[..half].to_vec(), |m| a.set_d_materials_a(m));
+        sync_rows(a.get_d_materials_b(), materials[half..].to_vec(), |m| a.set_d_materials_b(m));
+        sync_rows(a.get_d_materials(), materials, |m| a.set_d_materials(m));
         a.set_d_limit(i.time_limit(en).into());
         a.set_d_fees(i.fees.clone().into());
         a.set_d_notes(i.notes.clone().into());
@@ -187,6 +191,59 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
         a.set_t_print(text.into());
         a.set_t_print_failed(failed);
     }
+}
+
+/// The flow's screen as the window's.
+pub fn screen(s: flow::Screen) -> Screen {
+    match s {
+        flow::Screen::Home => Screen::Home,
+        flow::Screen::Detail => Screen::Detail,
+        flow::Screen::Identity => Screen::Identity,
+        flow::Screen::Confirm => Screen::Confirm,
+        flow::Screen::Issuing => Screen::Issuing,
+        flow::Screen::Done => Screen::Done,
+        flow::Screen::CheckIn => Screen::Checkin,
+        flow::Screen::Failed => Screen::Failed,
+    }
+}
+
+/// A touch on the window (kind and argument) as the flow's.
+pub fn touch(kind: TouchKind, arg: &str) -> Touch {
+    let on = arg == "on";
+    match kind {
+        TouchKind::Home => Touch::Home,
+        TouchKind::Back => Touch::Back,
+        TouchKind::Zone => Touch::Zone((!arg.is_empty()).then(|| arg.to_string())),
+        TouchKind::Search => Touch::Search(arg.into()),
+        TouchKind::Choose => Touch::Choose(arg.into()),
+        TouchKind::Take => Touch::TakeNumber,
+        TouchKind::Skip => Touch::SkipId,
+        TouchKind::Green => Touch::Green(on),
+        TouchKind::Confirm => Touch::Confirm,
+        TouchKind::Checkin => Touch::CheckIn,
+        TouchKind::Lang => Touch::Lang { en: arg == "en" },
+        TouchKind::Elder => Touch::Elder(on),
+    }
+}
+
+/// A touch kind by the name the stdin commands use (`choose`, `take`, …:
+/// the enum's names in `kiosk.slint`).
+pub fn touch_kind(name: &str) -> Option<TouchKind> {
+    Some(match name {
+        "home" => TouchKind::Home,
+        "back" => TouchKind::Back,
+        "zone" => TouchKind::Zone,
+        "search" => TouchKind::Search,
+        "choose" => TouchKind::Choose,
+        "take" => TouchKind::Take,
+        "skip" => TouchKind::Skip,
+        "green" => TouchKind::Green,
+        "confirm" => TouchKind::Confirm,
+        "checkin" => TouchKind::Checkin,
+        "lang" => TouchKind::Lang,
+        "elder" => TouchKind::Elder,
+        _ => return None,
+    })
 }
 
 pub use hall_client::headless::{install_headless, snapshot_png};
