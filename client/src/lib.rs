@@ -19,5 +19,11 @@ pub mod headless;
 pub mod texts;
 pub mod time;
 
+/// Logs to stderr, filtered by `RUST_LOG` (stdout carries the clients'
+/// outcome lines).
+pub fn init_logging() {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+}
+
 /// The folder of the shared Slint library (`@hall/…` in `.slint` files).
 pub const UI_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/ui");

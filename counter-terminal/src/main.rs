@@ -54,7 +54,7 @@ struct Cli {
 use hall_client::time::now_ms;
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    hall_client::init_logging();
     let cli = Cli::parse();
     if let Some(dir) = &cli.screenshot {
         return screenshots(&cli, dir);

@@ -70,7 +70,7 @@ struct Cli {
 
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    hall_client::init_logging();
     let cli = Cli::parse();
     let lang = if cli.lang == "en" { Lang::En } else { Lang::Zh };
     let voice_dir = cli.voice.clone().unwrap_or_else(voice::pack::default_dir);
