@@ -1,6 +1,7 @@
 //! What the three Slint clients (kiosk, counter terminal, display board)
 //! share, so each of them keeps only its own screens and its pure core:
 //!
+//! - [`args`]: the run-mode flags every client binary takes.
 //! - [`headless`]: whether there is a display, the software-rendered
 //!   platform without one, PNG snapshots.
 //! - [`time`]: `now_ms` and local times in the hall's time zone, which comes
@@ -14,6 +15,7 @@
 //!
 //! Not for screens or domain decisions: those stay in each client.
 
+pub mod args;
 pub mod follow;
 pub mod headless;
 pub mod texts;

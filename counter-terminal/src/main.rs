@@ -13,7 +13,7 @@ use clap::Parser;
 use counter_terminal::core::{self, Input};
 use counter_terminal::terminal::{State, Terminal};
 use counter_terminal::view;
-use counter_terminal::{headless, sample, CounterAdapter, CounterWindow};
+use counter_terminal::{sample, CounterAdapter, CounterWindow};
 use slint::ComponentHandle;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,28 +39,23 @@ struct Cli {
     /// Simulated minutes per real minute for the auto clerk.
     #[arg(long, default_value_t = 60.0)]
     speed: f64,
-    /// Run without a window (chosen by itself when there is no display).
-    #[arg(long)]
-    headless: bool,
-    #[arg(long, default_value = "counter-out")]
-    out: PathBuf,
-    #[arg(long, default_value_t = 5)]
-    every: u64,
-    /// Stop after this many seconds.
-    #[arg(long)]
-    duration: Option<u64>,
+    /// Headless mode: no window; the screen goes to `--out DIR` every
+    /// `--every` seconds (the board's announcements to `--wav-dir`).
+    #[command(flatten)]
+    run: hall_client::args::RunArgs,
 }
 
 use hall_client::time::now_ms;
 
 fn main() -> Result<()> {
     hall_client::init_logging();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.run = cli.run.with_default_out("counter-out");
     if let Some(dir) = &cli.screenshot {
         return screenshots(&cli, dir);
     }
     let Some(server) = cli.server.clone() else { bail!("give --server URL (or --screenshot DIR)") };
-    if cli.headless || !headless::has_display() {
+    if cli.run.headless() {
         return run_headless(&cli, server);
     }
     run(&cli, server)
@@ -90,11 +85,11 @@ fn run_headless(cli: &Cli, server: String) -> Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, mpsc};
     use std::time::Instant;
-    std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
+    std::fs::create_dir_all(cli.run.out()).with_context(|| format!("creating {}", cli.run.out().display()))?;
     view::install_headless(1280, 800);
     let ui = CounterWindow::new()?;
-    let file = cli.out.join(format!("counter-{}.png", cli.window));
-    println!("counter-terminal: headless, window {}, screen every {} s in {}", cli.window, cli.every, file.display());
+    let file = cli.run.out().join(format!("counter-{}.png", cli.window));
+    println!("counter-terminal: headless, window {}, screen every {} s in {}", cli.window, cli.run.every, file.display());
     let (tx, rx) = mpsc::channel::<State>();
     let running = Arc::new(AtomicBool::new(true));
     let worker = if cli.auto_clerk {
@@ -114,7 +109,7 @@ fn run_headless(cli: &Cli, server: String) -> Result<()> {
         drop(tx);
         None
     };
-    let deadline = cli.duration.map(|d| Instant::now() + Duration::from_secs(d));
+    let deadline = cli.run.duration.map(|d| Instant::now() + Duration::from_secs(d));
     let mut state = State::default();
     let mut next_shot = Instant::now();
     while deadline.is_none_or(|d| Instant::now() < d) {
@@ -127,7 +122,7 @@ fn run_headless(cli: &Cli, server: String) -> Result<()> {
         if Instant::now() >= next_shot {
             view::show(&ui, &state, now_ms());
             view::snapshot_png(&ui, &file)?;
-            next_shot = Instant::now() + Duration::from_secs(cli.every.max(1));
+            next_shot = Instant::now() + Duration::from_secs(cli.run.every.max(1));
         }
     }
     // The clerk stops at its next step; the server keeps the session.

@@ -120,7 +120,7 @@ impl Terminal {
     }
 
     fn session(&self) -> Result<pb::Session, tonic::Status> {
-        self.state.session.clone().ok_or_else(|| no_session())
+        self.state.session.clone().ok_or_else(no_session)
     }
 
     fn win(&self) -> Result<pb::WindowRequest, tonic::Status> {
@@ -215,7 +215,7 @@ impl Terminal {
     async fn do_act(&mut self, action: Action) -> Result<String, tonic::Status> {
         let c = &mut self.counter;
         let win = || -> Result<pb::WindowRequest, tonic::Status> {
-            Ok(pb::WindowRequest { session: Some(self.state.session.clone().ok_or_else(|| no_session())?) })
+            Ok(pb::WindowRequest { session: Some(self.state.session.clone().ok_or_else(no_session)?) })
         };
         let session = self.state.session.clone();
         Ok(match action {

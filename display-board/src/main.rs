@@ -12,7 +12,7 @@ use clap::Parser;
 use display_board::model::{Board, Call, Filter};
 use display_board::view::{self, ViewOptions};
 use display_board::voice::{self, announcer, Announcer, Lang, VoicePack};
-use display_board::{follow, headless, sample, BoardAdapter, BoardWindow};
+use display_board::{follow, sample, BoardAdapter, BoardWindow};
 use hall_client::follow::Connection;
 use hall_client::time::{HallZone, now_ms};
 use slint::ComponentHandle;
@@ -54,24 +54,17 @@ struct Cli {
     /// No voice at all.
     #[arg(long)]
     mute: bool,
-    /// Run without a window (chosen by itself when there is no display):
-    /// the screen goes to `--out DIR/board.png` every `--every` seconds and
-    /// the announcements to WAV files in `--wav-dir`.
-    #[arg(long)]
-    headless: bool,
-    #[arg(long, default_value = "board-out")]
-    out: PathBuf,
-    #[arg(long, default_value_t = 5)]
-    every: u64,
-    /// Stop after this many seconds.
-    #[arg(long)]
-    duration: Option<u64>,
+    /// Headless mode: no window; the screen goes to `--out DIR` every
+    /// `--every` seconds (the board's announcements to `--wav-dir`).
+    #[command(flatten)]
+    run: hall_client::args::RunArgs,
 }
 
 
 fn main() -> Result<()> {
     hall_client::init_logging();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.run = cli.run.with_default_out("board-out");
     let lang = if cli.lang == "en" { Lang::En } else { Lang::Zh };
     let voice_dir = cli.voice.clone().unwrap_or_else(voice::pack::default_dir);
     if let Some(file) = &cli.announce_wav {
@@ -96,7 +89,7 @@ fn main() -> Result<()> {
     let Some(server) = cli.server.clone() else {
         bail!("give --server URL (or --screenshot DIR, or --announce-wav FILE)");
     };
-    if cli.headless || !headless::has_display() {
+    if cli.run.headless() {
         return run_headless(&cli, server, lang, &voice_dir);
     }
     run(&cli, server, lang, &voice_dir)
@@ -138,7 +131,7 @@ fn print_call(c: &Call) {
 fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Result<()> {
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
-    std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
+    std::fs::create_dir_all(cli.run.out()).with_context(|| format!("creating {}", cli.run.out().display()))?;
     view::install_headless(1920, 1080);
     let ui = BoardWindow::new()?;
     let opts = ViewOptions { lang, window: cli.window };
@@ -146,8 +139,8 @@ fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Pa
     let announcer = start_announcer(cli, lang, voice_dir, true)?;
     println!(
         "display-board: headless, screen every {} s in {}, announcements as WAV in {}",
-        cli.every,
-        cli.out.display(),
+        cli.run.every,
+        cli.run.out().display(),
         cli.wav_dir.display()
     );
     enum Update {
@@ -176,7 +169,7 @@ fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Pa
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
         rt.block_on(follow::follow(server, board, Box::new(ToLoop { tx, announcer })));
     });
-    let deadline = cli.duration.map(|d| Instant::now() + Duration::from_secs(d));
+    let deadline = cli.run.duration.map(|d| Instant::now() + Duration::from_secs(d));
     let mut next_shot = Instant::now();
     let mut zone = HallZone::default();
     let a = ui.global::<BoardAdapter>();
@@ -199,8 +192,8 @@ fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Pa
         slint::platform::update_timers_and_animations();
         if Instant::now() >= next_shot {
             a.set_clock(view::clock_text(lang, zone, now_ms()).into());
-            view::snapshot_png(&ui, &cli.out.join("board.png"))?;
-            next_shot = Instant::now() + Duration::from_secs(cli.every.max(1));
+            view::snapshot_png(&ui, &cli.run.out().join("board.png"))?;
+            next_shot = Instant::now() + Duration::from_secs(cli.run.every.max(1));
         }
     }
     Ok(())

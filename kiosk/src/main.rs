@@ -21,7 +21,7 @@ use kiosk::controller::{self, Controller, now_ms};
 use kiosk::devices::{self, PrinterHandle, ReaderEvent, Simulated};
 use kiosk::flow::{self, Input, PrintState, PrinterHealth, Screen, State, Touch};
 use hall_client::time::HallZone;
-use kiosk::{KioskAdapter, KioskWindow, headless, sample, view};
+use kiosk::{KioskAdapter, KioskWindow, sample, view};
 use slint::ComponentHandle;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -52,18 +52,10 @@ struct Cli {
     /// Render every screen to PNG files in DIR and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
-    /// Run without a window (chosen by itself when there is no display).
-    #[arg(long)]
-    headless: bool,
-    /// Where headless mode writes its screenshots (and the simulated printer its slips).
-    #[arg(long, default_value = "kiosk-out")]
-    out: PathBuf,
-    /// Seconds between headless screenshots.
-    #[arg(long, default_value_t = 5)]
-    every: u64,
-    /// Stop after this many seconds (default: run until stopped).
-    #[arg(long)]
-    duration: Option<u64>,
+    /// Headless mode: no window; the screen goes to `--out DIR` every
+    /// `--every` seconds (the board's announcements to `--wav-dir`).
+    #[command(flatten)]
+    run: hall_client::args::RunArgs,
     /// Landscape layout (1920×1080) instead of portrait (1080×1920).
     #[arg(long)]
     landscape: bool,
@@ -71,7 +63,8 @@ struct Cli {
 
 fn main() -> Result<()> {
     hall_client::init_logging();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.run = cli.run.with_default_out("kiosk-out");
     let mut cfg = match &cli.config {
         Some(p) => KioskConfig::load(p)?,
         None => KioskConfig::default(),
@@ -216,7 +209,7 @@ struct Devices {
 
 fn open_devices(cli: &Cli, cfg: &KioskConfig) -> Result<Devices> {
     let sim = if cfg.printer.port.is_empty() || cfg.reader.port.is_empty() {
-        let s = Simulated::start(paper(cfg), cli.out.join("slips")).context("starting the device simulators")?;
+        let s = Simulated::start(paper(cfg), cli.run.out().join("slips")).context("starting the device simulators")?;
         eprintln!(
             "kiosk: no device configured; simulated printer at {} (slips as PNG in {}), simulated reader at {}",
             s.printer_path(),
@@ -286,7 +279,7 @@ fn touch_of(kind: &str, arg: &str) -> Option<Touch> {
 }
 
 fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
-    let headless = cli.headless || !headless::has_display();
+    let headless = cli.run.headless();
     let devices = open_devices(cli, &cfg)?;
     // The hall's time zone as the latest catalogue says (the reader's dates
     // and the clock use it).
@@ -402,10 +395,10 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
             let _ = slint::quit_event_loop();
         });
     });
-    let deadline = cli.duration.map(|d| Instant::now() + Duration::from_secs(d));
+    let deadline = cli.run.duration.map(|d| Instant::now() + Duration::from_secs(d));
     if headless {
-        std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
-        println!("kiosk: headless, screenshots every {} s in {}", cli.every, cli.out.display());
+        std::fs::create_dir_all(cli.run.out()).with_context(|| format!("creating {}", cli.run.out().display()))?;
+        println!("kiosk: headless, screenshots every {} s in {}", cli.run.every, cli.run.out().display());
         let mut last = State::new(cfg.lang == "en");
         let mut next_shot = Instant::now();
         loop {
@@ -415,11 +408,11 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             }
             if Instant::now() >= next_shot {
-                next_shot = Instant::now() + Duration::from_secs(cli.every.max(1));
+                next_shot = Instant::now() + Duration::from_secs(cli.run.every.max(1));
                 view::show(&ui, &last, &settings, now_ms());
-                view::snapshot_png(&ui, &cli.out.join("kiosk.png"))?;
+                view::snapshot_png(&ui, &cli.run.out().join("kiosk.png"))?;
                 // The latest picture of each screen, so a run shows them all.
-                view::snapshot_png(&ui, &cli.out.join(format!("kiosk-{}.png", last.screen.name())))?;
+                view::snapshot_png(&ui, &cli.run.out().join(format!("kiosk-{}.png", last.screen.name())))?;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break;

@@ -4,8 +4,7 @@
 //!
 //! Fonts are embedded whole (`EmbedFiles`): names and categories come from
 //! the server, so the pre-rendered glyph mode (only the characters of .slint
-//! literals) would leave gaps. Debug info names elements, for tests that
-//! look elements up.
+//! literals) would leave gaps.
 //!
 //! Not for run-time code: that is `hall-client`.
 
@@ -17,7 +16,6 @@ pub fn compile(root: &str) {
     let library = std::collections::HashMap::from([("hall".to_string(), ui)]);
     let config = slint_build::CompilerConfiguration::new()
         .with_library_paths(library)
-        .with_debug_info(true)
         .embed_resources(slint_build::EmbedResourcesKind::EmbedFiles);
     if let Err(e) = slint_build::compile_with_config(root, config) {
         panic!("compiling {root}: {e}");
