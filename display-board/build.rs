@@ -1,9 +1,5 @@
-//! Compiles the board's one root .slint file. Fonts are embedded whole
-//! (EmbedFiles): the software renderer's pre-rendered glyph mode
-//! would only carry the characters that appear in .slint literals, and
-//! names, categories and notices come from the server.
+//! Compiles the board's one root .slint file against the shared Slint library
+//! (see `hall-client-build`).
 fn main() {
-    let config = slint_build::CompilerConfiguration::new()
-        .embed_resources(slint_build::EmbedResourcesKind::EmbedFiles);
-    slint_build::compile_with_config("ui/board.slint", config).expect("the board's Slint UI compiles");
+    hall_client_build::compile("ui/board.slint");
 }

@@ -1,18 +1,23 @@
 //! The clerk's counter terminal (窗口叫号终端).
 //!
-//! - [`terminal`]: the controller over gRPC — session, actions, the window's
-//!   queue (`GetMyQueue`), ratings — and errors in plain words.
-//! - [`view`]: the terminal's state → the Slint `CounterAdapter` global, and
-//!   headless rendering to PNG.
+//! - [`core`]: the pure core — `update(&mut State, Input) -> Vec<Effect>`:
+//!   keys and buttons, the event stream, the connection; the desk state.
+//! - [`terminal`]: runs the effects over gRPC — session, actions, the
+//!   window's queue (`GetMyQueue`), ratings.
+//! - [`view`]: the terminal's state → the Slint `CounterAdapter` global (and
+//!   Slint's typed actions back to the core's).
 //! - [`auto`]: a simulated clerk working a real terminal (demo, end-to-end test).
 //! - [`sample`]: representative data for screenshots without a server.
+//!
+//! Headless rendering, time, the event-stream follower and the words of
+//! refusals come from `hall_client`.
 
 pub mod auto;
-/// Rendering without a display: one file for the three Slint clients.
-#[path = "../../display-board/src/headless.rs"]
-pub mod headless;
+pub mod core;
 pub mod sample;
 pub mod terminal;
 pub mod view;
+
+pub use hall_client::headless;
 
 slint::include_modules!();

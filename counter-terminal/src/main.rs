@@ -10,9 +10,10 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use counter_terminal::core::{self, Input};
 use counter_terminal::terminal::{State, Terminal};
 use counter_terminal::view;
-use counter_terminal::{headless, sample, CounterAdapter, CounterWindow};
+use counter_terminal::{sample, CounterAdapter, CounterWindow};
 use slint::ComponentHandle;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,31 +39,23 @@ struct Cli {
     /// Simulated minutes per real minute for the auto clerk.
     #[arg(long, default_value_t = 60.0)]
     speed: f64,
-    /// Run without a window (chosen by itself when there is no display).
-    #[arg(long)]
-    headless: bool,
-    #[arg(long, default_value = "counter-out")]
-    out: PathBuf,
-    #[arg(long, default_value_t = 5)]
-    every: u64,
-    /// Stop after this many seconds.
-    #[arg(long)]
-    duration: Option<u64>,
+    /// Headless mode: no window; the screen goes to `--out DIR` every
+    /// `--every` seconds (the board's announcements to `--wav-dir`).
+    #[command(flatten)]
+    run: hall_client::args::RunArgs,
 }
 
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+use hall_client::time::now_ms;
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
-    let cli = Cli::parse();
+    hall_client::init_logging();
+    let mut cli = Cli::parse();
+    cli.run = cli.run.with_default_out("counter-out");
     if let Some(dir) = &cli.screenshot {
         return screenshots(&cli, dir);
     }
     let Some(server) = cli.server.clone() else { bail!("give --server URL (or --screenshot DIR)") };
-    if cli.headless || !headless::has_display() {
+    if cli.run.headless() {
         return run_headless(&cli, server);
     }
     run(&cli, server)
@@ -92,11 +85,11 @@ fn run_headless(cli: &Cli, server: String) -> Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, mpsc};
     use std::time::Instant;
-    std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
+    std::fs::create_dir_all(cli.run.out()).with_context(|| format!("creating {}", cli.run.out().display()))?;
     view::install_headless(1280, 800);
     let ui = CounterWindow::new()?;
-    let file = cli.out.join(format!("counter-{}.png", cli.window));
-    println!("counter-terminal: headless, window {}, screen every {} s in {}", cli.window, cli.every, file.display());
+    let file = cli.run.out().join(format!("counter-{}.png", cli.window));
+    println!("counter-terminal: headless, window {}, screen every {} s in {}", cli.window, cli.run.every, file.display());
     let (tx, rx) = mpsc::channel::<State>();
     let running = Arc::new(AtomicBool::new(true));
     let worker = if cli.auto_clerk {
@@ -116,7 +109,7 @@ fn run_headless(cli: &Cli, server: String) -> Result<()> {
         drop(tx);
         None
     };
-    let deadline = cli.duration.map(|d| Instant::now() + Duration::from_secs(d));
+    let deadline = cli.run.duration.map(|d| Instant::now() + Duration::from_secs(d));
     let mut state = State::default();
     let mut next_shot = Instant::now();
     while deadline.is_none_or(|d| Instant::now() < d) {
@@ -129,7 +122,7 @@ fn run_headless(cli: &Cli, server: String) -> Result<()> {
         if Instant::now() >= next_shot {
             view::show(&ui, &state, now_ms());
             view::snapshot_png(&ui, &file)?;
-            next_shot = Instant::now() + Duration::from_secs(cli.every.max(1));
+            next_shot = Instant::now() + Duration::from_secs(cli.run.every.max(1));
         }
     }
     // The clerk stops at its next step; the server keeps the session.
@@ -191,16 +184,6 @@ fn screenshots(cli: &Cli, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-enum Cmd {
-    Login(u32, String, String),
-    Act(String),
-    CallTicket(String),
-    CallBack(String),
-    Transfer(usize, bool),
-    Rate(u32, String),
-    Refresh,
-}
-
 fn run(cli: &Cli, server: String) -> Result<()> {
     let ui = CounterWindow::new()?;
     if cli.auto_clerk {
@@ -224,29 +207,29 @@ fn run(cli: &Cli, server: String) -> Result<()> {
     let a = ui.global::<CounterAdapter>();
     a.set_login_window(cli.window.to_string().into());
     a.set_login_clerk(cli.clerk.clone().unwrap_or_else(|| format!("c{:02}", cli.window)).into());
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Cmd>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Input>();
     {
         let tx = tx.clone();
         let weak = ui.as_weak();
         a.on_login(move || {
             if let Some(ui) = weak.upgrade() {
                 let a = ui.global::<CounterAdapter>();
-                let w = a.get_login_window().trim().parse().unwrap_or(0);
-                let _ = tx.send(Cmd::Login(w, a.get_login_clerk().to_string(), a.get_login_pin().to_string()));
+                let window = a.get_login_window().trim().parse().unwrap_or(0);
+                let _ = tx.send(Input::Login { window, clerk: a.get_login_clerk().to_string(), pin: a.get_login_pin().to_string() });
             }
         });
     }
     let t = tx.clone();
-    a.on_action(move |s| {
-        let _ = t.send(Cmd::Act(s.to_string()));
+    a.on_action(move |action| {
+        let _ = t.send(Input::Action(view::action(action)));
     });
     let t = tx.clone();
     a.on_call_ticket(move |n| {
-        let _ = t.send(Cmd::CallTicket(n.to_string()));
+        let _ = t.send(Input::CallTicket(n.to_string()));
     });
     let t = tx.clone();
     a.on_call_back(move |n| {
-        let _ = t.send(Cmd::CallBack(n.to_string()));
+        let _ = t.send(Input::CallBack(n.to_string()));
     });
     {
         let t = tx.clone();
@@ -255,7 +238,7 @@ fn run(cli: &Cli, server: String) -> Result<()> {
             if let Some(ui) = weak.upgrade() {
                 let a = ui.global::<CounterAdapter>();
                 a.set_show_transfer(false);
-                let _ = t.send(Cmd::Transfer(a.get_transfer_index().max(0) as usize, a.get_transfer_return()));
+                let _ = t.send(Input::Transfer { index: a.get_transfer_index().max(0) as usize, with_return: a.get_transfer_return() });
             }
         });
     }
@@ -264,21 +247,21 @@ fn run(cli: &Cli, server: String) -> Result<()> {
         let weak = ui.as_weak();
         a.on_rate(move |r| {
             let reason = weak.upgrade().map(|ui| ui.global::<CounterAdapter>().get_rating_reason().to_string()).unwrap_or_default();
-            let _ = t.send(Cmd::Rate(r.max(1) as u32, reason));
+            let _ = t.send(Input::Rate { rating: r.max(1) as u32, reason });
         });
     }
     let weak = ui.as_weak();
     let url = server.clone();
     let events_tx = tx.clone();
-    // One refresh at a time: a busy hall sends many events, and each would
-    // otherwise cost a GetMyQueue even when one read covers them all.
-    let refresh_pending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let pending = refresh_pending.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
         rt.block_on(async move {
             // The event stream: any event may change this window's queue.
-            tokio::spawn(follow_events(url.clone(), events_tx, pending));
+            let follow_url = url.clone();
+            tokio::spawn(async move {
+                let mut to_core = ToCore(events_tx);
+                hall_client::follow::follow(follow_url, Default::default(), &mut to_core).await;
+            });
             let push = |state: &State| {
                 let state = state.clone();
                 let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &state, now_ms()));
@@ -293,37 +276,29 @@ fn run(cli: &Cli, server: String) -> Result<()> {
                 }
             };
             push(&term.state);
-            while let Some(cmd) = rx.recv().await {
-                match cmd {
-                    Cmd::Login(w, c, p) => {
-                        term.login(w, &c, &p).await;
-                    }
-                    Cmd::Act(a) => {
-                        term.act(&a).await;
-                    }
-                    Cmd::CallTicket(n) => {
-                        term.call_ticket(&n).await;
-                    }
-                    Cmd::CallBack(n) => {
-                        term.call_back(&n).await;
-                    }
-                    Cmd::Transfer(i, ret) => {
-                        let targets = view::transfer_targets(&term.state);
-                        if let Some((_, target)) = targets.into_iter().nth(i) {
-                            term.transfer(target, ret).await;
+            let mut backlog = std::collections::VecDeque::new();
+            loop {
+                let input = match backlog.pop_front() {
+                    Some(i) => i,
+                    None => match rx.recv().await {
+                        Some(i) => i,
+                        None => break,
+                    },
+                };
+                // Events that queued up meanwhile are covered by one read.
+                if input == Input::Event {
+                    while let Ok(next) = rx.try_recv() {
+                        if next != Input::Event {
+                            backlog.push_back(next);
                         }
                     }
-                    Cmd::Rate(r, reason) => {
-                        term.rate(r, &reason).await;
-                    }
-                    Cmd::Refresh => {
-                        refresh_pending.store(false, std::sync::atomic::Ordering::SeqCst);
-                        if !term.state.connected {
-                            let _ = term.reconnect(&url).await;
-                        } else {
-                            term.refresh().await;
-                        }
-                    }
+                }
+                let reads_queue = matches!(input, Input::Event | Input::Stream(_));
+                for effect in core::update(&mut term.state, input) {
+                    term.apply(effect, &url).await;
+                }
+                if reads_queue {
+                    core::update(&mut term.state, Input::Refreshed);
                 }
                 push(&term.state);
             }
@@ -333,41 +308,18 @@ fn run(cli: &Cli, server: String) -> Result<()> {
     Ok(())
 }
 
-/// Subscribes to the event stream from the last sequence seen and asks for
-/// a refresh on every event; reconnects with backoff.
-async fn follow_events(
-    url: String,
-    tx: tokio::sync::mpsc::UnboundedSender<Cmd>,
-    pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
-    use hall_proto::v1 as pb;
-    let refresh = || {
-        if !pending.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            let _ = tx.send(Cmd::Refresh);
-        }
-    };
-    let mut last = 0u64;
-    let mut delay = Duration::from_millis(200);
-    loop {
-        if let Ok(ch) = hall_proto::client::connect_with_backoff(&url, 1, Duration::from_secs(1)).await {
-            let mut c = pb::event_service_client::EventServiceClient::new(ch);
-            if last == 0
-                && let Ok(s) = c.snapshot(pb::SnapshotRequest {}).await
-            {
-                last = s.into_inner().seq;
-            }
-            if let Ok(stream) = c.subscribe(pb::SubscribeRequest { from_seq: last + 1 }).await {
-                let mut stream = stream.into_inner();
-                refresh();
-                delay = Duration::from_millis(200);
-                while let Ok(Some(ev)) = stream.message().await {
-                    last = ev.seq;
-                    refresh();
-                }
-            }
-        }
-        refresh();
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+/// The event stream into the core: every event (the queue may have changed)
+/// and every change of the connection.
+struct ToCore(tokio::sync::mpsc::UnboundedSender<Input>);
+
+impl hall_client::follow::Handler for ToCore {
+    fn event(&mut self, _event: &hall_proto::v1::Event) {
+        let _ = self.0.send(Input::Event);
+    }
+    fn connection(&mut self, state: hall_client::follow::Connection) {
+        let _ = self.0.send(Input::Stream(state));
+    }
+    fn finished(&self) -> bool {
+        self.0.is_closed()
     }
 }

@@ -3,9 +3,12 @@
 //! (`GetMyQueue`), so the screen always shows the server's truth; after a
 //! reconnect (or a server restart) the same session finds its current ticket.
 
+use crate::core::{Action, Effect};
+use hall_client::follow::Connection;
+use hall_client::texts::Lang;
+use hall_client::time::HallZone;
 use hall_proto::v1 as pb;
 use hall_proto::v1::counter_service_client::CounterServiceClient;
-use hall_proto::v1::kiosk_service_client::KioskServiceClient;
 use std::collections::HashMap;
 use tonic::transport::Channel;
 
@@ -28,8 +31,15 @@ pub struct State {
     /// The ticket just finished, waiting for the citizen's rating.
     pub rating_for: Option<String>,
     pub login_error: String,
+    /// The event stream's connection (none before the first report).
+    pub stream: Option<Connection>,
+    /// A queue read is under way (the core asks for one at a time).
+    pub refresh_pending: bool,
+    /// The hall's time zone, from the catalogue.
+    pub zone: HallZone,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Category(String),
     Window(u32),
@@ -37,46 +47,24 @@ pub enum Target {
 
 pub struct Terminal {
     counter: CounterServiceClient<Channel>,
-    kiosk: KioskServiceClient<Channel>,
     pub state: State,
 }
 
-/// A server error in words a clerk understands (Chinese), keeping the
-/// server's own detail where no translation fits.
+/// The refusal of an action without a session, typed like the server's.
+fn no_session() -> tonic::Status {
+    hall_proto::errors::refusal(tonic::Code::FailedPrecondition, hall_proto::errors::ErrorReason::NoSession, "not logged in")
+}
+
+/// A server refusal in words a clerk understands (the shared table).
 pub fn plain(status: &tonic::Status) -> String {
-    let m = status.message();
-    let known = [
-        ("clerk id or PIN is wrong", "工号或密码错误，请重新输入".to_string()),
-        ("no ticket is waiting", "当前没有等候的号".to_string()),
-        ("has no current ticket", "当前没有正在办理的号".to_string()),
-        ("is paused", "窗口已暂停服务，请先恢复".to_string()),
-        ("not logged in", "登录已失效，请重新登录".to_string()),
-        ("already been rated", "该号已经评价过".to_string()),
-    ];
-    if let Some((_, zh)) = known.iter().find(|(k, _)| m.contains(k)) {
-        return zh.clone();
-    }
-    if let Some(rest) = m.split("is already taken by ").nth(1) {
-        return format!("该窗口已由 {rest} 登录，请联系其先退出");
-    }
-    if m.contains("still has ticket") {
-        return format!("当前号尚未处理完，请先办结、过号或挂起（{m}）");
-    }
-    match status.code() {
-        tonic::Code::Unavailable | tonic::Code::Cancelled => "与服务器连接中断，正在重连".into(),
-        tonic::Code::NotFound => format!("没有找到：{m}"),
-        tonic::Code::FailedPrecondition => format!("现在不能这样操作：{m}"),
-        tonic::Code::InvalidArgument => format!("输入有误：{m}"),
-        _ => format!("操作未完成：{m}"),
-    }
+    hall_client::texts::refusal(status, Lang::Zh)
 }
 
 impl Terminal {
     pub async fn connect(url: &str) -> anyhow::Result<Terminal> {
         let ch = hall_proto::client::connect_with_backoff(url, 20, std::time::Duration::from_secs(2)).await?;
         let mut t = Terminal {
-            counter: CounterServiceClient::new(ch.clone()),
-            kiosk: KioskServiceClient::new(ch),
+            counter: CounterServiceClient::new(ch),
             state: State { connected: true, ..Default::default() },
         };
         t.load_catalog().await;
@@ -86,8 +74,7 @@ impl Terminal {
     /// Points the terminal at a (restarted) server, keeping the session.
     pub async fn reconnect(&mut self, url: &str) -> anyhow::Result<()> {
         let ch = hall_proto::client::connect_with_backoff(url, 20, std::time::Duration::from_secs(2)).await?;
-        self.counter = CounterServiceClient::new(ch.clone());
-        self.kiosk = KioskServiceClient::new(ch);
+        self.counter = CounterServiceClient::new(ch);
         self.state.connected = true;
         self.load_catalog().await;
         self.refresh().await;
@@ -95,8 +82,12 @@ impl Terminal {
     }
 
     async fn load_catalog(&mut self) {
-        if let Ok(c) = self.kiosk.get_catalog(pb::GetCatalogRequest::default()).await {
+        // Through the counter's own service: a hall that gates kiosks with
+        // device tokens must not hide category names from its clerks.
+        let req = pb::WindowRequest { session: self.state.session.clone() };
+        if let Ok(c) = self.counter.get_catalog(req).await {
             let c = c.into_inner();
+            self.state.zone = HallZone::of(&c);
             for cat in c.categories {
                 let materials = cat.guidance.map(|g| g.materials).unwrap_or_default();
                 self.state.categories.insert(cat.code.clone(), CategoryInfo { name: cat.name_zh.clone(), materials });
@@ -128,7 +119,7 @@ impl Terminal {
     }
 
     fn session(&self) -> Result<pb::Session, tonic::Status> {
-        self.state.session.clone().ok_or_else(|| tonic::Status::failed_precondition("not logged in"))
+        self.state.session.clone().ok_or_else(no_session)
     }
 
     fn win(&self) -> Result<pb::WindowRequest, tonic::Status> {
@@ -168,32 +159,73 @@ impl Terminal {
         }
     }
 
-    /// One action by name (the button and F-key names of the screen).
+    /// One action by name (`call-next`, `recall`, …: [`Action::name`]).
     pub async fn act(&mut self, action: &str) -> bool {
+        match Action::from_name(action) {
+            Some(a) => self.run(a).await,
+            None => {
+                self.report(Err(tonic::Status::invalid_argument(format!("unknown action {action}"))));
+                false
+            }
+        }
+    }
+
+    /// Runs one action, then re-reads the queue.
+    pub async fn run(&mut self, action: Action) -> bool {
         let r = self.do_act(action).await;
         let ok = r.is_ok();
         self.report(r);
-        if action != "logout" {
+        if action != Action::Logout {
             self.refresh().await;
         }
         ok
     }
 
-    async fn do_act(&mut self, action: &str) -> Result<String, tonic::Status> {
+    /// Runs one effect of the core ([`crate::core::update`]).
+    pub async fn apply(&mut self, effect: Effect, url: &str) {
+        match effect {
+            Effect::Act(a) => {
+                self.run(a).await;
+            }
+            Effect::Login { window, clerk, pin } => {
+                self.login(window, &clerk, &pin).await;
+            }
+            Effect::CallTicket(n) => {
+                self.call_ticket(&n).await;
+            }
+            Effect::CallBack(n) => {
+                self.call_back(&n).await;
+            }
+            Effect::Transfer(target, with_return) => {
+                self.transfer(target, with_return).await;
+            }
+            Effect::Rate(r, reason) => {
+                self.rate(r, &reason).await;
+            }
+            Effect::Refresh => self.refresh().await,
+            Effect::Reconnect => {
+                if let Err(e) = self.reconnect(url).await {
+                    tracing::debug!(error = %e, "reconnecting");
+                }
+            }
+        }
+    }
+
+    async fn do_act(&mut self, action: Action) -> Result<String, tonic::Status> {
         let c = &mut self.counter;
         let win = || -> Result<pb::WindowRequest, tonic::Status> {
-            Ok(pb::WindowRequest { session: Some(self.state.session.clone().ok_or_else(|| tonic::Status::failed_precondition("not logged in"))?) })
+            Ok(pb::WindowRequest { session: Some(self.state.session.clone().ok_or_else(no_session)?) })
         };
         let session = self.state.session.clone();
         Ok(match action {
-            "call-next" => {
+            Action::CallNext => {
                 let t = c.call_next(win()?).await?.into_inner();
                 format!("已呼叫 {}：{}", t.number, t.call_reason)
             }
-            "recall" => format!("已重呼 {}", c.recall(win()?).await?.into_inner().number),
-            "start" => format!("开始办理 {}", c.start_service(win()?).await?.into_inner().number),
-            "finish" | "unresolved" => {
-                let resolved = action == "finish";
+            Action::Recall => format!("已重呼 {}", c.recall(win()?).await?.into_inner().number),
+            Action::Start => format!("开始办理 {}", c.start_service(win()?).await?.into_inner().number),
+            Action::Finish | Action::Unresolved => {
+                let resolved = action == Action::Finish;
                 let req = pb::FinishRequest {
                     session,
                     outcome: if resolved { pb::FinishOutcome::Resolved } else { pb::FinishOutcome::Unresolved } as i32,
@@ -203,26 +235,25 @@ impl Terminal {
                 self.state.rating_for = Some(t.number.clone());
                 if resolved { format!("{} 已办结，请办事人评价", t.number) } else { format!("{} 未办结，已生成回访事项", t.number) }
             }
-            "no-show" => format!("{} 已过号", c.no_show(win()?).await?.into_inner().number),
-            "suspend" => {
+            Action::NoShow => format!("{} 已过号", c.no_show(win()?).await?.into_inner().number),
+            Action::Suspend => {
                 let t = c.suspend(pb::SuspendRequest { session, reason: "补充材料".into() }).await?.into_inner();
                 format!("{} 已挂起，可随时回呼", t.number)
             }
-            "pause" => {
+            Action::Pause => {
                 c.pause(pb::PauseRequest { session, reason: "暂离".into() }).await?;
                 "已暂停服务".into()
             }
-            "resume" => {
+            Action::Resume => {
                 c.resume(win()?).await?;
                 "已恢复服务".into()
             }
-            "logout" => {
+            Action::Logout => {
                 c.logout(win()?).await?;
                 self.state.session = None;
                 self.state.queue = None;
                 "已退出登录".into()
             }
-            other => return Err(tonic::Status::invalid_argument(format!("unknown action {other}"))),
         })
     }
 

@@ -1,23 +1,17 @@
-//! The terminal's state → the Slint `CounterAdapter` global; headless
-//! rendering for screenshots and tests.
+//! The terminal's state → the Slint `CounterAdapter` global, and the
+//! screen's typed actions back to the core's; headless rendering for
+//! screenshots and tests.
+//!
+//! Not for decisions: [`crate::core`] makes them.
 
-use crate::terminal::{State, Target};
-use crate::{CounterAdapter, CounterWindow, TicketRow};
+use crate::core::{self, Action, Desk};
+use crate::terminal::State;
+use crate::{CounterAction, CounterAdapter, CounterWindow, DeskState, TicketRow};
+use hall_client::follow::Connection;
+use hall_client::texts::{self, Lang};
 use hall_proto::v1 as pb;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::rc::Rc;
-
-fn priority_label(p: i32) -> &'static str {
-    match pb::PriorityClass::try_from(p).unwrap_or(pb::PriorityClass::Normal) {
-        pb::PriorityClass::Elderly => "老年人",
-        pb::PriorityClass::Disabled => "残疾人",
-        pb::PriorityClass::Veteran => "军人",
-        pb::PriorityClass::Pregnant => "孕妇",
-        pb::PriorityClass::Appointment => "预约",
-        pb::PriorityClass::KeyProject => "帮办",
-        _ => "",
-    }
-}
 
 fn minutes_since(ms: i64, now_ms: i64) -> String {
     if ms <= 0 {
@@ -26,27 +20,17 @@ fn minutes_since(ms: i64, now_ms: i64) -> String {
     format!("{} 分钟", ((now_ms - ms) / 60_000).max(0))
 }
 
-/// Transfer targets offered in the dialog: every category but the current one.
-pub fn transfer_targets(state: &State) -> Vec<(String, Target)> {
-    let current = state.queue.as_ref().and_then(|q| q.current.as_ref()).map(|t| t.category.clone()).unwrap_or_default();
-    let mut cats: Vec<(&String, &crate::terminal::CategoryInfo)> =
-        state.categories.iter().filter(|(c, i)| **c != current && !i.materials.is_empty()).collect();
-    cats.sort_by(|a, b| a.0.cmp(b.0));
-    cats.into_iter().take(9).map(|(c, i)| (format!("{}（{}）", i.name, c), Target::Category(c.clone()))).collect()
-}
+pub use crate::core::transfer_targets;
 
 /// "设备提醒：kiosk-1/printer 打印纸已用完 · kiosk-2/printer 打印纸将尽".
 pub fn device_alert_text(alerts: &[pb::DeviceAlert]) -> String {
     if alerts.is_empty() {
         return String::new();
     }
+    // A printer that cannot print stops its kiosk's issuing.
     let words = |s: &str| match s {
-        "paper_out" => "打印纸已用完，已暂停取号",
-        "paper_near_end" => "打印纸将尽，请及时更换",
-        "cover_open" => "打印机盖未关好，已暂停取号",
-        "cutter_error" => "打印机切纸故障",
-        "offline" => "设备无响应",
-        _ => "设备故障",
+        "paper_out" | "cover_open" => format!("{}，已暂停取号", texts::printer_state(s, Lang::Zh)),
+        _ => texts::printer_state(s, Lang::Zh).to_string(),
     };
     let parts: Vec<String> = alerts.iter().map(|d| format!("{} {}（{}）", d.device_id, words(&d.status), d.status)).collect();
     format!("设备提醒：{}", parts.join(" · "))
@@ -57,7 +41,7 @@ fn row(state: &State, t: &pb::Ticket, now_ms: i64) -> TicketRow {
     TicketRow {
         number: t.number.clone().into(),
         category: name.into(),
-        priority: priority_label(t.priority).into(),
+        priority: texts::priority_of(t.priority, Lang::Zh).into(),
         waited: minutes_since(t.issued_at_ms, now_ms).into(),
         note: t.masked_name.clone().into(),
     }
@@ -66,7 +50,14 @@ fn row(state: &State, t: &pb::Ticket, now_ms: i64) -> TicketRow {
 pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     let a = ui.global::<CounterAdapter>();
     a.set_logged_in(state.session.is_some());
-    a.set_connected(state.connected);
+    let stream_lost = match state.stream {
+        Some(Connection::Reconnecting { since_ms }) => Some(since_ms),
+        _ => None,
+    };
+    a.set_connected(state.connected && stream_lost.is_none());
+    let since = stream_lost.map(|ms| state.zone.format(ms, "%H:%M:%S")).unwrap_or_default();
+    a.set_banner(format!("{} 操作已暂停", texts::reconnecting(&since, Lang::Zh)).into());
+    a.set_desk_state(desk_state(core::desk(state)));
     a.set_login_error(state.login_error.clone().into());
     a.set_message(state.message.clone().into());
     a.set_message_is_error(state.message_is_error);
@@ -83,16 +74,6 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     if let Some(w) = &q.window {
         a.set_window_name(w.name.clone().into());
         a.set_clerk_name(format!("{} {}", w.clerk_id, w.clerk_name).into());
-        // The F8 button compares with "暂停服务" exactly.
-        a.set_window_state(
-            match w.state {
-                3 => "暂停服务",
-                4 => "服务中",
-                2 => "空闲",
-                _ => "未登录",
-            }
-            .into(),
-        );
     }
     match &q.current {
         Some(t) => {
@@ -134,4 +115,30 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     }
 }
 
-pub use crate::headless::{install_headless, snapshot_png};
+fn desk_state(d: Desk) -> DeskState {
+    match d {
+        Desk::Closed => DeskState::Closed,
+        Desk::Idle => DeskState::Idle,
+        Desk::Called => DeskState::Called,
+        Desk::Serving => DeskState::Serving,
+        Desk::Paused => DeskState::Paused,
+    }
+}
+
+/// The screen's action as the core's.
+pub fn action(a: CounterAction) -> Action {
+    match a {
+        CounterAction::CallNext => Action::CallNext,
+        CounterAction::Recall => Action::Recall,
+        CounterAction::Start => Action::Start,
+        CounterAction::Finish => Action::Finish,
+        CounterAction::NoShow => Action::NoShow,
+        CounterAction::Suspend => Action::Suspend,
+        CounterAction::Pause => Action::Pause,
+        CounterAction::Resume => Action::Resume,
+        CounterAction::Unresolved => Action::Unresolved,
+        CounterAction::Logout => Action::Logout,
+    }
+}
+
+pub use hall_client::headless::{install_headless, snapshot_png};

@@ -1,11 +1,14 @@
-//! Keeps a [`Board`] in step with the server. The first connection takes a
-//! snapshot; after that the board subscribes from its last sequence + 1, so
-//! a board whose stream was cut gets every event it missed, in order, before
-//! live ones (the server replays them from its log).
+//! Keeps a [`Board`] in step with the server through the shared follower
+//! (`hall_client::follow`): a snapshot first, then `Subscribe(from_seq =
+//! last + 1)`, so a board whose stream was cut gets every event it missed,
+//! in order, before live ones. The catalogue is read on each connection (the
+//! hall's time zone) and the snapshot every 20 s (waiting counts that events
+//! do not carry). Everything goes through [`crate::core::update`].
 
+use crate::core::{self, Effect, Input};
 use crate::model::{Board, Call};
+use hall_client::follow::{self as shared, CatalogReads, Connection, Handler, Options};
 use hall_proto::v1 as pb;
-use hall_proto::v1::event_service_client::EventServiceClient;
 use std::time::Duration;
 use tonic::transport::Channel;
 
@@ -13,63 +16,54 @@ use tonic::transport::Channel;
 pub trait Sink: Send {
     /// The board changed; `call` is set when a call (or recall) arrived.
     fn changed(&mut self, board: &Board, call: Option<&Call>);
-    fn connection(&mut self, connected: bool);
+    fn connection(&mut self, state: Connection);
+}
+
+fn options() -> Options {
+    Options { device_token: String::new(), catalog: CatalogReads::OnConnect, snapshot_every: Some(Duration::from_secs(20)) }
+}
+
+/// The follower's callbacks as core inputs; the core's effects to the sink.
+struct ToCore<'a> {
+    board: &'a mut Board,
+    sink: &'a mut dyn Sink,
+}
+
+impl ToCore<'_> {
+    fn input(&mut self, input: Input) {
+        for effect in core::update(self.board, input) {
+            match effect {
+                Effect::Call(c) => self.sink.changed(self.board, Some(&c)),
+                Effect::Redraw => self.sink.changed(self.board, None),
+            }
+        }
+    }
+}
+
+impl Handler for ToCore<'_> {
+    fn snapshot(&mut self, s: &pb::BoardState, fresh: bool) {
+        self.input(if fresh { Input::Snapshot(s.clone()) } else { Input::Refresh(s.clone()) });
+    }
+    fn event(&mut self, e: &pb::Event) {
+        self.input(Input::Event(e.clone()));
+    }
+    fn catalog(&mut self, c: &pb::Catalog) {
+        self.input(Input::Catalog(c.clone()));
+    }
+    fn connection(&mut self, state: Connection) {
+        self.input(Input::Connection(state));
+        self.sink.connection(state);
+    }
 }
 
 /// One session: snapshot if the board is empty, then events until the
 /// stream ends or fails.
 pub async fn sync_once(channel: Channel, board: &mut Board, sink: &mut dyn Sink) -> Result<(), tonic::Status> {
-    let mut client = EventServiceClient::new(channel);
-    if board.seq == 0 {
-        let s = client.snapshot(pb::SnapshotRequest {}).await?.into_inner();
-        board.apply_snapshot(&s);
-        sink.changed(board, None);
-    }
-    let mut stream = client.subscribe(pb::SubscribeRequest { from_seq: board.seq + 1 }).await?.into_inner();
-    sink.connection(true);
-    let mut refresh = tokio::time::interval(Duration::from_secs(20));
-    refresh.tick().await;
-    loop {
-        tokio::select! {
-            msg = stream.message() => {
-                let Some(ev) = msg? else { return Ok(()) };
-                let call = board.apply_event(&ev);
-                sink.changed(board, call.as_ref());
-            }
-            _ = refresh.tick() => {
-                // Waiting counts also change on cancels, no-shows and
-                // transfers, which events do not count: take them from a
-                // fresh snapshot now and then.
-                if let Ok(s) = client.snapshot(pb::SnapshotRequest {}).await {
-                    board.refresh_queues(&s.into_inner());
-                    sink.changed(board, None);
-                }
-            }
-        }
-    }
+    let mut seq = board.seq;
+    shared::session(channel, &mut seq, &options(), &mut ToCore { board, sink }).await
 }
 
 /// Follows the server forever, reconnecting with backoff.
 pub async fn follow(url: String, mut board: Board, mut sink: Box<dyn Sink>) {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match hall_proto::client::connect_with_backoff(&url, 1, Duration::from_secs(1)).await {
-            Ok(ch) => {
-                let result = sync_once(ch, &mut board, sink.as_mut()).await;
-                if let Err(status) = &result {
-                    tracing::warn!(%status, "event stream ended");
-                    // The server no longer has our position (new data
-                    // folder): start over from a snapshot.
-                    if matches!(status.code(), tonic::Code::OutOfRange | tonic::Code::InvalidArgument) {
-                        board.seq = 0;
-                    }
-                }
-                delay = Duration::from_millis(200);
-            }
-            Err(e) => tracing::debug!(error = %e, "server unreachable"),
-        }
-        sink.connection(false);
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
+    shared::follow(url, options(), &mut ToCore { board: &mut board, sink: sink.as_mut() }).await;
 }

@@ -12,9 +12,12 @@ use clap::Parser;
 use display_board::model::{Board, Call, Filter};
 use display_board::view::{self, ViewOptions};
 use display_board::voice::{self, announcer, Announcer, Lang, VoicePack};
-use display_board::{follow, headless, sample, BoardAdapter, BoardWindow};
+use display_board::{follow, sample, BoardAdapter, BoardWindow};
+use hall_client::follow::Connection;
+use hall_client::time::{HallZone, now_ms};
 use slint::ComponentHandle;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 #[derive(Parser)]
 #[command(name = "display-board", about = "Lobby screen (综合显示屏) and window screens (窗口屏) with spoken calls")]
@@ -51,24 +54,17 @@ struct Cli {
     /// No voice at all.
     #[arg(long)]
     mute: bool,
-    /// Run without a window (chosen by itself when there is no display):
-    /// the screen goes to `--out DIR/board.png` every `--every` seconds and
-    /// the announcements to WAV files in `--wav-dir`.
-    #[arg(long)]
-    headless: bool,
-    #[arg(long, default_value = "board-out")]
-    out: PathBuf,
-    #[arg(long, default_value_t = 5)]
-    every: u64,
-    /// Stop after this many seconds.
-    #[arg(long)]
-    duration: Option<u64>,
+    /// Headless mode: no window; the screen goes to `--out DIR` every
+    /// `--every` seconds (the board's announcements to `--wav-dir`).
+    #[command(flatten)]
+    run: hall_client::args::RunArgs,
 }
 
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
-    let cli = Cli::parse();
+    hall_client::init_logging();
+    let mut cli = Cli::parse();
+    cli.run = cli.run.with_default_out("board-out");
     let lang = if cli.lang == "en" { Lang::En } else { Lang::Zh };
     let voice_dir = cli.voice.clone().unwrap_or_else(voice::pack::default_dir);
     if let Some(file) = &cli.announce_wav {
@@ -93,7 +89,7 @@ fn main() -> Result<()> {
     let Some(server) = cli.server.clone() else {
         bail!("give --server URL (or --screenshot DIR, or --announce-wav FILE)");
     };
-    if cli.headless || !headless::has_display() {
+    if cli.run.headless() {
         return run_headless(&cli, server, lang, &voice_dir);
     }
     run(&cli, server, lang, &voice_dir)
@@ -135,7 +131,7 @@ fn print_call(c: &Call) {
 fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Result<()> {
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
-    std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
+    std::fs::create_dir_all(cli.run.out()).with_context(|| format!("creating {}", cli.run.out().display()))?;
     view::install_headless(1920, 1080);
     let ui = BoardWindow::new()?;
     let opts = ViewOptions { lang, window: cli.window };
@@ -143,13 +139,12 @@ fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Pa
     let announcer = start_announcer(cli, lang, voice_dir, true)?;
     println!(
         "display-board: headless, screen every {} s in {}, announcements as WAV in {}",
-        cli.every,
-        cli.out.display(),
+        cli.run.every,
+        cli.run.out().display(),
         cli.wav_dir.display()
     );
     enum Update {
         Board(Box<Board>, bool),
-        Connected(bool),
     }
     struct ToLoop {
         tx: mpsc::Sender<Update>,
@@ -165,9 +160,8 @@ fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Pa
             }
             let _ = self.tx.send(Update::Board(Box::new(board.clone()), call.is_some()));
         }
-        fn connection(&mut self, connected: bool) {
-            let _ = self.tx.send(Update::Connected(connected));
-        }
+        // The board carries its connection; `changed` redraws it.
+        fn connection(&mut self, _state: Connection) {}
     }
     let (tx, rx) = mpsc::channel();
     let board = Board::new(Filter { zone: cli.zone.clone() });
@@ -175,34 +169,31 @@ fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Pa
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
         rt.block_on(follow::follow(server, board, Box::new(ToLoop { tx, announcer })));
     });
-    let deadline = cli.duration.map(|d| Instant::now() + Duration::from_secs(d));
+    let deadline = cli.run.duration.map(|d| Instant::now() + Duration::from_secs(d));
     let mut next_shot = Instant::now();
-    let mut flash_until = None::<Instant>;
+    let mut zone = HallZone::default();
     let a = ui.global::<BoardAdapter>();
     a.set_connected(false);
     while deadline.is_none_or(|d| Instant::now() < d) {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(Update::Board(b, call)) => {
                 view::show(&ui, &b, &opts);
+                zone = b.zone;
                 if call {
-                    a.set_flash(true);
-                    flash_until = Some(Instant::now() + Duration::from_secs(3));
+                    a.set_call_serial(a.get_call_serial().wrapping_add(1));
                     // The flashing call is worth a picture of its own.
                     next_shot = Instant::now() + Duration::from_millis(400);
                 }
             }
-            Ok(Update::Connected(c)) => a.set_connected(c),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        if flash_until.is_some_and(|t| Instant::now() >= t) {
-            a.set_flash(false);
-            flash_until = None;
-        }
+        // The window's own timers (the flash ends by itself).
+        slint::platform::update_timers_and_animations();
         if Instant::now() >= next_shot {
-            a.set_clock(view::clock_text(lang, chrono::Utc::now()).into());
-            view::snapshot_png(&ui, &cli.out.join("board.png"))?;
-            next_shot = Instant::now() + Duration::from_secs(cli.every.max(1));
+            a.set_clock(view::clock_text(lang, zone, now_ms()).into());
+            view::snapshot_png(&ui, &cli.run.out().join("board.png"))?;
+            next_shot = Instant::now() + Duration::from_secs(cli.run.every.max(1));
         }
     }
     Ok(())
@@ -228,7 +219,7 @@ fn screenshots(cli: &Cli, dir: &std::path::Path, lang: Lang) -> Result<()> {
     board.apply_snapshot(&state);
     view::install_headless(1920, 1080);
     let ui = BoardWindow::new()?;
-    let now = chrono::Utc::now();
+    let now = now_ms();
     let shots: [(&str, Lang, Option<u32>, bool, bool); 5] = [
         ("board.png", lang, None, true, false),
         ("board-flash.png", lang, None, true, true),
@@ -240,10 +231,10 @@ fn screenshots(cli: &Cli, dir: &std::path::Path, lang: Lang) -> Result<()> {
         view::set_labels(&ui, l);
         view::show(&ui, &board, &ViewOptions { lang: l, window });
         let a = ui.global::<BoardAdapter>();
-        a.set_clock(view::clock_text(l, now).into());
+        a.set_clock(view::clock_text(l, board.zone, now).into());
         a.set_connected(connected);
         a.set_flash(flash);
-        a.set_notice_offset(40.0);
+        a.set_ticker_running(false);
         // Let the flash's colour animation finish.
         std::thread::sleep(std::time::Duration::from_millis(350));
         let path = dir.join(name);
@@ -264,6 +255,7 @@ fn run(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Re
         ui: slint::Weak<BoardWindow>,
         opts: ViewOptions,
         announcer: Option<Announcer>,
+        zone: Arc<Mutex<HallZone>>,
     }
     impl follow::Sink for ToUi {
         fn changed(&mut self, board: &Board, call: Option<&Call>) {
@@ -273,44 +265,35 @@ fn run(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Re
             if let (Some(a), Some(c)) = (&self.announcer, call) {
                 a.announce(&c.number, c.window);
             }
+            *self.zone.lock().unwrap_or_else(|e| e.into_inner()) = board.zone;
             let (board, opts, flash) = (board.clone(), self.opts.clone(), call.is_some());
             let _ = self.ui.upgrade_in_event_loop(move |ui| {
                 view::show(&ui, &board, &opts);
                 if flash {
-                    ui.global::<BoardAdapter>().set_flash(true);
-                    let weak = ui.as_weak();
-                    slint::Timer::single_shot(std::time::Duration::from_secs(3), move || {
-                        if let Some(ui) = weak.upgrade() {
-                            ui.global::<BoardAdapter>().set_flash(false);
-                        }
-                    });
+                    // The window flashes the call for a few seconds by itself.
+                    let a = ui.global::<BoardAdapter>();
+                    a.set_call_serial(a.get_call_serial().wrapping_add(1));
                 }
             });
         }
-        fn connection(&mut self, connected: bool) {
-            let _ = self.ui.upgrade_in_event_loop(move |ui| ui.global::<BoardAdapter>().set_connected(connected));
-        }
+        // The board carries its connection; `changed` redraws it.
+        fn connection(&mut self, _state: Connection) {}
     }
-    let sink = ToUi { ui: ui.as_weak(), opts, announcer };
+    let zone = Arc::new(Mutex::new(HallZone::default()));
+    let sink = ToUi { ui: ui.as_weak(), opts, announcer, zone: zone.clone() };
     let board = Board::new(Filter { zone: cli.zone.clone() });
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
         rt.block_on(follow::follow(server, board, Box::new(sink)));
     });
 
-    // Clock and the scrolling notice.
+    // The clock (the notice scrolls in the .slint file).
     let clock = slint::Timer::default();
     let weak = ui.as_weak();
-    clock.start(slint::TimerMode::Repeated, std::time::Duration::from_millis(40), move || {
+    clock.start(slint::TimerMode::Repeated, std::time::Duration::from_secs(1), move || {
         if let Some(ui) = weak.upgrade() {
-            let a = ui.global::<BoardAdapter>();
-            a.set_clock(view::clock_text(lang, chrono::Utc::now()).into());
-            let width = a.get_notice().chars().count() as f32 * 40.0;
-            let mut x = a.get_notice_offset() - 3.0;
-            if x < -width {
-                x = 1920.0;
-            }
-            a.set_notice_offset(x);
+            let zone = *zone.lock().unwrap_or_else(|e| e.into_inner());
+            ui.global::<BoardAdapter>().set_clock(view::clock_text(lang, zone, now_ms()).into());
         }
     });
     ui.run()?;

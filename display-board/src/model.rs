@@ -3,6 +3,8 @@
 //! reconnecting board resumes exactly there; every call event yields an
 //! announcement (a recall is announced again).
 
+use hall_client::follow::Connection;
+use hall_client::time::HallZone;
 use hall_proto::v1 as pb;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -76,6 +78,10 @@ pub struct Board {
     pub queues: Vec<Queue>,
     pub windows: BTreeMap<u32, WindowView>,
     pub filter: Filter,
+    /// The hall's time zone (from the catalogue).
+    pub zone: HallZone,
+    /// The event stream's connection (none before the first report).
+    pub connection: Option<Connection>,
 }
 
 impl Board {
@@ -217,6 +223,7 @@ mod tests {
                 }),
                 reason: String::new(),
             })),
+            ..Default::default()
         }
     }
 

@@ -4,6 +4,9 @@
 use crate::model::{Board, Call};
 use crate::voice::Lang;
 use crate::{BoardAdapter, BoardWindow, CallRow, QueueRow};
+use hall_client::follow::Connection;
+use hall_client::texts;
+use hall_client::time::HallZone;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::rc::Rc;
 
@@ -30,9 +33,7 @@ fn call_row(lang: Lang, board: &Board, c: &Call) -> CallRow {
         .find(|q| q.code == c.category)
         .map(|q| if lang == Lang::En { q.name_en.clone() } else { q.name_zh.clone() })
         .unwrap_or_else(|| c.category.clone());
-    let at = chrono::DateTime::from_timestamp_millis(c.at_ms)
-        .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M").to_string())
-        .unwrap_or_default();
+    let at = board.zone.format(c.at_ms, "%H:%M");
     CallRow {
         number: c.number.clone().into(),
         window: window_label(lang, c).into(),
@@ -44,23 +45,16 @@ fn call_row(lang: Lang, board: &Board, c: &Call) -> CallRow {
 }
 
 /// The clock line, local to the hall.
-pub fn clock_text(lang: Lang, now: chrono::DateTime<chrono::Utc>) -> String {
-    let t = now.with_timezone(&chrono_tz::Asia::Shanghai);
-    match lang {
-        Lang::Zh => {
-            let wd = ["一", "二", "三", "四", "五", "六", "日"][chrono::Datelike::weekday(&t).num_days_from_monday() as usize];
-            format!("{} 星期{wd} {}", t.format("%Y年%m月%d日"), t.format("%H:%M:%S"))
-        }
-        Lang::En => t.format("%a %d %b %Y %H:%M:%S").to_string(),
-    }
+pub fn clock_text(lang: Lang, zone: HallZone, now_ms: i64) -> String {
+    zone.clock_text(now_ms, lang == Lang::En, true)
 }
 
 /// Sets the fixed words of the screen.
 pub fn set_labels(ui: &BoardWindow, lang: Lang) {
     let a = ui.global::<BoardAdapter>();
-    let (calling, recent, waiting, go, empty, recall, unit, lost) = match lang {
-        Lang::Zh => ("正在呼叫", "最近呼叫", "各业务排队情况", "请到", "暂无呼叫", "重呼", "人", "与服务器连接中断，正在重连…"),
-        Lang::En => ("Now calling", "Recent calls", "Waiting now", "please go to", "No calls yet", "Recall", "", "Connection lost, reconnecting…"),
+    let (calling, recent, waiting, go, empty, recall, unit) = match lang {
+        Lang::Zh => ("正在呼叫", "最近呼叫", "各业务排队情况", "请到", "暂无呼叫", "重呼", "人"),
+        Lang::En => ("Now calling", "Recent calls", "Waiting now", "please go to", "No calls yet", "Recall", ""),
     };
     a.set_title_calling(calling.into());
     a.set_title_recent(recent.into());
@@ -69,7 +63,11 @@ pub fn set_labels(ui: &BoardWindow, lang: Lang) {
     a.set_empty_text(empty.into());
     a.set_recall_text(recall.into());
     a.set_people_unit(unit.into());
-    a.set_status_text(lost.into());
+    a.set_status_text(texts::reconnecting("", text_lang(lang)).into());
+}
+
+fn text_lang(lang: Lang) -> texts::Lang {
+    texts::Lang::from_en(lang == Lang::En)
 }
 
 /// Pushes the model into the adapter.
@@ -93,6 +91,16 @@ pub fn show(ui: &BoardWindow, board: &Board, opts: &ViewOptions) {
     a.set_recent(ModelRc::from(Rc::new(VecModel::from(recent))));
     a.set_queues(ModelRc::from(Rc::new(VecModel::from(queues))));
     a.set_notice(board.notice.clone().into());
+    // Before the first report the screen shows no banner; then it follows
+    // the stream, saying since when it is cut.
+    match board.connection {
+        Some(Connection::Reconnecting { since_ms }) => {
+            a.set_connected(false);
+            a.set_status_text(texts::reconnecting(&board.zone.format(since_ms, "%H:%M:%S"), text_lang(lang)).into());
+        }
+        Some(Connection::Connected) => a.set_connected(true),
+        None => {}
+    }
     match opts.window {
         None => a.set_window_mode(false),
         Some(w) => {
@@ -127,4 +135,4 @@ pub fn show(ui: &BoardWindow, board: &Board, opts: &ViewOptions) {
     }
 }
 
-pub use crate::headless::{install_headless, snapshot_png};
+pub use hall_client::headless::{install_headless, snapshot_png};

@@ -90,8 +90,8 @@ impl Sink for Collect {
             self.calls.lock().unwrap().push(format!("{}@{}", c.number, c.window));
         }
     }
-    fn connection(&mut self, connected: bool) {
-        self.connected.store(connected, std::sync::atomic::Ordering::SeqCst);
+    fn connection(&mut self, state: hall_client::follow::Connection) {
+        self.connected.store(state.is_connected(), std::sync::atomic::Ordering::SeqCst);
     }
 }
 

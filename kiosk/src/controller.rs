@@ -26,44 +26,11 @@ use tonic::transport::Channel;
 /// How long a visitor's request is retried while the server is unreachable.
 pub const ISSUE_RETRY_FOR: Duration = Duration::from_secs(60);
 
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub use hall_client::time::now_ms;
 
-/// A server refusal in the visitor's words.
+/// A server refusal in the visitor's words (the shared table).
 pub fn plain(status: &tonic::Status, en: bool) -> String {
-    let m = status.message();
-    let after = |key: &str| m.split(key).nth(1).map(|s| s.split_whitespace().next().unwrap_or("").to_string());
-    if let Some(number) = after("already holds ticket ") {
-        return if en {
-            format!("You already hold number {number} for this service today; please wait for your call.")
-        } else {
-            format!("您今天已取过该事项的号 {number}，请留意叫号，无需重复取号。")
-        };
-    }
-    let (zh, en_text): (String, String) = if status.code() == tonic::Code::Unauthenticated {
-        (
-            "本机未获授权取号（设备令牌无效），请到咨询台或使用其他取号机。".into(),
-            "This kiosk is not authorised (device token refused); please use another kiosk or ask at the desk.".into(),
-        )
-    } else if m.contains("requires an ID card") {
-        ("该事项需要身份证，请将身份证放在感应区后重试。".into(), "This service needs your ID card: place it on the reader.".into())
-    } else if m.contains("quota") {
-        ("该事项今日号源已取完，可预约其他日期办理。".into(), "Today's numbers for this service are all taken.".into())
-    } else if let Some(next) = m.split("next issuing time ").nth(1) {
-        (format!("当前不在取号时间，下次取号时间 {next}。"), format!("Numbers are not issued now; next issuing time {next}."))
-    } else if m.contains("reached today's limit") {
-        ("您今天取该事项的号已达上限。".into(), "You have reached today's limit for this service.".into())
-    } else if m.contains("green channel") {
-        ("绿色通道需读取身份证并达到规定年龄。".into(), "The green channel needs an ID card showing the required age.".into())
-    } else if m.contains("no appointment") {
-        ("没有查到您今天的预约，请直接取号或到咨询台。".into(), "No appointment found for you today; take a number or ask at the desk.".into())
-    } else if m.contains("ID number is not a valid") {
-        ("身份证信息无法识别，请到咨询台办理。".into(), "The ID card could not be used; please ask at the desk.".into())
-    } else {
-        (format!("取号未成功：{m}"), format!("No number issued: {m}"))
-    };
-    if en { en_text } else { zh }
+    hall_client::texts::refusal(status, hall_client::texts::Lang::from_en(en))
 }
 
 fn transient(s: &tonic::Status) -> bool {
@@ -328,51 +295,27 @@ impl Controller {
 /// the catalogue changed (at most once a second), and `Connected(false)`
 /// while the server is gone. Runs until `tx` is closed.
 pub async fn follow_catalog(url: String, token: String, tx: UnboundedSender<Input>) {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        if tx.is_closed() {
-            return;
+    struct ToFlow(UnboundedSender<Input>);
+    impl hall_client::follow::Handler for ToFlow {
+        fn event(&mut self, _event: &pb::Event) {}
+        fn catalog(&mut self, catalog: &pb::Catalog) {
+            let _ = self.0.send(Input::Connected(true));
+            let _ = self.0.send(Input::Catalog(CatalogView::from_pb(catalog)));
         }
-        if let Ok(ch) = hall_proto::client::connect_with_backoff(&url, 1, Duration::from_secs(1)).await {
-            let mut events = pb::event_service_client::EventServiceClient::new(ch.clone());
-            let mut kiosk = KioskServiceClient::new(ch);
-            let from = events.snapshot(request(&token, pb::SnapshotRequest {})).await.map(|s| s.into_inner().seq + 1);
-            if let Ok(from) = from
-                && let Ok(stream) = events.subscribe(request_stream(&token, pb::SubscribeRequest { from_seq: from })).await
-            {
-                delay = Duration::from_millis(200);
-                let mut stream = stream.into_inner();
-                let mut stale = true;
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
-                loop {
-                    tokio::select! {
-                        m = stream.message() => match m {
-                            Ok(Some(_)) => stale = true,
-                            _ => break,
-                        },
-                        _ = tick.tick() => {
-                            if stale {
-                                stale = false;
-                                match kiosk.get_catalog(request(&token, pb::GetCatalogRequest {})).await {
-                                    Ok(c) => {
-                                        if tx.send(Input::Connected(true)).is_err()
-                                            || tx.send(Input::Catalog(CatalogView::from_pb(&c.into_inner()))).is_err()
-                                        {
-                                            return;
-                                        }
-                                    }
-                                    Err(_) => break,
-                                }
-                            }
-                        }
-                    }
-                }
+        fn connection(&mut self, state: hall_client::follow::Connection) {
+            // Connected is said with the first catalogue of the connection.
+            if !state.is_connected() {
+                let _ = self.0.send(Input::Connected(false));
             }
         }
-        if tx.send(Input::Connected(false)).is_err() {
-            return;
+        fn finished(&self) -> bool {
+            self.0.is_closed()
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
+    let opts = hall_client::follow::Options {
+        device_token: token,
+        catalog: hall_client::follow::CatalogReads::AfterEvents(Duration::from_secs(1)),
+        snapshot_every: None,
+    };
+    hall_client::follow::follow(url, opts, &mut ToFlow(tx)).await;
 }

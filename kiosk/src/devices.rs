@@ -94,16 +94,14 @@ pub fn visitor_from(card: &Card, today: chrono::NaiveDate) -> Visitor {
     }
 }
 
-fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
-}
-
 /// Opens the reader at `path` and polls it on a thread until `on_event`
 /// returns false. Transient errors (noise, a card moved mid-read) are retried
 /// by the driver; lasting ones are reported and the thread keeps polling.
+/// `today` is the hall's local date (ages and card validity).
 pub fn spawn_reader(
     path: &str,
     line: LineSettings,
+    today: impl Fn() -> chrono::NaiveDate + Send + 'static,
     mut on_event: impl FnMut(ReaderEvent) -> bool + Send + 'static,
 ) -> anyhow::Result<()> {
     let port = serial::open(path, line).map_err(|e| anyhow::anyhow!("opening the ID-card reader port {path}: {e}"))?;

@@ -15,10 +15,9 @@ pub mod config;
 pub mod controller;
 pub mod devices;
 pub mod flow;
-/// Rendering without a display: one file for the three Slint clients.
-#[path = "../../display-board/src/headless.rs"]
-pub mod headless;
 pub mod sample;
 pub mod view;
+
+pub use hall_client::headless;
 
 slint::include_modules!();

@@ -20,7 +20,8 @@ use kiosk::config::KioskConfig;
 use kiosk::controller::{self, Controller, now_ms};
 use kiosk::devices::{self, PrinterHandle, ReaderEvent, Simulated};
 use kiosk::flow::{self, Input, PrintState, PrinterHealth, Screen, State, Touch};
-use kiosk::{KioskAdapter, KioskWindow, headless, sample, view};
+use hall_client::time::HallZone;
+use kiosk::{KioskAdapter, KioskWindow, sample, view};
 use slint::ComponentHandle;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -51,26 +52,19 @@ struct Cli {
     /// Render every screen to PNG files in DIR and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
-    /// Run without a window (chosen by itself when there is no display).
-    #[arg(long)]
-    headless: bool,
-    /// Where headless mode writes its screenshots (and the simulated printer its slips).
-    #[arg(long, default_value = "kiosk-out")]
-    out: PathBuf,
-    /// Seconds between headless screenshots.
-    #[arg(long, default_value_t = 5)]
-    every: u64,
-    /// Stop after this many seconds (default: run until stopped).
-    #[arg(long)]
-    duration: Option<u64>,
+    /// Headless mode: no window; the screen goes to `--out DIR` every
+    /// `--every` seconds (the board's announcements to `--wav-dir`).
+    #[command(flatten)]
+    run: hall_client::args::RunArgs,
     /// Landscape layout (1920×1080) instead of portrait (1080×1920).
     #[arg(long)]
     landscape: bool,
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
-    let cli = Cli::parse();
+    hall_client::init_logging();
+    let mut cli = Cli::parse();
+    cli.run = cli.run.with_default_out("kiosk-out");
     let mut cfg = match &cli.config {
         Some(p) => KioskConfig::load(p)?,
         None => KioskConfig::default(),
@@ -137,63 +131,72 @@ fn screenshots(cli: &Cli, cfg: &KioskConfig, dir: &Path) -> Result<()> {
     };
     const PORTRAIT: (u32, u32) = (1080, 1920);
     const LANDSCAPE: (u32, u32) = (1920, 1080);
+    // Every screen in both orientations: `NAME.png` (portrait) and
+    // `NAME-landscape.png`.
+    let both = |name: &str, st: &State| -> Result<()> {
+        shot(&format!("{name}.png"), st, PORTRAIT)?;
+        shot(&format!("{name}-landscape.png"), st, LANDSCAPE)
+    };
     let base = State { catalog: catalog.clone(), connected: true, catalog_loads: 1, ..State::new(false) };
     let mut st = base.clone();
-    shot("home.png", &st, PORTRAIT)?;
-    shot("home-landscape.png", &st, LANDSCAPE)?;
+    both("home", &st)?;
     st.en = true;
     shot("home-en.png", &st, LANDSCAPE)?;
     st.en = false;
     st.elder = true;
-    shot("home-elder.png", &st, PORTRAIT)?;
+    both("home-elder", &st)?;
     st.elder = false;
     let first = catalog.items.iter().find(|i| i.open_now && !i.bundle).map(|i| i.code.clone()).unwrap_or_default();
     let touch = |st: &mut State, t: Touch| {
         flow::update(st, Input::Touch(t), now, &s);
     };
     touch(&mut st, Touch::Choose(first.clone()));
-    shot("detail.png", &st, PORTRAIT)?;
+    both("detail", &st)?;
     if let Some(b) = catalog.items.iter().find(|i| i.bundle) {
         let mut b_st = base.clone();
         touch(&mut b_st, Touch::Choose(b.code.clone()));
-        shot("detail-bundle.png", &b_st, LANDSCAPE)?;
+        both("detail-bundle", &b_st)?;
+        b_st.elder = true;
+        both("detail-bundle-elder", &b_st)?;
     }
     touch(&mut st, Touch::TakeNumber);
-    shot("identity.png", &st, PORTRAIT)?;
+    both("identity", &st)?;
     flow::update(&mut st, Input::Card(sample::visitor()), now, &s);
     touch(&mut st, Touch::Green(true));
-    shot("confirm.png", &st, PORTRAIT)?;
+    both("confirm", &st)?;
     let mut issuing = st.clone();
     issuing.screen = Screen::Issuing;
     issuing.retrying = true;
     issuing.connected = false;
-    shot("issuing-retrying.png", &issuing, PORTRAIT)?;
+    both("issuing-retrying", &issuing)?;
     touch(&mut st, Touch::Confirm);
     let mut t = sample::ticket();
     t.category = first.clone();
     flow::update(&mut st, Input::Issued(Ok(t)), now, &s);
     flow::update(&mut st, Input::Printed(Ok(PrinterHealth::Ok)), now, &s);
-    shot("done.png", &st, PORTRAIT)?;
-    shot("done-landscape.png", &st, LANDSCAPE)?;
+    both("done", &st)?;
+    let mut elder = st.clone();
+    elder.elder = true;
+    both("done-elder", &elder)?;
     let mut failed_print = st.clone();
     if let Some(d) = &mut failed_print.done {
         d.printed = PrintState::Failed("paper_out".into());
     }
     failed_print.printer = PrinterHealth::Blocked("paper_out".into());
-    shot("done-print-failed.png", &failed_print, PORTRAIT)?;
+    both("done-print-failed", &failed_print)?;
     let mut blocked = base.clone();
     blocked.printer = PrinterHealth::Blocked("paper_out".into());
-    shot("blocked.png", &blocked, PORTRAIT)?;
+    both("blocked", &blocked)?;
     let mut failed = base.clone();
     failed.screen = Screen::Failed;
     failed.message = "您今天已取过该事项的号 A007，请留意叫号，无需重复取号。".into();
-    shot("failed.png", &failed, PORTRAIT)?;
+    both("failed", &failed)?;
     let mut checkin = base.clone();
     touch(&mut checkin, Touch::CheckIn);
-    shot("checkin.png", &checkin, PORTRAIT)?;
+    both("checkin", &checkin)?;
     let mut offline = base.clone();
     offline.connected = false;
-    shot("offline.png", &offline, PORTRAIT)?;
+    both("offline", &offline)?;
     Ok(())
 }
 
@@ -206,7 +209,7 @@ struct Devices {
 
 fn open_devices(cli: &Cli, cfg: &KioskConfig) -> Result<Devices> {
     let sim = if cfg.printer.port.is_empty() || cfg.reader.port.is_empty() {
-        let s = Simulated::start(paper(cfg), cli.out.join("slips")).context("starting the device simulators")?;
+        let s = Simulated::start(paper(cfg), cli.run.out().join("slips")).context("starting the device simulators")?;
         eprintln!(
             "kiosk: no device configured; simulated printer at {} (slips as PNG in {}), simulated reader at {}",
             s.printer_path(),
@@ -269,36 +272,26 @@ fn stdin_command(line: &str, sim: Option<&Simulated>) -> Option<Msg> {
     Some(Msg::Input(Input::Touch(t)))
 }
 
-/// A touch by name: the screen's `touch(kind, arg)` callback and the stdin
-/// commands use the same names.
+/// A touch by name: the stdin commands use the names of the screen's
+/// `TouchKind` values.
 fn touch_of(kind: &str, arg: &str) -> Option<Touch> {
-    Some(match kind {
-        "home" => Touch::Home,
-        "back" => Touch::Back,
-        "zone" => Touch::Zone((!arg.is_empty()).then(|| arg.to_string())),
-        "search" => Touch::Search(arg.into()),
-        "choose" => Touch::Choose(arg.into()),
-        "take" => Touch::TakeNumber,
-        "skip" => Touch::SkipId,
-        "green" => Touch::Green(arg == "on"),
-        "confirm" => Touch::Confirm,
-        "checkin" => Touch::CheckIn,
-        "lang" => Touch::Lang { en: arg == "en" },
-        "elder" => Touch::Elder(arg == "on"),
-        _ => return None,
-    })
+    view::touch_kind(kind).map(|k| view::touch(k, arg))
 }
 
-
 fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
-    let headless = cli.headless || !headless::has_display();
+    let headless = cli.run.headless();
     let devices = open_devices(cli, &cfg)?;
+    // The hall's time zone as the latest catalogue says (the reader's dates
+    // and the clock use it).
+    let zone = Arc::new(Mutex::new(HallZone::default()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let (itx, mut irx) = tokio::sync::mpsc::unbounded_channel::<Input>();
     // Reader → controller.
     {
         let itx = itx.clone();
-        devices::spawn_reader(&devices.reader_path, cfg.reader_line(), move |ev| {
+        let zone = zone.clone();
+        let today = move || zone.lock().unwrap_or_else(|e| e.into_inner()).today(now_ms());
+        devices::spawn_reader(&devices.reader_path, cfg.reader_line(), today, move |ev| {
             let input = match ev {
                 ReaderEvent::Card(v) => Input::Card(v),
                 ReaderEvent::Error(m) => Input::CardError(m),
@@ -337,13 +330,17 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
     };
     let weak = ui.as_weak();
     let settings = controller::settings(&cfg);
+    let publish_zone = zone.clone();
+    let set_zone = move |st: &State| *publish_zone.lock().unwrap_or_else(|e| e.into_inner()) = st.catalog.zone;
     let publish: Box<dyn FnMut(&State) + Send> = if headless {
         Box::new(move |st: &State| {
+            set_zone(st);
             let _ = state_tx.send(st.clone());
         })
     } else {
         let s = settings.clone();
         Box::new(move |st: &State| {
+            set_zone(st);
             let st = st.clone();
             let s = s.clone();
             let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &st, &s, now_ms()));
@@ -352,9 +349,7 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
     {
         let t = tx.clone();
         ui.global::<KioskAdapter>().on_touch(move |kind, arg| {
-            if let Some(touch) = touch_of(&kind, &arg) {
-                let _ = t.send(Msg::Input(Input::Touch(touch)));
-            }
+            let _ = t.send(Msg::Input(Input::Touch(view::touch(kind, &arg))));
         });
     }
     let printer = devices.printer.clone();
@@ -400,10 +395,10 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
             let _ = slint::quit_event_loop();
         });
     });
-    let deadline = cli.duration.map(|d| Instant::now() + Duration::from_secs(d));
+    let deadline = cli.run.duration.map(|d| Instant::now() + Duration::from_secs(d));
     if headless {
-        std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
-        println!("kiosk: headless, screenshots every {} s in {}", cli.every, cli.out.display());
+        std::fs::create_dir_all(cli.run.out()).with_context(|| format!("creating {}", cli.run.out().display()))?;
+        println!("kiosk: headless, screenshots every {} s in {}", cli.run.every, cli.run.out().display());
         let mut last = State::new(cfg.lang == "en");
         let mut next_shot = Instant::now();
         loop {
@@ -413,11 +408,11 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             }
             if Instant::now() >= next_shot {
-                next_shot = Instant::now() + Duration::from_secs(cli.every.max(1));
+                next_shot = Instant::now() + Duration::from_secs(cli.run.every.max(1));
                 view::show(&ui, &last, &settings, now_ms());
-                view::snapshot_png(&ui, &cli.out.join("kiosk.png"))?;
+                view::snapshot_png(&ui, &cli.run.out().join("kiosk.png"))?;
                 // The latest picture of each screen, so a run shows them all.
-                view::snapshot_png(&ui, &cli.out.join(format!("kiosk-{}.png", last.screen.name())))?;
+                view::snapshot_png(&ui, &cli.run.out().join(format!("kiosk-{}.png", last.screen.name())))?;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
@@ -439,7 +434,8 @@ fn run(cli: &Cli, cfg: KioskConfig) -> Result<()> {
         clock.start(slint::TimerMode::Repeated, Duration::from_secs(1), move || {
             if let Some(ui) = weak.upgrade() {
                 let a = ui.global::<KioskAdapter>();
-                a.set_clock(view::clock_text(now_ms(), a.get_en()).into());
+                let zone = *zone.lock().unwrap_or_else(|e| e.into_inner());
+                a.set_clock(zone.clock_text(now_ms(), a.get_en(), false).into());
             }
         });
         ui.run()?;

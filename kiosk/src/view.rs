@@ -1,8 +1,8 @@
 //! The flow's state → the Slint `KioskAdapter` global; headless rendering
 //! for screenshots, tests and the hall's headless mode.
 
-use crate::flow::{PrintState, Settings, State};
-use crate::{ItemRow, KioskAdapter, KioskWindow, ZoneRow};
+use crate::flow::{self, PrintState, Settings, State, Touch};
+use crate::{ItemRow, KioskAdapter, KioskWindow, Screen, TouchKind, ZoneRow};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::rc::Rc;
 
@@ -66,17 +66,9 @@ pub fn qr_image(text: &str) -> slint::Image {
     slint::Image::from_rgb8(buf)
 }
 
-/// Words for a printer reason code.
+/// Words for a printer reason code (the shared table), with the code.
 pub fn printer_words(code: &str, en: bool) -> String {
-    let (zh, e) = match code {
-        "paper_out" => ("打印纸已用完", "The printer is out of paper"),
-        "cover_open" => ("打印机盖未关好", "The printer cover is open"),
-        "cutter_error" => ("打印机切纸故障", "The printer's cutter is jammed"),
-        "offline" => ("打印机未连接或无响应", "The printer does not answer"),
-        _ => ("打印机故障", "The printer has a fault"),
-    };
-    let s = if en { e } else { zh };
-    format!("{s} ({code})")
+    format!("{} ({code})", hall_client::texts::printer_state(code, hall_client::texts::Lang::from_en(en)))
 }
 
 pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
@@ -84,10 +76,10 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
     let en = st.en;
     a.set_en(en);
     a.set_elder(st.elder);
-    a.set_screen(st.screen.name().into());
+    a.set_screen(screen(st.screen));
     let hall = if en && !st.catalog.hall_en.is_empty() { &st.catalog.hall_en } else { &st.catalog.hall_zh };
     a.set_hall_name(if hall.is_empty() { "政务服务中心".into() } else { hall.into() });
-    a.set_clock(clock_text(now_ms, en).into());
+    a.set_clock(st.catalog.zone.clock_text(now_ms, en, false).into());
     a.set_visitor(st.visitor.as_ref().map(|v| format!("{} {}", v.masked_name, v.masked_number)).unwrap_or_default().into());
     a.set_connected(st.connected);
     a.set_retrying(st.retrying);
@@ -133,7 +125,11 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
         a.set_d_name(i.name(en).into());
         a.set_d_dept(format!("{} · {}", i.department, st.catalog.zone_name(&i.zone, en)).into());
         a.set_d_queue(queue_text(i, en).into());
-        sync_rows(a.get_d_materials(), i.materials.iter().map(SharedString::from).collect(), |m| a.set_d_materials(m));
+        let materials: Vec<SharedString> = i.materials.iter().map(SharedString::from).collect();
+        let half = materials.len().div_ceil(2);
+        sync_rows(a.get_d_materials_a(), materials[..half].to_vec(), |m| a.set_d_materials_a(m));
+        sync_rows(a.get_d_materials_b(), materials[half..].to_vec(), |m| a.set_d_materials_b(m));
+        sync_rows(a.get_d_materials(), materials, |m| a.set_d_materials(m));
         a.set_d_limit(i.time_limit(en).into());
         a.set_d_fees(i.fees.clone().into());
         a.set_d_notes(i.notes.clone().into());
@@ -197,16 +193,57 @@ pub fn show(ui: &KioskWindow, st: &State, s: &Settings, now_ms: i64) {
     }
 }
 
-/// 2026年11月27日 星期五 09:05 (Asia/Shanghai).
-pub fn clock_text(now_ms: i64, en: bool) -> String {
-    use chrono::Datelike;
-    let Some(t) = chrono::DateTime::from_timestamp_millis(now_ms) else { return String::new() };
-    let t = t.with_timezone(&chrono_tz::Asia::Shanghai);
-    if en {
-        return t.format("%a %d %b %Y %H:%M").to_string();
+/// The flow's screen as the window's.
+pub fn screen(s: flow::Screen) -> Screen {
+    match s {
+        flow::Screen::Home => Screen::Home,
+        flow::Screen::Detail => Screen::Detail,
+        flow::Screen::Identity => Screen::Identity,
+        flow::Screen::Confirm => Screen::Confirm,
+        flow::Screen::Issuing => Screen::Issuing,
+        flow::Screen::Done => Screen::Done,
+        flow::Screen::CheckIn => Screen::Checkin,
+        flow::Screen::Failed => Screen::Failed,
     }
-    let wd = ["一", "二", "三", "四", "五", "六", "日"][t.weekday().num_days_from_monday() as usize];
-    format!("{} 星期{} {}", t.format("%Y年%m月%d日"), wd, t.format("%H:%M"))
 }
 
-pub use crate::headless::{install_headless, snapshot_png};
+/// A touch on the window (kind and argument) as the flow's.
+pub fn touch(kind: TouchKind, arg: &str) -> Touch {
+    let on = arg == "on";
+    match kind {
+        TouchKind::Home => Touch::Home,
+        TouchKind::Back => Touch::Back,
+        TouchKind::Zone => Touch::Zone((!arg.is_empty()).then(|| arg.to_string())),
+        TouchKind::Search => Touch::Search(arg.into()),
+        TouchKind::Choose => Touch::Choose(arg.into()),
+        TouchKind::Take => Touch::TakeNumber,
+        TouchKind::Skip => Touch::SkipId,
+        TouchKind::Green => Touch::Green(on),
+        TouchKind::Confirm => Touch::Confirm,
+        TouchKind::Checkin => Touch::CheckIn,
+        TouchKind::Lang => Touch::Lang { en: arg == "en" },
+        TouchKind::Elder => Touch::Elder(on),
+    }
+}
+
+/// A touch kind by the name the stdin commands use (`choose`, `take`, …:
+/// the enum's names in `kiosk.slint`).
+pub fn touch_kind(name: &str) -> Option<TouchKind> {
+    Some(match name {
+        "home" => TouchKind::Home,
+        "back" => TouchKind::Back,
+        "zone" => TouchKind::Zone,
+        "search" => TouchKind::Search,
+        "choose" => TouchKind::Choose,
+        "take" => TouchKind::Take,
+        "skip" => TouchKind::Skip,
+        "green" => TouchKind::Green,
+        "confirm" => TouchKind::Confirm,
+        "checkin" => TouchKind::Checkin,
+        "lang" => TouchKind::Lang,
+        "elder" => TouchKind::Elder,
+        _ => return None,
+    })
+}
+
+pub use hall_client::headless::{install_headless, snapshot_png};

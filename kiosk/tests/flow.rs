@@ -29,7 +29,8 @@ fn rig(url: &str) -> Rig {
     let cfg = KioskConfig { server: url.into(), kiosk_id: "kiosk-t".into(), ..Default::default() };
     let handle = PrinterHandle::open(&printer.path().display().to_string(), cfg.printer_line(), Paper::Mm80).unwrap();
     let (tx, cards) = mpsc::unbounded_channel();
-    devices::spawn_reader(&reader.path().display().to_string(), cfg.reader_line(), move |ev| tx.send(ev).is_ok()).unwrap();
+    let today = || hall_client::time::HallZone::default().today(hall_client::time::now_ms());
+    devices::spawn_reader(&reader.path().display().to_string(), cfg.reader_line(), today, move |ev| tx.send(ev).is_ok()).unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let l = log.clone();
     let ctl = Controller::new(&cfg, handle, move |line: &str| l.lock().unwrap().push(line.to_string()), |_| {});

@@ -75,6 +75,73 @@ fn every_screen_renders_headless_with_chinese_text() {
     }
 }
 
+/// Whether a PNG's last `margin` rows hold one colour only (the background,
+/// or the dimmed background of an overlay) and its right margin matches its
+/// left edge: nothing was laid out past the window's edge.
+fn edges_are_blank(png_path: &Path, margin: u32) -> Result<(), String> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = |x: u32, y: u32| {
+        let i = ((y * info.width + x) * 4) as usize;
+        [buf[i], buf[i + 1], buf[i + 2]]
+    };
+    let corner = px(info.width - 1, info.height - 1);
+    let close = |p: [u8; 3]| (0..3).all(|c| (p[c] as i32 - corner[c] as i32).abs() < 8);
+    for y in info.height - margin..info.height {
+        for x in 0..info.width {
+            if !close(px(x, y)) {
+                return Err(format!("something drawn at the bottom edge ({x}, {y}) of {}x{}", info.width, info.height));
+            }
+        }
+    }
+    // Full-width bands (header, banners) reach both edges: a row's right
+    // margin must look like its left edge.
+    for y in 0..info.height {
+        let left = px(0, y);
+        for x in info.width - margin..info.width {
+            let p = px(x, y);
+            if !(0..3).all(|c| (p[c] as i32 - left[c] as i32).abs() < 8) {
+                return Err(format!("something drawn at the right edge ({x}, {y}) of {}x{}", info.width, info.height));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Regression: in landscape (1920×1080) the done screen's 完成 button was cut
+/// off at the bottom edge. Every screen, at the real window sizes.
+#[test]
+fn every_screen_fits_portrait_and_landscape() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = match std::env::var("KIOSK_SHOTS") {
+        Ok(keep) => tempfile::TempDir::new_in(keep).unwrap(),
+        Err(_) => dir,
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_kiosk")).arg("--screenshot").arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut problems = Vec::new();
+    let mut landscape = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        landscape += path.to_string_lossy().ends_with("-landscape.png") as u32;
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if let Err(e) = edges_are_blank(&path, 12) {
+            problems.push(format!("{name}: {e}"));
+        }
+        // The language button (light grey, rightmost in the header) is on
+        // screen; a long header line once pushed it off in portrait.
+        let width = if name.contains("landscape") || name == "home-en.png" { 1920 } else { 1080 };
+        let pill = share_near(&path, (width - 160, 40, width - 40, 90), [0xee, 0xee, 0xee]);
+        if pill < 0.5 {
+            problems.push(format!("{name}: no language button ({pill:.2})"));
+        }
+    }
+    assert!(landscape >= 12, "every screen in landscape too ({landscape})");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
 #[test]
 fn a_broken_config_is_named_in_the_error() {
     let dir = tempfile::tempdir().unwrap();

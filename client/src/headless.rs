@@ -1,7 +1,8 @@
-//! Headless rendering, shared by the three Slint clients (the kiosk and the
-//! counter terminal include this file by path, so there is one copy): a
-//! software-rendered window that needs no display, PNG snapshots of it, and
-//! whether there is a display at all.
+//! Headless rendering for the three Slint clients: a software-rendered
+//! window that needs no display, PNG snapshots of it, and whether there is a
+//! display at all.
+//!
+//! Not for what a screen shows: each client fills its own adapter.
 
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use std::path::Path;
