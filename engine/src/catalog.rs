@@ -297,6 +297,13 @@ impl Catalog {
     }
 }
 
+/// Longest category or bundle code (bytes): the same limit the server puts
+/// on the `category` and `code` fields of requests, so every configured
+/// queue can be asked for.
+pub const MAX_CODE_BYTES: usize = 64;
+/// Longest clerk id (bytes), the same as the request limit on `clerk_id`.
+pub const MAX_CLERK_ID_BYTES: usize = 32;
+
 /// SHA-256 of "<clerk id>:<pin>" as lowercase hex: the form `pin_sha256` holds.
 pub fn pin_hash(clerk_id: &str, pin: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -413,6 +420,9 @@ impl Catalog {
             if c.code.is_empty() || !codes.insert(c.code.as_str()) {
                 bad(k("code"), format!("'{}' is empty or used twice", c.code));
             }
+            if c.code.len() > MAX_CODE_BYTES {
+                bad(k("code"), format!("longer than {MAX_CODE_BYTES} bytes"));
+            }
             if !prefix_ok(&c.prefix) {
                 bad(
                     k("prefix"),
@@ -446,6 +456,9 @@ impl Catalog {
         }
         for (i, b) in self.bundles.iter().enumerate() {
             let k = |f: &str| format!("bundles[{i}].{f}");
+            if b.code.len() > MAX_CODE_BYTES {
+                bad(k("code"), format!("longer than {MAX_CODE_BYTES} bytes"));
+            }
             if b.code.is_empty() || !codes.insert(b.code.as_str()) {
                 bad(
                     k("code"),
@@ -522,6 +535,12 @@ impl Catalog {
                 bad(
                     format!("clerks[{i}].id"),
                     format!("'{}' is empty or used twice", c.id),
+                );
+            }
+            if c.id.len() > MAX_CLERK_ID_BYTES {
+                bad(
+                    format!("clerks[{i}].id"),
+                    format!("longer than {MAX_CLERK_ID_BYTES} bytes"),
                 );
             }
             if c.pin_sha256.len() != 64 || !c.pin_sha256.chars().all(|ch| ch.is_ascii_hexdigit()) {

@@ -278,6 +278,9 @@ impl Hall {
                     t.state = TicketState::Waiting;
                     t.sort_at = *sort_at;
                     t.finished_at = None;
+                    // A force-requeued ticket may have been in service: its
+                    // next handling time starts at its next start.
+                    t.started_at = None;
                     t.window = None;
                     slot = t.person.as_ref().map(|p| person_slot(&t.origin, &p.key));
                 });

@@ -95,6 +95,9 @@ fn token_refused(header: &str, msg: String) -> tonic::Status {
     .into_status()
 }
 
+/// How long a stopping server waits for open connections to finish.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -213,6 +216,7 @@ impl Prepared {
 
         // A tick every second rolls the day at midnight even when the hall is idle.
         let tick_tx = tx.clone();
+        let wake_tx = tx.clone();
         let ticker = tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
             loop {
@@ -228,6 +232,7 @@ impl Prepared {
         });
 
         let stopping = shared.stopping.clone();
+        let stop_writer = shared.clone();
         let hub = grpc::Hub {
             writer: tx,
             read_model,
@@ -266,7 +271,8 @@ impl Prepared {
             |s| s.and_then(|s| s.set_nodelay(true).map(|()| s)),
         );
         tracing::info!("serving");
-        let served = tonic::transport::Server::builder()
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)
@@ -311,11 +317,38 @@ impl Prepared {
             }
             // End the event streams, or the graceful stop waits on them forever.
             stopping.cancel();
-        })
-        .await;
+            let _ = signalled_tx.send(());
+        });
+        // A graceful stop waits for every connection to close, and some
+        // never do by themselves (a load balancer's Health/Watch stream):
+        // after the signal, connections get DRAIN to finish, then are cut.
+        let served = tokio::select! {
+            r = serving => r,
+            () = async {
+                if signalled_rx.await.is_err() {
+                    // No signal ever (the server ended by itself first).
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(DRAIN).await;
+            } => {
+                tracing::warn!(?DRAIN, "connections still open after the drain time; closing them");
+                Ok(())
+            }
+        };
         // Stop feeding the writer; it drains what it has, snapshots and flushes.
         ticker.abort();
         let _ = ticker.await;
+        stop_writer
+            .stop_writer
+            .store(true, std::sync::atomic::Ordering::Release);
+        // Wakes a writer that waits for requests (the flag is read after each batch).
+        let _ = wake_tx
+            .send(writer::Request {
+                cmd: None,
+                respond: Box::new(|_, _| {}),
+            })
+            .await;
+        drop(wake_tx);
         let joined = tokio::task::spawn_blocking(move || writer_thread.join()).await?;
         match joined {
             Ok(r) => r.context("writer")?,

@@ -65,6 +65,10 @@ pub struct Shared {
     /// Cancelled at shutdown: ends subscriber streams, which would otherwise
     /// keep the graceful shutdown waiting forever.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// Set once serving has ended: the writer stops after its current batch
+    /// even if a connection the server could not close still holds a
+    /// sender (a Health/Watch stream outliving the drain time).
+    pub stop_writer: std::sync::atomic::AtomicBool,
 }
 
 pub struct Writer {
@@ -148,6 +152,7 @@ impl Writer {
             committed: AtomicU64::new(seq),
             events: tx,
             stopping: tokio_util::sync::CancellationToken::new(),
+            stop_writer: std::sync::atomic::AtomicBool::new(false),
         });
         let w = Writer {
             hall,
@@ -256,6 +261,9 @@ impl Writer {
                 }
             }
             self.run_batch(&mut batch)?;
+            if self.shared.stop_writer.load(Ordering::Acquire) {
+                break;
+            }
         }
         self.snapshot()?;
         self.store.close()

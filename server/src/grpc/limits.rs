@@ -25,8 +25,8 @@ pub const DEFAULT_STRING_MAX: usize = 128;
 /// thing in every request). Chinese characters take 3 bytes each.
 pub const STRING_LIMITS: &[(&str, usize)] = &[
     ("request_id", 128),
-    ("category", 64),
-    ("code", 64),
+    ("category", hall_engine::catalog::MAX_CODE_BYTES),
+    ("code", hall_engine::catalog::MAX_CODE_BYTES),
     ("number", 16),
     ("id_number", 32),
     // Names on ID cards: up to ~15 Chinese characters, or a long foreign name.
@@ -41,7 +41,7 @@ pub const STRING_LIMITS: &[(&str, usize)] = &[
     ("kind", 32),
     ("status", 32),
     ("detail", 512),
-    ("clerk_id", 32),
+    ("clerk_id", hall_engine::catalog::MAX_CLERK_ID_BYTES),
     ("pin", 64),
     ("token", 128),
     // Free text a clerk or visitor types: a few sentences.

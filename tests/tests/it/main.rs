@@ -576,7 +576,19 @@ async fn reflection_lists_the_services_and_health_is_serving() {
             );
         }
     }
-    srv.stop().await;
+    // A load balancer's Health/Watch stream never ends by itself: the
+    // server must still stop (after its drain time), not wait forever.
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(watch.next().await.is_some());
+    tokio::time::timeout(Duration::from_secs(30), srv.stop())
+        .await
+        .expect("the server stops with a Health/Watch stream open");
 }
 
 #[test]
