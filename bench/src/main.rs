@@ -225,26 +225,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut tasks = vec![];
     for (i, ch) in channels.iter().enumerate() {
-        let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0u64;
-            let mut j = i;
-            while Instant::now() < deadline {
-                let req = pb::IssueTicketRequest {
-                    request_id: hall_proto::client::new_request_id(),
-                    category: CATEGORIES[j % CATEGORIES.len()].into(),
-                    ..Default::default()
-                };
-                j += 1;
-                let t0 = Instant::now();
-                match k.issue_ticket(req).await {
-                    Ok(_) => lat.push(t0.elapsed().as_secs_f64() * 1000.0),
-                    Err(_) => errors += 1,
-                }
-            }
-            (lat, errors)
-        }));
+        tasks.push(tokio::spawn(issue_until(ch.clone(), i, deadline)));
     }
     let started = Instant::now();
     let mut lat = Vec::new();
@@ -283,27 +264,13 @@ async fn main() -> anyhow::Result<()> {
             .into_inner()
             .session;
         let deadline = Instant::now() + Duration::from_secs(args.seconds);
-        let issued = Arc::new(AtomicU64::new(0));
         let reads = Arc::new(AtomicU64::new(0));
+        let issuers: Vec<_> = channels
+            .iter()
+            .enumerate()
+            .map(|(i, ch)| tokio::spawn(issue_until(ch.clone(), i, deadline)))
+            .collect();
         let mut tasks = vec![];
-        for (i, ch) in channels.iter().enumerate() {
-            let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
-            let issued = issued.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut j = i;
-                while Instant::now() < deadline {
-                    let req = pb::IssueTicketRequest {
-                        request_id: hall_proto::client::new_request_id(),
-                        category: CATEGORIES[j % CATEGORIES.len()].into(),
-                        ..Default::default()
-                    };
-                    j += 1;
-                    if k.issue_ticket(req).await.is_ok() {
-                        issued.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }));
-        }
         for (i, ch) in readers.iter().enumerate() {
             let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
             let mut c = pb::counter_service_client::CounterServiceClient::new(ch.clone());
@@ -334,13 +301,17 @@ async fn main() -> anyhow::Result<()> {
             }));
         }
         let started = Instant::now();
+        let mut issued = 0;
+        for t in issuers {
+            issued += t.await?.0.len();
+        }
         for t in tasks {
             t.await?;
         }
         let secs = started.elapsed().as_secs_f64();
         let _ = c.logout(pb::WindowRequest { session }).await;
         (
-            issued.load(Ordering::Relaxed) as f64 / secs,
+            issued as f64 / secs,
             reads.load(Ordering::Relaxed) as f64 / secs,
         )
     };
@@ -578,4 +549,27 @@ async fn main() -> anyhow::Result<()> {
         100.0 * issue_with_reads / issue_rate
     );
     Ok(())
+}
+
+/// One client issuing tickets until `deadline`, round the categories from
+/// `first`: the latency (ms) of each ticket issued, and the errors.
+async fn issue_until(ch: Channel, first: usize, deadline: Instant) -> (Vec<f64>, u64) {
+    let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch);
+    let mut lat = Vec::new();
+    let mut errors = 0u64;
+    let mut j = first;
+    while Instant::now() < deadline {
+        let req = pb::IssueTicketRequest {
+            request_id: hall_proto::client::new_request_id(),
+            category: CATEGORIES[j % CATEGORIES.len()].into(),
+            ..Default::default()
+        };
+        j += 1;
+        let t0 = Instant::now();
+        match k.issue_ticket(req).await {
+            Ok(_) => lat.push(t0.elapsed().as_secs_f64() * 1000.0),
+            Err(_) => errors += 1,
+        }
+    }
+    (lat, errors)
 }

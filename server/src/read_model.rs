@@ -70,11 +70,6 @@ impl ReadModel {
         self.folded.send_replace(last.seq);
     }
 
-    /// Sequence number folded so far.
-    pub fn seq(&self) -> u64 {
-        *self.folded.borrow()
-    }
-
     /// Waits until the replica has folded `at_least`, then answers from it
     /// with the sequence number the answer reflects.
     pub async fn read<R>(

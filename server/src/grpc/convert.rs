@@ -305,7 +305,7 @@ pub fn board(h: &Hall, seq: u64) -> pb::BoardState {
     }
 }
 
-/// The wire form of a committed event, using the state right after it.
+/// A queue's waiting count and estimate now, under its names.
 fn queue_count(h: &Hall, code: &str, zh: &str, en: &str, zone: &str) -> pb::QueueCount {
     let waiting = h.waiting_in(code);
     pb::QueueCount {
@@ -362,6 +362,8 @@ fn touched(e: &Event) -> (Option<crate::engine::TicketId>, Option<WindowNo>) {
     }
 }
 
+/// The wire form of a committed event, from the hall as it is right after
+/// the command that caused it.
 pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
     use pb::event::Body;
     let number = |id: u64| h.ticket(id).map(|t| t.number.clone()).unwrap_or_default();
