@@ -97,6 +97,10 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
             "This kiosk is not authorised (device token refused); please use another kiosk or ask at the desk.".into(),
         ),
         R::PriorityNotAllowed => ("绿色通道需读取身份证并达到规定年龄。".into(), "The green channel needs an ID card showing the required age.".into()),
+        R::StorageFull => (
+            "系统存储空间已满，暂时无法办理，请联系工作人员；空间恢复后自动继续。".into(),
+            "The server's disk is full: this cannot be saved now; please tell staff. Service resumes by itself once space is freed.".into(),
+        ),
         R::StorageUnavailable | R::ShuttingDown => ("服务器暂时无法处理，请稍后重试。".into(), "The server cannot take this right now; please try again shortly.".into()),
         R::UnknownFollowUp | R::CatalogConflict | R::Unspecified => return by_code(r, lang),
     };

@@ -93,12 +93,12 @@ impl Refusal {
             status.message().to_string(),
         );
         if let Ok(details) = status.check_error_details() {
-            if let Some(info) = details.error_info() {
-                if info.domain == DOMAIN {
-                    r.reason = ErrorReason::from_str_name(&info.reason)
-                        .unwrap_or(ErrorReason::Unspecified);
-                    r.metadata = info.metadata.clone();
-                }
+            if let Some(info) = details.error_info()
+                && info.domain == DOMAIN
+            {
+                r.reason =
+                    ErrorReason::from_str_name(&info.reason).unwrap_or(ErrorReason::Unspecified);
+                r.metadata = info.metadata.clone();
             }
             if let Some(bad) = details.bad_request() {
                 r.field_violations = bad

@@ -98,6 +98,9 @@ fn token_refused(header: &str, msg: String) -> tonic::Status {
 /// How long a stopping server waits for open connections to finish.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The health entry that is NOT_SERVING while writes are refused.
+pub const STORAGE_HEALTH: &str = "hall.v1.Storage";
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -253,6 +256,36 @@ impl Prepared {
         health
             .set_serving::<pb::admin_service_server::AdminServiceServer<grpc::Hub>>()
             .await;
+        // A full disk: the services whose job is writing turn NOT_SERVING,
+        // and so does the pseudo-service `hall.v1.Storage`; reads (events,
+        // reports, the overall "" status) stay SERVING, since restarting the
+        // server would not free any space. AdminService.GetServerStatus says why.
+        health
+            .set_service_status(STORAGE_HEALTH, tonic_health::ServingStatus::Serving)
+            .await;
+        let storage_health = {
+            let health = health.clone();
+            let mut rx = stop_writer.storage.subscribe();
+            tokio::spawn(async move {
+                while rx.changed().await.is_ok() {
+                    let problem = rx.borrow_and_update().clone();
+                    let status = match &problem {
+                        Some(p) => {
+                            tracing::warn!(reason = %p.reason, "health: writes refused (disk full)");
+                            tonic_health::ServingStatus::NotServing
+                        }
+                        None => tonic_health::ServingStatus::Serving,
+                    };
+                    for service in [
+                        STORAGE_HEALTH,
+                        "hall.v1.KioskService",
+                        "hall.v1.CounterService",
+                    ] {
+                        health.set_service_status(service, status).await;
+                    }
+                }
+            })
+        };
         // Reflection v1 and v1alpha: grpcurl speaks v1, Python's grpcio-reflection
         // and older grpcurl only v1alpha.
         let reflection_builder = || {
@@ -308,7 +341,7 @@ impl Prepared {
                 () = shutdown => {}
                 _ = writer_stopped => {
                     tracing::error!("the writer stopped: nothing can be saved; health NOT_SERVING, stopping");
-                    for service in ["", "hall.v1.KioskService", "hall.v1.CounterService", "hall.v1.EventService", "hall.v1.AdminService"] {
+                    for service in ["", STORAGE_HEALTH, "hall.v1.KioskService", "hall.v1.CounterService", "hall.v1.EventService", "hall.v1.AdminService"] {
                         health
                             .set_service_status(service, tonic_health::ServingStatus::NotServing)
                             .await;
@@ -336,6 +369,7 @@ impl Prepared {
             }
         };
         // Stop feeding the writer; it drains what it has, snapshots and flushes.
+        storage_health.abort();
         ticker.abort();
         let _ = ticker.await;
         stop_writer

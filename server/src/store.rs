@@ -55,9 +55,30 @@ pub enum StoreError {
     /// The data was written by a newer version of the server.
     #[error("{dir} holds schema version {found}; this server reads up to {SCHEMA_VERSION}")]
     NewerSchema { dir: String, found: u64 },
+    /// The current segment was closed after a failed write and could not be
+    /// opened again yet (the disk is still full).
+    #[error("the event log in {dir} is closed after a write failure and not yet reopened")]
+    Closed { dir: String },
     /// A stored record is damaged.
     #[error("damaged record at sequence {seq}: {problem}")]
     Damaged { seq: u64, problem: String },
+}
+
+impl StoreError {
+    /// The disk (or the user's quota) is full: a condition that passes when
+    /// space is freed, unlike a damaged file or a failing device.
+    pub fn is_disk_full(&self) -> bool {
+        use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+        let kind = match self {
+            StoreError::Sled {
+                source: sled::Error::Io(e),
+                ..
+            } => e.kind(),
+            StoreError::Sync { source, .. } => source.kind(),
+            _ => return false,
+        };
+        matches!(kind, StorageFull | QuotaExceeded)
+    }
 }
 
 /// One stored event record as the store sees it: opaque bytes.
@@ -81,7 +102,9 @@ struct Segment {
 }
 
 struct Segments {
-    current: Segment,
+    /// `None` only between dropping a segment that failed a write and
+    /// opening it again (see [`Store::reopen`]).
+    current: Option<Segment>,
     /// Rotated out, being archived; still readable until its file exists.
     closing: Option<Segment>,
 }
@@ -229,7 +252,7 @@ impl Store {
         let store = Store {
             dir: dir.to_path_buf(),
             segs: Arc::new(RwLock::new(Segments {
-                current,
+                current: Some(current),
                 closing: None,
             })),
             archiving: Arc::default(),
@@ -242,7 +265,7 @@ impl Store {
             let seg = open_segment(&old, first)?;
             store.archive_segment(seg)?;
         }
-        let meta = store.current().meta;
+        let meta = store.current()?.meta;
         let e = sled_err(dir);
         match meta.get("schema_version").map_err(&e)? {
             Some(v) => {
@@ -267,8 +290,44 @@ impl Store {
         Ok(store)
     }
 
-    fn current(&self) -> Segment {
-        self.segs.read().expect("segments lock").current.clone()
+    fn current(&self) -> Result<Segment, StoreError> {
+        self.segs
+            .read()
+            .expect("segments lock")
+            .current
+            .clone()
+            .ok_or_else(|| StoreError::Closed {
+                dir: self.dir.display().to_string(),
+            })
+    }
+
+    /// Bytes free for this process on the file system holding the data dir.
+    pub fn free_bytes(&self) -> Option<u64> {
+        let st = nix::sys::statvfs::statvfs(&self.dir).ok()?;
+        Some(st.blocks_available() as u64 * st.fragment_size() as u64)
+    }
+
+    /// Closes the current segment and opens it again. After a failed write
+    /// (a full disk) sled refuses every later write on that handle, even once
+    /// space is back; opening again recovers exactly what reached the disk.
+    /// Meanwhile the old handle still answers reads, so it is only dropped
+    /// here, when a retry is due. If opening fails (still full), the store
+    /// stays closed (`StoreError::Closed`) until a later call succeeds.
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        let mut segs = self.segs.write().expect("segments lock");
+        let (first, dir) = match &segs.current {
+            Some(seg) => (seg.first, seg.dir.clone()),
+            None => segment_dirs(&self.dir)
+                .pop()
+                .ok_or_else(|| StoreError::Closed {
+                    dir: self.dir.display().to_string(),
+                })?,
+        };
+        // sled holds a file lock until its last handle is gone; `open_db`
+        // waits for a reader that still holds a clone.
+        segs.current = None;
+        segs.current = Some(open_segment(&dir, first)?);
+        Ok(())
     }
 
     fn err(&self, source: sled::Error) -> StoreError {
@@ -284,12 +343,12 @@ impl Store {
     }
 
     pub fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let meta = self.current().meta;
+        let meta = self.current()?.meta;
         Ok(meta.get(key).map_err(|e| self.err(e))?.map(|v| v.to_vec()))
     }
 
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.current()
+        self.current()?
             .meta
             .insert(key, value)
             .map_err(|e| self.err(e))?;
@@ -298,7 +357,7 @@ impl Store {
 
     /// Highest stored sequence number, 0 for an empty log.
     pub fn last_seq(&self) -> Result<u64, StoreError> {
-        let seg = self.current();
+        let seg = self.current()?;
         let live = seg
             .events
             .last()
@@ -313,7 +372,7 @@ impl Store {
         for r in records {
             batch.insert(&r.seq.to_be_bytes(), encode(r));
         }
-        self.current()
+        self.current()?
             .events
             .apply_batch(batch)
             .map_err(|e| self.err(e))?;
@@ -321,7 +380,7 @@ impl Store {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        let seg = self.current();
+        let seg = self.current()?;
         seg.db.flush().map_err(|e| self.err(e))?;
         if self.fsync {
             // sled keeps everything in one data file, "db"; sync_file_range
@@ -341,6 +400,9 @@ impl Store {
             let segs = self.segs.read().expect("segments lock");
             (segs.current.clone(), segs.closing.clone())
         };
+        let current = current.ok_or_else(|| StoreError::Closed {
+            dir: self.dir.display().to_string(),
+        })?;
         let mut out = Vec::new();
         let mut next = from;
         let live_from = closing.as_ref().map_or(current.first, |c| c.first);
@@ -443,7 +505,7 @@ impl Store {
     /// it right after a snapshot at `seq` (so a restart never needs the
     /// archive). The closed segment is archived on a background thread.
     pub fn rotate_if_full(&self, seq: u64) -> Result<bool, StoreError> {
-        let current = self.current();
+        let current = self.current()?;
         if seq + 1 < current.first + self.segment_events {
             return Ok(false);
         }
@@ -469,7 +531,7 @@ impl Store {
         {
             let mut segs = self.segs.write().expect("segments lock");
             segs.closing = Some(current.clone());
-            segs.current = next;
+            segs.current = Some(next);
         }
         let store = self.clone();
         let handle = std::thread::Builder::new()
@@ -598,7 +660,7 @@ impl Store {
         duration: std::time::Duration,
         per_batch: usize,
     ) -> Result<f64, StoreError> {
-        let seg = self.current();
+        let seg = self.current()?;
         let tree = seg.db.open_tree("bench_probe").map_err(|e| self.err(e))?;
         let start = std::time::Instant::now();
         let mut n = 0;

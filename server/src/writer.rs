@@ -5,6 +5,17 @@
 //!
 //! A plain thread, not a tokio task: sled's flush and fsync block, and the
 //! writer is the single place they happen, so it must not stall the runtime.
+//!
+//! A full disk is not fatal. The batch that could not be stored is refused
+//! (nothing of it was acknowledged), and the writer turns *read-only*: every
+//! request that writes is refused with `Failure::DiskFull` while reads go on
+//! (they are answered by the read model, which only ever saw committed
+//! events). The in-memory hall is then ahead of the disk, so it is not used
+//! again: about once a second (the ticker wakes the writer) the writer
+//! reopens the log and rebuilds the hall from what is on disk; the first
+//! attempt that works resumes service. Any other storage error, or a rebuild
+//! that finds acknowledged events missing, stops the writer, and the server
+//! exits non-zero for its supervisor to restart it.
 
 use crate::engine::{self, Command, EngineError, Event, Hall, Millis};
 use crate::store::{Record, Store, StoreError};
@@ -37,6 +48,9 @@ pub enum Failure {
     /// The batch could not be stored; nothing was acknowledged.
     #[error("storage failure: the request was not saved ({0})")]
     Storage(String),
+    /// The disk is full: writes are refused until space returns (reads work).
+    #[error("the disk is full: the request was not saved; writes resume by themselves when space is freed ({})", .0.reason)]
+    DiskFull(StorageProblem),
 }
 
 pub struct Request {
@@ -69,6 +83,26 @@ pub struct Shared {
     /// even if a connection the server could not close still holds a
     /// sender (a Health/Watch stream outliving the drain time).
     pub stop_writer: std::sync::atomic::AtomicBool,
+    /// `Some(why)` while writes are refused (a full disk); `None` when the
+    /// store takes writes. Health and the status RPC follow it.
+    pub storage: tokio::sync::watch::Sender<Option<StorageProblem>>,
+}
+
+/// Why the writer refuses writes, and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageProblem {
+    pub reason: String,
+    pub since: Millis,
+}
+
+/// The writer's state after a failed write: the hall in memory is ahead of
+/// the disk and is rebuilt from the disk before the next write.
+struct ReadOnly {
+    reason: String,
+    since: std::time::Instant,
+    since_ms: Millis,
+    next_try: std::time::Instant,
+    tries: u32,
 }
 
 pub struct Writer {
@@ -87,6 +121,10 @@ pub struct Writer {
     clock: Box<dyn FnMut() -> Millis + Send>,
     /// The read model's feed: every committed batch, in order.
     feed: Option<crate::read_model::Feed>,
+    /// Set while the disk is full (see the module docs).
+    read_only: Option<ReadOnly>,
+    /// A snapshot that failed (full disk) is tried again from this sequence.
+    snapshot_retry_at: u64,
 }
 
 /// Rebuilds the hall from the newest snapshot plus the log tail.
@@ -153,6 +191,7 @@ impl Writer {
             events: tx,
             stopping: tokio_util::sync::CancellationToken::new(),
             stop_writer: std::sync::atomic::AtomicBool::new(false),
+            storage: tokio::sync::watch::channel(None).0,
         });
         let w = Writer {
             hall,
@@ -165,6 +204,8 @@ impl Writer {
             encode,
             clock,
             feed: None,
+            read_only: None,
+            snapshot_retry_at: 0,
         };
         (w, shared)
     }
@@ -235,6 +276,12 @@ impl Writer {
             .collect();
         self.store.append(&records)?;
         self.shared.committed.store(self.seq, Ordering::Release);
+        self.publish(records, logged);
+        Ok(())
+    }
+
+    /// Hands committed records to subscribers and the read model.
+    fn publish(&self, records: Vec<Record>, logged: &[LoggedEvent]) {
         for r in records {
             // No receivers is fine: nobody subscribed yet.
             let _ = self.shared.events.send(Published {
@@ -246,7 +293,6 @@ impl Writer {
             // A closed feed means the read model is gone (shutting down).
             let _ = feed.send(logged.to_vec());
         }
-        Ok(())
     }
 
     /// Runs until every sender is dropped; then snapshots and flushes.
@@ -260,13 +306,125 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.run_batch(&mut batch)?;
+            if self.read_only.is_some() {
+                self.try_resume()?;
+            }
+            match &self.read_only {
+                Some(ro) => {
+                    let now = (self.clock)();
+                    let problem = StorageProblem {
+                        reason: ro.reason.clone(),
+                        since: ro.since_ms,
+                    };
+                    for req in batch.drain(..) {
+                        (req.respond)(Err(Failure::DiskFull(problem.clone())), now);
+                    }
+                }
+                None => match self.run_batch(&mut batch) {
+                    Ok(()) => {}
+                    Err(e) if e.is_disk_full() => self.turn_read_only(&e),
+                    Err(e) => return Err(e),
+                },
+            }
             if self.shared.stop_writer.load(Ordering::Acquire) {
                 break;
             }
         }
+        if let Some(ro) = &self.read_only {
+            // The hall in memory holds a batch the disk refused: no
+            // snapshot of it. The log on disk is whole.
+            tracing::warn!(reason = %ro.reason, "stopping while the disk is full; nothing acknowledged is lost");
+            return Ok(());
+        }
         self.snapshot()?;
         self.store.close()
+    }
+
+    fn turn_read_only(&mut self, e: &StoreError) {
+        let reason = e.to_string();
+        tracing::error!(error = %reason, seq = self.seq, "the disk is full: writes are refused, reads go on; retrying every second");
+        let now = std::time::Instant::now();
+        let since_ms = (self.clock)();
+        self.read_only = Some(ReadOnly {
+            reason: reason.clone(),
+            since: now,
+            since_ms,
+            next_try: now + std::time::Duration::from_secs(1),
+            tries: 0,
+        });
+        self.shared.storage.send_replace(Some(StorageProblem {
+            reason,
+            since: since_ms,
+        }));
+    }
+
+    /// After a full disk: reopens the log and rebuilds the hall from it.
+    /// Returns an error only when acknowledged events turn out missing
+    /// (then nothing may be served from this data dir).
+    fn try_resume(&mut self) -> Result<(), StoreError> {
+        let Some(ro) = &mut self.read_only else {
+            return Ok(());
+        };
+        let now = std::time::Instant::now();
+        if now < ro.next_try {
+            return Ok(());
+        }
+        ro.tries += 1;
+        // Every second for a minute, then every 5 s: a reopen that fails
+        // costs little, a rebuild costs a snapshot load.
+        ro.next_try = now + std::time::Duration::from_secs(if ro.tries < 60 { 1 } else { 5 });
+        if let Err(e) = self.store.reopen() {
+            if !e.is_disk_full() && !matches!(e, StoreError::Closed { .. }) {
+                tracing::warn!(error = %e, "reopening the log failed");
+            }
+            return Ok(());
+        }
+        let catalog = self.hall.catalog.clone();
+        let (hall, seq, _) = recover(&self.store, &catalog)?;
+        let committed = self.shared.committed.load(Ordering::Acquire);
+        if seq < committed {
+            return Err(StoreError::Damaged {
+                seq: seq + 1,
+                problem: format!(
+                    "after the disk was full the log ends at {seq}, but events up to {committed} were acknowledged"
+                ),
+            });
+        }
+        // The refused batch may have reached the disk after all (the write
+        // worked, the flush did not): it is stored, so it stands. Its
+        // requests were refused, and a retry with the same request id finds
+        // it. Publish it like any committed batch.
+        if seq > committed {
+            let records = self
+                .store
+                .read_from(committed + 1, (seq - committed) as usize)?;
+            let mut logged = Vec::with_capacity(records.len());
+            for r in &records {
+                logged.push(serde_json::from_slice::<LoggedEvent>(&r.json).map_err(|e| {
+                    StoreError::Damaged {
+                        seq: r.seq,
+                        problem: e.to_string(),
+                    }
+                })?);
+            }
+            tracing::warn!(
+                from = committed + 1,
+                to = seq,
+                "a batch refused while the disk was full had reached the disk; it stands"
+            );
+            self.shared.committed.store(seq, Ordering::Release);
+            self.publish(records, &logged);
+        }
+        let ro = self.read_only.take().expect("read-only");
+        self.hall = hall;
+        self.seq = seq;
+        tracing::info!(
+            seq,
+            after_s = ro.since.elapsed().as_secs(),
+            "the disk takes writes again; service resumed"
+        );
+        self.shared.storage.send_replace(None);
+        Ok(())
     }
 
     fn run_batch(&mut self, batch: &mut Vec<Request>) -> Result<(), StoreError> {
@@ -308,8 +466,16 @@ impl Writer {
             // The in-memory state is ahead of the disk: answer nobody with
             // success and stop; the restart recovers from what is stored.
             tracing::error!(error = %e, "append failed; stopping the writer");
+            let failure = if e.is_disk_full() {
+                Failure::DiskFull(StorageProblem {
+                    reason: e.to_string(),
+                    since: now,
+                })
+            } else {
+                Failure::Storage(e.to_string())
+            };
             for (respond, _) in outcomes {
-                respond(Err(Failure::Storage(e.to_string())), now);
+                respond(Err(failure.clone()), now);
             }
             return Err(e);
         }
@@ -323,8 +489,17 @@ impl Writer {
         // A snapshot costs O(tickets in memory); taking one at most every
         // that many events keeps its cost per event constant on a huge day.
         let due = self.snapshot_every.max(self.last_snapshot_tickets);
-        if self.seq - self.last_snapshot >= due {
-            self.snapshot()?;
+        if self.seq - self.last_snapshot >= due
+            && self.seq >= self.snapshot_retry_at
+            && let Err(e) = self.snapshot()
+        {
+            // The log holds everything a snapshot would; a restart only
+            // replays more. Try again after another interval.
+            if !e.is_disk_full() {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "snapshot not saved (disk full); the log still holds every event");
+            self.snapshot_retry_at = self.seq + due;
         }
         Ok(())
     }

@@ -80,6 +80,24 @@ impl pb::admin_service_server::AdminService for Hub {
         .await
         .map(Response::new)
     }
+    async fn get_server_status(
+        &self,
+        req: Req<pb::ServerStatusRequest>,
+    ) -> Result<Response<pb::ServerStatus>, Status> {
+        limits::checked(req)?;
+        let problem = self.shared.storage.borrow().clone();
+        Ok(Response::new(pb::ServerStatus {
+            writable: problem.is_none(),
+            refusing_since_ms: problem.as_ref().map_or(0, |p| p.since),
+            storage_problem: problem.map(|p| p.reason).unwrap_or_default(),
+            committed_seq: self
+                .shared
+                .committed
+                .load(std::sync::atomic::Ordering::Acquire),
+            data_dir_free_bytes: self.store.free_bytes().unwrap_or(0),
+        }))
+    }
+
     async fn force_logout(
         &self,
         req: Req<pb::ForceLogoutRequest>,

@@ -29,8 +29,16 @@ use tonic::{Code, Request as Req, Response, Status};
 /// `BadRequest` for a bad field) that clients switch on.
 pub fn status(f: Failure) -> Status {
     let msg = f.to_string();
-    let Failure::Engine(e) = f else {
-        return refusal(Code::Unavailable, Reason::StorageUnavailable, msg);
+    let e = match f {
+        Failure::Engine(e) => e,
+        Failure::DiskFull(problem) => {
+            return Refusal::new(Code::Unavailable, Reason::StorageFull, msg)
+                .with("since", problem.since)
+                .into_status();
+        }
+        Failure::Storage(_) => {
+            return refusal(Code::Unavailable, Reason::StorageUnavailable, msg);
+        }
     };
     let r = |code, reason| Refusal::new(code, reason, msg.clone());
     let refusal = match e {
