@@ -99,6 +99,11 @@ struct Segment {
     db: sled::Db,
     events: sled::Tree,
     meta: sled::Tree,
+    /// `tail`: the last sequence number appended, overwritten in place after
+    /// every append (not fsynced: it costs one small write). sled cuts a
+    /// record torn by a crash or power loss off its log on open, silently;
+    /// comparing with this note says what was cut.
+    tail: Arc<File>,
 }
 
 struct Segments {
@@ -194,13 +199,59 @@ fn open_db(dir: &Path) -> Result<sled::Db, sled::Error> {
 fn open_segment(dir: &Path, first: u64) -> Result<Segment, StoreError> {
     let e = sled_err(dir);
     let db = open_db(dir).map_err(&e)?;
-    Ok(Segment {
+    let tail_path = dir.join("tail");
+    let tail = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&tail_path)
+        .map_err(|e| io_err(&tail_path, e))?;
+    let seg = Segment {
         first,
         dir: dir.to_path_buf(),
         events: db.open_tree("events").map_err(&e)?,
         meta: db.open_tree("meta").map_err(&e)?,
         db,
-    })
+        tail: Arc::new(tail),
+    };
+    let last = seg
+        .events
+        .last()
+        .map_err(&e)?
+        .map_or(first - 1, |(k, _)| key_seq(&k));
+    if let Some(noted) = seg.noted_tail()
+        && noted > last
+    {
+        tracing::error!(
+            segment = %dir.display(),
+            kept_up_to = last,
+            cut_from = last + 1,
+            cut_to = noted,
+            "torn tail: the log was cut back to its last whole record; events {}..={noted} were lost (a write cut short by a crash or power loss)",
+            last + 1
+        );
+        seg.note_tail(last);
+    }
+    Ok(seg)
+}
+
+impl Segment {
+    /// The last sequence number noted as appended, if noted.
+    fn noted_tail(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut b = [0u8; 8];
+        self.tail.read_exact_at(&mut b, 0).ok()?;
+        Some(u64::from_be_bytes(b))
+    }
+
+    fn note_tail(&self, seq: u64) {
+        use std::os::unix::fs::FileExt;
+        if let Err(e) = self.tail.write_all_at(&seq.to_be_bytes(), 0) {
+            // Only the torn-tail report depends on it.
+            tracing::debug!(error = %e, "noting the log's tail failed");
+        }
+    }
 }
 
 /// Writes `path` atomically: temporary file, fsync, rename, fsync of the folder.
@@ -372,11 +423,13 @@ impl Store {
         for r in records {
             batch.insert(&r.seq.to_be_bytes(), encode(r));
         }
-        self.current()?
-            .events
-            .apply_batch(batch)
-            .map_err(|e| self.err(e))?;
-        self.sync()
+        let seg = self.current()?;
+        seg.events.apply_batch(batch).map_err(|e| self.err(e))?;
+        self.sync()?;
+        if let Some(last) = records.last() {
+            seg.note_tail(last.seq);
+        }
+        Ok(())
     }
 
     fn sync(&self) -> Result<(), StoreError> {

@@ -147,6 +147,18 @@ pub fn recover(
             }
         }
     }
+    let last = store.last_seq()?;
+    if last < seq {
+        // The log lost its tail (see the store's torn-tail report) below the
+        // snapshot: the hall goes on from the snapshot, and numbering
+        // continues after it, so no number is ever given twice.
+        tracing::error!(
+            log_ends_at = last,
+            snapshot_at = seq,
+            "the log ends before the newest snapshot: events {}..={seq} survive only in the snapshot",
+            last + 1
+        );
+    }
     let mut replayed = 0;
     loop {
         let records = store.read_from(seq + 1, 4096)?;
