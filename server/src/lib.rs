@@ -98,6 +98,22 @@ fn token_refused(header: &str, msg: String) -> tonic::Status {
 /// How long a stopping server waits for open connections to finish.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Every health entry NOT_SERVING: the server is stopping for good.
+async fn not_serving(health: &tonic_health::server::HealthReporter) {
+    for service in [
+        "",
+        STORAGE_HEALTH,
+        "hall.v1.KioskService",
+        "hall.v1.CounterService",
+        "hall.v1.EventService",
+        "hall.v1.AdminService",
+    ] {
+        health
+            .set_service_status(service, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+}
+
 /// The health entry that is NOT_SERVING while writes are refused.
 pub const STORAGE_HEALTH: &str = "hall.v1.Storage";
 
@@ -202,7 +218,7 @@ impl Prepared {
             shared,
         } = self;
         let (tx, rx) = tokio::sync::mpsc::channel::<writer::Request>(8192);
-        let (read_model, feed) = {
+        let (read_model, feed, read_model_stopped) = {
             let (hall, seq) = w.hall();
             read_model::ReadModel::start(hall.clone(), seq)?
         };
@@ -305,6 +321,8 @@ impl Prepared {
         );
         tracing::info!("serving");
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let died = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let read_model_died = died.clone();
         let serving = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(health_service)
@@ -341,11 +359,12 @@ impl Prepared {
                 () = shutdown => {}
                 _ = writer_stopped => {
                     tracing::error!("the writer stopped: nothing can be saved; health NOT_SERVING, stopping");
-                    for service in ["", STORAGE_HEALTH, "hall.v1.KioskService", "hall.v1.CounterService", "hall.v1.EventService", "hall.v1.AdminService"] {
-                        health
-                            .set_service_status(service, tonic_health::ServingStatus::NotServing)
-                            .await;
-                    }
+                    not_serving(&health).await;
+                }
+                Err(_) = read_model_stopped => {
+                    tracing::error!("the read model stopped: reads cannot be answered; health NOT_SERVING, stopping");
+                    read_model_died.store(true, std::sync::atomic::Ordering::Release);
+                    not_serving(&health).await;
                 }
             }
             // End the event streams, or the graceful stop waits on them forever.
@@ -387,6 +406,9 @@ impl Prepared {
         match joined {
             Ok(r) => r.context("writer")?,
             Err(_) => anyhow::bail!("the writer thread panicked"),
+        }
+        if died.load(std::sync::atomic::Ordering::Acquire) {
+            anyhow::bail!("the read model thread panicked");
         }
         tracing::info!("stopped; store flushed");
         served.context("serving gRPC")

@@ -39,7 +39,14 @@ pub type Feed = std::sync::mpsc::Sender<Vec<LoggedEvent>>;
 impl ReadModel {
     /// Starts the folding thread from the writer's `hall` at `seq`; returns
     /// the model and the sender the writer feeds committed batches into.
-    pub fn start(hall: Hall, seq: u64) -> std::io::Result<(Arc<ReadModel>, Feed)> {
+    ///
+    /// `stopped` yields an error if the folding thread dies (a panic): reads
+    /// could then only time out, so the server treats it like a stopped
+    /// writer.
+    pub fn start(
+        hall: Hall,
+        seq: u64,
+    ) -> std::io::Result<(Arc<ReadModel>, Feed, tokio::sync::oneshot::Receiver<()>)> {
         let (folded, _) = watch::channel(seq);
         let model = Arc::new(ReadModel {
             replica: RwLock::new(Replica { hall, seq }),
@@ -47,15 +54,18 @@ impl ReadModel {
         });
         let (tx, rx) = std::sync::mpsc::channel::<Vec<LoggedEvent>>();
         let m = model.clone();
+        let (done, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("hall-read-model".into())
             .spawn(move || {
-                // Ends when the writer drops its sender.
+                // A panic drops `done` unsent (`stopped` yields an error);
+                // a normal end (the writer dropped its sender) sends it.
                 while let Ok(batch) = rx.recv() {
                     m.fold(&batch);
                 }
+                let _ = done.send(());
             })?;
-        Ok((model, tx))
+        Ok((model, tx, stopped))
     }
 
     fn fold(&self, batch: &[LoggedEvent]) {
