@@ -1,7 +1,8 @@
 //! The gap-free event stream behind `EventService.Subscribe`.
 //!
 //! A subscriber first joins the live broadcast, then replays everything from
-//! `from_seq` up to the committed sequence out of the store, then forwards
+//! `from_seq` up to the committed sequence (the last `RECENT` events out of
+//! memory, older ones out of the store), then forwards
 //! live events, skipping what it already sent. Because the writer marks an
 //! event committed before it publishes it, every event is either in the
 //! replayed range or arrives live: no gap, no duplicate. A subscriber that
@@ -9,6 +10,7 @@
 
 use crate::store::Store;
 use crate::writer::Shared;
+use hall_proto::errors::{ErrorReason, Refusal};
 use hall_proto::v1 as pb;
 use prost::Message;
 use std::sync::Arc;
@@ -65,24 +67,61 @@ async fn catch_up(store: &Store, shared: &Shared, next: &mut u64, tx: &Tx) -> Re
         if *next > committed {
             return Ok(());
         }
-        let records = match store.read_from(*next, 512) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx
-                    .send(Err(Status::internal(format!("reading the event log: {e}"))))
-                    .await;
-                return Err(());
+        // Recent events come from memory; older ones from the store.
+        let from_memory: Vec<(u64, Arc<Vec<u8>>)> = {
+            let recent = shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+            match recent.front() {
+                Some(first) if first.seq <= *next => {
+                    // Sequence numbers are consecutive: index, then check.
+                    let skip = (*next - first.seq) as usize;
+                    recent
+                        .range(skip.min(recent.len())..)
+                        .take(512)
+                        .map(|p| (p.seq, p.wire.clone()))
+                        .collect()
+                }
+                _ => vec![],
+            }
+        };
+        let records: Vec<(u64, Arc<Vec<u8>>)> = if from_memory
+            .first()
+            .is_some_and(|(s, _)| *s == *next)
+        {
+            from_memory
+        } else {
+            match store.read_from(*next, 512) {
+                Ok(r) => r.into_iter().map(|r| (r.seq, Arc::new(r.wire))).collect(),
+                Err(e) => {
+                    let status = if e.is_disk_full() {
+                        Refusal::new(
+                            tonic::Code::Unavailable,
+                            ErrorReason::StorageFull,
+                            format!("the event log before {} cannot be read while the disk is full; recent events can", first_recent(shared)),
+                        )
+                        .into_status()
+                    } else {
+                        Status::internal(format!("reading the event log: {e}"))
+                    };
+                    let _ = tx.send(Err(status)).await;
+                    return Err(());
+                }
             }
         };
         if records.is_empty() {
             return Ok(());
         }
-        for r in records {
-            if r.seq > committed {
+        for (seq, wire) in records {
+            if seq > committed {
                 break;
             }
-            send(tx, &r.wire).await?;
-            *next = r.seq + 1;
+            send(tx, &wire).await?;
+            *next = seq + 1;
         }
     }
+}
+
+/// The oldest sequence number held in memory (0 when none).
+fn first_recent(shared: &Shared) -> u64 {
+    let recent = shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+    recent.front().map_or(0, |p| p.seq)
 }

@@ -26,6 +26,8 @@ use tokio::sync::{broadcast, mpsc};
 
 /// Most requests in one group commit.
 const MAX_BATCH: usize = 1024;
+/// Committed events kept in memory for catching-up subscribers (~1–2 MiB).
+pub const RECENT: usize = 4096;
 
 /// An event as stored: sequence number, time, the engine event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +78,10 @@ pub struct Shared {
     /// Highest sequence number that is on disk (set before publishing).
     pub committed: AtomicU64,
     pub events: broadcast::Sender<Published>,
+    /// The last `RECENT` committed events, for subscribers catching up a
+    /// little (a reconnect, a lag): served from memory, they do not touch the
+    /// store, so they work even while the disk is full and sled refuses.
+    pub recent: std::sync::Mutex<std::collections::VecDeque<Published>>,
     /// Cancelled at shutdown: ends subscriber streams, which would otherwise
     /// keep the graceful shutdown waiting forever.
     pub stopping: tokio_util::sync::CancellationToken,
@@ -201,6 +207,7 @@ impl Writer {
         let shared = Arc::new(Shared {
             committed: AtomicU64::new(seq),
             events: tx,
+            recent: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(RECENT)),
             stopping: tokio_util::sync::CancellationToken::new(),
             stop_writer: std::sync::atomic::AtomicBool::new(false),
             storage: tokio::sync::watch::channel(None).0,
@@ -294,12 +301,25 @@ impl Writer {
 
     /// Hands committed records to subscribers and the read model.
     fn publish(&self, records: Vec<Record>, logged: &[LoggedEvent]) {
-        for r in records {
-            // No receivers is fine: nobody subscribed yet.
-            let _ = self.shared.events.send(Published {
+        let published: Vec<Published> = records
+            .into_iter()
+            .map(|r| Published {
                 seq: r.seq,
                 wire: Arc::new(r.wire),
-            });
+            })
+            .collect();
+        {
+            let mut recent = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+            for p in &published {
+                if recent.len() == RECENT {
+                    recent.pop_front();
+                }
+                recent.push_back(p.clone());
+            }
+        }
+        for p in published {
+            // No receivers is fine: nobody subscribed yet.
+            let _ = self.shared.events.send(p);
         }
         if let Some(feed) = &self.feed {
             // A closed feed means the read model is gone (shutting down).
