@@ -4,11 +4,14 @@
 //! Phases, all in one run against one server process:
 //! 1. raw sled batch+flush(+fsync) rate in a scratch store (`sled_commit_per_s`);
 //! 2. N clients calling health Check: the RPC ceiling (`noop_rpc_per_s`);
-//! 3. N clients issuing tickets, durable (`issue_per_s`, p50, p99);
-//! 3b. the same issuing while as many clients again read ticket status and
-//!    a window's queue (`read_per_s`, and `issue_with_reads_pct`: issuing
-//!    with the readers as a share of issuing alone — reads are answered by
-//!    the read model, off the writer, so this stays near 100);
+//! 3. N clients issuing tickets, durable (`issue_per_s`, p50, p99), with
+//!    the CPU the load generator and the server used (the generator's
+//!    ceiling: what it could drive with a core of its own); then the same
+//!    issuing while as many clients again read ticket status and a window's
+//!    queue (`read_per_s`, and `issue_with_reads_pct`: issuing with the
+//!    readers as a share of issuing alone — reads are answered by the read
+//!    model on its own thread, off the writer and the runtime's workers; on
+//!    2 cores shared with the load generator they still take CPU);
 //! 4. M subscribers while a clerk calls tickets: call-to-subscriber latency;
 //! 5. optionally `--tickets T` more tickets issued and served by 20 clerks
 //!    (memory stays bounded), then the server's RSS, then a SIGKILL and the
@@ -121,6 +124,18 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU seconds (user + system) a process has used so far, from
+/// `/proc/<pid>/stat` (`self` for this one). Linux counts in USER_HZ = 100.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -221,7 +236,10 @@ async fn main() -> anyhow::Result<()> {
         rss_mib(server.child.id())
     );
 
-    // 3. Durable issuing.
+    // 3. Durable issuing. The CPU both processes use says whether the load
+    // generator (this process, on the same 2 cores) limits the figure.
+    let server_pid = server.child.id().to_string();
+    let (gen_cpu0, srv_cpu0) = (cpu_secs("self"), cpu_secs(&server_pid));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut tasks = vec![];
     for (i, ch) in channels.iter().enumerate() {
@@ -236,14 +254,26 @@ async fn main() -> anyhow::Result<()> {
         errors += e;
     }
     let issue_secs = started.elapsed().as_secs_f64();
+    let gen_cpu = cpu_secs("self") - gen_cpu0;
+    let srv_cpu = cpu_secs(&server_pid) - srv_cpu0;
     lat.sort_by(f64::total_cmp);
     let issue_rate = lat.len() as f64 / issue_secs;
+    let gen_pct = 100.0 * gen_cpu / issue_secs;
+    let srv_pct = 100.0 * srv_cpu / issue_secs;
+    // What the generator could drive with a whole core to itself.
+    let generator_ceiling = lat.len() as f64 / gen_cpu.max(1e-9);
     let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
     println!(
         "IssueTicket, {} clients: {issue_rate:.0}/s (p50 {p50:.2} ms, p99 {p99:.2} ms, {errors} errors) = {:.0} % of no-op (server RSS {:.1} MiB)",
         args.clients,
         100.0 * issue_rate / noop_rate,
         rss_mib(server.child.id())
+    );
+    println!(
+        "  load generator: {:.1} us CPU per ticket, {gen_pct:.0} % of a core (server {srv_pct:.0} %); \
+         its ceiling with a core of its own: {generator_ceiling:.0}/s, {:.1}x the issuing rate",
+        1e6 * gen_cpu / lat.len().max(1) as f64,
+        generator_ceiling / issue_rate.max(1e-9)
     );
 
     // 3b. The same issuing with readers beside it: ticket status and a
@@ -541,7 +571,8 @@ async fn main() -> anyhow::Result<()> {
         "clients={} subscribers={} fsync={} issue_per_s={issue_rate:.0} issue_p50_ms={p50:.2} issue_p99_ms={p99:.2} \
          noop_rpc_per_s={noop_rate:.0} issue_vs_noop_pct={:.0} sled_commit_per_s={sled_rate:.0} event_p50_ms={ev50:.2} \
          event_p99_ms={ev99:.2} event_missed={missing} tickets_served={served_total} events={seq} rss_mib={rss:.1} restart_ms={restart_ms:.0} \
-         read_per_s={read_rate:.0} issue_with_reads_pct={:.0}",
+         read_per_s={read_rate:.0} issue_with_reads_pct={:.0} generator_ceiling_per_s={generator_ceiling:.0} \
+         generator_cpu_pct={gen_pct:.0} server_cpu_pct={srv_pct:.0}",
         args.clients,
         args.subscribers,
         !args.no_fsync,

@@ -8,6 +8,18 @@ impl Hall {
     /// Folds one event into the state. Total: an event that was valid when
     /// decided always folds; replay uses this same function.
     pub fn fold(&mut self, event: &Event, at: Millis) {
+        self.fold_event(event, at);
+        match event {
+            Event::DayRolled { .. } => self.suspended.clear(),
+            e => {
+                if let Some(id) = e.ticket_id() {
+                    self.index_suspended(id);
+                }
+            }
+        }
+    }
+
+    fn fold_event(&mut self, event: &Event, at: Millis) {
         match event {
             Event::DayRolled { to, expired: _ } => {
                 self.service_date = *to;

@@ -5,6 +5,20 @@
 use crate::*;
 
 impl Hall {
+    /// Keeps `suspended` in step with one ticket's state (after any event
+    /// that names it).
+    pub(crate) fn index_suspended(&mut self, id: TicketId) {
+        if self
+            .tickets
+            .get(&id)
+            .is_some_and(|t| t.state == TicketState::Suspended)
+        {
+            self.suspended.insert(id);
+        } else {
+            self.suspended.remove(&id);
+        }
+    }
+
     pub(crate) fn index(&mut self, id: TicketId) {
         let Some(t) = self.tickets.get(&id) else {
             return;

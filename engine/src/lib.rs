@@ -178,6 +178,10 @@ pub struct Hall {
     pub(crate) queues: HashMap<String, QueueIndex>,
     #[serde(skip)]
     pub(crate) targeted: HashMap<WindowNo, BTreeSet<(Millis, TicketId)>>,
+    /// Suspended tickets (few at any time), so "my queue" need not scan
+    /// every ticket of the day to find a window's.
+    #[serde(skip)]
+    pub(crate) suspended: BTreeSet<TicketId>,
 }
 
 fn default_clock() -> Option<Clock> {
@@ -227,6 +231,7 @@ impl Hall {
             ticket_requests: HashMap::new(),
             queues: HashMap::new(),
             targeted: HashMap::new(),
+            suspended: BTreeSet::new(),
         };
         h.sync_windows();
         h
@@ -237,9 +242,11 @@ impl Hall {
         self.clock = Some(Clock::new(&self.catalog));
         self.queues.clear();
         self.targeted.clear();
+        self.suspended.clear();
         let ids: Vec<TicketId> = self.tickets.keys().copied().collect();
         for id in ids {
             self.index(id);
+            self.index_suspended(id);
         }
     }
 

@@ -580,3 +580,23 @@ pub enum Event {
         detail: String,
     },
 }
+
+impl Event {
+    /// The ticket an event changes, for the events about one ticket.
+    pub fn ticket_id(&self) -> Option<TicketId> {
+        match self {
+            Event::TicketIssued { ticket, .. } => Some(ticket.id),
+            Event::TicketCancelled { ticket, .. }
+            | Event::TicketCalled { ticket, .. }
+            | Event::TicketRecalled { ticket, .. }
+            | Event::ServiceStarted { ticket, .. }
+            | Event::TicketFinished { ticket, .. }
+            | Event::TicketNoShow { ticket, .. }
+            | Event::TicketRequeued { ticket, .. }
+            | Event::TicketSuspended { ticket, .. }
+            | Event::TicketTransferred { ticket, .. }
+            | Event::RatingSubmitted { ticket, .. } => Some(*ticket),
+            _ => None,
+        }
+    }
+}

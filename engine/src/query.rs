@@ -122,6 +122,15 @@ impl Hall {
         out
     }
 
+    /// Tickets suspended (挂起) at `window`, oldest first.
+    pub fn suspended_at(&self, window: WindowNo) -> Vec<&Ticket> {
+        self.suspended
+            .iter()
+            .filter_map(|id| self.tickets.get(id))
+            .filter(|t| t.window == Some(window))
+            .collect()
+    }
+
     /// Waiting tickets this window could call.
     pub fn waiting_for_window(&self, window: WindowNo) -> u32 {
         self.catalog

@@ -511,6 +511,19 @@ fn check(script: &str, expect: Expect) {
             restored.window_queue(*w, run.now, 50),
             run.hall.window_queue(*w, run.now, 50)
         );
+        // The suspended index agrees with a scan of every ticket, live,
+        // replayed and restored.
+        let scan: Vec<TicketId> = run
+            .hall
+            .tickets()
+            .filter(|t| t.state == TicketState::Suspended && t.window == Some(*w))
+            .map(|t| t.id)
+            .collect();
+        for h in [&run.hall, &replayed, &restored] {
+            let ids: Vec<TicketId> = h.suspended_at(*w).iter().map(|t| t.id).collect();
+            assert_eq!(ids.len(), scan.len(), "window {w}");
+            assert!(ids.iter().all(|id| scan.contains(id)), "window {w}");
+        }
     }
 }
 

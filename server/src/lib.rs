@@ -254,7 +254,7 @@ impl Prepared {
         let stop_writer = shared.clone();
         let hub = grpc::Hub {
             writer: tx,
-            read_model,
+            read_model: Arc::new(read_model),
             shared,
             secret: Arc::new(store.site_secret()?),
             store: store.clone(),

@@ -323,7 +323,7 @@ impl Writer {
         }
         if let Some(feed) = &self.feed {
             // A closed feed means the read model is gone (shutting down).
-            let _ = feed.send(logged.to_vec());
+            feed.send(logged.to_vec());
         }
     }
 

@@ -222,11 +222,7 @@ impl pb::counter_service_server::CounterService for Hub {
                 .filter_map(|id| h.ticket(id))
                 .map(|t| convert::ticket(h, t, now))
                 .collect();
-            let mut suspended: Vec<_> = h
-                .tickets()
-                .filter(|t| t.state == TicketState::Suspended && t.window == Some(s.window))
-                .collect();
-            suspended.sort_by_key(|t| t.id);
+            let suspended = h.suspended_at(s.window);
             Ok(pb::MyQueue {
                 window: Some(convert::window_info(h, s.window)),
                 current: h

@@ -178,9 +178,9 @@ impl Hub {
     /// Answers a read from the read model, once it holds everything
     /// committed when the read arrived; the answer's `x-hall-seq` metadata
     /// says which sequence number it reflects.
-    async fn read<R>(
+    async fn read<R: Send + 'static>(
         &self,
-        render: impl FnOnce(&Hall, u64, Millis) -> Result<R, Status>,
+        render: impl FnOnce(&Hall, u64, Millis) -> Result<R, Status> + Send + 'static,
     ) -> Result<Response<R>, Status> {
         let committed = self
             .shared
