@@ -56,6 +56,9 @@ struct Args {
     server_bin: Option<std::path::PathBuf>,
 }
 
+/// Reads per second in the paced readers' phase.
+const PACED_READS: f64 = 1000.0;
+
 const CATEGORIES: [&str; 12] = [
     "social_insurance",
     "employment",
@@ -278,77 +281,20 @@ async fn main() -> anyhow::Result<()> {
 
     // 3b. The same issuing with readers beside it: ticket status and a
     // window's queue, from as many clients again (own connections).
-    let (issue_with_reads, read_rate) = {
-        let mut readers = Vec::new();
-        for _ in 0..args.clients {
-            readers.push(connect(&url).await?);
-        }
-        let mut c = pb::counter_service_client::CounterServiceClient::new(readers[0].clone());
-        let session = c
-            .login(pb::LoginRequest {
-                window: 19,
-                clerk_id: "c19".into(),
-                pin: "1234".into(),
-            })
-            .await?
-            .into_inner()
-            .session;
-        let deadline = Instant::now() + Duration::from_secs(args.seconds);
-        let reads = Arc::new(AtomicU64::new(0));
-        let issuers: Vec<_> = channels
-            .iter()
-            .enumerate()
-            .map(|(i, ch)| tokio::spawn(issue_until(ch.clone(), i, deadline)))
-            .collect();
-        let mut tasks = vec![];
-        for (i, ch) in readers.iter().enumerate() {
-            let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
-            let mut c = pb::counter_service_client::CounterServiceClient::new(ch.clone());
-            let (reads, session) = (reads.clone(), session.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut j = i;
-                while Instant::now() < deadline {
-                    j += 1;
-                    let ok = if j % 2 == 0 {
-                        k.get_ticket_status(pb::GetTicketStatusRequest {
-                            number: format!("A{:03}", 1 + j % 500),
-                            service_date: String::new(),
-                        })
-                        .await
-                        .map(|_| ())
-                    } else {
-                        c.get_my_queue(pb::WindowRequest {
-                            session: session.clone(),
-                        })
-                        .await
-                        .map(|_| ())
-                    };
-                    // "No such ticket" is an answer too: the read was served.
-                    if ok.is_ok() || ok.is_err_and(|e| e.code() == tonic::Code::NotFound) {
-                        reads.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }));
-        }
-        let started = Instant::now();
-        let mut issued = 0;
-        for t in issuers {
-            issued += t.await?.0.len();
-        }
-        for t in tasks {
-            t.await?;
-        }
-        let secs = started.elapsed().as_secs_f64();
-        let _ = c.logout(pb::WindowRequest { session }).await;
-        (
-            issued as f64 / secs,
-            reads.load(Ordering::Relaxed) as f64 / secs,
-        )
-    };
+    let (issue_with_reads, read_rate) =
+        issue_beside_readers(&channels, &url, args.seconds, None).await?;
+    // And with readers at a steady rate, as a hall's phones and screens
+    // read (a busy day's hall reads far less than 1,000/s).
+    let (issue_with_paced, paced_rate) =
+        issue_beside_readers(&channels, &url, args.seconds, Some(PACED_READS)).await?;
     println!(
         "IssueTicket with {} readers beside: {issue_with_reads:.0}/s = {:.0} % of issuing alone; reads (status, my queue): {read_rate:.0}/s",
         args.clients,
         100.0 * issue_with_reads / issue_rate
+    );
+    println!(
+        "IssueTicket with readers at {PACED_READS:.0}/s beside: {issue_with_paced:.0}/s = {:.0} % of issuing alone (reads served {paced_rate:.0}/s)",
+        100.0 * issue_with_paced / issue_rate
     );
 
     // 4. Call-to-subscriber latency with M subscribers.
@@ -571,15 +517,99 @@ async fn main() -> anyhow::Result<()> {
         "clients={} subscribers={} fsync={} issue_per_s={issue_rate:.0} issue_p50_ms={p50:.2} issue_p99_ms={p99:.2} \
          noop_rpc_per_s={noop_rate:.0} issue_vs_noop_pct={:.0} sled_commit_per_s={sled_rate:.0} event_p50_ms={ev50:.2} \
          event_p99_ms={ev99:.2} event_missed={missing} tickets_served={served_total} events={seq} rss_mib={rss:.1} restart_ms={restart_ms:.0} \
-         read_per_s={read_rate:.0} issue_with_reads_pct={:.0} generator_ceiling_per_s={generator_ceiling:.0} \
+         read_per_s={read_rate:.0} issue_with_reads_pct={:.0} issue_with_paced_reads_pct={:.0} generator_ceiling_per_s={generator_ceiling:.0} \
          generator_cpu_pct={gen_pct:.0} server_cpu_pct={srv_pct:.0}",
         args.clients,
         args.subscribers,
         !args.no_fsync,
         100.0 * issue_rate / noop_rate,
-        100.0 * issue_with_reads / issue_rate
+        100.0 * issue_with_reads / issue_rate,
+        100.0 * issue_with_paced / issue_rate
     );
     Ok(())
+}
+
+/// Issues from `channels` for `seconds` while as many readers again read
+/// ticket status and a window's queue; `pace` (reads per second, all
+/// readers together) or flat out. Returns (issued per s, reads per s).
+async fn issue_beside_readers(
+    channels: &[Channel],
+    url: &str,
+    seconds: u64,
+    pace: Option<f64>,
+) -> anyhow::Result<(f64, f64)> {
+    let clients = channels.len();
+    let mut readers = Vec::new();
+    for _ in 0..clients {
+        readers.push(connect(url).await?);
+    }
+    let mut c = pb::counter_service_client::CounterServiceClient::new(readers[0].clone());
+    let session = c
+        .login(pb::LoginRequest {
+            window: 19,
+            clerk_id: "c19".into(),
+            pin: "1234".into(),
+        })
+        .await?
+        .into_inner()
+        .session;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let reads = Arc::new(AtomicU64::new(0));
+    let issuers: Vec<_> = channels
+        .iter()
+        .enumerate()
+        .map(|(i, ch)| tokio::spawn(issue_until(ch.clone(), i, deadline)))
+        .collect();
+    let mut tasks = vec![];
+    for (i, ch) in readers.iter().enumerate() {
+        let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
+        let mut c = pb::counter_service_client::CounterServiceClient::new(ch.clone());
+        let (reads, session) = (reads.clone(), session.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut j = i;
+            let every = pace.map(|p| Duration::from_secs_f64(clients as f64 / p));
+            let mut next = Instant::now();
+            while Instant::now() < deadline {
+                if let Some(every) = every {
+                    next += every;
+                    tokio::time::sleep_until(next.into()).await;
+                }
+                j += 1;
+                let ok = if j % 2 == 0 {
+                    k.get_ticket_status(pb::GetTicketStatusRequest {
+                        number: format!("A{:03}", 1 + j % 500),
+                        service_date: String::new(),
+                    })
+                    .await
+                    .map(|_| ())
+                } else {
+                    c.get_my_queue(pb::WindowRequest {
+                        session: session.clone(),
+                    })
+                    .await
+                    .map(|_| ())
+                };
+                // "No such ticket" is an answer too: the read was served.
+                if ok.is_ok() || ok.is_err_and(|e| e.code() == tonic::Code::NotFound) {
+                    reads.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    let mut issued = 0;
+    for t in issuers {
+        issued += t.await?.0.len();
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let _ = c.logout(pb::WindowRequest { session }).await;
+    Ok((
+        issued as f64 / secs,
+        reads.load(Ordering::Relaxed) as f64 / secs,
+    ))
 }
 
 /// One client issuing tickets until `deadline`, round the categories from

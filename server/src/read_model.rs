@@ -3,8 +3,9 @@
 //! status, board snapshot, my queue, follow-ups, the day report) without
 //! queueing behind the writer's batches and fsyncs.
 //!
-//! One thread owns the replica and does both jobs, in the order they
-//! arrive: it folds committed batches and it renders reads. Why one thread
+//! One thread owns the replica and does both jobs: it folds committed
+//! batches (always first, so it never falls behind the writer) and it
+//! renders reads, a bounded number between two looks at the batches. Why one thread
 //! and not a lock around the replica read by the tokio workers: a read of a
 //! long queue costs real CPU, and on a 2-core hall server 64 readers
 //! rendering on the runtime's workers starved the issuing path (issuing
@@ -24,34 +25,63 @@
 
 use crate::engine::{Hall, Millis};
 use crate::writer::LoggedEvent;
-use std::sync::mpsc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// How long a read waits for the replica to catch up (and for its turn)
 /// before giving up.
 const CATCH_UP: Duration = Duration::from_secs(5);
 
+/// Reads rendered between two looks at the folding queue: folds go first,
+/// so the replica never falls behind the writer (and never piles up
+/// batches in memory) however many reads arrive.
+const READS_PER_TURN: usize = 64;
+
 /// A read to render on the replica's thread, at a sequence number.
 type Job = Box<dyn FnOnce(&Hall, u64) + Send>;
 
-enum Msg {
-    Fold(Vec<LoggedEvent>),
-    Read { at_least: u64, job: Job },
+/// What the writer and the readers hand to the replica's thread.
+#[derive(Default)]
+struct Inbox {
+    folds: Vec<Vec<LoggedEvent>>,
+    reads: VecDeque<(u64, Job)>,
+    /// The writer dropped its feed: fold what is left, answer, end.
+    closed: bool,
+}
+
+struct Shared {
+    inbox: Mutex<Inbox>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The handle the gRPC edge reads through.
 pub struct ReadModel {
-    tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
 }
 
-/// The writer's end: committed batches go here, in order.
-pub struct Feed(mpsc::Sender<Msg>);
+/// The writer's end: committed batches go here, in order. Dropping it ends
+/// the replica's thread.
+pub struct Feed(Arc<Shared>);
 
 impl Feed {
-    /// Hands a committed batch to the replica. `false` means the replica's
-    /// thread is gone (shutting down, or it died: see `ReadModel::start`).
-    pub fn send(&self, batch: Vec<LoggedEvent>) -> bool {
-        self.0.send(Msg::Fold(batch)).is_ok()
+    /// Hands a committed batch to the replica.
+    pub fn send(&self, batch: Vec<LoggedEvent>) {
+        self.0.lock().folds.push(batch);
+        self.0.wake.notify_one();
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.wake.notify_one();
     }
 }
 
@@ -66,22 +96,32 @@ impl ReadModel {
         hall: Hall,
         seq: u64,
     ) -> std::io::Result<(ReadModel, Feed, tokio::sync::oneshot::Receiver<()>)> {
-        let (tx, rx) = mpsc::channel::<Msg>();
+        let shared = Arc::new(Shared {
+            inbox: Mutex::new(Inbox::default()),
+            wake: Condvar::new(),
+        });
         let (done, stopped) = tokio::sync::oneshot::channel::<()>();
+        let inbox = shared.clone();
         std::thread::Builder::new()
             .name("hall-read-model".into())
             .spawn(move || {
                 // A panic drops `done` unsent (`stopped` yields an error); a
-                // normal end (every sender gone) sends it.
+                // normal end (the feed dropped) sends it.
                 Replica {
                     hall,
                     seq,
                     waiting: Vec::new(),
                 }
-                .run(rx);
+                .run(&inbox);
                 let _ = done.send(());
             })?;
-        Ok((ReadModel { tx: tx.clone() }, Feed(tx), stopped))
+        Ok((
+            ReadModel {
+                shared: shared.clone(),
+            },
+            Feed(shared),
+            stopped,
+        ))
     }
 
     /// Waits until the replica has folded `at_least`, then answers from it
@@ -97,7 +137,14 @@ impl ReadModel {
         let job: Job = Box::new(move |hall, seq| {
             let _ = tx.send((f(hall, seq, now), seq));
         });
-        self.tx.send(Msg::Read { at_least, job }).ok()?;
+        {
+            let mut inbox = self.shared.lock();
+            if inbox.closed {
+                return None;
+            }
+            inbox.reads.push_back((at_least, job));
+        }
+        self.shared.wake.notify_one();
         tokio::time::timeout(CATCH_UP, rx).await.ok()?.ok()
     }
 }
@@ -110,29 +157,52 @@ struct Replica {
 }
 
 impl Replica {
-    fn run(mut self, rx: mpsc::Receiver<Msg>) {
-        while let Ok(msg) = rx.recv() {
-            match msg {
-                Msg::Fold(batch) => {
-                    let Some(last) = batch.last() else { continue };
-                    let last = last.seq;
-                    for l in &batch {
-                        self.hall.fold(&l.event, l.at);
-                    }
-                    self.seq = last;
-                    if !self.waiting.is_empty() {
-                        let (ready, later) = std::mem::take(&mut self.waiting)
-                            .into_iter()
-                            .partition(|(at_least, _)| *at_least <= self.seq);
-                        self.waiting = later;
-                        for (_, job) in ready {
-                            self.render(job);
-                        }
-                    }
+    fn run(mut self, shared: &Shared) {
+        loop {
+            let (folds, reads, closed) = {
+                let mut inbox = shared.lock();
+                while inbox.folds.is_empty() && inbox.reads.is_empty() && !inbox.closed {
+                    inbox = shared.wake.wait(inbox).unwrap_or_else(|e| e.into_inner());
                 }
-                Msg::Read { at_least, job } if at_least <= self.seq => self.render(job),
-                Msg::Read { at_least, job } => self.waiting.push((at_least, job)),
+                let n = inbox.reads.len().min(READS_PER_TURN);
+                (
+                    std::mem::take(&mut inbox.folds),
+                    inbox.reads.drain(..n).collect::<Vec<_>>(),
+                    inbox.closed,
+                )
+            };
+            for batch in &folds {
+                self.fold(batch);
             }
+            if !folds.is_empty() && !self.waiting.is_empty() {
+                let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+                    .into_iter()
+                    .partition(|(at_least, _)| *at_least <= self.seq);
+                self.waiting = later;
+                for (_, job) in ready {
+                    self.render(job);
+                }
+            }
+            for (at_least, job) in reads {
+                if at_least <= self.seq {
+                    self.render(job);
+                } else {
+                    self.waiting.push((at_least, job));
+                }
+            }
+            if closed && folds.is_empty() {
+                // Reads still queued or waiting get `None` (their senders drop).
+                return;
+            }
+        }
+    }
+
+    fn fold(&mut self, batch: &[LoggedEvent]) {
+        for l in batch {
+            self.hall.fold(&l.event, l.at);
+        }
+        if let Some(last) = batch.last() {
+            self.seq = last.seq;
         }
     }
 
@@ -178,8 +248,8 @@ mod tests {
             tokio::task::yield_now().await;
             reader
         };
-        assert!(feed.send(vec![device(1)]));
-        assert!(feed.send(vec![device(2)]));
+        feed.send(vec![device(1)]);
+        feed.send(vec![device(2)]);
         let (model, r) = pending.await.unwrap();
         assert_eq!(r, Some(((2, 2), 2)));
         let panicked = model
