@@ -509,6 +509,21 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
     let (ticket, window) = touched(&l.event);
     let queues = match &l.event {
         Event::DayRolled { .. } | Event::CatalogReplaced { .. } => board(h, 0).queues,
+        // A window opening, closing or pausing changes the estimate of
+        // every queue it serves (estimates divide by the serving windows).
+        Event::WindowOpened { .. }
+        | Event::WindowClosed { .. }
+        | Event::WindowForcedOut { .. }
+        | Event::WindowPaused { .. }
+        | Event::WindowResumed { .. } => {
+            let mut codes: Vec<&str> = window
+                .and_then(|w| h.catalog.window(w))
+                .map(|w| w.tiers.iter().flatten().map(String::as_str).collect())
+                .unwrap_or_default();
+            codes.sort_unstable();
+            codes.dedup();
+            codes.into_iter().filter_map(|c| queue_now(h, c)).collect()
+        }
         _ => ticket
             .and_then(|id| h.ticket(id))
             .and_then(|t| queue_now(h, &t.queue))

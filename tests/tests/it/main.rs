@@ -1052,6 +1052,16 @@ async fn events_carry_queue_counts_and_window_state() {
         Some(1),
         "login names its window"
     );
+    // ...and the queues it serves, whose estimates it changed: before the
+    // login no window served social insurance.
+    let est = |e: &pb::Event| {
+        e.queues
+            .iter()
+            .find(|q| q.code == "social_insurance")
+            .map(|q| q.estimated_wait_min)
+    };
+    assert_eq!(waiting(&evs[2]), Some(2), "{:?}", evs[2].queues);
+    assert_eq!(est(&evs[2]), Some(16), "two ahead x 8 min / 1 window");
     let Some(pb::event::Body::TicketCalled(_)) = &evs[3].body else {
         panic!("{:?}", evs[3])
     };
