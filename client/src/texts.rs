@@ -97,6 +97,20 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
             "This kiosk is not authorised (device token refused); please use another kiosk or ask at the desk.".into(),
         ),
         R::PriorityNotAllowed => ("绿色通道需读取身份证并达到规定年龄。".into(), "The green channel needs an ID card showing the required age.".into()),
+        R::LockedOut => {
+            let minutes = m("retry_after_s").parse::<u64>().unwrap_or(900).div_ceil(60);
+            if m("scope") == "device" {
+                (
+                    format!("本机登录失败次数过多，已锁定，请 {minutes} 分钟后再试或联系值班长"),
+                    format!("Too many failed logins from this terminal: locked, try again in {minutes} min or ask the supervisor."),
+                )
+            } else {
+                (
+                    format!("该工号登录失败次数过多，已锁定，请 {minutes} 分钟后再试或联系值班长"),
+                    format!("Too many failed logins for this clerk id: locked, try again in {minutes} min or ask the supervisor."),
+                )
+            }
+        }
         R::StorageFull => (
             "系统存储空间已满，暂时无法办理，请联系工作人员；空间恢复后自动继续。".into(),
             "The server's disk is full: this cannot be saved now; please tell staff. Service resumes by itself once space is freed.".into(),

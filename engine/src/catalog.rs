@@ -228,8 +228,16 @@ pub struct Window {
 pub struct Clerk {
     pub id: String,
     pub name: String,
-    /// Hex SHA-256 of "<id>:<pin>", so the config never holds a plain PIN.
-    pub pin_sha256: String,
+    /// The PIN as an Argon2id hash (a PHC string, `$argon2id$v=19$...`),
+    /// so the configuration never holds a plain PIN, and a stolen copy of
+    /// it costs an attacker real work per guess. `hall-server passwd`
+    /// writes it.
+    #[serde(default)]
+    pub pin_argon2: String,
+    /// The old unsalted SHA-256 form: read only to refuse it with a way out
+    /// (a 4-digit PIN behind a plain SHA-256 falls in milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_sha256: Option<String>,
 }
 
 /// What a queue code names: a category, or a bundle served whole.
@@ -304,10 +312,37 @@ pub const MAX_CODE_BYTES: usize = 64;
 /// Longest clerk id (bytes), the same as the request limit on `clerk_id`.
 pub const MAX_CLERK_ID_BYTES: usize = 32;
 
-/// SHA-256 of "<clerk id>:<pin>" as lowercase hex: the form `pin_sha256` holds.
-pub fn pin_hash(clerk_id: &str, pin: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(format!("{clerk_id}:{pin}").as_bytes()))
+/// Argon2id parameters for new PIN hashes: OWASP's minimum (19 MiB, two
+/// passes, one lane), ≈ 20–40 ms per check on the hall's server. The
+/// parameters travel inside each hash, so raising them later only affects
+/// hashes written after.
+fn argon2() -> argon2::Argon2<'static> {
+    let params = argon2::Params::new(19 * 1024, 2, 1, None).expect("valid Argon2 parameters");
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+}
+
+/// Hashes a PIN (or password) with Argon2id, as the PHC string
+/// `pin_argon2` holds. `salt` must be random (the caller draws it: the
+/// engine stays free of I/O and randomness). The clerk id is mixed in too.
+pub fn hash_pin(clerk_id: &str, pin: &str, salt: [u8; 16]) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
+    argon2()
+        .hash_password(format!("{clerk_id}:{pin}").as_bytes(), &salt)
+        .expect("Argon2 hashes any input")
+        .to_string()
+}
+
+/// Whether `pin` is the clerk's PIN. Costs one Argon2id evaluation (tens of
+/// milliseconds): callers run it off any thread that others wait on.
+pub fn verify_pin(clerk: &Clerk, pin: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    let Ok(hash) = PasswordHash::new(&clerk.pin_argon2) else {
+        return false;
+    };
+    argon2()
+        .verify_password(format!("{}:{pin}", clerk.id).as_bytes(), &hash)
+        .is_ok()
 }
 
 /// One problem found in a catalogue: the key it is at and what is wrong.
@@ -543,10 +578,27 @@ impl Catalog {
                     format!("longer than {MAX_CLERK_ID_BYTES} bytes"),
                 );
             }
-            if c.pin_sha256.len() != 64 || !c.pin_sha256.chars().all(|ch| ch.is_ascii_hexdigit()) {
+            if c.pin_sha256.is_some() {
                 bad(
                     format!("clerks[{i}].pin_sha256"),
-                    "must be 64 hex digits: sha256 of \"<id>:<pin>\"".into(),
+                    format!(
+                        "no longer accepted (an unsalted SHA-256 of a short PIN is guessed in milliseconds): \
+                         run `hall-server passwd --config FILE --clerk {}` to write pin_argon2 instead",
+                        c.id
+                    ),
+                );
+            }
+            let argon = argon2::password_hash::PasswordHash::new(&c.pin_argon2);
+            if !argon
+                .as_ref()
+                .is_ok_and(|h| h.algorithm.as_str() == "argon2id")
+            {
+                bad(
+                    format!("clerks[{i}].pin_argon2"),
+                    format!(
+                        "must be an Argon2id hash ($argon2id$v=19$...): run `hall-server passwd --config FILE --clerk {}`",
+                        c.id
+                    ),
                 );
             }
         }

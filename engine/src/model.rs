@@ -376,10 +376,10 @@ pub enum Command {
         number: String,
         reason: String,
     },
+    /// A clerk whose PIN the caller has verified (`catalog::verify_pin`).
     Login {
         window: WindowNo,
         clerk: String,
-        pin: String,
         token: String,
     },
     Logout {

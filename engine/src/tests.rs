@@ -13,16 +13,16 @@
 //! new rule is a new `check` next to its neighbours), and they share the
 //! script runner at the top; split it when a family grows its own runner.
 
-use super::catalog::{Catalog, pin_hash};
+use super::catalog::{Catalog, hash_pin, verify_pin};
 use super::*;
 use chrono::{NaiveDate, NaiveDateTime};
 use expect_test::{Expect, expect};
 use std::fmt::Write;
 
 fn test_catalog() -> Catalog {
-    let pin = pin_hash("c1", "1111");
-    let pin2 = pin_hash("c2", "2222");
-    let pin3 = pin_hash("c3", "3333");
+    let pin = hash_pin("c1", "1111", [1; 16]);
+    let pin2 = hash_pin("c2", "2222", [2; 16]);
+    let pin3 = hash_pin("c3", "3333", [3; 16]);
     let text = format!(
         r#"
 [hall]
@@ -108,15 +108,15 @@ tiers = [["yw"], ["c"]]
 [[clerks]]
 id = "c1"
 name = "王晓明"
-pin_sha256 = "{pin}"
+pin_argon2 = "{pin}"
 [[clerks]]
 id = "c2"
 name = "李丽华"
-pin_sha256 = "{pin2}"
+pin_argon2 = "{pin2}"
 [[clerks]]
 id = "c3"
 name = "张建国"
-pin_sha256 = "{pin3}"
+pin_argon2 = "{pin3}"
 "#
     );
     crate::config::parse(&text, "test").unwrap()
@@ -256,11 +256,18 @@ impl Run {
                 reason: "visitor left".into(),
             },
             "login" => {
+                // The PIN is checked before the engine sees the command, as
+                // the server's edge does.
                 let pin = words.get(3).map_or(pins(&s(2)), |p| p).to_string();
+                if let Some(c) = self.hall.catalog.clerk(&s(2))
+                    && !verify_pin(c, &pin)
+                {
+                    writeln!(self.out, "{line} -> ERROR {}", EngineError::BadCredentials).unwrap();
+                    return;
+                }
                 Command::Login {
                     window: s(1).parse().unwrap(),
                     clerk: s(2),
-                    pin,
                     token: format!("t{}", s(1)),
                 }
             }

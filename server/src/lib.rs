@@ -8,6 +8,7 @@ pub mod config;
 pub use hall_engine as engine;
 pub mod grpc;
 pub mod heap;
+pub mod passwd;
 pub mod read_model;
 pub mod store;
 pub mod stream;
@@ -257,6 +258,7 @@ impl Prepared {
             read_model: Arc::new(read_model),
             shared,
             secret: Arc::new(store.site_secret()?),
+            lockout: Arc::default(),
             store: store.clone(),
         };
         let (health, health_service) = tonic_health::server::health_reporter();

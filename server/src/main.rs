@@ -51,6 +51,17 @@ enum Cmd {
     CheckConfig { file: PathBuf },
     /// Prints the built-in hall configuration (a starting point for a real one).
     PrintDefaultConfig,
+    /// Sets a clerk's PIN, read from the first line of stdin, as an Argon2id
+    /// hash: in the configuration file given (edited in place), or printed
+    /// as the `pin_argon2 = "..."` line to paste. E.g.
+    /// `read -s PIN && echo "$PIN" | hall-server passwd --clerk c01 --config hall.toml`
+    Passwd {
+        #[arg(long)]
+        clerk: String,
+        /// The configuration file to edit.
+        #[arg(long = "config")]
+        file: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -79,6 +90,7 @@ fn main() -> anyhow::Result<()> {
             print!("{}", hall_server::config::BUILTIN_HALL);
             return Ok(());
         }
+        Some(Cmd::Passwd { clerk, file }) => return passwd(clerk, file.as_deref()),
         None => {}
     }
     tracing_subscriber::fmt()
@@ -117,6 +129,30 @@ fn main() -> anyhow::Result<()> {
         println!("hall-server listening on {}", listener.local_addr()?);
         prepared.serve(listener, shutdown_signal()).await
     })
+}
+
+fn passwd(clerk: &str, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let mut pin = String::new();
+    std::io::stdin()
+        .read_line(&mut pin)
+        .context("reading the PIN from stdin")?;
+    let pin = pin.trim_end_matches(['\r', '\n']);
+    let Some(file) = file else {
+        hall_server::passwd::check_pin(pin)?;
+        let hash = hall_server::engine::catalog::hash_pin(clerk, pin, rand::random());
+        println!("pin_argon2 = \"{hash}\"");
+        return Ok(());
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let out = hall_server::passwd::set_pin(&text, clerk, pin)
+        .with_context(|| format!("{}", file.display()))?;
+    // Written beside, then renamed: a crash leaves the old file or the new.
+    let tmp = file.with_extension("passwd.tmp");
+    std::fs::write(&tmp, &out).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, file).with_context(|| format!("replacing {}", file.display()))?;
+    println!("{}: PIN of clerk {clerk} set (Argon2id)", file.display());
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -593,7 +593,6 @@ impl<'a> Run<'a> {
                 let cmd = Command::Login {
                     window: w,
                     clerk: format!("c{w:02}"),
-                    pin: "1234".into(),
                     token: format!("sim-{w}"),
                 };
                 if self.apply(cmd, now).is_ok() {

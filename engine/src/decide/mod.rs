@@ -40,9 +40,8 @@ impl Hall {
             Command::Login {
                 window,
                 clerk,
-                pin,
                 token,
-            } => self.login(window, clerk, pin, token),
+            } => self.login(window, clerk, token),
             Command::Logout { session } => self.logout(session),
             Command::Pause { session, reason } => self.pause(session, reason),
             Command::Resume { session } => self.resume(session),

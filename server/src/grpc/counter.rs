@@ -3,7 +3,76 @@
 
 use super::*;
 
+/// Stands in for an unknown clerk, so a wrong clerk id costs the same
+/// Argon2id evaluation as a wrong PIN (the answer's timing tells nothing).
+static NOBODY: std::sync::LazyLock<crate::engine::catalog::Clerk> =
+    std::sync::LazyLock::new(|| crate::engine::catalog::Clerk {
+        id: String::new(),
+        name: String::new(),
+        pin_argon2: crate::engine::catalog::hash_pin("", "", rand::random()),
+        pin_sha256: None,
+    });
+
 impl Hub {
+    /// Checks a clerk's PIN before the login reaches the writer: the lockout
+    /// first (per account and per device), then the Argon2id hash from the
+    /// configuration, on a blocking thread (tens of milliseconds of CPU).
+    async fn check_pin(&self, clerk_id: &str, pin: String, device: &str) -> Result<(), Status> {
+        let keys = [format!("clerk:{clerk_id}"), format!("device:{device}")];
+        let now = std::time::Instant::now();
+        if let Some(l) = self.lockout.check(&keys, now) {
+            return Err(locked_out(&l, now));
+        }
+        let committed = self
+            .shared
+            .committed
+            .load(std::sync::atomic::Ordering::Acquire);
+        let id = clerk_id.to_string();
+        let clerk = self
+            .read_model
+            .read(committed, crate::now_ms(), move |h, _, _| {
+                h.catalog.clerk(&id).cloned()
+            })
+            .await
+            .ok_or_else(|| {
+                refusal(
+                    Code::Unavailable,
+                    Reason::ShuttingDown,
+                    "the read model is not keeping up; retry",
+                )
+            })?
+            .0;
+        let ok = tokio::task::spawn_blocking(move || match clerk {
+            Some(c) => crate::engine::catalog::verify_pin(&c, &pin),
+            None => {
+                crate::engine::catalog::verify_pin(&NOBODY, &pin);
+                false
+            }
+        })
+        .await
+        .map_err(|e| Status::internal(format!("checking the PIN: {e}")))?;
+        let now = std::time::Instant::now();
+        if ok {
+            self.lockout.succeeded(&keys[0]);
+            return Ok(());
+        }
+        // The clerk id and the device are logged, never the PIN tried.
+        tracing::warn!(
+            clerk = clerk_id,
+            device,
+            "login refused: wrong clerk id or PIN"
+        );
+        for l in self.lockout.failed(&keys, now) {
+            tracing::warn!(
+                locked = %l.key,
+                minutes = lockout::LOCK.as_secs() / 60,
+                "{} failed logins: locked",
+                lockout::MAX_FAILURES
+            );
+        }
+        Err(status(EngineError::BadCredentials.into()))
+    }
+
     async fn ticket_cmd(&self, cmd: Command) -> Result<Response<pb::Ticket>, Status> {
         self.ask(Some(cmd), Box::new(render_subject))
             .await
@@ -31,13 +100,16 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
+        let device = req
+            .remote_addr()
+            .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
         let r = limits::checked(req)?;
+        self.check_pin(&r.clerk_id, r.pin, &device).await?;
         let token = hall_proto::client::new_request_id();
         let window = r.window;
         let cmd = Command::Login {
             window,
             clerk: r.clerk_id.clone(),
-            pin: r.pin,
             token: token.clone(),
         };
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
@@ -271,4 +343,27 @@ impl pb::counter_service_server::CounterService for Hub {
         };
         self.read(render).await
     }
+}
+
+/// The refusal for a locked account or device: how long it lasts.
+fn locked_out(l: &lockout::Locked, now: std::time::Instant) -> Status {
+    let secs = l.until.saturating_duration_since(now).as_secs();
+    let (scope, who) = l.key.split_once(':').unwrap_or(("", ""));
+    let scope = if scope == "clerk" {
+        "account"
+    } else {
+        "device"
+    };
+    Refusal::new(
+        Code::Unauthenticated,
+        Reason::LockedOut,
+        format!(
+            "too many failed logins: this {scope} is locked for {} more minutes",
+            secs.div_ceil(60)
+        ),
+    )
+    .with("scope", scope)
+    .with("who", who)
+    .with("retry_after_s", secs)
+    .into_status()
 }

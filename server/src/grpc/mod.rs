@@ -8,6 +8,7 @@ mod counter;
 mod events;
 mod kiosk;
 pub mod limits;
+pub mod lockout;
 
 use crate::engine::{
     self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState,
@@ -137,6 +138,8 @@ pub struct Hub {
     pub shared: Arc<Shared>,
     pub store: Store,
     pub secret: Arc<Vec<u8>>,
+    /// Failed logins per account and per device (`lockout`).
+    pub lockout: Arc<lockout::Lockout>,
 }
 
 type Render<R> = Box<dyn FnOnce(&Hall, &[LoggedEvent], Millis) -> Result<R, Status> + Send>;

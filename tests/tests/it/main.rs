@@ -1076,3 +1076,53 @@ async fn events_carry_queue_counts_and_window_state() {
     );
     srv.stop().await;
 }
+
+/// PINs are checked against Argon2id hashes at the edge; five failures
+/// lock the device (and, per clerk, the account) for 15 minutes whatever
+/// PIN follows;
+/// an unknown clerk id fails like a wrong PIN.
+#[tokio::test]
+async fn five_failed_logins_lock_the_device_whatever_pin_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let counter = srv.counter().await;
+    let try_login = |clerk: &'static str, pin: &'static str, window: u32| {
+        let mut counter = counter.clone();
+        async move {
+            counter
+                .login(pb::LoginRequest {
+                    window,
+                    clerk_id: clerk.into(),
+                    pin: pin.into(),
+                })
+                .await
+        }
+    };
+    let unknown = try_login("nobody", "1234", 2).await.unwrap_err();
+    assert_eq!(
+        Refusal::from_status(&unknown).reason,
+        ErrorReason::BadCredentials
+    );
+    // The right PIN works and clears the account's count...
+    login(&mut counter.clone(), 3, "c03").await;
+    for i in 0..3 {
+        let e = try_login("c01", "0000", 1).await.unwrap_err();
+        assert_eq!(Refusal::from_status(&e).reason, ErrorReason::BadCredentials, "{i}");
+    }
+    // ...the fifth failure from this device (one was the unknown id) locks
+    // it: now even the right PIN, for any clerk, is refused. (The account
+    // lock, counted per clerk across devices, is the same mechanism; its
+    // unit tests cover it, since every test client here is 127.0.0.1.)
+    let e = try_login("c01", "0000", 1).await.unwrap_err();
+    assert_eq!(Refusal::from_status(&e).reason, ErrorReason::BadCredentials);
+    for (clerk, window) in [("c01", 1), ("c02", 2)] {
+        let locked = try_login(clerk, "1234", window).await.unwrap_err();
+        assert_eq!(locked.code(), Code::Unauthenticated, "{locked}");
+        let r = Refusal::from_status(&locked);
+        assert_eq!(r.reason, ErrorReason::LockedOut, "{clerk}: {locked}");
+        assert_eq!(r.meta("scope"), "device");
+        let secs: u64 = r.meta("retry_after_s").parse().unwrap();
+        assert!((14 * 60..=15 * 60).contains(&secs), "{secs}");
+    }
+    srv.stop().await;
+}
