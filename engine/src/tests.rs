@@ -1029,6 +1029,8 @@ fn day_rollover_expires_tickets_and_restarts_numbers() {
         issue a
         status A001
         call 1
+        login 1 c1
+        call 1
         ",
         expect![[r#"
             issue a -> issued A001 in a (normal) ahead=0 wait=0m
@@ -1036,10 +1038,12 @@ fn day_rollover_expires_tickets_and_restarts_numbers() {
             login 1 c1 -> window 1 opened by c1
             call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting
             tick -> (no change)
-            tick -> day rolled to 2026-11-28, 2 expired
+            tick -> day rolled to 2026-11-28, 2 expired; window 1 closed
             tick -> (no change)
             issue a -> issued A001 in a (normal) ahead=0 wait=0m
             status A001 -> waiting queue=a ahead=0 wait=0m
+            call 1 -> ERROR window 1 is not logged in (or the session has ended): log in first
+            login 1 c1 -> window 1 opened by c1
             call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
         "#]],
     );

@@ -17,7 +17,22 @@ impl Hall {
             .map(|t| t.id)
             .collect();
         expired.sort_unstable();
-        Ok(vec![Event::DayRolled { to, expired }])
+        let mut events = vec![Event::DayRolled { to, expired }];
+        // Clerk sessions end with the service day: each clerk logs in again
+        // in the morning, so a session token left on a terminal (or taken
+        // from it) is worth one day at most.
+        let mut open: Vec<WindowNo> = self
+            .windows
+            .iter()
+            .filter(|(_, rt)| rt.clerk.is_some())
+            .map(|(n, _)| *n)
+            .collect();
+        open.sort_unstable();
+        events.extend(
+            open.into_iter()
+                .map(|window| Event::WindowClosed { window }),
+        );
+        Ok(events)
     }
 
     pub(super) fn replace_catalog(&self, catalog: Box<Catalog>) -> Result<Vec<Event>, EngineError> {
