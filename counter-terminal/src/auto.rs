@@ -21,7 +21,8 @@ pub struct AutoClerk {
 
 impl AutoClerk {
     /// Runs until `keep_going` says stop. `publish` gets the terminal's state
-    /// after every action; `log` one line per outcome (`called A001`,
+    /// after every action; `log` one line per outcome (`logged in window 1`,
+    /// then once `counter ready: window 1`, `called A001`,
     /// `finished A001 rating=5`, `reconnected`).
     pub async fn run(
         self,
@@ -40,6 +41,7 @@ impl AutoClerk {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         };
+        let mut ready = false;
         while keep_going() {
             if !term.state.connected {
                 if term.reconnect(&self.url).await.is_ok() {
@@ -57,6 +59,9 @@ impl AutoClerk {
                     continue;
                 }
                 log(&format!("logged in window {}", self.window));
+                if !std::mem::replace(&mut ready, true) {
+                    log(&format!("counter ready: window {}", self.window));
+                }
                 publish(&term.state);
             }
             let current = term.state.queue.as_ref().and_then(|q| q.current.clone());
