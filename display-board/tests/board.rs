@@ -202,8 +202,13 @@ impl Latest {
     }
 }
 
+/// A queue as shown: code, waiting, estimate (minutes).
+type QueueShown = (String, u32, u32);
+/// A window tile as shown: number, state, current ticket, clerk.
+type TileShown = (u32, i32, String, String);
+
 /// What the board shows of a snapshot: the queues and the window tiles.
-fn shown(b: &Board) -> (Vec<(String, u32, u32)>, Vec<(u32, i32, String, String)>) {
+fn shown(b: &Board) -> (Vec<QueueShown>, Vec<TileShown>) {
     (
         b.queues.iter().map(|q| (q.code.clone(), q.waiting, q.wait_min)).collect(),
         b.windows.values().map(|w| (w.number, w.state, w.current.clone(), w.clerk_name.clone())).collect(),
