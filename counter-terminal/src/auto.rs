@@ -23,7 +23,8 @@ impl AutoClerk {
     /// Runs until `keep_going` says stop. `publish` gets the terminal's state
     /// after every action; `log` one line per outcome (`logged in window 1`,
     /// then once `counter ready: window 1`, `called A001`,
-    /// `finished A001 rating=5`, `reconnected`).
+    /// `finished A001 rating=5`, `server unreachable` (each time it finds the
+    /// server gone) and `reconnected`).
     pub async fn run(
         self,
         mut publish: impl FnMut(&State),
@@ -44,6 +45,7 @@ impl AutoClerk {
         let mut ready = false;
         while keep_going() {
             if !term.state.connected {
+                log("server unreachable");
                 if term.reconnect(&self.url).await.is_ok() {
                     log("reconnected");
                 } else {

@@ -258,6 +258,13 @@ async fn whole_hall_in_processes_survives_kill_9() {
         kiosk.send(c);
     }
     kiosk.wait_line("'retrying'", |l| l.starts_with("retrying"), long);
+    // The server stays down until the clerk's terminal has found it gone
+    // too (its idle clerk tries every 1.5 s), so it has to reconnect.
+    counter.wait_line(
+        "'server unreachable'",
+        |l| l == "server unreachable",
+        long,
+    );
     let _srv = server(port, &data);
     let second_line = kiosk.wait_line(
         "a second 'issued'",
