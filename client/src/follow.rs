@@ -4,9 +4,12 @@
 //! the last sequence seen, so nothing is missed (the server replays from its
 //! log). The [`Connection`] is reported for the screen's banner.
 //!
-//! Optionally the catalogue is read on each connection (the hall's time zone,
-//! names) and again after events (at most every so often), and the snapshot
-//! is re-read now and then (counts that events do not carry).
+//! Every event carries what readers need after it (the queues it changed,
+//! with their waiting counts and estimates, and the window it changed), so
+//! nothing is polled: the snapshot is read only when the follower has no
+//! position (first start, or a server that no longer has it) or sees a gap
+//! in the sequence numbers; the catalogue, if wanted, on each connection and
+//! again after the events that change it (see [`CatalogReads`]).
 //!
 //! Not for what an event means: a [`Handler`] (each client's adapter to its
 //! pure core) decides that.
@@ -34,13 +37,21 @@ impl Connection {
 
 /// What a client does with the stream. Called on the follower's task.
 pub trait Handler: Send {
-    /// The server's state: `fresh` when the follower had no position (first
-    /// start, or the server no longer had it), otherwise a periodic re-read.
-    fn snapshot(&mut self, _snapshot: &pb::BoardState, _fresh: bool) {}
+    /// The server's state, read when the follower had no position (first
+    /// start, or the server no longer had it) or saw a gap in the sequence:
+    /// it replaces whatever the client held.
+    fn snapshot(&mut self, _snapshot: &pb::BoardState) {}
     /// One event, in sequence order, each once.
     fn event(&mut self, event: &pb::Event);
     /// The catalogue (see [`CatalogReads`]).
     fn catalog(&mut self, _catalog: &pb::Catalog) {}
+    /// When the catalogue should be read again though no event says it
+    /// changed: what it says by the clock (the kiosk: a category opening or
+    /// closing for the day). Asked before each wait for the next event;
+    /// only with [`CatalogReads::OnChange`].
+    fn catalog_due(&self) -> Option<std::time::Instant> {
+        None
+    }
     fn connection(&mut self, state: Connection);
     /// True when the client is gone: the follower returns.
     fn finished(&self) -> bool {
@@ -55,9 +66,18 @@ pub enum CatalogReads {
     Never,
     /// Once per connection (the time zone, the hall's names).
     OnConnect,
-    /// On connecting, and after events at most once per this interval
-    /// (queue lengths and waits change with every ticket).
-    AfterEvents(Duration),
+    /// On connecting, after a gap in the sequence, and after every event
+    /// that changes the catalogue itself (see [`changes_catalog`]); queue
+    /// lengths and waits come with the events.
+    OnChange,
+}
+
+/// Whether an event changes what `GetCatalog` says beyond the queue counts
+/// the events carry: a new catalogue (names, windows, the notice, the time
+/// zone) or a new day (the date, today's hours, counts back to zero).
+pub fn changes_catalog(e: &pb::Event) -> bool {
+    use pb::event::Body;
+    matches!(e.body, Some(Body::CatalogChanged(_) | Body::DayRolled(_)))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -66,8 +86,6 @@ pub struct Options {
     /// the catalogue).
     pub device_token: String,
     pub catalog: CatalogReads,
-    /// Re-read the snapshot this often while connected.
-    pub snapshot_every: Option<Duration>,
 }
 
 impl Options {
@@ -101,53 +119,60 @@ async fn session_reporting(
     if *seq == 0 {
         let s = events.snapshot(opts.request(pb::SnapshotRequest {})).await?.into_inner();
         *seq = s.seq;
-        h.snapshot(&s, true);
+        h.snapshot(&s);
     }
     let mut stream = events.subscribe(opts.request(pb::SubscribeRequest { from_seq: *seq + 1 })).await?.into_inner();
     *subscribed = true;
     h.connection(Connection::Connected);
-    let every = |d: Option<Duration>| {
-        let mut i = tokio::time::interval(d.unwrap_or(Duration::from_secs(3600)));
-        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        i
-    };
-    let mut refresh = every(opts.snapshot_every);
-    refresh.tick().await;
-    let (mut catalog_tick, mut stale) = match opts.catalog {
-        CatalogReads::Never => (every(None), false),
-        CatalogReads::OnConnect => (every(Some(Duration::from_millis(1))), true),
-        CatalogReads::AfterEvents(d) => (every(Some(d)), true),
-    };
+    let mut stale = opts.catalog != CatalogReads::Never;
+    let mut last_read = std::time::Instant::now();
     loop {
         if h.finished() {
             return Ok(());
         }
-        tokio::select! {
-            msg = stream.message() => {
-                let Some(ev) = msg? else { return Ok(()) };
-                if ev.seq <= *seq {
-                    continue;
-                }
-                *seq = ev.seq;
-                h.event(&ev);
-                stale |= matches!(opts.catalog, CatalogReads::AfterEvents(_));
+        if stale {
+            stale = false;
+            last_read = std::time::Instant::now();
+            match kiosk.get_catalog(opts.request(pb::GetCatalogRequest::default())).await {
+                Ok(c) => h.catalog(&c.into_inner()),
+                Err(s) if s.code() == tonic::Code::Unavailable => return Err(s),
+                // E.g. a server with device tokens and a board without
+                // one: the stream still works, the defaults stay.
+                Err(s) => tracing::warn!(status = %s, "reading the catalogue"),
             }
-            _ = refresh.tick(), if opts.snapshot_every.is_some() => {
-                if let Ok(s) = events.snapshot(opts.request(pb::SnapshotRequest {})).await {
-                    h.snapshot(&s.into_inner(), false);
-                }
+            continue;
+        }
+        // At most one timed read a second, whatever the handler asks.
+        let due = h
+            .catalog_due()
+            .filter(|_| opts.catalog == CatalogReads::OnChange)
+            .map(|d| d.max(last_read + Duration::from_secs(1)));
+        let msg = tokio::select! {
+            msg = stream.message() => msg?,
+            _ = tokio::time::sleep_until(due.unwrap_or_else(std::time::Instant::now).into()), if due.is_some() => {
+                stale = true;
+                continue;
             }
-            _ = catalog_tick.tick(), if stale => {
-                stale = false;
-                match kiosk.get_catalog(opts.request(pb::GetCatalogRequest::default())).await {
-                    Ok(c) => h.catalog(&c.into_inner()),
-                    Err(s) if s.code() == tonic::Code::Unavailable => return Err(s),
-                    // E.g. a server with device tokens and a board without
-                    // one: the stream still works, the defaults stay.
-                    Err(s) => tracing::warn!(status = %s, "reading the catalogue"),
-                }
+        };
+        let Some(ev) = msg else { return Ok(()) };
+        if ev.seq <= *seq {
+            continue;
+        }
+        if ev.seq > *seq + 1 {
+            // The server promises no gaps; should one appear anyway, what
+            // the client holds may be wrong: start again from a snapshot.
+            tracing::warn!(expected = *seq + 1, got = ev.seq, "gap in the event stream; reading a snapshot");
+            let s = events.snapshot(opts.request(pb::SnapshotRequest {})).await?.into_inner();
+            *seq = s.seq;
+            h.snapshot(&s);
+            stale = opts.catalog == CatalogReads::OnChange;
+            if ev.seq <= *seq {
+                continue;
             }
         }
+        *seq = ev.seq;
+        h.event(&ev);
+        stale |= opts.catalog == CatalogReads::OnChange && changes_catalog(&ev);
     }
 }
 

@@ -56,6 +56,12 @@ impl HallZone {
         DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&self.0))
     }
 
+    /// A local date and time as Unix ms (the earlier one when the clocks
+    /// go back; `None` for a time the clocks skip).
+    pub fn ms_at(&self, local: chrono::NaiveDateTime) -> Option<i64> {
+        local.and_local_timezone(self.0).earliest().map(|t| t.timestamp_millis())
+    }
+
     /// `ms` formatted locally with a chrono format string ("" when invalid).
     pub fn format(&self, ms: i64, fmt: &str) -> String {
         self.local(ms).map(|t| t.format(fmt).to_string()).unwrap_or_default()

@@ -21,8 +21,10 @@ pub struct AutoClerk {
 
 impl AutoClerk {
     /// Runs until `keep_going` says stop. `publish` gets the terminal's state
-    /// after every action; `log` one line per outcome (`called A001`,
-    /// `finished A001 rating=5`, `reconnected`).
+    /// after every action; `log` one line per outcome (`logged in window 1`,
+    /// then once `counter ready: window 1`, `called A001`,
+    /// `finished A001 rating=5`, `server unreachable` (each time it finds the
+    /// server gone) and `reconnected`).
     pub async fn run(
         self,
         mut publish: impl FnMut(&State),
@@ -40,8 +42,10 @@ impl AutoClerk {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         };
+        let mut ready = false;
         while keep_going() {
             if !term.state.connected {
+                log("server unreachable");
                 if term.reconnect(&self.url).await.is_ok() {
                     log("reconnected");
                 } else {
@@ -57,6 +61,9 @@ impl AutoClerk {
                     continue;
                 }
                 log(&format!("logged in window {}", self.window));
+                if !std::mem::replace(&mut ready, true) {
+                    log(&format!("counter ready: window {}", self.window));
+                }
                 publish(&term.state);
             }
             let current = term.state.queue.as_ref().and_then(|q| q.current.clone());

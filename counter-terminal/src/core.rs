@@ -1,6 +1,7 @@
 //! The counter terminal's pure core: `update(&mut State, Input) -> Vec<Effect>`.
 //! It decides what a key, a button, an event on the stream or a change of
-//! the connection leads to; [`crate::terminal::Terminal`] runs the effects
+//! the connection leads to (an event leads to a queue read only if it
+//! touches this window or its queues, and reads are coalesced); [`crate::terminal::Terminal`] runs the effects
 //! over gRPC and [`crate::view`] shows the state. No I/O and no clock here,
 //! so every decision is tested without a window or a server (`core/tests.rs`).
 //!
@@ -107,12 +108,40 @@ pub enum Input {
     /// The transfer dialog's choice (index into [`transfer_targets`]).
     Transfer { index: usize, with_return: bool },
     Rate { rating: u32, reason: String },
-    /// Something happened in the hall: this window's queue may have changed.
-    Event,
+    /// An event on the stream, at `now_ms`: a read of the queue if it
+    /// [`touches`] this window (at most one per [`COALESCE_MS`]).
+    Event { event: Box<pb::Event>, now_ms: i64 },
+    /// The time a deferred read asked for ([`State::read_due_ms`]) has come.
+    Due { now_ms: i64 },
     /// The event stream's connection changed.
     Stream(Connection),
-    /// A queue read (the [`Effect::Refresh`] or [`Effect::Reconnect`]) finished.
-    Refreshed,
+}
+
+/// Reads of the queue caused by events are at least this far apart: a
+/// burst of events (a busy kiosk, thirty calls at once) makes one or two
+/// reads, not one per event.
+pub const COALESCE_MS: i64 = 300;
+
+/// Whether an event may change what this terminal shows: its own window, a
+/// queue it serves (a tier's code), a ticket sent back to waiting from a
+/// window (a transfer or a return may be meant for this one), a rating here,
+/// a device alert, a new day or catalogue. Before the first queue read
+/// (tiers unknown) every event does; logged out, none.
+pub fn touches(st: &State, e: &pb::Event) -> bool {
+    use pb::event::Body;
+    let Some(me) = st.session.as_ref().map(|s| s.window) else { return false };
+    let Some(window) = st.queue.as_ref().and_then(|q| q.window.as_ref()) else { return true };
+    let serves = |code: &str| window.tiers.iter().any(|t| t.codes.iter().any(|c| c == code));
+    if e.window.as_ref().is_some_and(|w| w.number == me) || e.queues.iter().any(|q| serves(&q.code)) {
+        return true;
+    }
+    match &e.body {
+        Some(Body::CatalogChanged(_) | Body::DayRolled(_) | Body::DeviceReported(_)) => true,
+        Some(Body::RatingSubmitted(r)) => r.window == me,
+        Some(Body::TicketCalled(c)) => c.call.as_ref().is_some_and(|c| c.window == me),
+        Some(Body::TicketStateChanged(t)) => t.window == me || (t.window != 0 && t.state == pb::TicketState::Waiting as i32),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,26 +184,42 @@ pub fn update(st: &mut State, input: Input) -> Vec<Effect> {
         }
         Input::Transfer { .. } => vec![],
         Input::Rate { rating, reason } => vec![Effect::Rate(rating.clamp(1, 5), reason)],
+        // A new or lost stream: read (or reconnect) at once, whatever was due.
         Input::Stream(c) => {
             st.stream = Some(c);
-            refresh(st)
+            st.read_due_ms = None;
+            vec![read(st)]
         }
-        Input::Event => refresh(st),
-        Input::Refreshed => {
-            st.refresh_pending = false;
-            vec![]
+        Input::Event { event, now_ms } if touches(st, &event) => {
+            if st.read_due_ms.is_some() {
+                return vec![]; // the read already due covers this event too
+            }
+            match st.last_read_ms.map(|l| l + COALESCE_MS).filter(|&due| due > now_ms) {
+                Some(due) => {
+                    st.read_due_ms = Some(due);
+                    vec![]
+                }
+                None => {
+                    st.last_read_ms = Some(now_ms);
+                    vec![read(st)]
+                }
+            }
         }
+        Input::Event { .. } => vec![],
+        Input::Due { now_ms } => match st.read_due_ms {
+            Some(due) if due <= now_ms => {
+                st.read_due_ms = None;
+                st.last_read_ms = Some(now_ms);
+                vec![read(st)]
+            }
+            _ => vec![],
+        },
     }
 }
 
-/// One queue read at a time: a busy hall sends many events, and one read
-/// covers them all. A terminal that lost the server connects again instead.
-fn refresh(st: &mut State) -> Vec<Effect> {
-    if st.refresh_pending {
-        return vec![];
-    }
-    st.refresh_pending = true;
-    vec![if st.connected { Effect::Refresh } else { Effect::Reconnect }]
+/// A read of the queue; a terminal that lost the server connects again instead.
+fn read(st: &State) -> Effect {
+    if st.connected { Effect::Refresh } else { Effect::Reconnect }
 }
 
 #[cfg(test)]

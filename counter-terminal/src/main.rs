@@ -10,8 +10,8 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use counter_terminal::core::{self, Input};
-use counter_terminal::terminal::{State, Terminal};
+use counter_terminal::core::Input;
+use counter_terminal::terminal::{State, StreamToCore, Terminal, drive};
 use counter_terminal::view;
 use counter_terminal::{sample, CounterAdapter, CounterWindow};
 use slint::ComponentHandle;
@@ -256,13 +256,13 @@ fn run(cli: &Cli, server: String) -> Result<()> {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
         rt.block_on(async move {
-            // The event stream: any event may change this window's queue.
+            // The event stream: the core reads the queue when an event touches this window.
             let follow_url = url.clone();
             tokio::spawn(async move {
-                let mut to_core = ToCore(events_tx);
+                let mut to_core = StreamToCore::new(events_tx);
                 hall_client::follow::follow(follow_url, Default::default(), &mut to_core).await;
             });
-            let push = |state: &State| {
+            let show = |state: &State| {
                 let state = state.clone();
                 let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &state, now_ms()));
             };
@@ -270,56 +270,29 @@ fn run(cli: &Cli, server: String) -> Result<()> {
                 match Terminal::connect(&url).await {
                     Ok(t) => break t,
                     Err(_) => {
-                        push(&State { connected: false, login_error: "无法连接服务器，正在重试…".into(), ..Default::default() });
+                        show(&State { connected: false, login_error: "无法连接服务器，正在重试…".into(), ..Default::default() });
                         tokio::time::sleep(Duration::from_secs(2)).await;
                     }
                 }
             };
-            push(&term.state);
-            let mut backlog = std::collections::VecDeque::new();
-            loop {
-                let input = match backlog.pop_front() {
-                    Some(i) => i,
-                    None => match rx.recv().await {
-                        Some(i) => i,
-                        None => break,
-                    },
-                };
-                // Events that queued up meanwhile are covered by one read.
-                if input == Input::Event {
-                    while let Ok(next) = rx.try_recv() {
-                        if next != Input::Event {
-                            backlog.push_back(next);
-                        }
-                    }
-                }
-                let reads_queue = matches!(input, Input::Event | Input::Stream(_));
-                for effect in core::update(&mut term.state, input) {
-                    term.apply(effect, &url).await;
-                }
-                if reads_queue {
-                    core::update(&mut term.state, Input::Refreshed);
-                }
-                push(&term.state);
-            }
+            show(&term.state);
+            let mut ready = false;
+            drive(&mut term, &url, &mut rx, |t| {
+                show(&t.state);
+                print_ready(&mut ready, &t.state);
+            })
+            .await;
         });
     });
     ui.run()?;
     Ok(())
 }
 
-/// The event stream into the core: every event (the queue may have changed)
-/// and every change of the connection.
-struct ToCore(tokio::sync::mpsc::UnboundedSender<Input>);
-
-impl hall_client::follow::Handler for ToCore {
-    fn event(&mut self, _event: &hall_proto::v1::Event) {
-        let _ = self.0.send(Input::Event);
-    }
-    fn connection(&mut self, state: hall_client::follow::Connection) {
-        let _ = self.0.send(Input::Stream(state));
-    }
-    fn finished(&self) -> bool {
-        self.0.is_closed()
+/// `counter ready: window <W>`, once, when a clerk is logged in and the
+/// window's queue has been read: from then on the terminal follows it.
+fn print_ready(said: &mut bool, st: &State) {
+    if let (false, Some(s), Some(_)) = (*said, &st.session, &st.queue) {
+        *said = true;
+        print_line(&format!("counter ready: window {}", s.window));
     }
 }

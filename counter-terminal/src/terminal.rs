@@ -2,8 +2,10 @@
 //! clerk action, over gRPC. After each action it re-reads the window's queue
 //! (`GetMyQueue`), so the screen always shows the server's truth; after a
 //! reconnect (or a server restart) the same session finds its current ticket.
+//! [`drive`] runs a terminal from the core's inputs (keys, buttons and the
+//! event stream through [`StreamToCore`]).
 
-use crate::core::{Action, Effect};
+use crate::core::{Action, Effect, Input};
 use hall_client::follow::Connection;
 use hall_client::texts::Lang;
 use hall_client::time::HallZone;
@@ -33,8 +35,11 @@ pub struct State {
     pub login_error: String,
     /// The event stream's connection (none before the first report).
     pub stream: Option<Connection>,
-    /// A queue read is under way (the core asks for one at a time).
-    pub refresh_pending: bool,
+    /// When the core last asked for a queue read because of events (ms).
+    pub last_read_ms: Option<i64>,
+    /// A queue read the core deferred to coalesce a burst of events: due
+    /// at this time (ms); the runner sends `Input::Due` then.
+    pub read_due_ms: Option<i64>,
     /// The hall's time zone, from the catalogue.
     pub zone: HallZone,
 }
@@ -48,6 +53,8 @@ pub enum Target {
 pub struct Terminal {
     counter: CounterServiceClient<Channel>,
     pub state: State,
+    /// `GetMyQueue` calls made so far (how often the window's queue is read).
+    pub queue_reads: u64,
 }
 
 /// The refusal of an action without a session, typed like the server's.
@@ -66,6 +73,7 @@ impl Terminal {
         let mut t = Terminal {
             counter: CounterServiceClient::new(ch),
             state: State { connected: true, ..Default::default() },
+            queue_reads: 0,
         };
         t.load_catalog().await;
         Ok(t)
@@ -129,6 +137,7 @@ impl Terminal {
     /// Re-reads the window's queue.
     pub async fn refresh(&mut self) {
         let Ok(req) = self.win() else { return };
+        self.queue_reads += 1;
         match self.counter.get_my_queue(req).await {
             Ok(q) => {
                 self.state.queue = Some(q.into_inner());
@@ -325,5 +334,71 @@ impl Terminal {
         self.report(r);
         self.refresh().await;
         ok
+    }
+}
+
+/// The event stream into the core: every event, stamped with the time (the
+/// core decides whether it touches this window), and every change of the
+/// connection. A gap in the stream (a fresh snapshot) counts as a reconnect.
+pub struct StreamToCore {
+    tx: tokio::sync::mpsc::UnboundedSender<Input>,
+    snapshots: u32,
+}
+
+impl StreamToCore {
+    pub fn new(tx: tokio::sync::mpsc::UnboundedSender<Input>) -> StreamToCore {
+        StreamToCore { tx, snapshots: 0 }
+    }
+}
+
+impl hall_client::follow::Handler for StreamToCore {
+    fn snapshot(&mut self, _snapshot: &pb::BoardState) {
+        self.snapshots += 1;
+        if self.snapshots > 1 {
+            let _ = self.tx.send(Input::Stream(Connection::Connected));
+        }
+    }
+    fn event(&mut self, event: &pb::Event) {
+        let _ = self.tx.send(Input::Event { event: Box::new(event.clone()), now_ms: hall_client::time::now_ms() });
+    }
+    fn connection(&mut self, state: Connection) {
+        let _ = self.tx.send(Input::Stream(state));
+    }
+    fn finished(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Runs `term` from `inputs` until they end: each input through the core,
+/// its effects over gRPC, then `push` (the screen). A read the core deferred
+/// to coalesce events is made when it is due.
+pub async fn drive(
+    term: &mut Terminal,
+    url: &str,
+    inputs: &mut tokio::sync::mpsc::UnboundedReceiver<Input>,
+    mut push: impl FnMut(&Terminal),
+) {
+    loop {
+        let due = term.state.read_due_ms.map(|d| {
+            let wait = (d - hall_client::time::now_ms()).max(0) as u64;
+            tokio::time::Instant::now() + std::time::Duration::from_millis(wait)
+        });
+        let input = tokio::select! {
+            i = inputs.recv() => match i {
+                Some(i) => i,
+                None => return,
+            },
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                Input::Due { now_ms: hall_client::time::now_ms().max(term.state.read_due_ms.unwrap_or(0)) }
+            }
+        };
+        let effects = crate::core::update(&mut term.state, input);
+        let acted = !effects.is_empty();
+        for effect in effects {
+            term.apply(effect, url).await;
+        }
+        if acted {
+            push(term);
+        }
     }
 }

@@ -124,3 +124,78 @@ async fn a_clerks_day_at_the_window() {
     assert!(t1.act("start").await, "{}", t1.state.message);
     server.stop().await;
 }
+
+/// What the terminal showed after an input, for the test to wait on.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    queue_reads: u64,
+    waiting_total: u32,
+    connected_stream: bool,
+}
+
+/// Waits (10 s at most) until the terminal shows what `f` wants.
+async fn wait_until(rx: &mut tokio::sync::watch::Receiver<Seen>, what: &str, f: impl Fn(&Seen) -> bool) -> Seen {
+    let r = tokio::time::timeout(std::time::Duration::from_secs(10), rx.wait_for(|s| f(s))).await.map(|r| r.map(|s| s.clone()));
+    match r {
+        Ok(Ok(s)) => s,
+        _ => panic!("the terminal never showed {what}: {:?}", *rx.borrow()),
+    }
+}
+
+/// The terminal follows the event stream but reads its queue (GetMyQueue)
+/// only for events that touch its window or its queues, and a burst of
+/// them makes a read or two, not one per event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_events_for_this_window_read_its_queue_and_bursts_are_coalesced() {
+    use counter_terminal::terminal::{drive, StreamToCore};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), always_open()).await;
+    let url = server.url();
+    // Window 1 serves social insurance, then employment and pension; not medical insurance.
+    let mut t = Terminal::connect(&url).await.unwrap();
+    assert!(t.login(1, "c01", "1234").await);
+    let (tx, mut inputs) = tokio::sync::mpsc::unbounded_channel();
+    let follower = tokio::spawn({
+        let url = url.clone();
+        let tx = tx.clone();
+        async move { hall_client::follow::follow(url, Default::default(), &mut StreamToCore::new(tx)).await }
+    });
+    let (seen_tx, mut seen) = tokio::sync::watch::channel(Seen::default());
+    let driver = tokio::spawn({
+        let url = url.clone();
+        async move {
+            drive(&mut t, &url, &mut inputs, |t| {
+                let _ = seen_tx.send(Seen {
+                    queue_reads: t.queue_reads,
+                    waiting_total: t.state.queue.as_ref().map_or(0, |q| q.waiting_total),
+                    connected_stream: t.state.stream.is_some_and(|c| c.is_connected()),
+                });
+            })
+            .await
+        }
+    });
+    let start = wait_until(&mut seen, "a connected stream", |s| s.connected_stream).await;
+
+    // Tickets for another window's queue: no read. Then one for this window: one read.
+    let mut kiosk = server.kiosk().await;
+    for i in 0..5 {
+        issue_ok(&mut kiosk, "medical_insurance", &format!("m{i}")).await;
+    }
+    issue_ok(&mut kiosk, "social_insurance", "s0").await;
+    let after = wait_until(&mut seen, "the social insurance ticket", |s| s.waiting_total == 1).await;
+    assert_eq!(after.queue_reads, start.queue_reads + 1, "one read for six events, five of them elsewhere");
+
+    // A burst of ten for this window: a read now and one when due, not ten.
+    let t0 = std::time::Instant::now();
+    for i in 1..=10 {
+        issue_ok(&mut kiosk, "social_insurance", &format!("s{i}")).await;
+    }
+    let elapsed_ms = t0.elapsed().as_millis() as u64;
+    let burst = wait_until(&mut seen, "eleven waiting", |s| s.waiting_total == 11).await;
+    let reads = burst.queue_reads - after.queue_reads;
+    assert!(reads >= 1 && reads <= 2 + elapsed_ms / 300 && reads < 10, "{reads} reads for ten events in {elapsed_ms} ms");
+    drop(tx);
+    follower.abort();
+    driver.abort();
+    server.stop().await;
+}

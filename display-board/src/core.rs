@@ -8,16 +8,14 @@
 
 use crate::model::{Board, Call};
 use hall_client::follow::Connection;
-use hall_client::time::HallZone;
 use hall_proto::v1 as pb;
 
 #[derive(Debug, Clone)]
 pub enum Input {
     /// The server's state when the board had no position (start, or the
-    /// server lost it).
+    /// server lost it, or a gap in the sequence).
     Snapshot(pb::BoardState),
-    /// A periodic re-read: waiting counts only (calls stay as they are).
-    Refresh(pb::BoardState),
+    /// One event, with the queues and the window it changed.
     Event(pb::Event),
     Catalog(pb::Catalog),
     Connection(Connection),
@@ -38,16 +36,12 @@ pub fn update(board: &mut Board, input: Input) -> Vec<Effect> {
             board.apply_snapshot(&s);
             vec![Effect::Redraw]
         }
-        Input::Refresh(s) => {
-            board.refresh_queues(&s);
-            vec![Effect::Redraw]
-        }
         Input::Event(e) => match board.apply_event(&e) {
             Some(call) => vec![Effect::Call(call)],
             None => vec![Effect::Redraw],
         },
         Input::Catalog(c) => {
-            board.zone = HallZone::of(&c);
+            board.apply_catalog(&c);
             vec![Effect::Redraw]
         }
         Input::Connection(c) => {
@@ -62,6 +56,7 @@ pub fn update(board: &mut Board, input: Input) -> Vec<Effect> {
 mod tests {
     use super::*;
     use crate::model::Filter;
+    use hall_client::time::HallZone;
 
     fn called(seq: u64, number: &str, window: u32, recall: bool) -> Input {
         Input::Event(pb::Event {

@@ -1,15 +1,16 @@
 //! Keeps a [`Board`] in step with the server through the shared follower
 //! (`hall_client::follow`): a snapshot first, then `Subscribe(from_seq =
 //! last + 1)`, so a board whose stream was cut gets every event it missed,
-//! in order, before live ones. The catalogue is read on each connection (the
-//! hall's time zone) and the snapshot every 20 s (waiting counts that events
-//! do not carry). Everything goes through [`crate::core::update`].
+//! in order, before live ones. Events carry the waiting counts and window
+//! states they changed, so nothing is polled: a snapshot only when the board
+//! has no position or sees a gap, the catalogue (time zone, names, notice,
+//! windows) on each connection and after a catalogue change or a new day.
+//! Everything goes through [`crate::core::update`].
 
 use crate::core::{self, Effect, Input};
 use crate::model::{Board, Call};
 use hall_client::follow::{self as shared, CatalogReads, Connection, Handler, Options};
 use hall_proto::v1 as pb;
-use std::time::Duration;
 use tonic::transport::Channel;
 
 /// What the follower reports to the screen.
@@ -17,10 +18,13 @@ pub trait Sink: Send {
     /// The board changed; `call` is set when a call (or recall) arrived.
     fn changed(&mut self, board: &Board, call: Option<&Call>);
     fn connection(&mut self, state: Connection);
+    /// A snapshot was applied (at start, or to start over): the board shows
+    /// the server's state as of `board.seq`.
+    fn snapshot_applied(&mut self, _board: &Board) {}
 }
 
 fn options() -> Options {
-    Options { device_token: String::new(), catalog: CatalogReads::OnConnect, snapshot_every: Some(Duration::from_secs(20)) }
+    Options { device_token: String::new(), catalog: CatalogReads::OnChange }
 }
 
 /// The follower's callbacks as core inputs; the core's effects to the sink.
@@ -41,8 +45,9 @@ impl ToCore<'_> {
 }
 
 impl Handler for ToCore<'_> {
-    fn snapshot(&mut self, s: &pb::BoardState, fresh: bool) {
-        self.input(if fresh { Input::Snapshot(s.clone()) } else { Input::Refresh(s.clone()) });
+    fn snapshot(&mut self, s: &pb::BoardState) {
+        self.input(Input::Snapshot(s.clone()));
+        self.sink.snapshot_applied(self.board);
     }
     fn event(&mut self, e: &pb::Event) {
         self.input(Input::Event(e.clone()));

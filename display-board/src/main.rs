@@ -120,9 +120,21 @@ fn start_announcer(cli: &Cli, lang: Lang, voice_dir: &std::path::Path, headless:
 /// Prints one line per call (`called A001 window 3`, `recalled …`), for the
 /// whole-hall runner and the end-to-end test.
 fn print_call(c: &Call) {
+    print_line(&format!("{} {} window {}", if c.recall { "recalled" } else { "called" }, c.number, c.window));
+}
+
+/// `board ready: snapshot seq <S>`, once, when the first snapshot is on the
+/// screen: from then on every call is shown and announced.
+fn print_ready(said: &mut bool, board: &Board) {
+    if !std::mem::replace(said, true) {
+        print_line(&format!("board ready: snapshot seq {}", board.seq));
+    }
+}
+
+fn print_line(line: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{} {} window {}", if c.recall { "recalled" } else { "called" }, c.number, c.window);
+    let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
@@ -149,6 +161,7 @@ fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Pa
     struct ToLoop {
         tx: mpsc::Sender<Update>,
         announcer: Option<Announcer>,
+        ready: bool,
     }
     impl follow::Sink for ToLoop {
         fn changed(&mut self, board: &Board, call: Option<&Call>) {
@@ -162,12 +175,15 @@ fn run_headless(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Pa
         }
         // The board carries its connection; `changed` redraws it.
         fn connection(&mut self, _state: Connection) {}
+        fn snapshot_applied(&mut self, board: &Board) {
+            print_ready(&mut self.ready, board);
+        }
     }
     let (tx, rx) = mpsc::channel();
     let board = Board::new(Filter { zone: cli.zone.clone() });
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-        rt.block_on(follow::follow(server, board, Box::new(ToLoop { tx, announcer })));
+        rt.block_on(follow::follow(server, board, Box::new(ToLoop { tx, announcer, ready: false })));
     });
     let deadline = cli.run.duration.map(|d| Instant::now() + Duration::from_secs(d));
     let mut next_shot = Instant::now();
@@ -256,6 +272,7 @@ fn run(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Re
         opts: ViewOptions,
         announcer: Option<Announcer>,
         zone: Arc<Mutex<HallZone>>,
+        ready: bool,
     }
     impl follow::Sink for ToUi {
         fn changed(&mut self, board: &Board, call: Option<&Call>) {
@@ -278,9 +295,12 @@ fn run(cli: &Cli, server: String, lang: Lang, voice_dir: &std::path::Path) -> Re
         }
         // The board carries its connection; `changed` redraws it.
         fn connection(&mut self, _state: Connection) {}
+        fn snapshot_applied(&mut self, board: &Board) {
+            print_ready(&mut self.ready, board);
+        }
     }
     let zone = Arc::new(Mutex::new(HallZone::default()));
-    let sink = ToUi { ui: ui.as_weak(), opts, announcer, zone: zone.clone() };
+    let sink = ToUi { ui: ui.as_weak(), opts, announcer, zone: zone.clone(), ready: false };
     let board = Board::new(Filter { zone: cli.zone.clone() });
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");

@@ -1,7 +1,9 @@
 //! The board's state, pure: built from the server's `Snapshot`, then moved
-//! forward event by event. It knows the last sequence it saw, so a
-//! reconnecting board resumes exactly there; every call event yields an
-//! announcement (a recall is announced again).
+//! forward event by event: each event carries the queues it changed (waiting
+//! count and estimate) and the window it changed, so the board never polls.
+//! It knows the last sequence it saw, so a reconnecting board resumes
+//! exactly there; every call event yields an announcement (a recall is
+//! announced again).
 
 use hall_client::follow::Connection;
 use hall_client::time::HallZone;
@@ -100,6 +102,10 @@ impl Board {
         }
     }
 
+    fn shows_queue(&self, q: &pb::QueueCount) -> bool {
+        self.filter.zone.as_ref().is_none_or(|z| *z == q.zone)
+    }
+
     /// Replaces everything with the server's snapshot.
     pub fn apply_snapshot(&mut self, s: &pb::BoardState) {
         self.seq = s.seq;
@@ -109,27 +115,36 @@ impl Board {
         self.notice = s.notice.clone();
         self.windows = s.windows.iter().map(|w| (w.number, window_view(w))).collect();
         self.recent = s.recent_calls.iter().map(Call::from_pb).filter(|c| self.shows_window(c.window)).take(RECENT).collect();
-        self.queues = s
-            .queues
-            .iter()
-            .filter(|q| self.filter.zone.as_ref().is_none_or(|z| *z == q.zone))
-            .map(|q| Queue {
-                code: q.code.clone(),
-                name_zh: q.name_zh.clone(),
-                name_en: q.name_en.clone(),
-                zone: q.zone.clone(),
-                waiting: q.waiting,
-                wait_min: q.estimated_wait_min,
-            })
-            .collect();
+        self.queues = s.queues.iter().filter(|q| self.shows_queue(q)).map(queue).collect();
     }
 
-    /// Takes the waiting counts of a newer snapshot (calls stay as they are).
-    pub fn refresh_queues(&mut self, s: &pb::BoardState) {
-        for q in &mut self.queues {
-            if let Some(n) = s.queues.iter().find(|x| x.code == q.code) {
+    /// Takes what a (re-read) catalogue says that events do not: the time
+    /// zone, the hall's names, the notice and the windows (names, zones).
+    pub fn apply_catalog(&mut self, c: &pb::Catalog) {
+        self.zone = HallZone::of(c);
+        self.hall_name_zh = c.hall_name_zh.clone();
+        self.hall_name_en = c.hall_name_en.clone();
+        self.notice = c.notice.clone();
+        if !c.windows.is_empty() {
+            self.windows = c.windows.iter().map(|w| (w.number, window_view(w))).collect();
+        }
+    }
+
+    /// Takes the queue counts an event carries. After a day rollover or a
+    /// catalogue change they are every queue: the list is replaced (queues
+    /// may have come or gone); otherwise the queues named are updated.
+    fn apply_queues(&mut self, e: &pb::Event) {
+        use pb::event::Body;
+        if matches!(e.body, Some(Body::DayRolled(_) | Body::CatalogChanged(_))) {
+            self.queues = e.queues.iter().filter(|q| self.shows_queue(q)).map(queue).collect();
+            return;
+        }
+        for n in &e.queues {
+            if let Some(q) = self.queues.iter_mut().find(|q| q.code == n.code) {
                 q.waiting = n.waiting;
                 q.wait_min = n.estimated_wait_min;
+            } else if self.shows_queue(n) {
+                self.queues.push(queue(n));
             }
         }
     }
@@ -142,14 +157,12 @@ impl Board {
             return None;
         }
         self.seq = e.seq;
+        self.apply_queues(e);
+        if let Some(w) = &e.window {
+            self.windows.insert(w.number, window_view(w));
+        }
         use pb::event::Body;
         match e.body.as_ref()? {
-            Body::TicketIssued(t) => {
-                if let Some(q) = self.queues.iter_mut().find(|q| q.code == t.category) {
-                    q.waiting = t.waiting_in_category;
-                }
-                None
-            }
             Body::TicketCalled(c) => {
                 let call = Call::from_pb(c.call.as_ref()?);
                 if let Some(w) = self.windows.get_mut(&call.window) {
@@ -157,11 +170,6 @@ impl Board {
                 }
                 if !self.shows_window(call.window) {
                     return None;
-                }
-                if !call.recall
-                    && let Some(q) = self.queues.iter_mut().find(|q| q.code == call.category)
-                {
-                    q.waiting = q.waiting.saturating_sub(1);
                 }
                 self.recent.push_front(call.clone());
                 self.recent.truncate(RECENT);
@@ -176,8 +184,12 @@ impl Board {
             Body::DayRolled(d) => {
                 self.service_date = d.service_date.clone();
                 self.recent.clear();
-                for q in &mut self.queues {
-                    q.waiting = 0;
+                // The rollover ends every window's ticket (no window event says so).
+                for w in self.windows.values_mut() {
+                    w.current.clear();
+                    if w.state == pb::WindowState::Serving as i32 {
+                        w.state = pb::WindowState::Open as i32;
+                    }
                 }
                 None
             }
@@ -189,6 +201,17 @@ impl Board {
     pub fn current(&self) -> Vec<&Call> {
         let mut seen = std::collections::HashSet::new();
         self.recent.iter().filter(|c| seen.insert(c.window)).take(CURRENT).collect()
+    }
+}
+
+fn queue(q: &pb::QueueCount) -> Queue {
+    Queue {
+        code: q.code.clone(),
+        name_zh: q.name_zh.clone(),
+        name_en: q.name_en.clone(),
+        zone: q.zone.clone(),
+        waiting: q.waiting,
+        wait_min: q.estimated_wait_min,
     }
 }
 
@@ -266,5 +289,56 @@ mod tests {
         assert_eq!(b.recent.len(), 1);
         // The window screen of window 1 still knows its ticket.
         assert_eq!(b.windows[&1].current, "A001");
+    }
+
+    fn count(code: &str, zone: &str, waiting: u32, wait_min: u32) -> pb::QueueCount {
+        pb::QueueCount { code: code.into(), zone: zone.into(), waiting, estimated_wait_min: wait_min, ..Default::default() }
+    }
+
+    #[test]
+    fn counts_and_tiles_come_with_the_events() {
+        let mut b = Board::new(Filter { zone: Some("general".into()) });
+        b.apply_snapshot(&pb::BoardState {
+            seq: 1,
+            windows: vec![pb::WindowInfo { number: 1, zone: "general".into(), ..Default::default() }],
+            queues: vec![count("a", "general", 0, 0), count("b", "general", 4, 6)],
+            ..Default::default()
+        });
+        // A ticket issued: its queue's count and estimate, nothing else.
+        let issued = pb::Event {
+            seq: 2,
+            body: Some(pb::event::Body::TicketIssued(pb::TicketIssued { category: "a".into(), ..Default::default() })),
+            queues: vec![count("a", "general", 1, 3)],
+            ..Default::default()
+        };
+        b.apply_event(&issued);
+        let counts: Vec<_> = b.queues.iter().map(|q| (q.code.as_str(), q.waiting, q.wait_min)).collect();
+        assert_eq!(counts, vec![("a", 1, 3), ("b", 4, 6)]);
+        // A ticket whose service starts: the window's tile as the event says.
+        let started = pb::Event {
+            seq: 3,
+            body: Some(pb::event::Body::TicketStateChanged(pb::TicketStateChanged { window: 1, ..Default::default() })),
+            window: Some(pb::WindowInfo {
+                number: 1,
+                zone: "general".into(),
+                state: pb::WindowState::Serving as i32,
+                current_ticket: "A001".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        b.apply_event(&started);
+        assert_eq!((b.windows[&1].state, b.windows[&1].current.as_str()), (pb::WindowState::Serving as i32, "A001"));
+        // A new day: every queue, this zone's only; no window keeps a ticket.
+        let rolled = pb::Event {
+            seq: 4,
+            body: Some(pb::event::Body::DayRolled(pb::DayRolled { service_date: "2026-11-28".into(), expired: 5 })),
+            queues: vec![count("a", "general", 0, 0), count("c", "general", 0, 0), count("q", "enterprise", 0, 0)],
+            ..Default::default()
+        };
+        b.apply_event(&rolled);
+        let codes: Vec<_> = b.queues.iter().map(|q| q.code.as_str()).collect();
+        assert_eq!(codes, vec!["a", "c"]);
+        assert_eq!((b.windows[&1].state, b.windows[&1].current.as_str()), (pb::WindowState::Open as i32, ""));
     }
 }

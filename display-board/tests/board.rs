@@ -176,3 +176,116 @@ async fn wait_for(sink: &Collect, n: usize) {
     }
     panic!("only {:?} after waiting for {n}", sink.calls.lock().unwrap());
 }
+
+/// The latest board the follower reported.
+#[derive(Clone, Default)]
+struct Latest(Arc<Mutex<Option<Board>>>);
+
+impl Sink for Latest {
+    fn changed(&mut self, board: &Board, _call: Option<&Call>) {
+        *self.0.lock().unwrap() = Some(board.clone());
+    }
+    fn connection(&mut self, _state: hall_client::follow::Connection) {}
+}
+
+impl Latest {
+    /// Waits (5 s at most) until the board has applied event `seq`.
+    async fn at(&self, seq: u64) -> Board {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            if let Some(b) = self.0.lock().unwrap().clone().filter(|b| b.seq >= seq) {
+                return b;
+            }
+            assert!(std::time::Instant::now() < deadline, "the board did not reach seq {seq}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A queue as shown: code, waiting, estimate (minutes).
+type QueueShown = (String, u32, u32);
+/// A window tile as shown: number, state, current ticket, clerk.
+type TileShown = (u32, i32, String, String);
+
+/// What the board shows of a snapshot: the queues and the window tiles.
+fn shown(b: &Board) -> (Vec<QueueShown>, Vec<TileShown>) {
+    (
+        b.queues.iter().map(|q| (q.code.clone(), q.waiting, q.wait_min)).collect(),
+        b.windows.values().map(|w| (w.number, w.state, w.current.clone(), w.clerk_name.clone())).collect(),
+    )
+}
+
+/// The waiting counts, estimates and window tiles follow the events alone
+/// (the board no longer re-reads the snapshot): after every step the board
+/// shows what a fresh snapshot says.
+#[tokio::test]
+async fn queue_counts_and_window_tiles_follow_the_events_without_polling() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), always_open()).await;
+    let latest = Latest::default();
+    let (mut s, url) = (latest.clone(), server.url());
+    let task = tokio::spawn(async move {
+        let ch = hall_proto::client::connect_with_backoff(&url, 5, std::time::Duration::from_secs(1)).await.unwrap();
+        let mut board = Board::new(Filter::default());
+        let _ = follow::sync_once(ch, &mut board, &mut s).await;
+    });
+    let mut events = server.events().await;
+    let truth = |snap: &pb::BoardState| {
+        let mut b = Board::new(Filter::default());
+        b.apply_snapshot(snap);
+        b
+    };
+    let check = |board: &Board, snap: &pb::BoardState, step: &str| {
+        assert_eq!(shown(board), shown(&truth(snap)), "after {step}");
+    };
+    let before = latest.at(0).await;
+    let social = |b: &Board| b.queues.iter().find(|q| q.code == "social_insurance").map(|q| (q.waiting, q.wait_min)).unwrap();
+    assert_eq!(social(&before), (0, 0));
+
+    // A clerk opens window 1: its tile says so.
+    let session = login(&mut server.counter().await, 1, "c01").await;
+    let snap = events.snapshot(pb::SnapshotRequest {}).await.unwrap().into_inner();
+    let board = latest.at(snap.seq).await;
+    assert_eq!(board.windows[&1].state, pb::WindowState::Open as i32);
+    check(&board, &snap, "login");
+
+    // Visitors take numbers: the count and the estimate grow.
+    let mut kiosk = server.kiosk().await;
+    for i in 0..3 {
+        issue_ok(&mut kiosk, "social_insurance", &format!("q{i}")).await;
+    }
+    let snap = events.snapshot(pb::SnapshotRequest {}).await.unwrap().into_inner();
+    let board = latest.at(snap.seq).await;
+    let (waiting, wait_min) = social(&board);
+    assert_eq!(waiting, 3);
+    assert!(wait_min > 0, "an estimate for three people waiting");
+    check(&board, &snap, "three tickets");
+
+    // A call, the start of service, a transfer to another queue and a pause:
+    // counts and tiles move with each event, no snapshot needed.
+    let mut counter = server.counter().await;
+    let win = pb::WindowRequest { session: Some(session.clone()) };
+    counter.call_next(win.clone()).await.unwrap();
+    counter.start_service(win.clone()).await.unwrap();
+    let snap = events.snapshot(pb::SnapshotRequest {}).await.unwrap().into_inner();
+    let board = latest.at(snap.seq).await;
+    assert_eq!(board.windows[&1].state, pb::WindowState::Serving as i32);
+    check(&board, &snap, "a call");
+    counter
+        .transfer(pb::TransferRequest {
+            session: Some(session.clone()),
+            target: Some(pb::transfer_request::Target::Category("medical_insurance".into())),
+            with_return: false,
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    counter.pause(pb::PauseRequest { session: Some(session.clone()), reason: "暂离".into() }).await.unwrap();
+    let snap = events.snapshot(pb::SnapshotRequest {}).await.unwrap().into_inner();
+    let board = latest.at(snap.seq).await;
+    assert_eq!(board.queues.iter().find(|q| q.code == "medical_insurance").unwrap().waiting, 1, "the transferred ticket waits there");
+    assert_eq!(board.windows[&1].state, pb::WindowState::Paused as i32);
+    check(&board, &snap, "a transfer and a pause");
+    task.abort();
+    server.stop().await;
+}

@@ -40,13 +40,12 @@ fn the_ticker_and_the_flash_run_in_the_window_at_any_width() {
 
     // The notice moves with nothing but time passing.
     let first = ticker_strip(&ui, dir.path(), "a.png");
-    std::thread::sleep(Duration::from_millis(400));
-    let second = ticker_strip(&ui, dir.path(), "b.png");
     assert!(first.chunks(4).any(|p| p[..3] == [0xff, 0xd5, 0x4f]), "the ticker strip is at the bottom");
-    assert!(first != second, "the ticker did not move");
+    wait_until(Duration::from_secs(5), "the ticker to move", || ticker_strip(&ui, dir.path(), "b.png") != first);
     // Stopped (for screenshots), it stays put.
     a.set_ticker_running(false);
     let third = ticker_strip(&ui, dir.path(), "c.png");
+    // Nothing to wait for: time passes to show that nothing moves.
     std::thread::sleep(Duration::from_millis(300));
     assert!(third == ticker_strip(&ui, dir.path(), "d.png"), "a stopped ticker moved");
 
@@ -56,7 +55,17 @@ fn the_ticker_and_the_flash_run_in_the_window_at_any_width() {
     // Change handlers run before the next frame.
     slint::platform::update_timers_and_animations();
     assert!(a.get_flash(), "a call flashes at once");
-    std::thread::sleep(Duration::from_millis(3200));
-    slint::platform::update_timers_and_animations();
-    assert!(!a.get_flash(), "the flash ends by itself");
+    wait_until(Duration::from_secs(10), "the flash to end by itself", || {
+        slint::platform::update_timers_and_animations();
+        !a.get_flash()
+    });
+}
+
+/// Polls `done` every 50 ms until it holds; fails after `limit`.
+fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -5,17 +5,19 @@
 //!   is sent and, while the server is unreachable, re-sent with the *same*
 //!   request id with backoff — a server restart mid-request gives one ticket,
 //!   never two.
-//! - The catalogue (queue lengths, waits, open/closed) follows the server's
-//!   event stream: any ticket or window event marks it stale, and it is
-//!   re-read at most once a second.
+//! - The catalogue follows the server's event stream: each event's queue
+//!   counts and estimates (and tickets issued) update it in place; it is
+//!   re-read only on (re)connecting, after a catalogue change or a new day,
+//!   and when a category opens or closes by the clock.
 //! - Each outcome is also written as one line to the `log` sink (stdout in
-//!   the binary): `issued A001 category=A people_ahead=2 wait_min=9`,
+//!   the binary): `kiosk ready: catalogue 23 categories` (once, when the
+//!   first catalogue is in), `issued A001 category=A people_ahead=2 wait_min=9`,
 //!   `printed A001`, `print_failed A001 paper_out`, `printer paper_out`,
 //!   `failed <message>`, `card 王*明`. Never a plain name or number.
 
 use crate::config::KioskConfig;
 use crate::devices::{self, PrinterHandle};
-use crate::flow::{self, CatalogView, Effect, Input, PrinterHealth, Settings, State};
+use crate::flow::{self, CatalogView, Effect, Figures, Input, PrinterHealth, Settings, State};
 use hall_proto::v1 as pb;
 use hall_proto::v1::kiosk_service_client::KioskServiceClient;
 use std::collections::VecDeque;
@@ -155,6 +157,10 @@ impl Controller {
             }
             let before = self.state.clone();
             let effects = flow::update(&mut self.state, input, now_ms(), &self.settings);
+            if before.catalog_loads == 0 && self.state.catalog_loads > 0 {
+                let n = self.state.catalog.items.iter().filter(|i| !i.bundle).count();
+                (self.log)(&format!("kiosk ready: catalogue {n} categories"));
+            }
             // Ticks and repeated figures usually change nothing: the screen
             // is only redrawn for a real change.
             if self.state != before {
@@ -291,31 +297,67 @@ impl Controller {
     }
 }
 
-/// Follows the event stream and sends a fresh catalogue whenever queues or
-/// the catalogue changed (at most once a second), and `Connected(false)`
-/// while the server is gone. Runs until `tx` is closed.
+/// Follows the event stream: a fresh catalogue on each connection, after a
+/// catalogue change or a new day, and when a category opens or closes by the
+/// clock (or a quota seems used up, to be sure); in between, each event's
+/// [`Figures`]. `Connected(false)` while the server is gone. Runs until `tx`
+/// is closed.
 pub async fn follow_catalog(url: String, token: String, tx: UnboundedSender<Input>) {
-    struct ToFlow(UnboundedSender<Input>);
-    impl hall_client::follow::Handler for ToFlow {
-        fn event(&mut self, _event: &pb::Event) {}
-        fn catalog(&mut self, catalog: &pb::Catalog) {
-            let _ = self.0.send(Input::Connected(true));
-            let _ = self.0.send(Input::Catalog(CatalogView::from_pb(catalog)));
+    let opts = hall_client::follow::Options { device_token: token, catalog: hall_client::follow::CatalogReads::OnChange };
+    hall_client::follow::follow(url, opts, &mut CatalogFollower::new(tx)).await;
+}
+
+/// The follower's handler: forwards to the controller and keeps its own copy
+/// of the catalogue to know when to read it again.
+pub struct CatalogFollower {
+    tx: UnboundedSender<Input>,
+    view: Option<CatalogView>,
+    /// A quota reached zero by counting events: read the catalogue to be
+    /// sure (a ticket issued while the catalogue was being read is counted
+    /// twice).
+    recheck: bool,
+}
+
+impl CatalogFollower {
+    pub fn new(tx: UnboundedSender<Input>) -> CatalogFollower {
+        CatalogFollower { tx, view: None, recheck: false }
+    }
+}
+
+impl hall_client::follow::Handler for CatalogFollower {
+    fn event(&mut self, event: &pb::Event) {
+        let Some(f) = Figures::of(event) else { return };
+        if let Some(v) = &mut self.view {
+            let left = |v: &CatalogView| v.items.iter().filter(|i| i.quota_left == Some(0)).count();
+            let before = left(v);
+            v.apply(&f);
+            self.recheck |= left(v) > before;
         }
-        fn connection(&mut self, state: hall_client::follow::Connection) {
-            // Connected is said with the first catalogue of the connection.
-            if !state.is_connected() {
-                let _ = self.0.send(Input::Connected(false));
-            }
+        let _ = self.tx.send(Input::Figures(f));
+    }
+    fn catalog(&mut self, catalog: &pb::Catalog) {
+        let view = CatalogView::from_pb(catalog);
+        self.view = Some(view.clone());
+        self.recheck = false;
+        let _ = self.tx.send(Input::Connected(true));
+        let _ = self.tx.send(Input::Catalog(view));
+    }
+    fn catalog_due(&self) -> Option<Instant> {
+        if self.recheck {
+            return Some(Instant::now());
         }
-        fn finished(&self) -> bool {
-            self.0.is_closed()
+        let now = now_ms();
+        // Half a second after the minute turns, so the server agrees.
+        let next = self.view.as_ref()?.next_change(now)? + 500;
+        Some(Instant::now() + Duration::from_millis((next - now).max(0) as u64))
+    }
+    fn connection(&mut self, state: hall_client::follow::Connection) {
+        // Connected is said with the first catalogue of the connection.
+        if !state.is_connected() {
+            let _ = self.tx.send(Input::Connected(false));
         }
     }
-    let opts = hall_client::follow::Options {
-        device_token: token,
-        catalog: hall_client::follow::CatalogReads::AfterEvents(Duration::from_secs(1)),
-        snapshot_every: None,
-    };
-    hall_client::follow::follow(url, opts, &mut ToFlow(tx)).await;
+    fn finished(&self) -> bool {
+        self.tx.is_closed()
+    }
 }

@@ -50,7 +50,7 @@ impl Screen {
 }
 
 mod catalog;
-pub use catalog::{CatalogView, Item, Zone};
+pub use catalog::{CatalogView, Figures, Item, QueueFigure, Zone};
 
 /// The person whose card is on the reader. `Debug` shows masked data only.
 #[derive(Clone, PartialEq)]
@@ -188,6 +188,8 @@ pub enum Input {
     Card(Visitor),
     CardError(String),
     Catalog(CatalogView),
+    /// What an event changed in the catalogue (counts, estimates, issued).
+    Figures(Figures),
     Connected(bool),
     /// A problem staff must fix, or empty when it is gone.
     Fault(String),
@@ -366,6 +368,7 @@ pub fn update(st: &mut State, input: Input, now: i64, s: &Settings) -> Vec<Effec
                 st.reset(now);
             }
         }
+        Input::Figures(f) => st.catalog.apply(&f),
         Input::Connected(c) => st.connected = c,
         Input::Fault(f) => st.fault = f,
         Input::Retrying(r) => st.retrying = r,

@@ -188,12 +188,14 @@ async fn headless_run_takes_a_number_driven_on_stdin() {
         panic!("no '{prefix}' line: {lines:?}");
     };
     wait_for(&mut lines, "kiosk: headless");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Ready: the catalogue is in, so a choice by code finds its category.
+    wait_for(&mut lines, "kiosk ready: catalogue ");
+    assert!(lines.contains(&"kiosk ready: catalogue 23 categories".to_string()), "the built-in hall: {lines:?}");
     writeln!(stdin, "sim-card 1").unwrap();
     wait_for(&mut lines, "card ");
+    // Taken in order, one after the other.
     for c in ["choose medical_insurance", "take", "confirm"] {
         writeln!(stdin, "{c}").unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     wait_for(&mut lines, "printed ");
     let issued = lines.iter().find(|l| l.starts_with("issued ")).unwrap().clone();
@@ -207,8 +209,12 @@ async fn headless_run_takes_a_number_driven_on_stdin() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(std::fs::read_dir(&slips).unwrap().count() >= 1);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert!(out.join("kiosk.png").exists() && out.join("kiosk-done.png").exists());
+    // The next picture (every second) shows the done screen.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(out.join("kiosk.png").exists() && out.join("kiosk-done.png").exists()) {
+        assert!(Instant::now() < deadline, "no picture of the done screen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     writeln!(stdin, "quit").unwrap();
     let status = child.wait().unwrap();
     assert!(status.success());

@@ -82,20 +82,12 @@ impl Procs {
     }
 
     /// Starts a process; its output goes to the log, and the lines `show`
-    /// accepts to the console too. Returns its first stdout line when asked.
-    async fn start(&mut self, name: &str, mut cmd: Command, first_line: bool, show: fn(&str) -> bool) -> Result<(Option<String>, Option<ChildStdin>)> {
+    /// accepts to the console too. Waits for what `until` says (60 s at
+    /// most) and returns that line.
+    async fn start(&mut self, name: &str, mut cmd: Command, until: Until, show: fn(&str) -> bool) -> Result<(Option<String>, Option<ChildStdin>)> {
         let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
         let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
-        let first = if first_line {
-            let l = tokio::time::timeout(Duration::from_secs(60), out.next_line())
-                .await
-                .with_context(|| format!("{name} did not start within 60 s"))??
-                .with_context(|| format!("{name} exited at start (see {name} in hall.log)"))?;
-            Some(l)
-        } else {
-            None
-        };
-        let stdin = child.stdin.take();
+        // Its stderr is read from the start: a full pipe would stall it.
         if let Some(err) = child.stderr.take() {
             let log = self.log.clone();
             let tag = name.to_string();
@@ -106,6 +98,26 @@ impl Procs {
                 }
             });
         }
+        let wanted = |l: &str| match until {
+            Until::FirstLine => true,
+            Until::Line(prefix) => l.starts_with(prefix),
+        };
+        let first = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let l = out.next_line().await?.with_context(|| format!("{name} exited at start (see {name} in hall.log)"))?;
+                write_log(&self.log, &format!("[{name}] {l}"));
+                if show(&l) {
+                    println!("[{name}] {l}");
+                }
+                if wanted(&l) {
+                    return anyhow::Ok(l);
+                }
+            }
+        })
+        .await
+        .with_context(|| format!("{name} was not ready within 60 s (see {name} in hall.log)"))??;
+        let first = Some(first);
+        let stdin = child.stdin.take();
         let log = self.log.clone();
         let tag = name.to_string();
         tokio::spawn(async move {
@@ -150,6 +162,15 @@ async fn terminate(name: &str, child: &mut Child) -> Option<std::process::ExitSt
     }
 }
 
+/// What [`Procs::start`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// Its first stdout line (the server's address, a simulator's port).
+    FirstLine,
+    /// A line starting with this: the client's readiness line.
+    Line(&'static str),
+}
+
 fn write_log(log: &std::sync::Mutex<std::fs::File>, line: &str) {
     use std::io::Write;
     let mut f = log.lock().unwrap_or_else(|e| e.into_inner());
@@ -172,8 +193,8 @@ async fn kiosk_visitors(mut kiosk: ChildStdin, mut reader: ChildStdin, every: Du
     const WITHOUT: [&str; 4] = ["medical_insurance", "tax_declaration", "invoice", "employment"];
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let mut n = 0u32;
-    // The kiosk needs a moment for its catalogue; then a visitor, and another every `every`.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The kiosk said it is ready (its catalogue is in) before this starts:
+    // a visitor now, and another every `every`.
     loop {
         n += 1;
         let card = !n.is_multiple_of(3);
@@ -234,7 +255,7 @@ async fn main() -> Result<()> {
     // The server.
     let mut cmd = procs.command("hall-server")?;
     cmd.args(["--listen", &cli.listen, "--always-open", "--data-dir"]).arg(out.join("data"));
-    let (first, _) = procs.start("server", cmd, true, show_none).await?;
+    let (first, _) = procs.start("server", cmd, Until::FirstLine, show_none).await?;
     let first = first.unwrap_or_default();
     let addr = first.strip_prefix("hall-server listening on ").with_context(|| format!("unexpected first line '{first}'"))?.to_string();
     let url = format!("http://{addr}");
@@ -242,10 +263,10 @@ async fn main() -> Result<()> {
     // Devices: the printer and the reader on pseudo-terminals.
     let mut cmd = procs.command("hall-hw")?;
     cmd.args(["sim-printer", "--width", "80", "--out"]).arg(out.join("slips")).stdin(Stdio::piped());
-    let (printer_port, _printer_in) = procs.start("printer", cmd, true, show_events).await?;
+    let (printer_port, _printer_in) = procs.start("printer", cmd, Until::FirstLine, show_events).await?;
     let mut cmd = procs.command("hall-hw")?;
     cmd.args(["sim-reader", "--empty"]).stdin(Stdio::piped());
-    let (reader_port, reader_in) = procs.start("reader", cmd, true, show_none).await?;
+    let (reader_port, reader_in) = procs.start("reader", cmd, Until::FirstLine, show_none).await?;
     let (printer_port, reader_port) = (printer_port.unwrap_or_default(), reader_port.unwrap_or_default());
 
     // The clients.
@@ -259,7 +280,7 @@ async fn main() -> Result<()> {
         // Fits a 1920×1080 monitor (portrait is for a kiosk's own screen).
         cmd.arg("--landscape");
     }
-    let (_, kiosk_in) = procs.start("kiosk", cmd, false, show_events).await?;
+    let (_, kiosk_in) = procs.start("kiosk", cmd, Until::Line("kiosk ready: "), show_events).await?;
     for w in [1u32, 2] {
         let mut cmd = procs.command("counter-terminal")?;
         cmd.args(["--server", &url, "--window", &w.to_string(), "--auto-clerk", "--speed", &cli.speed.to_string(), "--every", &every, "--out"])
@@ -267,14 +288,14 @@ async fn main() -> Result<()> {
         if headless {
             cmd.arg("--headless");
         }
-        procs.start(&format!("counter-{w}"), cmd, false, show_none).await?;
+        procs.start(&format!("counter-{w}"), cmd, Until::Line("counter ready: "), show_none).await?;
     }
     let mut cmd = procs.command("display-board")?;
     cmd.args(["--server", &url, "--every", &every, "--out"]).arg(&screens).arg("--wav-dir").arg(out.join("announcements"));
     if headless {
         cmd.arg("--headless");
     }
-    procs.start("board", cmd, false, show_events).await?;
+    procs.start("board", cmd, Until::Line("board ready: "), show_events).await?;
 
     // Visitors and clerks.
     let drive = tokio::spawn(hall_sim::drive::drive(hall_sim::drive::DriveOptions {

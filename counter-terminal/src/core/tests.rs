@@ -51,14 +51,71 @@ fn keys_do_nothing_while_logged_out_or_cut_off() {
     assert_eq!(update(&mut out, login).len(), 1);
 }
 
+/// Window 2, serving queue "a" first and "b" second.
+fn at_window_serving_a_and_b() -> State {
+    let mut st = with_current(logged_in(), pb::WindowState::Open, None);
+    st.queue.as_mut().unwrap().window.as_mut().unwrap().tiers =
+        vec![pb::Tier { codes: vec!["a".into()] }, pb::Tier { codes: vec!["b".into()] }];
+    st
+}
+
+fn issued_in(code: &str, seq: u64) -> pb::Event {
+    pb::Event {
+        seq,
+        body: Some(pb::event::Body::TicketIssued(pb::TicketIssued { category: code.into(), ..Default::default() })),
+        queues: vec![pb::QueueCount { code: code.into(), waiting: 1, ..Default::default() }],
+        ..Default::default()
+    }
+}
+
+fn event(e: pb::Event, now_ms: i64) -> Input {
+    Input::Event { event: Box::new(e), now_ms }
+}
+
 #[test]
-fn many_events_make_one_queue_read_at_a_time() {
-    let mut st = logged_in();
-    assert_eq!(update(&mut st, Input::Event), vec![Effect::Refresh]);
-    assert!(update(&mut st, Input::Event).is_empty());
-    assert!(update(&mut st, Input::Stream(Connection::Connected)).is_empty());
-    assert!(update(&mut st, Input::Refreshed).is_empty());
-    assert_eq!(update(&mut st, Input::Event), vec![Effect::Refresh]);
+fn only_events_that_touch_this_window_read_its_queue() {
+    let st = at_window_serving_a_and_b();
+    assert!(touches(&st, &issued_in("a", 1)));
+    assert!(touches(&st, &issued_in("b", 1)), "a second-tier queue counts too");
+    assert!(!touches(&st, &issued_in("z", 1)), "a queue this window does not serve");
+    let window = |n: u32| pb::Event {
+        window: Some(pb::WindowInfo { number: n, ..Default::default() }),
+        body: Some(pb::event::Body::WindowChanged(pb::WindowChanged::default())),
+        ..Default::default()
+    };
+    assert!(touches(&st, &window(2)));
+    assert!(!touches(&st, &window(7)));
+    let body = |b: pb::event::Body| pb::Event { body: Some(b), ..Default::default() };
+    assert!(touches(&st, &body(pb::event::Body::DeviceReported(Default::default()))), "device alerts show here");
+    assert!(touches(&st, &body(pb::event::Body::CatalogChanged(Default::default()))));
+    assert!(touches(&st, &body(pb::event::Body::RatingSubmitted(pb::RatingSubmitted { window: 2, ..Default::default() }))));
+    assert!(!touches(&st, &body(pb::event::Body::RatingSubmitted(pb::RatingSubmitted { window: 3, ..Default::default() }))));
+    // Sent back to waiting from another window: maybe to this one.
+    let transferred = pb::TicketStateChanged { window: 7, state: pb::TicketState::Waiting as i32, category: "z".into(), ..Default::default() };
+    assert!(touches(&st, &body(pb::event::Body::TicketStateChanged(transferred))));
+    let finished = pb::TicketStateChanged { window: 7, state: pb::TicketState::Done as i32, category: "z".into(), ..Default::default() };
+    assert!(!touches(&st, &body(pb::event::Body::TicketStateChanged(finished))));
+    // Logged out: nothing to read; tiers unknown yet: everything may matter.
+    assert!(!touches(&State::default(), &issued_in("a", 1)));
+    assert!(touches(&logged_in(), &issued_in("z", 1)));
+}
+
+#[test]
+fn a_burst_of_events_makes_one_read_now_and_one_when_due() {
+    let mut st = at_window_serving_a_and_b();
+    assert!(update(&mut st, event(issued_in("z", 1), 1_000)).is_empty(), "not this window's");
+    assert_eq!(update(&mut st, event(issued_in("a", 2), 1_000)), vec![Effect::Refresh]);
+    // More within 300 ms: one read, deferred to 1 300.
+    for (seq, t) in [(3, 1_010), (4, 1_100), (5, 1_299)] {
+        assert!(update(&mut st, event(issued_in("a", seq), t)).is_empty());
+    }
+    assert_eq!(st.read_due_ms, Some(1_000 + COALESCE_MS));
+    assert!(update(&mut st, Input::Due { now_ms: 1_200 }).is_empty(), "not yet");
+    assert_eq!(update(&mut st, Input::Due { now_ms: 1_300 }), vec![Effect::Refresh]);
+    assert_eq!(st.read_due_ms, None);
+    assert!(update(&mut st, Input::Due { now_ms: 1_400 }).is_empty(), "nothing left to read");
+    // A quiet spell later, the next event is read at once.
+    assert_eq!(update(&mut st, event(issued_in("b", 6), 5_000)), vec![Effect::Refresh]);
 }
 
 #[test]
@@ -66,8 +123,9 @@ fn a_terminal_that_lost_the_server_reconnects_when_the_stream_is_back() {
     let mut st = State { connected: false, ..logged_in() };
     assert_eq!(update(&mut st, Input::Stream(Connection::Reconnecting { since_ms: 5 })), vec![Effect::Reconnect]);
     assert_eq!(st.stream, Some(Connection::Reconnecting { since_ms: 5 }));
-    update(&mut st, Input::Refreshed);
     assert_eq!(update(&mut st, Input::Stream(Connection::Connected)), vec![Effect::Reconnect]);
+    st.connected = true;
+    assert_eq!(update(&mut st, Input::Stream(Connection::Connected)), vec![Effect::Refresh]);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The catalogue as the kiosk needs it: categories and 一件事 bundles as
 //! choices with their guidance, zones, and the hall's time zone, converted
-//! once from the wire's `Catalog`.
+//! once from the wire's `Catalog`; then kept current by the [`Figures`] each
+//! event carries (waiting counts, estimates, tickets issued), and re-read
+//! only when it changes otherwise (see `controller::follow_catalog`).
 //!
 //! Not for queue decisions: the server makes them; this only shows them.
 
@@ -25,6 +27,10 @@ pub struct Item {
     /// Tickets left today; `None` = no quota.
     pub quota_left: Option<u32>,
     pub bundle: bool,
+    /// The queue whose count and estimate this choice shows: the category,
+    /// a bundle served whole, or a staged bundle's first stage (the queue
+    /// its visitor joins).
+    pub queue: String,
     /// Names of a bundle's stages, in order.
     pub stages: Vec<String>,
     pub materials: Vec<String>,
@@ -104,6 +110,7 @@ impl CatalogView {
                     issue_until: x.issue_until.clone(),
                     quota_left: (x.daily_quota > 0).then(|| x.daily_quota.saturating_sub(x.issued_today)),
                     bundle: false,
+                    queue: x.code.clone(),
                     stages: vec![],
                     materials: g.materials,
                     legal_days: g.legal_time_limit_days,
@@ -124,13 +131,14 @@ impl CatalogView {
                 }
             }
             let first = stages.first();
+            let whole = b.whole_at_comprehensive_window;
             items.push(Item {
                 code: b.code.clone(),
                 name_zh: b.name_zh.clone(),
                 name_en: b.name_en.clone(),
                 department: format!("{} 个环节", b.stages.len()),
                 zone: first.map(|s| s.zone.clone()).unwrap_or_default(),
-                waiting: b.waiting,
+                waiting: if whole { b.waiting } else { first.map(|s| s.waiting).unwrap_or(0) },
                 wait_min: first.map(|s| s.estimated_wait_min).unwrap_or(0),
                 issued_today: 0,
                 id_required: stages.iter().any(|s| s.id_card_required),
@@ -139,6 +147,7 @@ impl CatalogView {
                 issue_until: first.map(|s| s.issue_until.clone()).unwrap_or_default(),
                 quota_left: None,
                 bundle: true,
+                queue: if whole { b.code.clone() } else { first.map(|s| s.code.clone()).unwrap_or_default() },
                 stages: b.stages.iter().map(|s| cat_name(s)).collect(),
                 materials,
                 legal_days: stages.iter().map(|s| s.guidance.as_ref().map_or(0, |g| g.legal_time_limit_days)).max().unwrap_or(0),
@@ -168,6 +177,42 @@ impl CatalogView {
         }
     }
 
+    /// Takes what one event changed: the counts and estimates of its
+    /// queues, and one more ticket issued today (and one fewer left).
+    pub fn apply(&mut self, f: &Figures) {
+        for q in &f.queues {
+            for i in self.items.iter_mut().filter(|i| i.queue == q.code) {
+                i.waiting = q.waiting;
+                i.wait_min = q.wait_min;
+            }
+        }
+        if let Some(i) = f.issued_in.as_ref().and_then(|c| self.items.iter_mut().find(|i| !i.bundle && i.code == *c)) {
+            i.issued_today += 1;
+            i.quota_left = i.quota_left.map(|n| n.saturating_sub(1));
+        }
+    }
+
+    /// The next moment after `now_ms` at which a choice opens or closes by
+    /// the clock (a category's `issue_from` or `issue_until` today, or the
+    /// local midnight that brings a new day's hours); the catalogue says
+    /// `open_now` only as of when it was read.
+    pub fn next_change(&self, now_ms: i64) -> Option<i64> {
+        let today = self.zone.today(now_ms);
+        let at = |hhmm: &str| {
+            let t = chrono::NaiveTime::parse_from_str(hhmm, "%H:%M").ok()?;
+            self.zone.ms_at(today.and_time(t))
+        };
+        let midnight = today.succ_opt().and_then(|d| self.zone.ms_at(d.and_time(chrono::NaiveTime::MIN)));
+        self.items
+            .iter()
+            .filter(|i| !i.bundle)
+            .flat_map(|i| [at(&i.issue_from), at(&i.issue_until)])
+            .chain([midnight])
+            .flatten()
+            .filter(|&t| t > now_ms)
+            .min()
+    }
+
     pub fn item(&self, code: &str) -> Option<&Item> {
         self.items.iter().find(|i| i.code == code)
     }
@@ -181,3 +226,31 @@ impl CatalogView {
     }
 }
 
+
+/// What one event changes in the catalogue as the kiosk shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures {
+    pub queues: Vec<QueueFigure>,
+    /// A ticket was issued in this category.
+    pub issued_in: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueFigure {
+    pub code: String,
+    pub waiting: u32,
+    pub wait_min: u32,
+}
+
+impl Figures {
+    /// The figures an event carries; `None` when it changes none.
+    pub fn of(e: &pb::Event) -> Option<Figures> {
+        let issued_in = match &e.body {
+            Some(pb::event::Body::TicketIssued(t)) => Some(t.category.clone()),
+            _ => None,
+        };
+        let queues: Vec<QueueFigure> =
+            e.queues.iter().map(|q| QueueFigure { code: q.code.clone(), waiting: q.waiting, wait_min: q.estimated_wait_min }).collect();
+        (!queues.is_empty() || issued_in.is_some()).then_some(Figures { queues, issued_in })
+    }
+}

@@ -252,3 +252,35 @@ fn the_next_visitor_starts_in_the_configured_language_and_mode() {
     update(&mut st, Input::Tick, 7_000 + s.idle_timeout_ms, &s);
     assert!(!st.en);
 }
+
+#[test]
+fn event_figures_update_the_choices_in_place() {
+    let mut st = state();
+    for i in &mut st.catalog.items {
+        i.queue = i.code.clone();
+    }
+    st.catalog.items[1].quota_left = Some(1);
+    let figures = Figures {
+        queues: vec![QueueFigure { code: "B".into(), waiting: 4, wait_min: 12 }],
+        issued_in: Some("B".into()),
+    };
+    update(&mut st, Input::Figures(figures), 0, &Settings::default());
+    let b = st.catalog.item("B").unwrap();
+    assert_eq!((b.waiting, b.wait_min, b.issued_today, b.quota_left), (4, 12, 1, Some(0)));
+    assert_eq!(st.catalog.item("A").unwrap().waiting, 0, "other choices stay");
+    assert_eq!(st.catalog_loads, 1, "figures are not a catalogue load");
+}
+
+#[test]
+fn the_next_change_by_the_clock_is_the_next_opening_or_cutoff() {
+    let st = state();
+    let zone = st.catalog.zone;
+    let at = |hhmm: &str| {
+        let t = chrono::NaiveTime::parse_from_str(hhmm, "%H:%M").unwrap();
+        zone.ms_at(chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap().and_time(t)).unwrap()
+    };
+    // C issues 09:00–16:30; A and B have no hours of their own.
+    assert_eq!(st.catalog.next_change(at("08:00")), Some(at("09:00")));
+    assert_eq!(st.catalog.next_change(at("09:00")), Some(at("16:30")));
+    assert_eq!(st.catalog.next_change(at("17:00")), Some(at("00:00") + 24 * 3_600_000), "midnight brings a new day");
+}

@@ -186,15 +186,31 @@ async fn whole_hall_in_processes_survives_kill_9() {
     ])
     .arg(&screens);
     let counter = Proc::spawn("counter", cmd);
-    kiosk.wait_line("'headless'", |l| l.starts_with("kiosk: headless"), long);
+    // Each client says when it is ready: the kiosk has its catalogue, the
+    // clerk is logged in and has read the queue, the board shows a snapshot.
+    kiosk.wait_line(
+        "'kiosk ready'",
+        |l| l.starts_with("kiosk ready: catalogue "),
+        long,
+    );
     counter.wait_line("'logged in'", |l| l == "logged in window 1", long);
+    counter.wait_line(
+        "'counter ready'",
+        |l| l == "counter ready: window 1",
+        long,
+    );
+    board.wait_line(
+        "'board ready'",
+        |l| l.starts_with("board ready: snapshot seq "),
+        long,
+    );
 
     // A visitor: card on the reader, social insurance (window 1's own queue).
     reader.send("place 0");
     kiosk.wait_line("'card 王*明'", |l| l == "card 王*明", long);
+    // The kiosk takes its commands in order, one after the other.
     for c in ["choose social_insurance", "take", "confirm"] {
         kiosk.send(c);
-        std::thread::sleep(Duration::from_millis(300));
     }
     let issued = kiosk.wait_line("'issued'", |l| l.starts_with("issued "), long);
     let first = issued.split_whitespace().nth(1).unwrap().to_string();
@@ -232,15 +248,23 @@ async fn whole_hall_in_processes_survives_kill_9() {
     srv.child.wait().unwrap();
     // The kiosk's catalogue is still in memory: the visitor can go on.
     kiosk.send("home");
+    // Another card: the reader reports it at once (it reports a card once
+    // while the same one stays).
     reader.send("remove");
-    std::thread::sleep(Duration::from_millis(600));
     reader.send("place 1");
     kiosk.wait_line("'card 李*红'", |l| l == "card 李*红", long);
+    // The kiosk takes its commands in order, one after the other.
     for c in ["choose social_insurance", "take", "confirm"] {
         kiosk.send(c);
-        std::thread::sleep(Duration::from_millis(300));
     }
     kiosk.wait_line("'retrying'", |l| l.starts_with("retrying"), long);
+    // The server stays down until the clerk's terminal has found it gone
+    // too (its idle clerk tries every 1.5 s), so it has to reconnect.
+    counter.wait_line(
+        "'server unreachable'",
+        |l| l == "server unreachable",
+        long,
+    );
     let _srv = server(port, &data);
     let second_line = kiosk.wait_line(
         "a second 'issued'",
@@ -285,7 +309,7 @@ async fn whole_hall_in_processes_survives_kill_9() {
         .unwrap()
         .into_inner();
     assert_eq!(report.issued, 2, "exactly the two visitors' tickets");
-    let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch);
+    let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
     let t1 = k
         .get_ticket_status(pb::GetTicketStatusRequest {
             number: first.clone(),
@@ -300,7 +324,29 @@ async fn whole_hall_in_processes_survives_kill_9() {
         "the first visit survived the kill as done"
     );
     assert!(t1.rating > 0, "and its rating");
-    std::thread::sleep(Duration::from_secs(2));
+    // Barriers instead of a pause: the clerk has finished the second visit
+    // (it calls a ticket once), and a later call at window 5 has reached
+    // the board and its speaker (both go in order), so a repeated call or
+    // announcement of the two visits would be here by now.
+    counter.wait_line(
+        "'finished' (second)",
+        |l| l.starts_with(&format!("finished {second}")),
+        long,
+    );
+    let mut c = pb::counter_service_client::CounterServiceClient::new(ch.clone());
+    let s5 = login(&mut c, 5, "c05").await;
+    let marker = issue_ok(&mut k, "medical_insurance", "e2e-marker").await.number;
+    c.call_next(pb::WindowRequest { session: Some(s5) }).await.unwrap();
+    board.wait_line(
+        "'called' (marker)",
+        |l| *l == format!("called {marker} window 5"),
+        long,
+    );
+    let deadline = Instant::now() + long;
+    while wavs_for(&wavs, &marker) == 0 {
+        assert!(Instant::now() < deadline, "no announcement of {marker}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for n in [&first, &second] {
         assert_eq!(
             board.count(&format!("called {n} window 1")),
