@@ -589,14 +589,18 @@ impl Catalog {
                 );
             }
             let argon = argon2::password_hash::PasswordHash::new(&c.pin_argon2);
-            if !argon
-                .as_ref()
-                .is_ok_and(|h| h.algorithm.as_str() == "argon2id")
-            {
+            // No weaker parameters than `hash_pin` writes: a hash is only as
+            // costly to attack as its own parameters say.
+            let strong = argon.as_ref().is_ok_and(|h| {
+                let p = argon2::Params::try_from(h);
+                h.algorithm.as_str() == "argon2id"
+                    && p.is_ok_and(|p| p.m_cost() >= 19 * 1024 && p.t_cost() >= 2)
+            });
+            if !strong {
                 bad(
                     format!("clerks[{i}].pin_argon2"),
                     format!(
-                        "must be an Argon2id hash ($argon2id$v=19$...): run `hall-server passwd --config FILE --clerk {}`",
+                        "must be an Argon2id hash ($argon2id$v=19$m=19456,t=2,... or stronger): run `hall-server passwd --config FILE --clerk {}`",
                         c.id
                     ),
                 );

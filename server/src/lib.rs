@@ -151,6 +151,9 @@ pub fn prepare(opts: Options) -> anyhow::Result<Prepared> {
     let started = std::time::Instant::now();
     let (hall, seq, replayed) =
         writer::recover(&store, &opts.catalog).context("recovering the hall")?;
+    // After a torn tail, numbers the log lost were acknowledged and sent to
+    // subscribers: never hand them out again.
+    let seq = seq.max(store.noted_tail()?);
     tracing::info!(
         seq,
         replayed,
@@ -259,6 +262,9 @@ impl Prepared {
             shared,
             secret: Arc::new(store.site_secret()?),
             lockout: Arc::default(),
+            pin_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             store: store.clone(),
         };
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -284,6 +290,8 @@ impl Prepared {
         let storage_health = {
             let health = health.clone();
             let mut rx = stop_writer.storage.subscribe();
+            // A problem raised before this subscribed counts too.
+            rx.mark_changed();
             tokio::spawn(async move {
                 while rx.changed().await.is_ok() {
                     let problem = rx.borrow_and_update().clone();

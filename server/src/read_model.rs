@@ -39,7 +39,18 @@ const CATCH_UP: Duration = Duration::from_secs(5);
 const READS_PER_TURN: usize = 64;
 
 /// A read to render on the replica's thread, at a sequence number.
-type Job = Box<dyn FnOnce(&Hall, u64) + Send>;
+struct Job {
+    render: Box<dyn FnOnce(&Hall, u64) + Send>,
+    /// Set when its caller stopped waiting (`CATCH_UP`): not rendered, so
+    /// an overloaded replica does not spend itself on answers nobody reads.
+    abandoned: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Job {
+    fn abandoned(&self) -> bool {
+        self.abandoned.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
 
 /// What the writer and the readers hand to the replica's thread.
 #[derive(Default)]
@@ -134,9 +145,13 @@ impl ReadModel {
         f: impl FnOnce(&Hall, u64, Millis) -> R + Send + 'static,
     ) -> Option<(R, u64)> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |hall, seq| {
-            let _ = tx.send((f(hall, seq, now), seq));
-        });
+        let abandoned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let job = Job {
+            render: Box::new(move |hall, seq| {
+                let _ = tx.send((f(hall, seq, now), seq));
+            }),
+            abandoned: abandoned.clone(),
+        };
         {
             let mut inbox = self.shared.lock();
             if inbox.closed {
@@ -145,7 +160,13 @@ impl ReadModel {
             inbox.reads.push_back((at_least, job));
         }
         self.shared.wake.notify_one();
-        tokio::time::timeout(CATCH_UP, rx).await.ok()?.ok()
+        match tokio::time::timeout(CATCH_UP, rx).await {
+            Ok(answer) => answer.ok(),
+            Err(_) => {
+                abandoned.store(true, std::sync::atomic::Ordering::Relaxed);
+                None
+            }
+        }
     }
 }
 
@@ -177,6 +198,7 @@ impl Replica {
             if !folds.is_empty() && !self.waiting.is_empty() {
                 let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
                     .into_iter()
+                    .filter(|(_, job)| !job.abandoned())
                     .partition(|(at_least, _)| *at_least <= self.seq);
                 self.waiting = later;
                 for (_, job) in ready {
@@ -207,9 +229,12 @@ impl Replica {
     }
 
     fn render(&self, job: Job) {
+        if job.abandoned() {
+            return;
+        }
         // A bug in one read's rendering fails that read (its caller sees
         // the answer channel close), not every later one.
-        let run = std::panic::AssertUnwindSafe(|| job(&self.hall, self.seq));
+        let run = std::panic::AssertUnwindSafe(|| (job.render)(&self.hall, self.seq));
         if std::panic::catch_unwind(run).is_err() {
             tracing::error!(seq = self.seq, "a read panicked while rendering");
         }

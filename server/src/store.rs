@@ -75,6 +75,9 @@ impl StoreError {
                 ..
             } => e.kind(),
             StoreError::Sync { source, .. } => source.kind(),
+            // Closed only after a write failed on a full disk and the
+            // segment could not be opened again yet.
+            StoreError::Closed { .. } => return true,
             _ => return false,
         };
         matches!(kind, StorageFull | QuotaExceeded)
@@ -228,10 +231,9 @@ fn open_segment(dir: &Path, first: u64) -> Result<Segment, StoreError> {
             kept_up_to = last,
             cut_from = last + 1,
             cut_to = noted,
-            "torn tail: the log was cut back to its last whole record; events {}..={noted} were lost (a write cut short by a crash or power loss)",
+            "torn tail: the log was cut back to its last whole record; events {}..={noted} were lost (a write cut short by a crash or power loss); numbering goes on after {noted}",
             last + 1
         );
-        seg.note_tail(last);
     }
     Ok(seg)
 }
@@ -260,12 +262,17 @@ fn write_file_atomically(path: &Path, parts: &[&[u8]]) -> Result<(), StoreError>
     let dir = path.parent().expect("a file in a folder");
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let tmp = path.with_extension("tmp");
-    {
+    let written = (|| {
         let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
         for p in parts {
             f.write_all(p).map_err(|e| io_err(&tmp, e))?;
         }
-        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))
+    })();
+    if let Err(e) = written {
+        // A partial file would hold on to space a full disk needs back.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
     std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
     File::open(dir)
@@ -311,6 +318,20 @@ impl Store {
             fsync,
             segment_events: segment_events.max(1),
         };
+        // Leftovers of a crash or a full disk: partial snapshot and archive
+        // files, a next segment never renamed into place.
+        for (folder, suffix) in [("snapshots", ".tmp"), ("archive", ".tmp"), ("log", ".new")] {
+            let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().ends_with(suffix) {
+                    tracing::warn!(path = %e.path().display(), "removing a partial file left by a crash or a full disk");
+                    let _ = std::fs::remove_dir_all(e.path())
+                        .or_else(|_| std::fs::remove_file(e.path()));
+                }
+            }
+        }
         // Segments left by a crash in the middle of archiving: finish the job.
         for (first, old) in dirs {
             let seg = open_segment(&old, first)?;
@@ -350,6 +371,13 @@ impl Store {
             .ok_or_else(|| StoreError::Closed {
                 dir: self.dir.display().to_string(),
             })
+    }
+
+    /// The highest sequence number ever noted as appended to the current
+    /// segment (0 if none). Above `last_seq` after a torn tail: numbering
+    /// must go on after it, since subscribers may have seen those numbers.
+    pub fn noted_tail(&self) -> Result<u64, StoreError> {
+        Ok(self.current()?.noted_tail().unwrap_or(0))
     }
 
     /// Bytes free for this process on the file system holding the data dir.
@@ -572,15 +600,34 @@ impl Store {
             return Ok(false);
         };
         drop(guard);
+        // The next segment is built under a temporary name and renamed into
+        // place only once its meta (schema version, site secret) is on disk:
+        // a failure half-way (a full disk) must not leave an empty folder
+        // that a restart would take for the newest segment.
         let next_dir = self.dir.join("log").join(format!("{:020}", seq + 1));
-        let next = open_segment(&next_dir, seq + 1)?;
-        let mut batch = sled::Batch::default();
-        for kv in current.meta.iter() {
-            let (k, v) = kv.map_err(|e| self.err(e))?;
-            batch.insert(k, v);
+        let building = next_dir.with_extension("new");
+        let built = (|| {
+            let _ = std::fs::remove_dir_all(&building);
+            let next = open_segment(&building, seq + 1)?;
+            let mut batch = sled::Batch::default();
+            for kv in current.meta.iter() {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                batch.insert(k, v);
+            }
+            next.meta.apply_batch(batch).map_err(|e| self.err(e))?;
+            next.db.flush().map_err(|e| self.err(e))?;
+            drop(next);
+            std::fs::rename(&building, &next_dir).map_err(|e| io_err(&next_dir, e))?;
+            let log = self.dir.join("log");
+            File::open(&log)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err(&log, e))
+        })();
+        if let Err(e) = built {
+            let _ = std::fs::remove_dir_all(&building);
+            return Err(e);
         }
-        next.meta.apply_batch(batch).map_err(|e| self.err(e))?;
-        next.db.flush().map_err(|e| self.err(e))?;
+        let next = open_segment(&next_dir, seq + 1)?;
         {
             let mut segs = self.segs.write().expect("segments lock");
             segs.closing = Some(current.clone());
@@ -608,7 +655,7 @@ impl Store {
         std::fs::create_dir_all(&archive_dir).map_err(|e| io_err(&archive_dir, e))?;
         let tmp = archive_dir.join(format!("{:020}.tmp", seg.first));
         let mut last = seg.first.saturating_sub(1);
-        {
+        let written = (|| {
             use std::io::Write;
             let f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
@@ -621,7 +668,11 @@ impl Store {
                 last = key_seq(&k);
             }
             let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
-            f.sync_all().map_err(|e| io_err(&tmp, e))?;
+            f.sync_all().map_err(|e| io_err(&tmp, e))
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
         if last >= seg.first {
             let path = archive_dir.join(format!("{:020}-{last:020}.log", seg.first));
@@ -743,6 +794,34 @@ mod tests {
             json: format!("{{\"n\":{seq}}}").into_bytes(),
             wire: vec![seq as u8, 1, 2],
         }
+    }
+
+    #[test]
+    fn leftovers_of_a_crash_or_a_full_disk_are_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(dir.path(), false).unwrap().close().unwrap();
+        let stale = [
+            dir.path()
+                .join("snapshots")
+                .join("00000000000000000009.tmp"),
+            dir.path().join("archive").join("00000000000000000001.tmp"),
+        ];
+        for f in &stale {
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, b"partial").unwrap();
+        }
+        let half_built = dir.path().join("log").join("00000000000000000100.new");
+        std::fs::create_dir_all(&half_built).unwrap();
+        let s = Store::open(dir.path(), false).unwrap();
+        for f in &stale {
+            assert!(!f.exists(), "{}", f.display());
+        }
+        assert!(!half_built.exists());
+        assert_eq!(
+            s.last_seq().unwrap(),
+            0,
+            "the real segment is still current"
+        );
     }
 
     #[test]

@@ -364,8 +364,12 @@ impl Writer {
         }
         if let Some(ro) = &self.read_only {
             // The hall in memory holds a batch the disk refused: no
-            // snapshot of it. The log on disk is whole.
+            // snapshot of it. The log on disk is whole; closing still waits
+            // for a running archiver (its flush may fail on the full disk).
             tracing::warn!(reason = %ro.reason, "stopping while the disk is full; nothing acknowledged is lost");
+            if let Err(e) = self.store.close() {
+                tracing::warn!(error = %e, "closing the store while the disk is full");
+            }
             return Ok(());
         }
         self.snapshot()?;
@@ -406,8 +410,20 @@ impl Writer {
         // costs little, a rebuild costs a snapshot load.
         ro.next_try = now + std::time::Duration::from_secs(if ro.tries < 60 { 1 } else { 5 });
         if let Err(e) = self.store.reopen() {
-            if !e.is_disk_full() && !matches!(e, StoreError::Closed { .. }) {
+            if !e.is_disk_full() {
                 tracing::warn!(error = %e, "reopening the log failed");
+            }
+            return Ok(());
+        }
+        // Proof that the disk takes a write again (an fsynced one), before
+        // anything is rebuilt or health says so: opening alone may work
+        // with a few bytes free.
+        if let Err(e) = self
+            .store
+            .set_meta("resume_probe", &(self.clock)().to_be_bytes())
+        {
+            if !e.is_disk_full() {
+                tracing::warn!(error = %e, "the disk refused a probe write");
             }
             return Ok(());
         }
@@ -424,8 +440,10 @@ impl Writer {
         }
         // The refused batch may have reached the disk after all (the write
         // worked, the flush did not): it is stored, so it stands. Its
-        // requests were refused, and a retry with the same request id finds
-        // it. Publish it like any committed batch.
+        // requests were refused; a retry of one that carries a request id
+        // (issuing, booking) finds it, while a retried counter action meets
+        // the state it left (e.g. WRONG_STATE). Publish it like any
+        // committed batch.
         if seq > committed {
             let records = self
                 .store
@@ -497,7 +515,11 @@ impl Writer {
         if let Err(e) = self.persist(&logged, wires) {
             // The in-memory state is ahead of the disk: answer nobody with
             // success and stop; the restart recovers from what is stored.
-            tracing::error!(error = %e, "append failed; stopping the writer");
+            if e.is_disk_full() {
+                tracing::error!(error = %e, "append failed: the disk is full");
+            } else {
+                tracing::error!(error = %e, "append failed; stopping the writer");
+            }
             let failure = if e.is_disk_full() {
                 Failure::DiskFull(StorageProblem {
                     reason: e.to_string(),

@@ -20,7 +20,8 @@ impl Hub {
     async fn check_pin(&self, clerk_id: &str, pin: String, device: &str) -> Result<(), Status> {
         let keys = [format!("clerk:{clerk_id}"), format!("device:{device}")];
         let now = std::time::Instant::now();
-        if let Some(l) = self.lockout.check(&keys, now) {
+        // Counted before the check, refunded on success: see `lockout`.
+        if let Err(l) = self.lockout.begin(&keys, now) {
             return Err(locked_out(&l, now));
         }
         let committed = self
@@ -42,6 +43,14 @@ impl Hub {
                 )
             })?
             .0;
+        // Argon2id takes 19 MiB and tens of ms per check: at most one check
+        // per core at a time, so a flood of logins queues here instead of
+        // exhausting memory.
+        let _permit = self
+            .pin_checks
+            .acquire()
+            .await
+            .map_err(|_| refusal(Code::Unavailable, Reason::ShuttingDown, "stopping"))?;
         let ok = tokio::task::spawn_blocking(move || match clerk {
             Some(c) => crate::engine::catalog::verify_pin(&c, &pin),
             None => {
@@ -53,7 +62,7 @@ impl Hub {
         .map_err(|e| Status::internal(format!("checking the PIN: {e}")))?;
         let now = std::time::Instant::now();
         if ok {
-            self.lockout.succeeded(&keys[0]);
+            self.lockout.succeeded(&keys, now);
             return Ok(());
         }
         // The clerk id and the device are logged, never the PIN tried.

@@ -140,6 +140,8 @@ pub struct Hub {
     pub secret: Arc<Vec<u8>>,
     /// Failed logins per account and per device (`lockout`).
     pub lockout: Arc<lockout::Lockout>,
+    /// PIN checks running at once (Argon2id is memory- and CPU-hard).
+    pub pin_checks: Arc<tokio::sync::Semaphore>,
 }
 
 type Render<R> = Box<dyn FnOnce(&Hall, &[LoggedEvent], Millis) -> Result<R, Status> + Send>;

@@ -1126,3 +1126,38 @@ async fn five_failed_logins_lock_the_device_whatever_pin_follows() {
     }
     srv.stop().await;
 }
+
+/// A burst of concurrent wrong PINs is counted before any check ends: at
+/// most five are checked, the rest are refused as locked at once.
+#[tokio::test]
+async fn a_burst_of_concurrent_logins_gets_at_most_five_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let counter = srv.counter().await;
+    let attempts: Vec<_> = (0..20)
+        .map(|i| {
+            let mut counter = counter.clone();
+            tokio::spawn(async move {
+                counter
+                    .login(pb::LoginRequest {
+                        window: 1,
+                        clerk_id: "c01".into(),
+                        pin: format!("{:04}", 9000 + i),
+                    })
+                    .await
+                    .unwrap_err()
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for a in attempts {
+        let e = a.await.unwrap();
+        match Refusal::from_status(&e).reason {
+            ErrorReason::BadCredentials => checked += 1,
+            ErrorReason::LockedOut => {}
+            other => panic!("{other:?}: {e}"),
+        }
+    }
+    assert!(checked <= 5, "{checked} PINs were checked");
+    srv.stop().await;
+}
