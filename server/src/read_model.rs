@@ -38,9 +38,12 @@ const CATCH_UP: Duration = Duration::from_secs(5);
 /// batches in memory) however many reads arrive.
 const READS_PER_TURN: usize = 64;
 
+/// Renders one answer from the replica at its sequence number.
+type Render = Box<dyn FnOnce(&Hall, u64) + Send>;
+
 /// A read to render on the replica's thread, at a sequence number.
 struct Job {
-    render: Box<dyn FnOnce(&Hall, u64) + Send>,
+    render: Render,
     /// Set when its caller stopped waiting (`CATCH_UP`): not rendered, so
     /// an overloaded replica does not spend itself on answers nobody reads.
     abandoned: Arc<std::sync::atomic::AtomicBool>,
