@@ -429,6 +429,8 @@ impl Writer {
         }
         let catalog = self.hall.catalog.clone();
         let (hall, seq, _) = recover(&self.store, &catalog)?;
+        // As at start-up: numbers lost to a torn tail stay given.
+        let seq = seq.max(self.store.noted_tail()?);
         let committed = self.shared.committed.load(Ordering::Acquire);
         if seq < committed {
             return Err(StoreError::Damaged {
