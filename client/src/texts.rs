@@ -99,17 +99,15 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
         R::PriorityNotAllowed => ("绿色通道需读取身份证并达到规定年龄。".into(), "The green channel needs an ID card showing the required age.".into()),
         R::LockedOut => {
             let minutes = m("retry_after_s").parse::<u64>().unwrap_or(900).div_ceil(60);
-            if m("scope") == "device" {
-                (
-                    format!("本机登录失败次数过多，已锁定，请 {minutes} 分钟后再试或联系值班长"),
-                    format!("Too many failed logins from this terminal: locked, try again in {minutes} min or ask the supervisor."),
-                )
+            let (who_zh, who_en) = if m("scope") == "device" {
+                ("本机", "from this terminal")
             } else {
-                (
-                    format!("该工号登录失败次数过多，已锁定，请 {minutes} 分钟后再试或联系值班长"),
-                    format!("Too many failed logins for this clerk id: locked, try again in {minutes} min or ask the supervisor."),
-                )
-            }
+                ("该工号", "for this clerk id")
+            };
+            (
+                format!("{who_zh}登录失败次数过多，已锁定，请 {minutes} 分钟后再试或联系值班长"),
+                format!("Too many failed logins {who_en}: locked, try again in {minutes} min or ask the supervisor."),
+            )
         }
         R::StorageFull => (
             "系统存储空间已满，暂时无法办理，请联系工作人员；空间恢复后自动继续。".into(),

@@ -136,6 +136,35 @@ impl Drop for Server {
     }
 }
 
+/// A server on an 8 MiB tmpfs of its own, with a 3 MiB file on it to free
+/// later (stderr into `logs/1.log`). Field order: the server stops before
+/// the disk is unmounted.
+struct FullDiskRig {
+    server: Server,
+    filler: std::path::PathBuf,
+    logs: tempfile::TempDir,
+    data: std::path::PathBuf,
+    mnt: SmallDisk,
+}
+
+impl FullDiskRig {
+    fn start() -> FullDiskRig {
+        let mnt = SmallDisk::mount("8m");
+        let filler = mnt.path().join("filler");
+        std::fs::write(&filler, vec![1u8; 3 << 20]).unwrap();
+        let logs = tempfile::tempdir().unwrap();
+        let data = mnt.path().join("data");
+        let server = Server::start(&data, &logs.path().join("1.log"));
+        FullDiskRig {
+            server,
+            filler,
+            logs,
+            data,
+            mnt,
+        }
+    }
+}
+
 mod disk {
     use hall_proto::errors::{ErrorReason, Refusal};
     use hall_proto::v1 as pb;
@@ -246,13 +275,13 @@ fn a_full_disk_refuses_writes_keeps_reads_and_resumes_by_itself() {
     use disk::*;
     use hall_proto::v1 as pb;
     use tonic_health::pb::health_check_response::ServingStatus;
-    let mnt = SmallDisk::mount("8m");
-    // Space to free later: a file taking 3 of the 8 MiB.
-    let filler = mnt.path().join("filler");
-    std::fs::write(&filler, vec![1u8; 3 << 20]).unwrap();
-    let logs = tempfile::tempdir().unwrap();
-    let data = mnt.path().join("data");
-    let mut server = Server::start(&data, &logs.path().join("1.log"));
+    let FullDiskRig {
+        mnt: _mnt,
+        filler,
+        logs,
+        data,
+        mut server,
+    } = FullDiskRig::start();
     let rt = rt();
     let acked: Vec<u32> = rt.block_on(async {
         let ch = channel(&server.url).await;
@@ -374,12 +403,13 @@ fn a_full_disk_refuses_writes_keeps_reads_and_resumes_by_itself() {
 #[test]
 fn a_writer_that_cannot_write_stops_the_server_with_a_non_zero_exit() {
     use disk::*;
-    let mnt = SmallDisk::mount("8m");
-    let filler = mnt.path().join("filler");
-    std::fs::write(&filler, vec![1u8; 3 << 20]).unwrap();
-    let logs = tempfile::tempdir().unwrap();
-    let data = mnt.path().join("data");
-    let mut server = Server::start(&data, &logs.path().join("1.log"));
+    let FullDiskRig {
+        mnt: _mnt,
+        filler,
+        logs,
+        data,
+        mut server,
+    } = FullDiskRig::start();
     rt().block_on(async {
         let ch = channel(&server.url).await;
         let mut i = 0;

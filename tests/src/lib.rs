@@ -87,6 +87,23 @@ impl TestServer {
         pb::admin_service_client::AdminServiceClient::new(self.channel().await)
     }
 
+    /// The event stream from the next event on (after the current snapshot).
+    pub async fn subscribe_from_now(&self) -> tonic::Streaming<pb::Event> {
+        let mut events = self.events().await;
+        let from = events
+            .snapshot(pb::SnapshotRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .seq
+            + 1;
+        events
+            .subscribe(pb::SubscribeRequest { from_seq: from })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
     /// Graceful stop: drains the writer and flushes.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {

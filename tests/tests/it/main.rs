@@ -763,19 +763,7 @@ async fn burst_of_calls_keeps_every_call_whole() {
         let s = login(&mut c, w, &format!("c{w:02}")).await;
         clerks.push((c, s));
     }
-    let mut events = srv.events().await;
-    let from = events
-        .snapshot(pb::SnapshotRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .seq
-        + 1;
-    let mut stream = events
-        .subscribe(pb::SubscribeRequest { from_seq: from })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = srv.subscribe_from_now().await;
     let mut answered = Vec::new();
     for _ in 0..ROUNDS {
         // All at once: one task (and one connection) per window.
@@ -1019,19 +1007,7 @@ async fn reads_see_every_acknowledged_write_and_carry_their_seq() {
 async fn events_carry_queue_counts_and_window_state() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path(), always_open()).await;
-    let mut events = srv.events().await;
-    let from = events
-        .snapshot(pb::SnapshotRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .seq
-        + 1;
-    let mut stream = events
-        .subscribe(pb::SubscribeRequest { from_seq: from })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = srv.subscribe_from_now().await;
     let mut kiosk = srv.kiosk().await;
     issue_ok(&mut kiosk, "social_insurance", "q1").await;
     issue_ok(&mut kiosk, "social_insurance", "q2").await;
