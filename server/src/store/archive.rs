@@ -1,0 +1,202 @@
+//! Rotation and the archive: a full segment is closed, copied into a flat
+//! file (`archive/<first>-<last>.log`, fsynced) by a background thread and
+//! deleted; archived events are read back by streaming those files.
+
+use super::segment::{Segment, open_segment};
+use super::{MAX_RECORD, Record, Store, StoreError, decode, io_err, key_seq};
+use std::fs::File;
+use std::path::PathBuf;
+
+impl Store {
+    /// Archive files, oldest first: (first seq, last seq, path).
+    pub(super) fn archive_files(&self) -> Vec<(u64, u64, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("archive")) else {
+            return vec![];
+        };
+        let mut out: Vec<(u64, u64, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (a, b) = name.strip_suffix(".log")?.split_once('-')?;
+                Some((a.parse().ok()?, b.parse().ok()?, e.path()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Records in `[from, until)` out of the archive files. Streams each
+    /// file and skips values it does not need (an archive holds a whole
+    /// segment, hundreds of MiB).
+    pub(super) fn read_archive(
+        &self,
+        from: u64,
+        until: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        use std::io::{BufReader, Read};
+        let mut out: Vec<Record> = Vec::new();
+        for (first, last, path) in self.archive_files() {
+            if last < from {
+                continue;
+            }
+            // A damaged archive names itself and the range it should hold,
+            // so an operator knows which file to restore from a backup.
+            let damaged = |seq: u64, problem: String| StoreError::Damaged {
+                seq,
+                problem: format!(
+                    "archive {} (events {first}-{last}): {problem}",
+                    path.display()
+                ),
+            };
+            let mut previous = first.saturating_sub(1);
+            let f = File::open(&path).map_err(|e| io_err(&path, e))?;
+            let mut r = BufReader::with_capacity(1 << 16, f);
+            let mut header = [0u8; 12];
+            loop {
+                match r.read_exact(&mut header) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(io_err(&path, e)),
+                }
+                let seq = key_seq(&header[..8]);
+                let len = u32::from_be_bytes(header[8..].try_into().expect("4 bytes")) as usize;
+                if seq <= previous || seq > last || len > MAX_RECORD {
+                    return Err(damaged(
+                        previous + 1,
+                        format!(
+                            "a record header after {previous} is garbage (sequence {seq}, {len} bytes)"
+                        ),
+                    ));
+                }
+                previous = seq;
+                if seq >= until || out.len() >= limit {
+                    return Ok(out);
+                }
+                if seq >= from && out.last().is_none_or(|r| r.seq < seq) {
+                    let mut value = vec![0u8; len];
+                    r.read_exact(&mut value)
+                        .map_err(|_| damaged(seq, "cut short".into()))?;
+                    out.push(decode(seq, &value).map_err(|e| damaged(seq, e.to_string()))?);
+                } else {
+                    r.seek_relative(len as i64).map_err(|e| io_err(&path, e))?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Starts a new segment after `seq` when the current one is full. Call
+    /// it right after a snapshot at `seq` (so a restart never needs the
+    /// archive). The closed segment is archived on a background thread.
+    pub fn rotate_if_full(&self, seq: u64) -> Result<bool, StoreError> {
+        let current = self.current()?;
+        if seq + 1 < current.first + self.segment_events {
+            return Ok(false);
+        }
+        // One archiving at a time: if the previous one still runs, wait for
+        // the next snapshot.
+        let mut archiver = self.archiver.lock().expect("archiver lock");
+        if archiver.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Ok(false);
+        }
+        let Ok(guard) = self.archiving.try_lock() else {
+            return Ok(false);
+        };
+        drop(guard);
+        // The next segment is built under a temporary name and renamed into
+        // place only once its meta (schema version, site secret) is on disk:
+        // a failure half-way (a full disk) must not leave an empty folder
+        // that a restart would take for the newest segment.
+        let next_dir = self.dir.join("log").join(format!("{:020}", seq + 1));
+        let building = next_dir.with_extension("new");
+        let built = (|| {
+            let _ = std::fs::remove_dir_all(&building);
+            let next = open_segment(&building, seq + 1)?;
+            let mut batch = sled::Batch::default();
+            for kv in current.meta.iter() {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                batch.insert(k, v);
+            }
+            next.meta.apply_batch(batch).map_err(|e| self.err(e))?;
+            next.db.flush().map_err(|e| self.err(e))?;
+            drop(next);
+            std::fs::rename(&building, &next_dir).map_err(|e| io_err(&next_dir, e))?;
+            let log = self.dir.join("log");
+            File::open(&log)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err(&log, e))
+        })();
+        if let Err(e) = built {
+            let _ = std::fs::remove_dir_all(&building);
+            return Err(e);
+        }
+        let next = open_segment(&next_dir, seq + 1)?;
+        {
+            let mut segs = self.segs.write().expect("segments lock");
+            segs.closing = Some(current.clone());
+            segs.current = Some(next);
+        }
+        let store = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("hall-archiver".into())
+            .spawn(move || {
+                if let Err(e) = store.archive_segment(current) {
+                    tracing::error!(error = %e, "archiving a log segment failed; it stays in place");
+                }
+            })
+            .map_err(|e| io_err(&self.dir, e))?;
+        *archiver = Some(handle);
+        Ok(true)
+    }
+
+    /// Copies a closed segment into an archive file, then deletes it.
+    pub(super) fn archive_segment(&self, seg: Segment) -> Result<(), StoreError> {
+        let _one_at_a_time = self.archiving.lock().expect("archiving lock");
+        // Streamed to a temporary file, fsynced, renamed: a crash leaves the
+        // segment in place and it is archived again at the next open.
+        let archive_dir = self.dir.join("archive");
+        std::fs::create_dir_all(&archive_dir).map_err(|e| io_err(&archive_dir, e))?;
+        let tmp = archive_dir.join(format!("{:020}.tmp", seg.first));
+        let mut last = seg.first.saturating_sub(1);
+        let written = (|| {
+            use std::io::Write;
+            let f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            for kv in seg.events.iter() {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                w.write_all(&k).map_err(|e| io_err(&tmp, e))?;
+                w.write_all(&(v.len() as u32).to_be_bytes())
+                    .map_err(|e| io_err(&tmp, e))?;
+                w.write_all(&v).map_err(|e| io_err(&tmp, e))?;
+                last = key_seq(&k);
+            }
+            let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
+            f.sync_all().map_err(|e| io_err(&tmp, e))
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        if last >= seg.first {
+            let path = archive_dir.join(format!("{:020}-{last:020}.log", seg.first));
+            std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+            File::open(&archive_dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err(&archive_dir, e))?;
+        } else {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        let dir = seg.dir.clone();
+        {
+            let mut segs = self.segs.write().expect("segments lock");
+            if segs.closing.as_ref().is_some_and(|c| c.first == seg.first) {
+                segs.closing = None;
+            }
+        }
+        drop(seg);
+        std::fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        tracing::info!(last, "log segment archived");
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+//! The store's tests: real sled on disk in a temporary folder.
+
+use super::*;
+
+fn rec(seq: u64) -> Record {
+    Record {
+        seq,
+        json: format!("{{\"n\":{seq}}}").into_bytes(),
+        wire: vec![seq as u8, 1, 2],
+    }
+}
+
+#[test]
+fn leftovers_of_a_crash_or_a_full_disk_are_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path(), false).unwrap().close().unwrap();
+    let stale = [
+        dir.path()
+            .join("snapshots")
+            .join("00000000000000000009.tmp"),
+        dir.path().join("archive").join("00000000000000000001.tmp"),
+    ];
+    for f in &stale {
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, b"partial").unwrap();
+    }
+    let half_built = dir.path().join("log").join("00000000000000000100.new");
+    std::fs::create_dir_all(&half_built).unwrap();
+    let s = Store::open(dir.path(), false).unwrap();
+    for f in &stale {
+        assert!(!f.exists(), "{}", f.display());
+    }
+    assert!(!half_built.exists());
+    assert_eq!(
+        s.last_seq().unwrap(),
+        0,
+        "the real segment is still current"
+    );
+}
+
+#[test]
+fn append_read_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret;
+    {
+        let s = Store::open(dir.path(), true).unwrap();
+        assert_eq!(s.last_seq().unwrap(), 0);
+        s.append(&(1..=300).map(rec).collect::<Vec<_>>()).unwrap();
+        secret = s.site_secret().unwrap();
+        assert_eq!(secret.len(), 32);
+    }
+    let s = Store::open(dir.path(), false).unwrap();
+    assert_eq!(s.last_seq().unwrap(), 300);
+    assert_eq!(s.site_secret().unwrap(), secret, "secret survives reopen");
+    // Big-endian keys sort numerically: 256 comes after 255, not after 25.
+    let got = s.read_from(255, 3).unwrap();
+    assert_eq!(
+        got.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [255, 256, 257]
+    );
+    assert_eq!(got[1].json, rec(256).json);
+    assert_eq!(got[1].wire, rec(256).wire);
+}
+
+#[test]
+fn snapshots_keep_the_newest_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), false).unwrap();
+    assert!(s.latest_snapshot().unwrap().is_none());
+    for seq in [10, 20, 30] {
+        s.save_snapshot(seq, format!("state{seq}").as_bytes())
+            .unwrap();
+    }
+    assert_eq!(
+        s.latest_snapshot().unwrap(),
+        Some((30, b"state30".to_vec()))
+    );
+    let kept: Vec<u64> = s.snapshot_files().iter().map(|f| f.0).collect();
+    assert_eq!(kept, [20, 30]);
+    // A torn or foreign file is skipped, not trusted.
+    let torn = dir
+        .path()
+        .join("snapshots")
+        .join(format!("{:020}.snap", 40));
+    std::fs::write(torn, b"xx").unwrap();
+    assert_eq!(
+        s.latest_snapshot().unwrap(),
+        Some((30, b"state30".to_vec()))
+    );
+}
+
+#[test]
+fn damaged_record_is_reported_not_panicked() {
+    assert!(matches!(
+        decode(7, &[0, 0]),
+        Err(StoreError::Damaged { seq: 7, .. })
+    ));
+    assert!(matches!(
+        decode(7, &[0, 0, 0, 9, b'{']),
+        Err(StoreError::Damaged { seq: 7, .. })
+    ));
+}
+
+#[test]
+fn a_damaged_archive_names_its_file_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open_with(dir.path(), false, 40).unwrap();
+    s.append(&(1..=45).map(rec).collect::<Vec<_>>()).unwrap();
+    assert!(s.rotate_if_full(45).unwrap());
+    s.append(&(46..=50).map(rec).collect::<Vec<_>>()).unwrap();
+    s.close().unwrap();
+    drop(s);
+    let archive = std::fs::read_dir(dir.path().join("archive"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .unwrap();
+    // Garbage over the middle of the file, as a bad sector leaves it.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid..mid + 24].fill(0xA5);
+    std::fs::write(&archive, &bytes).unwrap();
+    let s = Store::open_with(dir.path(), false, 40).unwrap();
+    let err = s.read_from(1, 1000).unwrap_err().to_string();
+    let name = archive.file_name().unwrap().to_string_lossy().to_string();
+    assert!(err.contains(&name) && err.contains("events 1-45"), "{err}");
+}
+
+fn seqs(rs: &[Record]) -> Vec<u64> {
+    rs.iter().map(|r| r.seq).collect()
+}
+
+#[test]
+fn rotated_segments_are_archived_and_still_read_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open_with(dir.path(), false, 40).unwrap();
+    let secret = s.site_secret().unwrap();
+    s.append(&(1..=30).map(rec).collect::<Vec<_>>()).unwrap();
+    assert!(!s.rotate_if_full(30).unwrap(), "not full yet");
+    s.append(&(31..=45).map(rec).collect::<Vec<_>>()).unwrap();
+    assert!(s.rotate_if_full(45).unwrap());
+    s.append(&(46..=50).map(rec).collect::<Vec<_>>()).unwrap();
+    // Readable at every moment: while archiving runs and after.
+    assert_eq!(
+        seqs(&s.read_from(1, 1000).unwrap()),
+        (1..=50).collect::<Vec<_>>()
+    );
+    s.close().unwrap(); // waits for the archiver
+    assert_eq!(s.archive_files().len(), 1);
+    assert_eq!(
+        segment_dirs(dir.path()).len(),
+        1,
+        "the closed segment is gone"
+    );
+    assert_eq!(
+        seqs(&s.read_from(1, 1000).unwrap()),
+        (1..=50).collect::<Vec<_>>()
+    );
+    assert_eq!(seqs(&s.read_from(44, 3).unwrap()), [44, 45, 46]);
+    assert_eq!(s.read_from(10, 1).unwrap()[0].wire, rec(10).wire);
+    assert_eq!(s.last_seq().unwrap(), 50);
+    assert_eq!(s.site_secret().unwrap(), secret, "meta moves with the log");
+    drop(s);
+    let s = Store::open_with(dir.path(), false, 40).unwrap();
+    assert_eq!(s.last_seq().unwrap(), 50);
+    assert_eq!(
+        seqs(&s.read_from(1, 1000).unwrap()),
+        (1..=50).collect::<Vec<_>>()
+    );
+    assert_eq!(s.site_secret().unwrap(), secret);
+}
+
+#[test]
+fn a_segment_left_by_a_crash_is_archived_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open_with(dir.path(), false, 10).unwrap();
+        s.append(&(1..=12).map(rec).collect::<Vec<_>>()).unwrap();
+        s.rotate_if_full(12).unwrap();
+        s.append(&(13..=14).map(rec).collect::<Vec<_>>()).unwrap();
+        s.close().unwrap();
+    }
+    // Pretend the archiver died before deleting: put a copy of an old
+    // segment back beside the current one.
+    let old = dir.path().join("log").join(format!("{:020}", 1));
+    {
+        let seg = open_segment(&old, 1).unwrap();
+        let mut b = sled::Batch::default();
+        for r in (1..=12).map(rec) {
+            b.insert(&r.seq.to_be_bytes(), encode(&r));
+        }
+        seg.events.apply_batch(b).unwrap();
+        seg.db.flush().unwrap();
+    }
+    let s = Store::open_with(dir.path(), false, 10).unwrap();
+    assert_eq!(segment_dirs(dir.path()).len(), 1);
+    assert_eq!(
+        seqs(&s.read_from(1, 1000).unwrap()),
+        (1..=14).collect::<Vec<_>>(),
+        "no duplicates"
+    );
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path(), false).unwrap();
+        s.set_meta("schema_version", &99u64.to_be_bytes()).unwrap();
+    }
+    let err = Store::open(dir.path(), false).unwrap_err().to_string();
+    assert!(err.contains("schema version 99"), "{err}");
+}
