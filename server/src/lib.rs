@@ -151,9 +151,6 @@ pub fn prepare(opts: Options) -> anyhow::Result<Prepared> {
     let started = std::time::Instant::now();
     let (hall, seq, replayed) =
         writer::recover(&store, &opts.catalog).context("recovering the hall")?;
-    // After a torn tail, numbers the log lost were acknowledged and sent to
-    // subscribers: never hand them out again.
-    let seq = seq.max(store.noted_tail()?);
     tracing::info!(
         seq,
         replayed,

@@ -134,7 +134,8 @@ pub struct Writer {
 }
 
 /// Rebuilds the hall from the newest snapshot plus the log tail.
-/// Returns the hall, its sequence number and how many events were replayed.
+/// Returns the hall, the sequence number to go on from (past any numbers a
+/// torn tail lost) and how many events were replayed.
 pub fn recover(
     store: &Store,
     initial: &engine::catalog::Catalog,
@@ -191,6 +192,9 @@ pub fn recover(
             problem: format!("the log cannot be read past {seq} but holds events up to {last}"),
         });
     }
+    // After a torn tail, the numbers the log lost were acknowledged and may
+    // have reached subscribers: numbering goes on after them.
+    let seq = seq.max(store.noted_tail()?);
     Ok((hall, seq, replayed))
 }
 
@@ -429,8 +433,6 @@ impl Writer {
         }
         let catalog = self.hall.catalog.clone();
         let (hall, seq, _) = recover(&self.store, &catalog)?;
-        // As at start-up: numbers lost to a torn tail stay given.
-        let seq = seq.max(self.store.noted_tail()?);
         let committed = self.shared.committed.load(Ordering::Acquire);
         if seq < committed {
             return Err(StoreError::Damaged {
