@@ -87,7 +87,10 @@ fn start_server(
 ) -> anyhow::Result<Server> {
     use std::io::BufRead;
     let mut cmd = std::process::Command::new(bin);
-    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+    // Plaintext, no roles: the figures compare the server's work with the
+    // no-op gRPC ceiling on the same transport (its clients speak as
+    // kiosk, clerk and board over shared connections, which roles forbid).
+    cmd.args(["--insecure-demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .arg("--config")
         .arg(config);

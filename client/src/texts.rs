@@ -96,6 +96,15 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
             "本机未获授权取号（设备令牌无效），请到咨询台或使用其他取号机。".into(),
             "This kiosk is not authorised (device token refused); please use another kiosk or ask at the desk.".into(),
         ),
+        R::CertificateRequired => (
+            "本机证书缺失或已吊销，未获授权，请联系管理员重新登记设备。".into(),
+            "This device has no valid hall certificate (missing or revoked); ask the administrator to enroll it.".into(),
+        ),
+        R::RoleForbidden => (
+            format!("本机（{}）无权执行此操作", m("role")),
+            format!("This device ({}) may not do this.", m("role")),
+        ),
+        R::PairingCodeInvalid => ("配对码无效、已使用或已过期，请重新生成。".into(), "The pairing code is unknown, used or expired; make a new one.".into()),
         R::PriorityNotAllowed => ("绿色通道需读取身份证并达到规定年龄。".into(), "The green channel needs an ID card showing the required age.".into()),
         R::LockedOut => {
             let minutes = m("retry_after_s").parse::<u64>().unwrap_or(900).div_ceil(60);

@@ -30,6 +30,7 @@ fn every_screen_renders_headless() {
 #[tokio::test]
 async fn a_clerks_day_at_the_window() {
     let dir = tempfile::tempdir().unwrap();
+    hall_tests::speak_as(hall_tests::Role::Counter);
     let server = TestServer::start(dir.path(), always_open()).await;
     let url = server.url();
 
@@ -117,6 +118,7 @@ async fn a_clerks_day_at_the_window() {
     server.stop().await;
     t1.refresh().await;
     assert!(!t1.state.connected, "the terminal notices the server is gone");
+    hall_tests::speak_as(hall_tests::Role::Counter);
     let server = TestServer::start(&data, always_open()).await;
     t1.reconnect(&server.url()).await.unwrap();
     assert!(t1.state.connected);
@@ -149,6 +151,7 @@ async fn wait_until(rx: &mut tokio::sync::watch::Receiver<Seen>, what: &str, f: 
 async fn only_events_for_this_window_read_its_queue_and_bursts_are_coalesced() {
     use counter_terminal::terminal::{drive, StreamToCore};
     let dir = tempfile::tempdir().unwrap();
+    hall_tests::speak_as(hall_tests::Role::Counter);
     let server = TestServer::start(dir.path(), always_open()).await;
     let url = server.url();
     // Window 1 serves social insurance, then employment and pension; not medical insurance.

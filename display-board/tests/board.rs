@@ -104,6 +104,7 @@ async fn call_next(server: &TestServer, s: &pb::Session) -> String {
 #[tokio::test]
 async fn a_cut_stream_resumes_and_shows_every_missed_call_in_order() {
     let dir = tempfile::tempdir().unwrap();
+    hall_tests::speak_as(hall_tests::Role::Board);
     let server = TestServer::start(dir.path(), always_open()).await;
     let session = login(&mut server.counter().await, 1, "c01").await;
     let mut kiosk = server.kiosk().await;
@@ -116,7 +117,7 @@ async fn a_cut_stream_resumes_and_shows_every_missed_call_in_order() {
     // Follow, see two calls, then cut the stream.
     let (b, mut s, url) = (board.clone(), sink.clone(), server.url());
     let task = tokio::spawn(async move {
-        let ch = hall_proto::client::connect_with_backoff(&url, 5, std::time::Duration::from_secs(1)).await.unwrap();
+        let ch = hall_tests::channel_as(&url, hall_tests::Role::Board).await;
         let mut board = b.lock().await;
         let _ = follow::sync_once(ch, &mut board, &mut s).await;
     });
@@ -157,7 +158,7 @@ async fn a_cut_stream_resumes_and_shows_every_missed_call_in_order() {
     // Resume from the last sequence: every missed call, in order, once.
     let (b, mut s, url) = (board.clone(), sink.clone(), server.url());
     let task = tokio::spawn(async move {
-        let ch = hall_proto::client::connect_with_backoff(&url, 5, std::time::Duration::from_secs(1)).await.unwrap();
+        let ch = hall_tests::channel_as(&url, hall_tests::Role::Board).await;
         let mut board = b.lock().await;
         let _ = follow::sync_once(ch, &mut board, &mut s).await;
     });
@@ -221,11 +222,12 @@ fn shown(b: &Board) -> (Vec<QueueShown>, Vec<TileShown>) {
 #[tokio::test]
 async fn queue_counts_and_window_tiles_follow_the_events_without_polling() {
     let dir = tempfile::tempdir().unwrap();
+    hall_tests::speak_as(hall_tests::Role::Board);
     let server = TestServer::start(dir.path(), always_open()).await;
     let latest = Latest::default();
     let (mut s, url) = (latest.clone(), server.url());
     let task = tokio::spawn(async move {
-        let ch = hall_proto::client::connect_with_backoff(&url, 5, std::time::Duration::from_secs(1)).await.unwrap();
+        let ch = hall_tests::channel_as(&url, hall_tests::Role::Board).await;
         let mut board = Board::new(Filter::default());
         let _ = follow::sync_once(ch, &mut board, &mut s).await;
     });

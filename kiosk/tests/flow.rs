@@ -24,6 +24,7 @@ struct Rig {
 }
 
 fn rig(url: &str) -> Rig {
+    hall_tests::speak_as(hall_tests::Role::Kiosk);
     let printer = PrinterSim::start(PrinterSimConfig { paper: Paper::Mm80, out_dir: None }).unwrap();
     let reader = ReaderSim::start(ReaderSimConfig::default()).unwrap();
     let cfg = KioskConfig { server: url.into(), kiosk_id: "kiosk-t".into(), ..Default::default() };
@@ -61,14 +62,14 @@ impl Rig {
 }
 
 async fn issued_today(server_url: &str) -> u32 {
-    let ch = hall_proto::client::connect_with_backoff(server_url, 20, Duration::from_millis(200)).await.unwrap();
+    let ch = hall_tests::channel_as(server_url, hall_tests::Role::Admin).await;
     let mut admin = pb::admin_service_client::AdminServiceClient::new(ch);
     admin.get_day_report(pb::DayReportRequest {}).await.unwrap().into_inner().issued
 }
 
 /// Devices the staff are told about (day report and every counter's queue view).
 async fn device_alerts(server_url: &str) -> Vec<(String, String)> {
-    let ch = hall_proto::client::connect_with_backoff(server_url, 20, Duration::from_millis(200)).await.unwrap();
+    let ch = hall_tests::channel_as(server_url, hall_tests::Role::Admin).await;
     let mut admin = pb::admin_service_client::AdminServiceClient::new(ch);
     let r = admin.get_day_report(pb::DayReportRequest {}).await.unwrap().into_inner();
     r.device_alerts.into_iter().map(|d| (d.device_id, d.status)).collect()
@@ -283,7 +284,7 @@ async fn a_lost_answer_is_retried_with_the_same_request_id() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path(), always_open()).await;
     let (proxy, swallow) = lossy_proxy(server.addr).await;
-    let mut r = rig(&format!("http://{proxy}"));
+    let mut r = rig(&format!("https://{proxy}"));
     assert!(r.ctl.load_catalog().await);
     r.ctl.poll_printer().await;
     r.take("tax_declaration").await;
@@ -347,6 +348,7 @@ async fn queue_figures_follow_the_event_stream_without_rereading_the_catalogue()
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path(), always_open()).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    hall_tests::speak_as(hall_tests::Role::Kiosk);
     let follower = tokio::spawn(kiosk::controller::follow_catalog(server.url(), String::new(), tx));
     // The first catalogue comes at once.
     let mut catalog = loop {

@@ -161,6 +161,7 @@ async fn headless_run_takes_a_number_driven_on_stdin() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
         .args(["--headless", "--every", "1", "--duration", "60", "--server", &server.url(), "--out"])
         .arg(&out)
+        .env("HALL_TLS_DIR", hall_tests::identity_dir(hall_tests::Role::Kiosk, "kiosk-t"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -226,8 +226,34 @@ async fn kiosk_visitors(mut kiosk: ChildStdin, mut reader: ChildStdin, every: Du
     }
 }
 
-async fn day_report(url: &str) -> Option<pb::DayReport> {
-    let ch = hall_proto::client::connect_with_backoff(url, 3, Duration::from_millis(300)).await.ok()?;
+/// Enrolls a device as a hall does: `hall-server enroll` prints a pairing
+/// code, `hall-server redeem` (the device's side) turns it into the
+/// device's certificate in `out/devices/<id>`, the folder the device gets
+/// as `HALL_TLS_DIR`.
+async fn enroll(procs: &Procs, data: &Path, url: &str, role: &str, id: &str, out: &Path) -> Result<PathBuf> {
+    let bin = procs.bin_dir.join("hall-server");
+    let o = Command::new(&bin).args(["enroll", "--role", role, "--id", id, "--data-dir"]).arg(data).output().await?;
+    if !o.status.success() {
+        bail!("enrolling {id}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let stdout = String::from_utf8(o.stdout)?;
+    let code = stdout.lines().last().context("no pairing code")?.trim().to_string();
+    let dir = out.join("devices").join(id);
+    let o = Command::new(&bin)
+        .args(["redeem", "--server", url, "--code", &code, "--ca"])
+        .arg(data.join("tls").join("ca.pem"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .await?;
+    if !o.status.success() {
+        bail!("redeeming {id}'s pairing code: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    Ok(dir)
+}
+
+async fn day_report(url: &str, tls: &hall_proto::client::Tls) -> Option<pb::DayReport> {
+    let ch = hall_proto::client::connect_tls(url, Some(tls), 3, Duration::from_millis(300)).await.ok()?;
     let mut admin = pb::admin_service_client::AdminServiceClient::new(ch);
     admin.get_day_report(pb::DayReportRequest {}).await.ok().map(|r| r.into_inner())
 }
@@ -258,7 +284,15 @@ async fn main() -> Result<()> {
     let (first, _) = procs.start("server", cmd, Until::FirstLine, show_none).await?;
     let first = first.unwrap_or_default();
     let addr = first.strip_prefix("hall-server listening on ").with_context(|| format!("unexpected first line '{first}'"))?.to_string();
-    let url = format!("http://{addr}");
+    let url = format!("https://{addr}");
+    // Every device enrolled with its own certificate, as in a real hall.
+    let data = out.join("data");
+    let kiosk_tls = enroll(&procs, &data, &url, "kiosk", "kiosk-1", &out).await?;
+    let board_tls = enroll(&procs, &data, &url, "board", "board-1", &out).await?;
+    let sim_tls = |dir: PathBuf| hall_proto::client::Tls::from_dir(&dir).with_context(|| format!("reading {}", dir.display()));
+    let sim_kiosk = sim_tls(enroll(&procs, &data, &url, "kiosk", "sim-kiosk", &out).await?)?;
+    let sim_counter = sim_tls(enroll(&procs, &data, &url, "counter", "sim-counter", &out).await?)?;
+    let supervisor = sim_tls(enroll(&procs, &data, &url, "supervisor", "runner", &out).await?)?;
 
     // Devices: the printer and the reader on pseudo-terminals.
     let mut cmd = procs.command("hall-hw")?;
@@ -273,6 +307,7 @@ async fn main() -> Result<()> {
     let mut cmd = procs.command("kiosk")?;
     cmd.args(["--server", &url, "--kiosk-id", "kiosk-1", "--printer-port", &printer_port, "--reader-port", &reader_port, "--every", &every, "--out"])
         .arg(&screens)
+        .env("HALL_TLS_DIR", &kiosk_tls)
         .stdin(Stdio::piped());
     if headless {
         cmd.arg("--headless");
@@ -282,16 +317,22 @@ async fn main() -> Result<()> {
     }
     let (_, kiosk_in) = procs.start("kiosk", cmd, Until::Line("kiosk ready: "), show_events).await?;
     for w in [1u32, 2] {
+        let counter_tls = enroll(&procs, &data, &url, "counter", &format!("counter-{w}"), &out).await?;
         let mut cmd = procs.command("counter-terminal")?;
         cmd.args(["--server", &url, "--window", &w.to_string(), "--auto-clerk", "--speed", &cli.speed.to_string(), "--every", &every, "--out"])
-            .arg(&screens);
+            .arg(&screens)
+            .env("HALL_TLS_DIR", &counter_tls);
         if headless {
             cmd.arg("--headless");
         }
         procs.start(&format!("counter-{w}"), cmd, Until::Line("counter ready: "), show_none).await?;
     }
     let mut cmd = procs.command("display-board")?;
-    cmd.args(["--server", &url, "--every", &every, "--out"]).arg(&screens).arg("--wav-dir").arg(out.join("announcements"));
+    cmd.args(["--server", &url, "--every", &every, "--out"])
+        .arg(&screens)
+        .arg("--wav-dir")
+        .arg(out.join("announcements"))
+        .env("HALL_TLS_DIR", &board_tls);
     if headless {
         cmd.arg("--headless");
     }
@@ -305,6 +346,8 @@ async fn main() -> Result<()> {
         windows: (3..=30).collect(),
         seed: 1,
         scenario: hall_sim::Scenario::builtin(),
+        kiosk_tls: Some(sim_kiosk),
+        counter_tls: Some(sim_counter),
     }));
     let visitors = match (kiosk_in, reader_in) {
         (Some(k), Some(r)) => Some(tokio::spawn(kiosk_visitors(k, r, Duration::from_secs(cli.kiosk_every.max(3))))),
@@ -346,7 +389,7 @@ async fn main() -> Result<()> {
         v.abort();
     }
     drive.abort();
-    let report = day_report(&url).await;
+    let report = day_report(&url, &supervisor).await;
     let died = procs.stop_clients().await;
     let (_, server) = procs.children.iter_mut().find(|(n, _)| n == "server").context("server process")?;
     let status = terminate("server", server).await;

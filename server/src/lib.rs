@@ -9,6 +9,8 @@ pub use hall_engine as engine;
 pub mod grpc;
 pub mod heap;
 pub mod passwd;
+pub mod pki;
+pub mod pki_client;
 pub mod read_model;
 pub mod store;
 pub mod stream;
@@ -43,6 +45,12 @@ pub struct Options {
     /// When not empty, every AdminService call (configuration, follow-ups,
     /// reports) must carry one of these in `x-admin-token`.
     pub admin_tokens: Vec<String>,
+    /// No TLS, no certificates, no roles: every caller may do everything.
+    /// Only for a demo on one machine; logged as a warning at start.
+    pub insecure_demo: bool,
+    /// Extra DNS names or addresses for the server certificate that `init`
+    /// makes (besides 127.0.0.1, ::1 and localhost).
+    pub tls_names: Vec<String>,
 }
 
 impl Options {
@@ -55,7 +63,31 @@ impl Options {
             segment_events: store::SEGMENT_EVENTS,
             device_tokens: Vec::new(),
             admin_tokens: Vec::new(),
+            insecure_demo: false,
+            tls_names: Vec::new(),
         }
+    }
+}
+
+/// The server's TLS side: its certificate, the CA that signs devices, and
+/// the revocation list. Made by `pki::init` on the first start.
+struct Security {
+    files: pki::ServerFiles,
+    ca: Arc<pki::Ca>,
+    revocations: Arc<pki::Revocations>,
+}
+
+impl Security {
+    fn load(opts: &Options) -> anyhow::Result<Security> {
+        let init = pki::init(&opts.data_dir, &opts.tls_names).context("creating the hall CA")?;
+        if init.created {
+            tracing::info!(ca = %init.ca.display(), "created the hall CA and the server certificate");
+        }
+        Ok(Security {
+            files: pki::server_files(&opts.data_dir)?,
+            ca: Arc::new(pki::Ca::load(&opts.data_dir)?),
+            revocations: Arc::new(pki::Revocations::new(&opts.data_dir)),
+        })
     }
 }
 
@@ -137,6 +169,7 @@ pub async fn run(
 /// A hall whose store is open and recovered, ready to serve.
 pub struct Prepared {
     opts: Options,
+    security: Option<Security>,
     store: store::Store,
     writer: writer::Writer,
     shared: Arc<writer::Shared>,
@@ -148,6 +181,14 @@ pub struct Prepared {
 pub fn prepare(opts: Options) -> anyhow::Result<Prepared> {
     let store = store::Store::open_with(&opts.data_dir, opts.fsync, opts.segment_events)
         .with_context(|| format!("opening the data dir {}", opts.data_dir.display()))?;
+    let security = if opts.insecure_demo {
+        tracing::warn!(
+            "--insecure-demo: plaintext gRPC, no client certificates, no roles; anyone on the network can act as any device or admin. Never in a real hall."
+        );
+        None
+    } else {
+        Some(Security::load(&opts).context("TLS")?)
+    };
     let started = std::time::Instant::now();
     let (hall, seq, replayed) =
         writer::recover(&store, &opts.catalog).context("recovering the hall")?;
@@ -196,6 +237,7 @@ pub fn prepare(opts: Options) -> anyhow::Result<Prepared> {
 
     Ok(Prepared {
         opts,
+        security,
         store,
         writer: w,
         shared,
@@ -214,6 +256,7 @@ impl Prepared {
     ) -> anyhow::Result<()> {
         let Prepared {
             opts,
+            security,
             store,
             writer: mut w,
             shared,
@@ -263,6 +306,8 @@ impl Prepared {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             store: store.clone(),
+            ca: security.as_ref().map(|s| s.ca.clone()),
+            data_dir: opts.data_dir.clone(),
         };
         let (health, health_service) = tonic_health::server::health_reporter();
         health
@@ -330,8 +375,24 @@ impl Prepared {
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
         let died = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let read_model_died = died.clone();
-        let serving = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(sec) = &security {
+            use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+            builder = builder
+                .tls_config(
+                    ServerTlsConfig::new()
+                        .identity(Identity::from_pem(&sec.files.cert_pem, &sec.files.key_pem))
+                        .client_ca_root(Certificate::from_pem(&sec.files.ca_pem))
+                        // Health and Redeem answer without a certificate;
+                        // the role table refuses every other call without one.
+                        .client_auth_optional(true),
+                )
+                .context("TLS configuration")?;
+        }
+        let gate = grpc::roles::GateLayer::new(security.as_ref().map(|s| s.revocations.clone()));
+        let serving = builder
         .tcp_nodelay(true)
+        .layer(gate)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
@@ -349,6 +410,9 @@ impl Prepared {
             hub.clone(),
         ))
         .add_service(pb::event_service_server::EventServiceServer::new(
+            hub.clone(),
+        ))
+        .add_service(pb::device_service_server::DeviceServiceServer::new(
             hub.clone(),
         ))
         .add_service(

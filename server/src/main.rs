@@ -41,6 +41,15 @@ struct Cli {
     /// cutoff and no ID-card requirement (a real hall keeps its calendar).
     #[arg(long)]
     always_open: bool,
+    /// Plaintext gRPC with no client certificates and no roles: anyone on
+    /// the network can act as any kiosk, clerk or admin. A demo on one
+    /// machine only; logged as a warning.
+    #[arg(long)]
+    insecure_demo: bool,
+    /// Another DNS name or address the server certificate is valid for
+    /// (repeatable; used when the hall CA is first made).
+    #[arg(long = "tls-name")]
+    tls_names: Vec<String>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -61,6 +70,51 @@ enum Cmd {
         /// The configuration file to edit.
         #[arg(long = "config")]
         file: Option<PathBuf>,
+    },
+    /// Creates the hall CA and the server certificate in DATA_DIR/tls (the
+    /// CA at DATA_DIR/tls/ca.pem); keeps them if they exist.
+    Init {
+        #[arg(long, default_value = "./hall-data")]
+        data_dir: PathBuf,
+        /// Another DNS name or address for the server certificate (repeatable).
+        #[arg(long = "tls-name")]
+        tls_names: Vec<String>,
+    },
+    /// Prints a one-time pairing code (valid 10 minutes) for a device or
+    /// staff member with this role and id, as the last line of stdout.
+    /// Works whether or not a server runs on DATA_DIR.
+    Enroll {
+        #[arg(long, default_value = "./hall-data")]
+        data_dir: PathBuf,
+        /// kiosk, board, counter, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// The device's id, e.g. kiosk-3.
+        #[arg(long)]
+        id: String,
+    },
+    /// The device side of enrollment: makes a key, redeems the pairing code
+    /// at the server and writes OUT/device.pem, OUT/device.key, OUT/ca.pem.
+    Redeem {
+        /// The server, e.g. https://127.0.0.1:50051.
+        #[arg(long)]
+        server: String,
+        /// The hall CA to pin (DATA_DIR/tls/ca.pem of the hall).
+        #[arg(long)]
+        ca: PathBuf,
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Lists the certificates signed for devices; `--revoke ID` revokes
+    /// every certificate of that device (a running server refuses it
+    /// within a second).
+    Devices {
+        #[arg(long, default_value = "./hall-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        revoke: Option<String>,
     },
 }
 
@@ -91,6 +145,60 @@ fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Cmd::Passwd { clerk, file }) => return passwd(clerk, file.as_deref()),
+        Some(Cmd::Init {
+            data_dir,
+            tls_names,
+        }) => {
+            let done = hall_server::pki::init(data_dir, tls_names)?;
+            let what = if done.created { "created" } else { "kept the existing" };
+            println!("{what} hall CA {}", done.ca.display());
+            return Ok(());
+        }
+        Some(Cmd::Enroll { data_dir, role, id }) => {
+            let role: hall_server::pki::Role = role.parse()?;
+            let code = hall_server::pki::enroll(data_dir, role, id)?;
+            eprintln!(
+                "pairing code for {role} {id}, valid {} minutes, usable once:",
+                hall_server::pki::PAIRING_TTL.as_secs() / 60
+            );
+            println!("{code}");
+            return Ok(());
+        }
+        Some(Cmd::Redeem {
+            server,
+            ca,
+            code,
+            out,
+        }) => {
+            let rt = tokio::runtime::Runtime::new()?;
+            let done = rt.block_on(hall_server::pki_client::redeem(server, ca, code, out))?;
+            println!(
+                "enrolled as {} {}: {}",
+                done.role,
+                done.device_id,
+                out.join("device.pem").display()
+            );
+            return Ok(());
+        }
+        Some(Cmd::Devices { data_dir, revoke }) => {
+            if let Some(id) = revoke {
+                let n = hall_server::pki::revoke(data_dir, id)?;
+                println!("{id}: {n} certificate(s) revoked");
+                return Ok(());
+            }
+            println!("{:<10} {:<20} {:<34} {:<22} state", "role", "id", "serial", "valid until");
+            for d in hall_server::pki::devices(data_dir)? {
+                println!(
+                    "{:<10} {:<20} {:<34} {:<22} {}",
+                    d.subject.role,
+                    d.subject.id,
+                    d.subject.serial,
+                    d.not_after,
+                    if d.revoked { "revoked" } else { "valid" }
+                );
+            }
+            return Ok(());
+        }
         None => {}
     }
     tracing_subscriber::fmt()
@@ -117,6 +225,8 @@ fn main() -> anyhow::Result<()> {
     opts.segment_events = cli.segment_events.max(10);
     opts.device_tokens = cli.device_tokens.clone();
     opts.admin_tokens = cli.admin_tokens.clone();
+    opts.insecure_demo = cli.insecure_demo;
+    opts.tls_names = cli.tls_names.clone();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&cli.listen)

@@ -75,7 +75,9 @@ impl Server {
     fn start(data: &std::path::Path, log: &std::path::Path) -> Server {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_hall-server"))
+            // About the disk, not about TLS (the integration tests run TLS).
             .args([
+                "--insecure-demo",
                 "--always-open",
                 "--listen",
                 "127.0.0.1:0",

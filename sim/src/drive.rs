@@ -28,6 +28,11 @@ pub struct DriveOptions {
     pub windows: Vec<u32>,
     pub seed: u64,
     pub scenario: Scenario,
+    /// The certificates the simulated visitors (a kiosk) and clerks (a
+    /// counter terminal) connect with to an `https://` server; `None` =
+    /// the process's default (`HALL_TLS_DIR`).
+    pub kiosk_tls: Option<hall_proto::client::Tls>,
+    pub counter_tls: Option<hall_proto::client::Tls>,
 }
 
 #[derive(Debug, Default)]
@@ -71,8 +76,15 @@ pub fn fake_identity(rng: &mut StdRng, elderly: bool) -> pb::Identity {
 
 /// Runs visitors and clerks until the duration passes (or forever).
 pub async fn drive(opts: DriveOptions) -> anyhow::Result<Arc<DriveStats>> {
-    let channel =
-        hall_proto::client::connect_with_backoff(&opts.server, 50, Duration::from_secs(2)).await?;
+    let connect = |tls: &Option<hall_proto::client::Tls>| {
+        let tls = tls.clone().or_else(|| hall_proto::client::default_tls().cloned());
+        let url = opts.server.clone();
+        async move {
+            hall_proto::client::connect_tls(&url, tls.as_ref(), 50, Duration::from_secs(2)).await
+        }
+    };
+    let channel = connect(&opts.counter_tls).await?;
+    let kiosk_channel = connect(&opts.kiosk_tls).await?;
     let stats = Arc::new(DriveStats::default());
     let mut tasks = tokio::task::JoinSet::new();
     for (i, &w) in opts.windows.iter().enumerate() {
@@ -84,7 +96,7 @@ pub async fn drive(opts: DriveOptions) -> anyhow::Result<Arc<DriveStats>> {
             stats.clone(),
         ));
     }
-    tasks.spawn(visitors(channel, opts.clone(), stats.clone()));
+    tasks.spawn(visitors(kiosk_channel, opts.clone(), stats.clone()));
     match opts.duration {
         Some(d) => {
             let _ =

@@ -68,6 +68,13 @@ enum Cmd {
         seed: u64,
         #[arg(long)]
         scenario: Option<PathBuf>,
+        /// For an https:// server: the enrolled kiosk's folder (device.pem,
+        /// device.key, ca.pem) the visitors take numbers with.
+        #[arg(long)]
+        kiosk_tls: Option<PathBuf>,
+        /// ... and the enrolled counter terminal's, for the clerks.
+        #[arg(long)]
+        counter_tls: Option<PathBuf>,
     },
 }
 
@@ -127,8 +134,15 @@ fn main() -> Result<()> {
             windows,
             seed,
             scenario,
+            kiosk_tls,
+            counter_tls,
         }) => {
+            let tls = |d: Option<PathBuf>| -> Result<Option<hall_proto::client::Tls>> {
+                d.map(|d| hall_proto::client::Tls::from_dir(&d)).transpose().map_err(Into::into)
+            };
             let opts = drive::DriveOptions {
+                kiosk_tls: tls(kiosk_tls)?,
+                counter_tls: tls(counter_tls)?,
                 server,
                 speed,
                 duration: duration.map(Duration::from_secs),

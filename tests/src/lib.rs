@@ -1,13 +1,104 @@
 //! Test harness for the one integration test binary (`tests/it`): starts the
 //! real server on 127.0.0.1:0 with a temporary sled dir, in-process or as the
 //! real `hall-server` binary, and hands out gRPC clients.
+//!
+//! Over TLS, as in production: one hall CA per test process (made once, in
+//! a temporary folder) is copied into every test server's data dir, and
+//! each role has one device certificate from it ([`identity`]). Clients of
+//! `TestServer` speak as the role their service is for (`kiosk()` as a
+//! kiosk, `events()` as a board, `admin()` as an admin); a test process
+//! that runs a client in-process sets its role with [`speak_as`].
 
+use hall_proto::client::Tls;
 use hall_proto::v1 as pb;
 use hall_server::engine::catalog::Catalog;
+pub use hall_server::pki::Role;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
+
+/// The test process's hall CA: a data dir holding only `tls/`.
+static CA_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().expect("a temp dir for the test CA");
+    hall_server::pki::init(dir.path(), &[]).expect("making the test CA");
+    dir
+});
+
+static IDENTITIES: LazyLock<Mutex<Vec<(Role, String, Tls)>>> = LazyLock::new(Mutex::default);
+
+/// A certificate of the test CA for `role` with device id `id` (made once).
+pub fn identity_named(role: Role, id: &str) -> Tls {
+    let mut ids = IDENTITIES.lock().unwrap();
+    if let Some((_, _, t)) = ids.iter().find(|(r, i, _)| *r == role && i == id) {
+        return t.clone();
+    }
+    let ca = hall_server::pki::Ca::load(CA_DIR.path()).expect("loading the test CA");
+    let made = ca.issue(role, id, -1, 30).expect("issuing a test certificate");
+    let tls = Tls {
+        ca_pem: made.ca_pem,
+        identity: Some((made.cert_pem, made.key_pem)),
+    };
+    ids.push((role, id.to_string(), tls.clone()));
+    tls
+}
+
+/// The test certificate of a role (device id `<role>-t`).
+pub fn identity(role: Role) -> Tls {
+    identity_named(role, &format!("{role}-t"))
+}
+
+/// The test CA's data dir (its `tls/ca.pem` is the CA to pin).
+pub fn ca_dir() -> &'static Path {
+    CA_DIR.path()
+}
+
+/// Writes the role's certificate as the files `hall-server redeem` writes
+/// (`device.pem`, `device.key`, `ca.pem`), for a client binary's
+/// `HALL_TLS_DIR`.
+pub fn identity_dir(role: Role, id: &str) -> PathBuf {
+    let dir = CA_DIR.path().join("devices-out").join(format!("{role}-{id}"));
+    let t = identity_named(role, id);
+    let (cert, key) = t.identity.clone().unwrap();
+    hall_server::pki::Identity {
+        cert_pem: cert,
+        key_pem: key,
+        ca_pem: t.ca_pem,
+    }
+    .write_to(&dir)
+    .expect("writing a test identity");
+    dir
+}
+
+/// Makes every `https://` connection of this process speak as `role`
+/// (for a client run in-process, e.g. the kiosk's controller). First call wins.
+pub fn speak_as(role: Role) {
+    hall_proto::client::set_default_tls(identity(role));
+}
+
+/// Gives a data dir the test CA, so a server started on it uses the same
+/// CA as every test identity.
+pub fn provision(dir: &Path) {
+    let from = CA_DIR.path().join("tls");
+    let to = dir.join("tls");
+    std::fs::create_dir_all(&to).unwrap();
+    for f in ["ca.pem", "ca.key", "server.pem", "server.key"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+}
+
+/// A channel to `url` speaking as `role`.
+pub async fn channel_as(url: &str, role: Role) -> Channel {
+    hall_proto::client::connect_tls(
+        url,
+        Some(&identity(role)),
+        50,
+        std::time::Duration::from_millis(200),
+    )
+    .await
+    .unwrap()
+}
 
 /// The built-in hall open around the clock without ID-card requirements,
 /// so tests do not depend on when CI runs.
@@ -42,6 +133,7 @@ impl TestServer {
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
+        provision(dir);
         let (tx, rx) = oneshot::channel::<()>();
         let mut opts = hall_server::Options::new(dir.to_path_buf(), catalog);
         // Small snapshots and log segments, so every test also runs through
@@ -61,30 +153,30 @@ impl TestServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://{}", self.addr)
     }
 
+    /// A channel that speaks as an admin (health and reflection answer anyone).
     pub async fn channel(&self) -> Channel {
-        hall_proto::client::connect_with_backoff(
-            &self.url(),
-            50,
-            std::time::Duration::from_millis(200),
-        )
-        .await
-        .unwrap()
+        self.channel_as(Role::Admin).await
+    }
+
+    pub async fn channel_as(&self, role: Role) -> Channel {
+        channel_as(&self.url(), role).await
     }
 
     pub async fn kiosk(&self) -> pb::kiosk_service_client::KioskServiceClient<Channel> {
-        pb::kiosk_service_client::KioskServiceClient::new(self.channel().await)
+        pb::kiosk_service_client::KioskServiceClient::new(self.channel_as(Role::Kiosk).await)
     }
     pub async fn counter(&self) -> pb::counter_service_client::CounterServiceClient<Channel> {
-        pb::counter_service_client::CounterServiceClient::new(self.channel().await)
+        pb::counter_service_client::CounterServiceClient::new(self.channel_as(Role::Counter).await)
     }
+    /// The event stream as a board reads it.
     pub async fn events(&self) -> pb::event_service_client::EventServiceClient<Channel> {
-        pb::event_service_client::EventServiceClient::new(self.channel().await)
+        pb::event_service_client::EventServiceClient::new(self.channel_as(Role::Board).await)
     }
     pub async fn admin(&self) -> pb::admin_service_client::AdminServiceClient<Channel> {
-        pb::admin_service_client::AdminServiceClient::new(self.channel().await)
+        pb::admin_service_client::AdminServiceClient::new(self.channel_as(Role::Admin).await)
     }
 
     /// The event stream from the next event on (after the current snapshot).

@@ -95,9 +95,9 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
-        let device = req
-            .remote_addr()
-            .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+        let caller = roles::caller(&req);
+        let device = caller.device(req.remote_addr());
+        let bound_to = roles::session_device(&req);
         let r = limits::checked(req)?;
         self.check_pin(&r.clerk_id, r.pin, &device).await?;
         let token = hall_proto::client::new_request_id();
@@ -105,7 +105,7 @@ impl pb::counter_service_server::CounterService for Hub {
         let cmd = Command::Login {
             window,
             clerk: r.clerk_id.clone(),
-            token: token.clone(),
+            token: bind_token(&bound_to, &token),
         };
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], now| {
             Ok(pb::LoginResponse {
@@ -125,13 +125,15 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::WindowInfo>, Status> {
-        let s = session(limits::checked(req)?.session)?;
+        let dev = roles::session_device(&req);
+        let s = session(&dev, limits::checked(req)?.session)?;
         self.window_cmd(s.window, Command::Logout { session: s })
             .await
     }
     async fn pause(&self, req: Req<pb::PauseRequest>) -> Result<Response<pb::WindowInfo>, Status> {
+        let dev = roles::session_device(&req);
         let r = limits::checked(req)?;
-        let s = session(r.session)?;
+        let s = session(&dev, r.session)?;
         self.window_cmd(
             s.window,
             Command::Pause {
@@ -145,14 +147,16 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::WindowInfo>, Status> {
-        let s = session(limits::checked(req)?.session)?;
+        let dev = roles::session_device(&req);
+        let s = session(&dev, limits::checked(req)?.session)?;
         self.window_cmd(s.window, Command::Resume { session: s })
             .await
     }
     #[tracing::instrument(skip_all)]
     async fn call_next(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         self.ticket_cmd(Command::CallNext {
-            session: session(limits::checked(req)?.session)?,
+            session: session(&dev, limits::checked(req)?.session)?,
         })
         .await
     }
@@ -160,16 +164,18 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::TicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         let r = limits::checked(req)?;
         self.ticket_cmd(Command::CallTicket {
-            session: session(r.session)?,
+            session: session(&dev, r.session)?,
             number: r.number,
         })
         .await
     }
     async fn recall(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         self.ticket_cmd(Command::Recall {
-            session: session(limits::checked(req)?.session)?,
+            session: session(&dev, limits::checked(req)?.session)?,
         })
         .await
     }
@@ -177,12 +183,14 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         self.ticket_cmd(Command::StartService {
-            session: session(limits::checked(req)?.session)?,
+            session: session(&dev, limits::checked(req)?.session)?,
         })
         .await
     }
     async fn finish(&self, req: Req<pb::FinishRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         let r = limits::checked(req)?;
         let resolved = match pb::FinishOutcome::try_from(r.outcome) {
             Ok(pb::FinishOutcome::Resolved) => true,
@@ -196,38 +204,42 @@ impl pb::counter_service_server::CounterService for Hub {
             }
         };
         let cmd = Command::Finish {
-            session: session(r.session)?,
+            session: session(&dev, r.session)?,
             resolved,
             reason: r.unresolved_reason,
         };
         self.ticket_cmd(cmd).await
     }
     async fn no_show(&self, req: Req<pb::WindowRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         self.ticket_cmd(Command::NoShow {
-            session: session(limits::checked(req)?.session)?,
+            session: session(&dev, limits::checked(req)?.session)?,
         })
         .await
     }
     async fn requeue(&self, req: Req<pb::TicketRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         let r = limits::checked(req)?;
         self.ticket_cmd(Command::Requeue {
-            session: session(r.session)?,
+            session: session(&dev, r.session)?,
             number: r.number,
         })
         .await
     }
     async fn suspend(&self, req: Req<pb::SuspendRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         let r = limits::checked(req)?;
         self.ticket_cmd(Command::Suspend {
-            session: session(r.session)?,
+            session: session(&dev, r.session)?,
             reason: r.reason,
         })
         .await
     }
     async fn call_back(&self, req: Req<pb::TicketRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         let r = limits::checked(req)?;
         self.ticket_cmd(Command::CallBack {
-            session: session(r.session)?,
+            session: session(&dev, r.session)?,
             number: r.number,
         })
         .await
@@ -236,6 +248,7 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::TransferRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         let r = limits::checked(req)?;
         let target = match r.target {
             Some(pb::transfer_request::Target::Category(c)) => TransferTarget::Queue(c),
@@ -249,7 +262,7 @@ impl pb::counter_service_server::CounterService for Hub {
             }
         };
         let cmd = Command::Transfer {
-            session: session(r.session)?,
+            session: session(&dev, r.session)?,
             target,
             with_return: r.with_return,
             reason: r.reason,
@@ -260,10 +273,11 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::RatingRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let dev = roles::session_device(&req);
         let r = limits::checked(req)?;
         let rating = u8::try_from(r.rating).unwrap_or(u8::MAX);
         let cmd = Command::Rate {
-            session: session(r.session)?,
+            session: session(&dev, r.session)?,
             number: r.number,
             rating,
             comment: r.comment,
@@ -274,7 +288,8 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::MyQueue>, Status> {
-        let s = session(limits::checked(req)?.session)?;
+        let dev = roles::session_device(&req);
+        let s = session(&dev, limits::checked(req)?.session)?;
         let render = move |h: &Hall, _seq: u64, now| {
             let rt = h
                 .windows
@@ -321,11 +336,12 @@ impl pb::counter_service_server::CounterService for Hub {
         &self,
         req: Req<pb::WindowRequest>,
     ) -> Result<Response<pb::Catalog>, Status> {
+        let dev = roles::session_device(&req);
         // The catalogue is what the hall shows anyone; a session, when
         // given, must still be the window's current one.
         let given = limits::checked(req)?.session.map(|s| Session {
             window: s.window,
-            token: s.token,
+            token: bind_token(&dev, &s.token),
         });
         let render = move |h: &Hall, _seq: u64, now| {
             if let Some(s) = &given
@@ -341,7 +357,7 @@ impl pb::counter_service_server::CounterService for Hub {
 }
 
 /// The refusal for a locked account or device: how long it lasts.
-fn locked_out(l: &lockout::Locked, now: std::time::Instant) -> Status {
+pub(super) fn locked_out(l: &lockout::Locked, now: std::time::Instant) -> Status {
     let secs = l.until.saturating_duration_since(now).as_secs();
     let (scope, who) = l.key.split_once(':').unwrap_or(("", ""));
     let scope = if scope == "clerk" {

@@ -51,6 +51,9 @@ pub const STRING_LIMITS: &[(&str, usize)] = &[
     ("resolution", 1200),
     // A whole hall configuration (the built-in one is ~40 KiB).
     ("toml", 1 << 20),
+    ("pairing_code", 32),
+    // A PKCS#10 request for an EC or RSA-4096 key fits in 4 KiB.
+    ("csr_pem", 4096),
 ];
 
 static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {

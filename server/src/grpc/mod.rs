@@ -5,10 +5,12 @@
 mod admin;
 pub mod convert;
 mod counter;
+mod devices;
 mod events;
 mod kiosk;
 pub mod limits;
 pub mod lockout;
+pub mod roles;
 
 use crate::engine::{
     self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState,
@@ -142,6 +144,10 @@ pub struct Hub {
     pub lockout: Arc<lockout::Lockout>,
     /// PIN checks running at once (Argon2id is memory- and CPU-hard).
     pub pin_checks: Arc<tokio::sync::Semaphore>,
+    /// The hall CA, to sign redeemed devices' certificates (`None` with
+    /// `--insecure-demo`).
+    pub ca: Option<Arc<crate::pki::Ca>>,
+    pub data_dir: std::path::PathBuf,
 }
 
 type Render<R> = Box<dyn FnOnce(&Hall, &[LoggedEvent], Millis) -> Result<R, Status> + Send>;
@@ -250,7 +256,18 @@ impl Hub {
     }
 }
 
-fn session(s: Option<pb::Session>) -> Result<Session, Status> {
+/// A clerk session as the engine keeps it: the token bound to the counter
+/// terminal (certificate id) that logged in, so the same token sent from
+/// another device is no session at all (`NOT_LOGGED_IN`).
+fn bind_token(device: &str, token: &str) -> String {
+    if device.is_empty() {
+        token.to_string()
+    } else {
+        format!("{device}|{token}")
+    }
+}
+
+fn session(device: &str, s: Option<pb::Session>) -> Result<Session, Status> {
     let s = s.ok_or_else(|| {
         refusal(
             Code::PermissionDenied,
@@ -260,7 +277,7 @@ fn session(s: Option<pb::Session>) -> Result<Session, Status> {
     })?;
     Ok(Session {
         window: s.window,
-        token: s.token,
+        token: bind_token(device, &s.token),
     })
 }
 

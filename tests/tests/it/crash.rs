@@ -18,6 +18,7 @@ fn spawn_server(
     data: &std::path::Path,
     config: &std::path::Path,
 ) -> (Child, String) {
+    provision(data);
     let mut child = Command::new(bin)
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
@@ -39,7 +40,7 @@ fn spawn_server(
         .strip_prefix("hall-server listening on ")
         .unwrap_or_else(|| panic!("{line}"))
         .to_string();
-    (child, format!("http://{addr}"))
+    (child, format!("https://{addr}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,9 +60,7 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
     let mut attempted: Vec<(String, String)> = Vec::new(); // (request id, category)
     for round in 0..3 {
         let (mut child, url) = spawn_server(&bin, &data, &config);
-        let ch = hall_proto::client::connect_with_backoff(&url, 50, Duration::from_millis(200))
-            .await
-            .unwrap();
+        let ch = channel_as(&url, Role::Kiosk).await;
         let mut tasks = vec![];
         for c in 0..8 {
             let ch = ch.clone();
@@ -106,9 +105,7 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
 
     // Restart and check.
     let (mut child, url) = spawn_server(&bin, &data, &config);
-    let ch = hall_proto::client::connect_with_backoff(&url, 50, Duration::from_millis(200))
-        .await
-        .unwrap();
+    let ch = channel_as(&url, Role::Kiosk).await;
     let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch);
     for (rid, (cat, number)) in &acked {
         let st = k

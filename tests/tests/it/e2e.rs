@@ -105,6 +105,35 @@ fn server(port: u16, data: &Path) -> Proc {
     p
 }
 
+/// Enrolls a device the way a hall does: `hall-server enroll` on the data
+/// dir prints a pairing code, `hall-server redeem` on the device's side
+/// turns it into the device's certificate. Returns the folder to give the
+/// device as `HALL_TLS_DIR`.
+fn enroll(data: &Path, url: &str, role: &str, id: &str, out: &Path) -> std::path::PathBuf {
+    let bin = workspace_bin("hall-server");
+    let o = Command::new(&bin)
+        .args(["enroll", "--role", role, "--id", id, "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "enroll: {}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let code = stdout.lines().last().unwrap().trim().to_string();
+    let dir = out.join(id);
+    let o = Command::new(&bin)
+        .args(["redeem", "--server", url, "--code", &code, "--ca"])
+        .arg(data.join("tls/ca.pem"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "redeem: {}", String::from_utf8_lossy(&o.stderr));
+    for f in ["device.pem", "device.key", "ca.pem"] {
+        assert!(dir.join(f).exists(), "redeem wrote no {f}");
+    }
+    dir
+}
+
 fn wavs_for(dir: &Path, number: &str) -> usize {
     std::fs::read_dir(dir)
         .map(|d| {
@@ -135,8 +164,12 @@ async fn whole_hall_in_processes_survives_kill_9() {
         .local_addr()
         .unwrap()
         .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("https://127.0.0.1:{port}");
     let mut srv = server(port, &data);
+    let ids = dir.path().join("devices");
+    let kiosk_tls = enroll(&data, &url, "kiosk", "kiosk-1", &ids);
+    let board_tls = enroll(&data, &url, "board", "board-1", &ids);
+    let counter_tls = enroll(&data, &url, "counter", "counter-1", &ids);
 
     let hw = workspace_bin("hall-hw");
     let mut cmd = Command::new(&hw);
@@ -162,13 +195,15 @@ async fn whole_hall_in_processes_survives_kill_9() {
         &reader_port,
     ])
     .arg("--out")
-    .arg(&screens);
+    .arg(&screens)
+    .env("HALL_TLS_DIR", &kiosk_tls);
     let mut kiosk = Proc::spawn("kiosk", cmd);
     let mut cmd = Command::new(workspace_bin("display-board"));
     cmd.args(["--headless", "--every", "1", "--server", &url, "--out"])
         .arg(&screens)
         .arg("--wav-dir")
-        .arg(&wavs);
+        .arg(&wavs)
+        .env("HALL_TLS_DIR", &board_tls);
     let board = Proc::spawn("board", cmd);
     let mut cmd = Command::new(workspace_bin("counter-terminal"));
     cmd.args([
@@ -184,7 +219,8 @@ async fn whole_hall_in_processes_survives_kill_9() {
         &url,
         "--out",
     ])
-    .arg(&screens);
+    .arg(&screens)
+    .env("HALL_TLS_DIR", &counter_tls);
     let counter = Proc::spawn("counter", cmd);
     // Each client says when it is ready: the kiosk has its catalogue, the
     // clerk is logged in and has read the queue, the board shows a snapshot.
@@ -298,8 +334,10 @@ async fn whole_hall_in_processes_survives_kill_9() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    // Nothing lost, nothing twice.
-    let ch = hall_proto::client::connect_with_backoff(&url, 50, Duration::from_millis(200))
+    // Nothing lost, nothing twice (asked as an enrolled admin).
+    let admin_tls = enroll(&data, &url, "admin", "admin-1", &ids);
+    let admin_tls = hall_proto::client::Tls::from_dir(&admin_tls).unwrap();
+    let ch = hall_proto::client::connect_tls(&url, Some(&admin_tls), 50, Duration::from_millis(200))
         .await
         .unwrap();
     let mut admin = pb::admin_service_client::AdminServiceClient::new(ch.clone());
@@ -333,8 +371,19 @@ async fn whole_hall_in_processes_survives_kill_9() {
         |l| l.starts_with(&format!("finished {second}")),
         long,
     );
-    let mut c = pb::counter_service_client::CounterServiceClient::new(ch.clone());
+    // Another terminal and another kiosk, each with its own enrollment.
+    let as_device = |role: &'static str, id: &'static str| {
+        let tls = hall_proto::client::Tls::from_dir(&enroll(&data, &url, role, id, &ids)).unwrap();
+        let url = url.clone();
+        async move {
+            hall_proto::client::connect_tls(&url, Some(&tls), 50, Duration::from_millis(200))
+                .await
+                .unwrap()
+        }
+    };
+    let mut c = pb::counter_service_client::CounterServiceClient::new(as_device("counter", "counter-5").await);
     let s5 = login(&mut c, 5, "c05").await;
+    let mut k = pb::kiosk_service_client::KioskServiceClient::new(as_device("kiosk", "kiosk-2").await);
     let marker = issue_ok(&mut k, "medical_insurance", "e2e-marker").await.number;
     c.call_next(pb::WindowRequest { session: Some(s5) }).await.unwrap();
     board.wait_line(

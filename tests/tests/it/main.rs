@@ -625,6 +625,7 @@ fn check_config_exit_codes() {
 mod crash;
 mod e2e;
 mod limits;
+mod security;
 mod sim;
 
 #[tokio::test]

@@ -86,6 +86,8 @@ async fn simulated_visitors_and_clerks_keep_a_real_hall_moving() {
         windows: (1..=6).collect(),
         seed: 5,
         scenario: Scenario::builtin(),
+        kiosk_tls: Some(hall_tests::identity(hall_tests::Role::Kiosk)),
+        counter_tls: Some(hall_tests::identity(hall_tests::Role::Counter)),
     })
     .await
     .unwrap();

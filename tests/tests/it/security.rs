@@ -1,0 +1,313 @@
+//! Secure by default: the role matrix (every hall.v1 method × every role,
+//! and no certificate, a revoked one, an expired one, plaintext), device
+//! enrollment with one-time pairing codes, clerk sessions bound to their
+//! terminal, revocation, and `--insecure-demo`.
+
+use crate::limits::Raw;
+use hall_proto::client::{Tls, connect_tls};
+use hall_proto::errors::{ErrorReason, Refusal};
+use hall_proto::v1 as pb;
+use hall_server::grpc::roles::{self, Rule};
+use hall_tests::*;
+use prost_reflect::DescriptorPool;
+use std::time::Duration;
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// Calls `path` with an empty request; the error, or `None` if it answered.
+async fn call(channel: &Channel, path: &str, streaming: bool) -> Option<tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.ok()?;
+    let rpc: tonic::codegen::http::uri::PathAndQuery = path.parse().unwrap();
+    let req = tonic::Request::new(Vec::new());
+    if streaming {
+        grpc.server_streaming(req, rpc, Raw).await.err()
+    } else {
+        grpc.unary(req, rpc, Raw).await.err()
+    }
+}
+
+fn reason(s: &tonic::Status) -> ErrorReason {
+    Refusal::from_status(s).reason
+}
+
+/// A role-table refusal (not the handler's own answer to an empty request).
+fn gate_refused(e: &Option<tonic::Status>) -> bool {
+    e.as_ref().is_some_and(|e| {
+        matches!(
+            reason(e),
+            ErrorReason::RoleForbidden | ErrorReason::CertificateRequired
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_times_every_role_is_allowed_or_refused_as_the_table_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let url = srv.url();
+    let pool = DescriptorPool::decode(hall_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let methods: Vec<(String, bool)> = pool
+        .services()
+        .filter(|s| s.package_name() == "hall.v1")
+        .flat_map(|s| {
+            s.methods()
+                .map(|m| (format!("/{}/{}", s.full_name(), m.name()), m.is_server_streaming()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(methods.len() >= 35, "{methods:?}");
+
+    // Every role with its own certificate.
+    for role in Role::ALL {
+        let ch = srv.channel_as(role).await;
+        for (path, streaming) in &methods {
+            let rule = roles::rule(path).unwrap_or_else(|| panic!("{path}: no rule"));
+            let allowed = match rule {
+                Rule::Anyone => true,
+                Rule::Roles(r) => r.contains(&role),
+            };
+            let e = call(&ch, path, *streaming).await;
+            if allowed {
+                assert!(!gate_refused(&e), "{role} {path}: refused by the gate: {e:?}");
+            } else {
+                let e = e.unwrap_or_else(|| panic!("{role} {path}: answered"));
+                assert_eq!(e.code(), Code::PermissionDenied, "{role} {path}: {e:?}");
+                assert_eq!(reason(&e), ErrorReason::RoleForbidden, "{role} {path}");
+                let r = Refusal::from_status(&e);
+                assert_eq!(r.metadata.get("role").map(String::as_str), Some(role.as_str()));
+            }
+        }
+    }
+
+    // No certificate (TLS with the hall CA pinned, nothing to show), and a
+    // revoked one: only the `Anyone` methods answer.
+    let anonymous = Tls {
+        ca_pem: identity(Role::Kiosk).ca_pem,
+        identity: None,
+    };
+    let revoked = identity_named(Role::Admin, "admin-revoked");
+    let revoked_serial = hall_server::pki::devices(ca_dir())
+        .unwrap()
+        .into_iter()
+        .find(|d| d.subject.id == "admin-revoked")
+        .unwrap()
+        .subject
+        .serial;
+    // The server reads the revocation list of its own data dir.
+    std::fs::write(
+        dir.path().join("tls/revoked"),
+        format!("{revoked_serial} admin admin-revoked test\n"),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for (who, tls) in [("no certificate", anonymous), ("a revoked certificate", revoked)] {
+        let ch = connect_tls(&url, Some(&tls), 5, Duration::from_millis(200))
+            .await
+            .unwrap();
+        for (path, streaming) in &methods {
+            let e = call(&ch, path, *streaming).await;
+            match roles::rule(path).unwrap() {
+                Rule::Anyone => assert!(!gate_refused(&e), "{who} {path}: {e:?}"),
+                Rule::Roles(_) => {
+                    let e = e.unwrap_or_else(|| panic!("{who} {path}: answered"));
+                    assert_eq!(e.code(), Code::Unauthenticated, "{who} {path}: {e:?}");
+                    assert_eq!(reason(&e), ErrorReason::CertificateRequired, "{who} {path}");
+                }
+            }
+        }
+        // Health answers without a certificate.
+        let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
+        health
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .unwrap_or_else(|e| panic!("{who}: health: {e:?}"));
+    }
+
+    // An expired certificate: the TLS handshake itself fails.
+    let ca = hall_server::pki::Ca::load(ca_dir()).unwrap();
+    let expired = ca.issue(Role::Admin, "admin-expired", -30, 10).unwrap();
+    let expired = Tls {
+        ca_pem: expired.ca_pem,
+        identity: Some((expired.cert_pem, expired.key_pem)),
+    };
+    match connect_tls(&url, Some(&expired), 1, Duration::from_millis(100)).await {
+        Err(_) => {}
+        Ok(ch) => {
+            let e = call(&ch, "/hall.v1.AdminService/GetServerStatus", false).await;
+            assert!(e.is_some_and(|e| e.code() != Code::Ok && !matches!(e.code(), Code::PermissionDenied)), "an expired certificate got through");
+        }
+    }
+
+    // Plaintext to the TLS port: no answer at all.
+    let plain = format!("http://{}", srv.addr);
+    match connect_tls(&plain, None, 1, Duration::from_millis(100)).await {
+        Err(_) => {}
+        Ok(ch) => {
+            let e = call(&ch, "/hall.v1.EventService/Snapshot", false).await;
+            let e = e.expect("plaintext answered");
+            assert!(
+                matches!(e.code(), Code::Unavailable | Code::Unknown | Code::Internal),
+                "{e:?}"
+            );
+        }
+    }
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pairing_code_enrolls_a_device_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let code = hall_server::pki::enroll(dir.path(), Role::Kiosk, "kiosk-9").unwrap();
+    let ca = dir.path().join("tls/ca.pem");
+    let out = dir.path().join("kiosk-9");
+    let done = hall_server::pki_client::redeem(&srv.url(), &ca, &code, &out)
+        .await
+        .unwrap();
+    assert_eq!((done.role.as_str(), done.device_id.as_str()), ("kiosk", "kiosk-9"));
+    // The device speaks with what it received: as kiosk-9, a kiosk.
+    let tls = Tls::from_dir(&out).unwrap();
+    let ch = connect_tls(&srv.url(), Some(&tls), 5, Duration::from_millis(200))
+        .await
+        .unwrap();
+    let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
+    issue_ok(&mut k, "invoice", "").await;
+    let e = pb::admin_service_client::AdminServiceClient::new(ch)
+        .get_server_status(pb::ServerStatusRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), ErrorReason::RoleForbidden);
+    // The key never left the device; its file is private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(out.join("device.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "device.key is readable by others: {mode:o}");
+
+    // The same code again: refused, and it enrolled nothing.
+    let e = hall_server::pki_client::redeem(&srv.url(), &ca, &code, &dir.path().join("again"))
+        .await
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("unknown, already used or expired"), "{e:#}");
+    assert!(!dir.path().join("again/device.pem").exists());
+    // A made-up code: the same answer.
+    let e = hall_server::pki_client::redeem(&srv.url(), &ca, "AAAAA-BBBBB", &dir.path().join("x"))
+        .await
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("PermissionDenied") || format!("{e:#}").contains("permission"), "{e:#}");
+
+    // Listed, then revoked: the server refuses it within about a second.
+    let listed = hall_server::pki::devices(dir.path()).unwrap();
+    assert!(listed.iter().any(|d| d.subject.id == "kiosk-9" && !d.revoked), "{listed:?}");
+    assert_eq!(hall_server::pki::revoke(dir.path(), "kiosk-9").unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let e = k
+        .get_catalog(pb::GetCatalogRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+    assert_eq!(reason(&e), ErrorReason::CertificateRequired);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_session_works_only_from_the_terminal_that_logged_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut k = srv.kiosk().await;
+    issue_ok(&mut k, "invoice", "").await;
+    let mine = connect_tls(&srv.url(), Some(&identity_named(Role::Counter, "counter-a")), 5, Duration::from_millis(200))
+        .await
+        .unwrap();
+    let other = connect_tls(&srv.url(), Some(&identity_named(Role::Counter, "counter-b")), 5, Duration::from_millis(200))
+        .await
+        .unwrap();
+    let mut mine = pb::counter_service_client::CounterServiceClient::new(mine);
+    let mut other = pb::counter_service_client::CounterServiceClient::new(other);
+    let session = login(&mut mine, 1, "c01").await;
+    // The token copied to another terminal is no session there.
+    let e = other
+        .call_next(pb::WindowRequest {
+            session: Some(session.clone()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    assert_eq!(reason(&e), ErrorReason::NotLoggedIn);
+    // At its own terminal it works.
+    mine.get_my_queue(pb::WindowRequest {
+        session: Some(session),
+    })
+    .await
+    .unwrap();
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_makes_its_ca_refuses_plaintext_and_serves_plaintext_only_as_a_demo() {
+    use std::io::{BufRead, BufReader};
+    let bin = workspace_bin("hall-server");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // init: the CA where the interface says; enroll: the code as the last line.
+    let out = std::process::Command::new(&bin)
+        .args(["init", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(data.join("tls/ca.pem").exists());
+    let key_mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(data.join("tls/ca.key")).unwrap().permissions().mode()
+    };
+    assert_eq!(key_mode & 0o077, 0, "ca.key: {key_mode:o}");
+    let out = std::process::Command::new(&bin)
+        .args(["enroll", "--role", "board", "--id", "board-7", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let code = String::from_utf8(out.stdout).unwrap();
+    let code = code.lines().last().unwrap();
+    assert_eq!(code.len(), 11, "{code}");
+    let out = std::process::Command::new(&bin)
+        .args(["enroll", "--role", "janitor", "--id", "x", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role 'janitor'"));
+
+    for demo in [false, true] {
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.args(["--listen", "127.0.0.1:0", "--always-open", "--data-dir"])
+            .arg(dir.path().join(format!("d{demo}")));
+        if demo {
+            cmd.arg("--insecure-demo");
+        }
+        let log = dir.path().join(format!("log{demo}"));
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line.trim().strip_prefix("hall-server listening on ").unwrap().to_string();
+        let plain = connect_tls(&format!("http://{addr}"), None, 3, Duration::from_millis(100)).await;
+        let answered = match plain {
+            Ok(ch) => pb::event_service_client::EventServiceClient::new(ch)
+                .snapshot(pb::SnapshotRequest {})
+                .await
+                .is_ok(),
+            Err(_) => false,
+        };
+        assert_eq!(answered, demo, "plaintext answered: {answered}, demo: {demo}");
+        let _ = child.kill();
+        let _ = child.wait();
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(log.contains("--insecure-demo: plaintext"), demo, "{log}");
+    }
+}
