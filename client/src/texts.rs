@@ -104,6 +104,10 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
             format!("本机（{}）无权执行此操作", m("role")),
             format!("This device ({}) may not do this.", m("role")),
         ),
+        R::TicketSecretMismatch => (
+            "需要凭取号小票上的二维码才能取消该号。".into(),
+            "Cancelling this ticket needs the QR code on its slip.".into(),
+        ),
         R::PairingCodeInvalid => ("配对码无效、已使用或已过期，请重新生成。".into(), "The pairing code is unknown, used or expired; make a new one.".into()),
         R::PriorityNotAllowed => ("绿色通道需读取身份证并达到规定年龄。".into(), "The green channel needs an ID card showing the required age.".into()),
         R::LockedOut => {

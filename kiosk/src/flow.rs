@@ -116,7 +116,7 @@ pub struct Settings {
     pub green_channel_age: u32,
     pub idle_timeout_ms: i64,
     pub done_timeout_ms: i64,
-    /// QR link base: `{status_url}/{date}/{number}`.
+    /// QR link base: `{status_url}/{date}/{number}?s={holder secret}`.
     pub status_url: String,
     /// Categories of the 适老化 mode; empty = the six busiest.
     pub elder_categories: Vec<String>,
@@ -319,7 +319,10 @@ impl State {
 }
 
 pub fn status_url(s: &Settings, t: &pb::Ticket) -> String {
-    format!("{}/{}/{}", s.status_url.trim_end_matches('/'), t.service_date, t.number)
+    let base = format!("{}/{}/{}", s.status_url.trim_end_matches('/'), t.service_date, t.number);
+    // The holder's secret makes the link the ticket's own: following or
+    // cancelling it from a phone needs it (the number alone is on the board).
+    if t.holder_secret.is_empty() { base } else { format!("{base}?s={}", t.holder_secret) }
 }
 
 /// A priority class in words (the shared table).

@@ -82,7 +82,8 @@ enum Cmd {
     },
     /// Prints a one-time pairing code (valid 10 minutes) for a device or
     /// staff member with this role and id, as the last line of stdout.
-    /// Works whether or not a server runs on DATA_DIR.
+    /// Works whether or not a server runs on DATA_DIR (and makes the hall CA
+    /// if there is none yet).
     Enroll {
         #[arg(long, default_value = "./hall-data")]
         data_dir: PathBuf,
@@ -156,6 +157,11 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Cmd::Enroll { data_dir, role, id }) => {
             let role: hall_server::pki::Role = role.parse()?;
+            // A hall that has not started yet gets its CA now, as its first
+            // start would make it.
+            if hall_server::pki::init(data_dir, &[])?.created {
+                eprintln!("created the hall CA {}", data_dir.join("tls/ca.pem").display());
+            }
             let code = hall_server::pki::enroll(data_dir, role, id)?;
             eprintln!(
                 "pairing code for {role} {id}, valid {} minutes, usable once:",

@@ -284,3 +284,14 @@ fn the_next_change_by_the_clock_is_the_next_opening_or_cutoff() {
     assert_eq!(st.catalog.next_change(at("09:00")), Some(at("16:30")));
     assert_eq!(st.catalog.next_change(at("17:00")), Some(at("00:00") + 24 * 3_600_000), "midnight brings a new day");
 }
+
+#[test]
+fn the_slip_link_carries_the_tickets_secret() {
+    let mut t = ticket("A001", "A");
+    t.service_date = "2026-11-27".into();
+    t.holder_secret = "00112233445566778899aabbccddeeff".into();
+    assert_eq!(
+        status_url(&Settings::default(), &t),
+        "https://hall.example.gov.cn/t/2026-11-27/A001?s=00112233445566778899aabbccddeeff"
+    );
+}

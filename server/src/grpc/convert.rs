@@ -115,6 +115,8 @@ pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
         rating: t.rating.map_or(0, u32::from),
         target_window: t.target_window.unwrap_or(0),
         return_window: t.return_to.as_ref().map_or(0, |r| r.window),
+        // Only the answer to the issuing request carries it (`Hub::with_secret`).
+        holder_secret: String::new(),
     }
 }
 

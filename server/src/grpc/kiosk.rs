@@ -30,7 +30,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         };
         self.ask(Some(cmd), render_request(rid))
             .await
-            .map(Response::new)
+            .map(|t| Response::new(self.with_secret(t)))
     }
 
     async fn check_in_appointment(
@@ -48,7 +48,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         };
         self.ask(Some(cmd), render_request(rid))
             .await
-            .map(Response::new)
+            .map(|t| Response::new(self.with_secret(t)))
     }
 
     async fn book_appointment(
@@ -137,7 +137,37 @@ impl pb::kiosk_service_server::KioskService for Hub {
         &self,
         req: Req<pb::CancelTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = roles::caller(&req);
         let r = limits::checked(req)?;
+        let staff = matches!(&caller, roles::Caller::Device(s) if matches!(s.role, crate::pki::Role::Supervisor | crate::pki::Role::Admin));
+        if staff {
+            // Staff cancel any ticket by its number, and say why.
+            if r.reason.trim().is_empty() {
+                return Err(Refusal::invalid_field(
+                    "reason",
+                    "staff cancel with a reason (it is recorded with the ticket)",
+                )
+                .into_status());
+            }
+        } else if !r.secret.is_empty() || !matches!(caller, roles::Caller::Demo) {
+            // A kiosk (or anyone outside) cancels only with the ticket's own
+            // secret from its slip's QR: the number alone is on the board.
+            let date = self
+                .read(|h, _, _| Ok(h.service_date.to_string()))
+                .await?
+                .into_inner();
+            let expected = self.ticket_secret(&date, &r.number);
+            use subtle::ConstantTimeEq;
+            if !bool::from(expected.as_bytes().ct_eq(r.secret.as_bytes())) {
+                return Err(Refusal::new(
+                    Code::PermissionDenied,
+                    Reason::TicketSecretMismatch,
+                    "cancelling a ticket needs its secret, from the QR on its slip",
+                )
+                .with("number", hall_proto::errors::echo(&r.number))
+                .into_status());
+            }
+        }
         let cmd = Command::CancelTicket {
             number: r.number,
             reason: r.reason,

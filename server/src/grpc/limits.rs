@@ -52,6 +52,7 @@ pub const STRING_LIMITS: &[(&str, usize)] = &[
     // A whole hall configuration (the built-in one is ~40 KiB).
     ("toml", 1 << 20),
     ("pairing_code", 32),
+    ("secret", 64),
     // A PKCS#10 request for an EC or RSA-4096 key fits in 4 KiB.
     ("csr_pem", 4096),
 ];

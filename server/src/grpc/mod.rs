@@ -213,6 +213,27 @@ impl Hub {
         Ok(resp)
     }
 
+    /// A ticket's holder secret: 128 bits derived from the site secret, the
+    /// service date and the number (HMAC-SHA256, domain-separated from the
+    /// person keys). Derived, not stored: a retried IssueTicket answers the
+    /// same secret, and nothing secret reaches the log.
+    fn ticket_secret(&self, service_date: &str, number: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.secret)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"hall ticket secret v1\0");
+        mac.update(service_date.as_bytes());
+        mac.update(b"\0");
+        mac.update(number.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// The answer to the request that issued a ticket: with its secret.
+    fn with_secret(&self, mut t: pb::Ticket) -> pb::Ticket {
+        t.holder_secret = self.ticket_secret(&t.service_date, &t.number);
+        t
+    }
+
     fn person(&self, id: Option<pb::Identity>) -> Result<Option<Person>, Status> {
         let Some(id) = id else { return Ok(None) };
         // Normalised once, so the check, the birth date and the key all read
