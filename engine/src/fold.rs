@@ -380,6 +380,8 @@ impl Hall {
                     },
                 );
             }
+            // The trail lives in the log only; the hall's state is unchanged.
+            Event::Audited { .. } => {}
         }
     }
 

@@ -579,6 +579,32 @@ pub enum Event {
         status: String,
         detail: String,
     },
+    /// The audit trail: who did (or tried) what, written in the same batch
+    /// as the events of the action it describes. Changes no state.
+    Audited {
+        record: Box<AuditRecord>,
+    },
+}
+
+/// One entry of the audit trail (every staff and admin action, every
+/// configuration change and enrollment, every read of personal data).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// The person: the clerk logged in at the window, or the staff
+    /// member's certificate id.
+    pub who: String,
+    /// kiosk, board, counter, supervisor, admin (or "demo", "server").
+    pub role: String,
+    /// The device the call came from (its certificate id).
+    pub device: String,
+    /// The method, e.g. `CounterService/CallNext`.
+    pub action: String,
+    /// What it acted on: `window 3`, `ticket A012`, `follow-up 7`, ...
+    pub subject: String,
+    /// The reason given, if any.
+    pub why: String,
+    /// `ok`, or why it was refused.
+    pub outcome: String,
 }
 
 impl Event {

@@ -475,6 +475,7 @@ impl Run {
             Event::DeviceReported {
                 device_id, status, ..
             } => format!("{device_id} {status}"),
+            Event::Audited { record } => format!("audit {} {}", record.action, record.outcome),
         }
     }
 }

@@ -107,7 +107,12 @@ async fn card_category_ticket_and_slip_carry_the_same_number() {
     let text = slips[0].lines().join("\n");
     assert!(text.contains(&done.number), "{text}");
     assert!(text.contains("王*明") && !text.contains("王小明") && !text.contains("110101195603010022"), "{text}");
-    assert_eq!(slips[0].qr_payloads(), vec![format!("https://hall.example.gov.cn/t/{}/{}", t.service_date, t.number).as_str()]);
+    // The QR links the ticket with its holder's secret (128 bits, hex).
+    let qr = slips[0].qr_payloads();
+    let base = format!("https://hall.example.gov.cn/t/{}/{}?s=", t.service_date, t.number);
+    assert_eq!(qr.len(), 1);
+    let secret = qr[0].strip_prefix(base.as_str()).unwrap_or_else(|| panic!("{qr:?}"));
+    assert!(secret.len() == 32 && secret.chars().all(|c| c.is_ascii_hexdigit()), "{qr:?}");
     assert!(slips[0].cut);
     let lines = r.lines();
     assert!(lines.iter().any(|l| l.starts_with(&format!("issued {} category=social_insurance", done.number))), "{lines:?}");

@@ -226,6 +226,18 @@ pub fn prepare(opts: Options) -> anyhow::Result<Prepared> {
         }) {
             Ok(_) => {
                 tracing::info!("configured catalogue changed; applied");
+                // A configuration change is audited like an admin's edit.
+                w.commit_raw(vec![Event::Audited {
+                    record: Box::new(engine::AuditRecord {
+                        who: "configuration file".into(),
+                        role: "server".into(),
+                        action: "configuration file applied at start".into(),
+                        subject: "configuration".into(),
+                        why: format!("sha256 {digest}"),
+                        outcome: "ok".into(),
+                        ..Default::default()
+                    }),
+                }])?;
                 store.set_meta("config_digest", digest.as_bytes())?;
             }
             Err(e) => {
@@ -287,6 +299,7 @@ impl Prepared {
                 let req = writer::Request {
                     cmd: Some(Command::Tick),
                     respond: Box::new(|_, _| {}),
+                    audit: None,
                 };
                 if tick_tx.send(req).await.is_err() {
                     break;
@@ -470,6 +483,7 @@ impl Prepared {
             .send(writer::Request {
                 cmd: None,
                 respond: Box::new(|_, _| {}),
+                audit: None,
             })
             .await;
         drop(wake_tx);

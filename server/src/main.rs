@@ -151,7 +151,11 @@ fn main() -> anyhow::Result<()> {
             tls_names,
         }) => {
             let done = hall_server::pki::init(data_dir, tls_names)?;
-            let what = if done.created { "created" } else { "kept the existing" };
+            let what = if done.created {
+                "created"
+            } else {
+                "kept the existing"
+            };
             println!("{what} hall CA {}", done.ca.display());
             return Ok(());
         }
@@ -160,7 +164,10 @@ fn main() -> anyhow::Result<()> {
             // A hall that has not started yet gets its CA now, as its first
             // start would make it.
             if hall_server::pki::init(data_dir, &[])?.created {
-                eprintln!("created the hall CA {}", data_dir.join("tls/ca.pem").display());
+                eprintln!(
+                    "created the hall CA {}",
+                    data_dir.join("tls/ca.pem").display()
+                );
             }
             let code = hall_server::pki::enroll(data_dir, role, id)?;
             eprintln!(
@@ -192,7 +199,10 @@ fn main() -> anyhow::Result<()> {
                 println!("{id}: {n} certificate(s) revoked");
                 return Ok(());
             }
-            println!("{:<10} {:<20} {:<34} {:<22} state", "role", "id", "serial", "valid until");
+            println!(
+                "{:<10} {:<20} {:<34} {:<22} state",
+                "role", "id", "serial", "valid until"
+            );
             for d in hall_server::pki::devices(data_dir)? {
                 println!(
                     "{:<10} {:<20} {:<34} {:<22} {}",

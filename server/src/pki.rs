@@ -322,7 +322,13 @@ impl Ca {
     /// whole-hall runner and the tests, which stand for the device
     /// themselves. `from_days`/`days` set the validity (negative start =
     /// already valid; a test makes an expired one with both negative).
-    pub fn issue(&self, role: Role, id: &str, from_days: i64, days: i64) -> Result<Identity, Error> {
+    pub fn issue(
+        &self,
+        role: Role,
+        id: &str,
+        from_days: i64,
+        days: i64,
+    ) -> Result<Identity, Error> {
         check_id(id)?;
         let key = KeyPair::generate()?;
         let params = device_params(role, id, from_days, days)?;
@@ -347,7 +353,12 @@ impl Ca {
     }
 }
 
-fn device_params(role: Role, id: &str, from_days: i64, days: i64) -> Result<CertificateParams, Error> {
+fn device_params(
+    role: Role,
+    id: &str,
+    from_days: i64,
+    days: i64,
+) -> Result<CertificateParams, Error> {
     check_id(id)?;
     let mut params = CertificateParams::default();
     params.distinguished_name = dn(id, role.as_str());
@@ -416,7 +427,12 @@ pub fn subject_of(der: &[u8]) -> Option<Subject> {
         .ok()?
         .parse()
         .ok()?;
-    let id = subject.iter_common_name().next()?.as_str().ok()?.to_string();
+    let id = subject
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
     Some(Subject {
         role,
         id,
@@ -610,7 +626,10 @@ mod tests {
     #[test]
     fn a_pairing_code_is_claimed_once_and_only_before_it_expires() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(enroll(dir.path(), Role::Kiosk, "k1"), Err(Error::NoCa(_))));
+        assert!(matches!(
+            enroll(dir.path(), Role::Kiosk, "k1"),
+            Err(Error::NoCa(_))
+        ));
         init(dir.path(), &[]).unwrap();
         let code = enroll(dir.path(), Role::Kiosk, "kiosk-3").unwrap();
         assert_eq!(code.len(), 11);
@@ -626,13 +645,22 @@ mod tests {
             claim(dir.path(), &typed, SystemTime::now()).unwrap(),
             (Role::Kiosk, "kiosk-3".to_string())
         );
-        assert!(matches!(claim(dir.path(), &code, SystemTime::now()), Err(Error::BadCode)));
+        assert!(matches!(
+            claim(dir.path(), &code, SystemTime::now()),
+            Err(Error::BadCode)
+        ));
 
         let late = enroll(dir.path(), Role::Board, "board-1").unwrap();
         let after = SystemTime::now() + PAIRING_TTL + Duration::from_secs(1);
-        assert!(matches!(claim(dir.path(), &late, after), Err(Error::BadCode)));
+        assert!(matches!(
+            claim(dir.path(), &late, after),
+            Err(Error::BadCode)
+        ));
         // An expired claim used the code up too.
-        assert!(matches!(claim(dir.path(), &late, SystemTime::now()), Err(Error::BadCode)));
+        assert!(matches!(
+            claim(dir.path(), &late, SystemTime::now()),
+            Err(Error::BadCode)
+        ));
     }
 
     #[test]
@@ -646,8 +674,14 @@ mod tests {
         let (_, der) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
         let s = subject_of(&der.contents).unwrap();
         assert_eq!((s.role, s.id.as_str()), (Role::Kiosk, "kiosk-3"));
-        assert!(matches!(ca.sign_csr("not a csr", Role::Kiosk, "k"), Err(Error::BadCsr(_))));
-        assert!(matches!(ca.issue(Role::Kiosk, "bad id/..", -1, 1), Err(Error::BadId(_))));
+        assert!(matches!(
+            ca.sign_csr("not a csr", Role::Kiosk, "k"),
+            Err(Error::BadCsr(_))
+        ));
+        assert!(matches!(
+            ca.issue(Role::Kiosk, "bad id/..", -1, 1),
+            Err(Error::BadId(_))
+        ));
         // Listed, revoked once, and the list says so.
         let listed = devices(dir.path()).unwrap();
         assert_eq!(listed.len(), 1);
@@ -659,6 +693,9 @@ mod tests {
         // init keeps an existing CA: every enrolled device trusts it.
         let before = std::fs::read_to_string(tls_dir(dir.path()).join("ca.pem")).unwrap();
         assert!(!init(dir.path(), &[]).unwrap().created);
-        assert_eq!(before, std::fs::read_to_string(tls_dir(dir.path()).join("ca.pem")).unwrap());
+        assert_eq!(
+            before,
+            std::fs::read_to_string(tls_dir(dir.path()).join("ca.pem")).unwrap()
+        );
     }
 }

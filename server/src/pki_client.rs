@@ -14,16 +14,17 @@ pub async fn redeem(
     code: &str,
     out: &Path,
 ) -> anyhow::Result<pb::RedeemResponse> {
-    let ca_pem =
-        std::fs::read_to_string(ca).with_context(|| format!("reading the hall CA {}", ca.display()))?;
+    let ca_pem = std::fs::read_to_string(ca)
+        .with_context(|| format!("reading the hall CA {}", ca.display()))?;
     let (key, csr_pem) = crate::pki::new_request("device")?;
     let tls = hall_proto::client::Tls {
         ca_pem: ca_pem.clone(),
         identity: None,
     };
-    let channel = hall_proto::client::connect_tls(server, Some(&tls), 5, std::time::Duration::from_secs(1))
-        .await
-        .with_context(|| format!("connecting to {server}"))?;
+    let channel =
+        hall_proto::client::connect_tls(server, Some(&tls), 5, std::time::Duration::from_secs(1))
+            .await
+            .with_context(|| format!("connecting to {server}"))?;
     let resp = pb::device_service_client::DeviceServiceClient::new(channel)
         .redeem(pb::RedeemRequest {
             pairing_code: code.to_string(),

@@ -59,6 +59,10 @@ pub struct Request {
     /// `None` for a read-only query.
     pub cmd: Option<Command>,
     pub respond: Respond,
+    /// An audit-trail entry for this request: written in the same batch,
+    /// right after the command's events, with the command's outcome (a
+    /// refused action is recorded too).
+    pub audit: Option<engine::AuditRecord>,
 }
 
 /// Encodes a committed event for the wire (done once, at commit, while the
@@ -509,11 +513,37 @@ impl Writer {
         push(&self.hall, tick, &mut self.seq);
         let mut outcomes = Vec::with_capacity(batch.len());
         for req in batch.drain(..) {
+            // The person behind a window's action: the clerk logged in there
+            // before it (a logout or force-logout clears it).
+            let clerk = req
+                .audit
+                .as_ref()
+                .filter(|a| a.who.is_empty())
+                .and_then(|_| {
+                    let w = req.cmd.as_ref().and_then(crate::grpc::audit::window_of)?;
+                    self.hall.windows.get(&w)?.clerk.clone()
+                });
             let res = match req.cmd {
                 None => Ok(0..0),
                 Some(cmd) => engine::apply(&mut self.hall, cmd, now)
                     .map(|events| push(&self.hall, events, &mut self.seq)),
             };
+            if let Some(mut record) = req.audit {
+                if let Some(clerk) = clerk {
+                    record.who = clerk;
+                }
+                record.outcome = match &res {
+                    Ok(_) => "ok".into(),
+                    Err(e) => format!("refused: {e}"),
+                };
+                push(
+                    &self.hall,
+                    vec![Event::Audited {
+                        record: Box::new(record),
+                    }],
+                    &mut self.seq,
+                );
+            }
             outcomes.push((req.respond, res));
         }
         if let Err(e) = self.persist(&logged, wires) {

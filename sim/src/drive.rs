@@ -77,7 +77,9 @@ pub fn fake_identity(rng: &mut StdRng, elderly: bool) -> pb::Identity {
 /// Runs visitors and clerks until the duration passes (or forever).
 pub async fn drive(opts: DriveOptions) -> anyhow::Result<Arc<DriveStats>> {
     let connect = |tls: &Option<hall_proto::client::Tls>| {
-        let tls = tls.clone().or_else(|| hall_proto::client::default_tls().cloned());
+        let tls = tls
+            .clone()
+            .or_else(|| hall_proto::client::default_tls().cloned());
         let url = opts.server.clone();
         async move {
             hall_proto::client::connect_tls(&url, tls.as_ref(), 50, Duration::from_secs(2)).await

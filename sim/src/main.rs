@@ -138,7 +138,9 @@ fn main() -> Result<()> {
             counter_tls,
         }) => {
             let tls = |d: Option<PathBuf>| -> Result<Option<hall_proto::client::Tls>> {
-                d.map(|d| hall_proto::client::Tls::from_dir(&d)).transpose().map_err(Into::into)
+                d.map(|d| hall_proto::client::Tls::from_dir(&d))
+                    .transpose()
+                    .map_err(Into::into)
             };
             let opts = drive::DriveOptions {
                 kiosk_tls: tls(kiosk_tls)?,

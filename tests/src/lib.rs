@@ -35,7 +35,9 @@ pub fn identity_named(role: Role, id: &str) -> Tls {
         return t.clone();
     }
     let ca = hall_server::pki::Ca::load(CA_DIR.path()).expect("loading the test CA");
-    let made = ca.issue(role, id, -1, 30).expect("issuing a test certificate");
+    let made = ca
+        .issue(role, id, -1, 30)
+        .expect("issuing a test certificate");
     let tls = Tls {
         ca_pem: made.ca_pem,
         identity: Some((made.cert_pem, made.key_pem)),
@@ -58,7 +60,10 @@ pub fn ca_dir() -> &'static Path {
 /// (`device.pem`, `device.key`, `ca.pem`), for a client binary's
 /// `HALL_TLS_DIR`.
 pub fn identity_dir(role: Role, id: &str) -> PathBuf {
-    let dir = CA_DIR.path().join("devices-out").join(format!("{role}-{id}"));
+    let dir = CA_DIR
+        .path()
+        .join("devices-out")
+        .join(format!("{role}-{id}"));
     let t = identity_named(role, id);
     let (cert, key) = t.identity.clone().unwrap();
     hall_server::pki::Identity {

@@ -47,6 +47,8 @@ impl pb::admin_service_server::AdminService for Hub {
         req: Req<pb::ListFollowUpsRequest>,
     ) -> Result<Response<pb::FollowUpList>, Status> {
         let all = limits::checked(req)?.include_closed;
+        // The list names masked citizens and their complaints.
+        self.audit("follow-ups".into(), "").await?;
         let render = move |h: &Hall, _seq: u64, _| {
             let items = h
                 .follow_ups
@@ -98,10 +100,35 @@ impl pb::admin_service_server::AdminService for Hub {
         }))
     }
 
+    async fn list_audit(
+        &self,
+        req: Req<pb::ListAuditRequest>,
+    ) -> Result<Response<pb::AuditList>, Status> {
+        let r = limits::checked(req)?;
+        let limit = match r.limit {
+            0 => 500,
+            n => n.min(5000) as usize,
+        };
+        let store = self.store.clone();
+        let upto = self
+            .shared
+            .committed
+            .load(std::sync::atomic::Ordering::Acquire);
+        let list = tokio::task::spawn_blocking(move || super::audit::list(&store, upto, &r, limit))
+            .await
+            .map_err(|e| Status::internal(format!("reading the audit trail: {e}")))?
+            .map_err(|e| status(Failure::Storage(e.to_string())))?;
+        Ok(Response::new(list))
+    }
+
     async fn force_logout(
         &self,
         req: Req<pb::ForceLogoutRequest>,
     ) -> Result<Response<pb::WindowInfo>, Status> {
+        let by = match roles::caller(&req) {
+            roles::Caller::Device(s) => s.id,
+            _ => "admin".into(),
+        };
         let r = limits::checked(req)?;
         let ticket = match pb::ForcedTicket::try_from(r.current_ticket) {
             Ok(pb::ForcedTicket::Requeue) => engine::ForcedTicket::Requeue,
@@ -117,9 +144,9 @@ impl pb::admin_service_server::AdminService for Hub {
         let window = r.window;
         let cmd = Command::ForceLogout {
             window,
-            // Until staff accounts exist, the admin token is the only
-            // identity a caller has.
-            by: "admin".into(),
+            // The supervisor's or admin's certificate id (staff accounts
+            // with passwords are not built yet).
+            by,
             reason: r.reason,
             ticket,
         };

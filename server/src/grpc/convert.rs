@@ -507,6 +507,9 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
             status: status.clone(),
             detail: detail.clone(),
         }),
+        // Who read or did what is for supervisors (ListAudit), not for
+        // every board: the stream keeps the sequence number only.
+        Event::Audited { .. } => Body::Audited(pb::Audited {}),
     };
     let (ticket, window) = touched(&l.event);
     let queues = match &l.event {

@@ -27,7 +27,8 @@ impl pb::device_service_server::DeviceService for Hub {
         }
         let data_dir = self.data_dir.clone();
         let signed = tokio::task::spawn_blocking(move || {
-            let (role, id) = crate::pki::claim(&data_dir, &r.pairing_code, std::time::SystemTime::now())?;
+            let (role, id) =
+                crate::pki::claim(&data_dir, &r.pairing_code, std::time::SystemTime::now())?;
             let cert = ca.sign_csr(&r.csr_pem, role, &id)?;
             Ok::<_, crate::pki::Error>((role, id, cert, ca.ca_pem.clone()))
         })
@@ -37,6 +38,8 @@ impl pb::device_service_server::DeviceService for Hub {
         match signed {
             Ok((role, id, cert, ca_pem)) => {
                 self.lockout.succeeded(&keys, now);
+                self.audit(format!("{role} {id} enrolled from {device}"), "")
+                    .await?;
                 tracing::info!(%role, device = %id, from = %device, "device enrolled: certificate issued");
                 Ok(Response::new(pb::RedeemResponse {
                     certificate_pem: cert,
@@ -49,8 +52,14 @@ impl pb::device_service_server::DeviceService for Hub {
                 self.lockout.failed(&keys, now);
                 tracing::warn!(from = %device, error = %e, "pairing refused");
                 Err(match e {
-                    crate::pki::Error::BadCsr(_) => Refusal::invalid_field("csr_pem", e.to_string()).into_status(),
-                    crate::pki::Error::BadCode => refusal(Code::PermissionDenied, Reason::PairingCodeInvalid, e.to_string()),
+                    crate::pki::Error::BadCsr(_) => {
+                        Refusal::invalid_field("csr_pem", e.to_string()).into_status()
+                    }
+                    crate::pki::Error::BadCode => refusal(
+                        Code::PermissionDenied,
+                        Reason::PairingCodeInvalid,
+                        e.to_string(),
+                    ),
                     other => Status::internal(other.to_string()),
                 })
             }

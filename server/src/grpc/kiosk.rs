@@ -107,6 +107,13 @@ impl pb::kiosk_service_server::KioskService for Hub {
             )
             .into_status());
         }
+        // Staff looking a ticket up (its masked name, its history) is a read
+        // of personal data; a kiosk showing a visitor their own is not.
+        self.audit(
+            format!("ticket {}", hall_proto::errors::echo(&r.number)),
+            "",
+        )
+        .await?;
         let render = move |h: &Hall, _seq: u64, now| {
             if !r.service_date.is_empty() && r.service_date != h.service_date.to_string() {
                 return Err(refusal(

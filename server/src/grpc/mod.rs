@@ -3,6 +3,7 @@
 //! send them to the writer, and render its answer as wire types.
 
 mod admin;
+pub mod audit;
 pub mod convert;
 mod counter;
 mod devices;
@@ -167,8 +168,13 @@ impl Hub {
                 let _ = tx.send(out);
             },
         );
+        let audit = cmd.as_ref().and_then(audit::for_command);
         self.writer
-            .send(Request { cmd, respond })
+            .send(Request {
+                cmd,
+                respond,
+                audit,
+            })
             .await
             .map_err(|_| {
                 refusal(
@@ -177,6 +183,38 @@ impl Hub {
                     "the server is shutting down",
                 )
             })?;
+        rx.await.map_err(|_| {
+            refusal(
+                Code::Unavailable,
+                Reason::ShuttingDown,
+                "the server stopped before answering",
+            )
+        })?
+    }
+
+    /// Records a read of personal data (or an action outside the writer) in
+    /// the audit trail, when the caller is staff; waits until it is stored,
+    /// so no answer leaves without its record.
+    async fn audit(&self, subject: String, why: &str) -> Result<(), Status> {
+        let Some(record) = audit::for_read(subject, why) else {
+            return Ok(());
+        };
+        let (tx, rx) = oneshot::channel();
+        let respond = Box::new(move |res: Result<(&Hall, &[LoggedEvent]), Failure>, _| {
+            let _ = tx.send(res.map(|_| ()).map_err(status));
+        });
+        let req = Request {
+            cmd: None,
+            respond,
+            audit: Some(record),
+        };
+        self.writer.send(req).await.map_err(|_| {
+            refusal(
+                Code::Unavailable,
+                Reason::ShuttingDown,
+                "the server is shutting down",
+            )
+        })?;
         rx.await.map_err(|_| {
             refusal(
                 Code::Unavailable,

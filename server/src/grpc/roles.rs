@@ -45,13 +45,29 @@ const STAFF: &[Role] = &[Supervisor, Admin];
 pub const TABLE: &[(&str, &str, Rule)] = &[
     // Kiosks: take numbers, check in, book, follow a ticket, report their
     // printer and reader.
-    ("KioskService", "GetCatalog", Rule::Roles(&[Kiosk, Supervisor, Admin])),
+    (
+        "KioskService",
+        "GetCatalog",
+        Rule::Roles(&[Kiosk, Supervisor, Admin]),
+    ),
     ("KioskService", "IssueTicket", Rule::Roles(&[Kiosk])),
     ("KioskService", "CheckInAppointment", Rule::Roles(&[Kiosk])),
     ("KioskService", "BookAppointment", Rule::Roles(&[Kiosk])),
-    ("KioskService", "GetTicketStatus", Rule::Roles(&[Kiosk, Counter, Supervisor, Admin])),
-    ("KioskService", "CancelTicket", Rule::Roles(&[Kiosk, Supervisor, Admin])),
-    ("KioskService", "ReportDevice", Rule::Roles(&[Kiosk, Board, Counter])),
+    (
+        "KioskService",
+        "GetTicketStatus",
+        Rule::Roles(&[Kiosk, Counter, Supervisor, Admin]),
+    ),
+    (
+        "KioskService",
+        "CancelTicket",
+        Rule::Roles(&[Kiosk, Supervisor, Admin]),
+    ),
+    (
+        "KioskService",
+        "ReportDevice",
+        Rule::Roles(&[Kiosk, Board, Counter]),
+    ),
     // Counter terminals: a clerk's work at a window (and only the window
     // that terminal's clerk logged in at).
     ("CounterService", "Login", Rule::Roles(&[Counter])),
@@ -84,6 +100,7 @@ pub const TABLE: &[(&str, &str, Rule)] = &[
     ("AdminService", "GetDayReport", Rule::Roles(STAFF)),
     ("AdminService", "ForceLogout", Rule::Roles(STAFF)),
     ("AdminService", "GetServerStatus", Rule::Roles(STAFF)),
+    ("AdminService", "ListAudit", Rule::Roles(STAFF)),
     // A device with a pairing code and no certificate yet.
     ("DeviceService", "Redeem", Rule::Anyone),
 ];
@@ -209,8 +226,17 @@ where
         if let Err(status) = check(&path, &caller) {
             return Box::pin(async move { Ok(status.into_http()) });
         }
-        req.extensions_mut().insert(caller);
-        Box::pin(self.inner.call(req))
+        req.extensions_mut().insert(caller.clone());
+        let call = super::audit::Call {
+            caller,
+            method: path
+                .trim_start_matches('/')
+                .trim_start_matches("hall.v1.")
+                .to_string(),
+        };
+        // The handler runs inside this future: the audit trail reads who
+        // is calling from the task-local.
+        Box::pin(super::audit::CALL.scope(call, self.inner.call(req)))
     }
 }
 
@@ -247,7 +273,11 @@ fn forbidden(method: &str, role: Option<Role>, allowed: &[Role]) -> tonic::Statu
         Reason::RoleForbidden,
         format!(
             "{article} {role} may not call {method} (allowed: {})",
-            if allowed.is_empty() { "nobody".to_string() } else { allowed.join(", ") }
+            if allowed.is_empty() {
+                "nobody".to_string()
+            } else {
+                allowed.join(", ")
+            }
         ),
     )
     .with("method", method)
@@ -291,7 +321,12 @@ mod tests {
         });
         let e = check("/hall.v1.KioskService/IssueTicket", &board).unwrap_err();
         assert_eq!(e.code(), Code::PermissionDenied);
-        assert!(e.message().contains("a board may not call hall.v1.KioskService/IssueTicket (allowed: kiosk)"), "{}", e.message());
+        assert!(
+            e.message()
+                .contains("a board may not call hall.v1.KioskService/IssueTicket (allowed: kiosk)"),
+            "{}",
+            e.message()
+        );
         let e = check("/hall.v1.EventService/Subscribe", &Caller::Nobody).unwrap_err();
         assert_eq!(e.code(), Code::Unauthenticated);
         assert!(check("/hall.v1.EventService/Subscribe", &board).is_ok());

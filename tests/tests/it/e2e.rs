@@ -116,7 +116,11 @@ fn enroll(data: &Path, url: &str, role: &str, id: &str, out: &Path) -> std::path
         .arg(data)
         .output()
         .unwrap();
-    assert!(o.status.success(), "enroll: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "enroll: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let stdout = String::from_utf8(o.stdout).unwrap();
     let code = stdout.lines().last().unwrap().trim().to_string();
     let dir = out.join(id);
@@ -127,7 +131,11 @@ fn enroll(data: &Path, url: &str, role: &str, id: &str, out: &Path) -> std::path
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(o.status.success(), "redeem: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "redeem: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     for f in ["device.pem", "device.key", "ca.pem"] {
         assert!(dir.join(f).exists(), "redeem wrote no {f}");
     }
@@ -230,11 +238,7 @@ async fn whole_hall_in_processes_survives_kill_9() {
         long,
     );
     counter.wait_line("'logged in'", |l| l == "logged in window 1", long);
-    counter.wait_line(
-        "'counter ready'",
-        |l| l == "counter ready: window 1",
-        long,
-    );
+    counter.wait_line("'counter ready'", |l| l == "counter ready: window 1", long);
     board.wait_line(
         "'board ready'",
         |l| l.starts_with("board ready: snapshot seq "),
@@ -296,11 +300,7 @@ async fn whole_hall_in_processes_survives_kill_9() {
     kiosk.wait_line("'retrying'", |l| l.starts_with("retrying"), long);
     // The server stays down until the clerk's terminal has found it gone
     // too (its idle clerk tries every 1.5 s), so it has to reconnect.
-    counter.wait_line(
-        "'server unreachable'",
-        |l| l == "server unreachable",
-        long,
-    );
+    counter.wait_line("'server unreachable'", |l| l == "server unreachable", long);
     let _srv = server(port, &data);
     let second_line = kiosk.wait_line(
         "a second 'issued'",
@@ -337,9 +337,10 @@ async fn whole_hall_in_processes_survives_kill_9() {
     // Nothing lost, nothing twice (asked as an enrolled admin).
     let admin_tls = enroll(&data, &url, "admin", "admin-1", &ids);
     let admin_tls = hall_proto::client::Tls::from_dir(&admin_tls).unwrap();
-    let ch = hall_proto::client::connect_tls(&url, Some(&admin_tls), 50, Duration::from_millis(200))
-        .await
-        .unwrap();
+    let ch =
+        hall_proto::client::connect_tls(&url, Some(&admin_tls), 50, Duration::from_millis(200))
+            .await
+            .unwrap();
     let mut admin = pb::admin_service_client::AdminServiceClient::new(ch.clone());
     let report = admin
         .get_day_report(pb::DayReportRequest {})
@@ -381,11 +382,18 @@ async fn whole_hall_in_processes_survives_kill_9() {
                 .unwrap()
         }
     };
-    let mut c = pb::counter_service_client::CounterServiceClient::new(as_device("counter", "counter-5").await);
+    let mut c = pb::counter_service_client::CounterServiceClient::new(
+        as_device("counter", "counter-5").await,
+    );
     let s5 = login(&mut c, 5, "c05").await;
-    let mut k = pb::kiosk_service_client::KioskServiceClient::new(as_device("kiosk", "kiosk-2").await);
-    let marker = issue_ok(&mut k, "medical_insurance", "e2e-marker").await.number;
-    c.call_next(pb::WindowRequest { session: Some(s5) }).await.unwrap();
+    let mut k =
+        pb::kiosk_service_client::KioskServiceClient::new(as_device("kiosk", "kiosk-2").await);
+    let marker = issue_ok(&mut k, "medical_insurance", "e2e-marker")
+        .await
+        .number;
+    c.call_next(pb::WindowRequest { session: Some(s5) })
+        .await
+        .unwrap();
     board.wait_line(
         "'called' (marker)",
         |l| *l == format!("called {marker} window 5"),

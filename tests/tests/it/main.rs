@@ -367,10 +367,12 @@ async fn subscriber_resumes_with_exactly_the_missed_events() {
         .await
         .unwrap()
         .into_inner();
-    let missed = next_events(&mut stream, 5).await;
+    // The login, its audit entry, three tickets, the call, its audit entry.
+    let missed = next_events(&mut stream, 7).await;
     let seqs: Vec<u64> = missed.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (last_seen + 1..=last_seen + 5).collect::<Vec<_>>());
-    match missed[4].body.as_ref().unwrap() {
+    assert_eq!(seqs, (last_seen + 1..=last_seen + 7).collect::<Vec<_>>());
+    assert!(matches!(missed[6].body, Some(pb::event::Body::Audited(_))));
+    match missed[5].body.as_ref().unwrap() {
         pb::event::Body::TicketCalled(c) => {
             let call = c.call.as_ref().unwrap();
             assert_eq!((call.number.as_str(), call.window), ("A001", 1));
@@ -378,11 +380,13 @@ async fn subscriber_resumes_with_exactly_the_missed_events() {
         other => panic!("expected the call, got {other:?}"),
     }
     counter.recall(ws(s)).await.unwrap();
-    let live = next_events(&mut stream, 1).await;
-    assert_eq!(live[0].seq, last_seen + 6);
+    let live = next_events(&mut stream, 2).await;
+    assert_eq!(live[0].seq, last_seen + 8);
     assert!(
         matches!(live[0].body, Some(pb::event::Body::TicketCalled(ref c)) if c.call.as_ref().unwrap().recall)
     );
+    assert_eq!(live[1].seq, last_seen + 9);
+    assert!(matches!(live[1].body, Some(pb::event::Body::Audited(_))));
     let extra = tokio::time::timeout(Duration::from_millis(300), stream.next()).await;
     assert!(extra.is_err(), "no duplicate or stray event: {extra:?}");
     srv.stop().await;
@@ -1015,7 +1019,13 @@ async fn events_carry_queue_counts_and_window_state() {
     let mut counter = srv.counter().await;
     let s = login(&mut counter, 1, "c01").await;
     counter.call_next(ws(s)).await.unwrap();
-    let evs = next_events(&mut stream, 4).await;
+    // The clerk's login and call each add their audit-trail entry.
+    let evs: Vec<pb::Event> = next_events(&mut stream, 6)
+        .await
+        .into_iter()
+        .filter(|e| !matches!(e.body, Some(pb::event::Body::Audited(_))))
+        .collect();
+    assert_eq!(evs.len(), 4);
     let waiting = |e: &pb::Event| {
         e.queues
             .iter()
@@ -1084,7 +1094,11 @@ async fn five_failed_logins_lock_the_device_whatever_pin_follows() {
     login(&mut counter.clone(), 3, "c03").await;
     for i in 0..3 {
         let e = try_login("c01", "0000", 1).await.unwrap_err();
-        assert_eq!(Refusal::from_status(&e).reason, ErrorReason::BadCredentials, "{i}");
+        assert_eq!(
+            Refusal::from_status(&e).reason,
+            ErrorReason::BadCredentials,
+            "{i}"
+        );
     }
     // ...the fifth failure from this device (one was the unknown id) locks
     // it: now even the right PIN, for any clerk, is refused. (The account

@@ -52,7 +52,12 @@ async fn every_method_times_every_role_is_allowed_or_refused_as_the_table_says()
         .filter(|s| s.package_name() == "hall.v1")
         .flat_map(|s| {
             s.methods()
-                .map(|m| (format!("/{}/{}", s.full_name(), m.name()), m.is_server_streaming()))
+                .map(|m| {
+                    (
+                        format!("/{}/{}", s.full_name(), m.name()),
+                        m.is_server_streaming(),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -69,13 +74,19 @@ async fn every_method_times_every_role_is_allowed_or_refused_as_the_table_says()
             };
             let e = call(&ch, path, *streaming).await;
             if allowed {
-                assert!(!gate_refused(&e), "{role} {path}: refused by the gate: {e:?}");
+                assert!(
+                    !gate_refused(&e),
+                    "{role} {path}: refused by the gate: {e:?}"
+                );
             } else {
                 let e = e.unwrap_or_else(|| panic!("{role} {path}: answered"));
                 assert_eq!(e.code(), Code::PermissionDenied, "{role} {path}: {e:?}");
                 assert_eq!(reason(&e), ErrorReason::RoleForbidden, "{role} {path}");
                 let r = Refusal::from_status(&e);
-                assert_eq!(r.metadata.get("role").map(String::as_str), Some(role.as_str()));
+                assert_eq!(
+                    r.metadata.get("role").map(String::as_str),
+                    Some(role.as_str())
+                );
             }
         }
     }
@@ -101,7 +112,10 @@ async fn every_method_times_every_role_is_allowed_or_refused_as_the_table_says()
     )
     .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    for (who, tls) in [("no certificate", anonymous), ("a revoked certificate", revoked)] {
+    for (who, tls) in [
+        ("no certificate", anonymous),
+        ("a revoked certificate", revoked),
+    ] {
         let ch = connect_tls(&url, Some(&tls), 5, Duration::from_millis(200))
             .await
             .unwrap();
@@ -135,7 +149,12 @@ async fn every_method_times_every_role_is_allowed_or_refused_as_the_table_says()
         Err(_) => {}
         Ok(ch) => {
             let e = call(&ch, "/hall.v1.AdminService/GetServerStatus", false).await;
-            assert!(e.is_some_and(|e| e.code() != Code::Ok && !matches!(e.code(), Code::PermissionDenied)), "an expired certificate got through");
+            assert!(
+                e.is_some_and(
+                    |e| e.code() != Code::Ok && !matches!(e.code(), Code::PermissionDenied)
+                ),
+                "an expired certificate got through"
+            );
         }
     }
 
@@ -163,7 +182,10 @@ async fn a_pairing_code_enrolls_a_device_once() {
     let done = hall_server::pki_client::redeem(&srv.url(), &ca, &code, &out)
         .await
         .unwrap();
-    assert_eq!((done.role.as_str(), done.device_id.as_str()), ("kiosk", "kiosk-9"));
+    assert_eq!(
+        (done.role.as_str(), done.device_id.as_str()),
+        ("kiosk", "kiosk-9")
+    );
     // The device speaks with what it received: as kiosk-9, a kiosk.
     let tls = Tls::from_dir(&out).unwrap();
     let ch = connect_tls(&srv.url(), Some(&tls), 5, Duration::from_millis(200))
@@ -178,30 +200,45 @@ async fn a_pairing_code_enrolls_a_device_once() {
     assert_eq!(reason(&e), ErrorReason::RoleForbidden);
     // The key never left the device; its file is private.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(out.join("device.key")).unwrap().permissions().mode();
-    assert_eq!(mode & 0o077, 0, "device.key is readable by others: {mode:o}");
+    let mode = std::fs::metadata(out.join("device.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "device.key is readable by others: {mode:o}"
+    );
 
     // The same code again: refused, and it enrolled nothing.
     let e = hall_server::pki_client::redeem(&srv.url(), &ca, &code, &dir.path().join("again"))
         .await
         .unwrap_err();
-    assert!(format!("{e:#}").contains("unknown, already used or expired"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("unknown, already used or expired"),
+        "{e:#}"
+    );
     assert!(!dir.path().join("again/device.pem").exists());
     // A made-up code: the same answer.
     let e = hall_server::pki_client::redeem(&srv.url(), &ca, "AAAAA-BBBBB", &dir.path().join("x"))
         .await
         .unwrap_err();
-    assert!(format!("{e:#}").contains("PermissionDenied") || format!("{e:#}").contains("permission"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("PermissionDenied") || format!("{e:#}").contains("permission"),
+        "{e:#}"
+    );
 
     // Listed, then revoked: the server refuses it within about a second.
     let listed = hall_server::pki::devices(dir.path()).unwrap();
-    assert!(listed.iter().any(|d| d.subject.id == "kiosk-9" && !d.revoked), "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .any(|d| d.subject.id == "kiosk-9" && !d.revoked),
+        "{listed:?}"
+    );
     assert_eq!(hall_server::pki::revoke(dir.path(), "kiosk-9").unwrap(), 1);
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let e = k
-        .get_catalog(pb::GetCatalogRequest {})
-        .await
-        .unwrap_err();
+    let e = k.get_catalog(pb::GetCatalogRequest {}).await.unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
     assert_eq!(reason(&e), ErrorReason::CertificateRequired);
     srv.stop().await;
@@ -213,12 +250,22 @@ async fn a_clerk_session_works_only_from_the_terminal_that_logged_in() {
     let srv = TestServer::start(dir.path(), always_open()).await;
     let mut k = srv.kiosk().await;
     issue_ok(&mut k, "invoice", "").await;
-    let mine = connect_tls(&srv.url(), Some(&identity_named(Role::Counter, "counter-a")), 5, Duration::from_millis(200))
-        .await
-        .unwrap();
-    let other = connect_tls(&srv.url(), Some(&identity_named(Role::Counter, "counter-b")), 5, Duration::from_millis(200))
-        .await
-        .unwrap();
+    let mine = connect_tls(
+        &srv.url(),
+        Some(&identity_named(Role::Counter, "counter-a")),
+        5,
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
+    let other = connect_tls(
+        &srv.url(),
+        Some(&identity_named(Role::Counter, "counter-b")),
+        5,
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
     let mut mine = pb::counter_service_client::CounterServiceClient::new(mine);
     let mut other = pb::counter_service_client::CounterServiceClient::new(other);
     let session = login(&mut mine, 1, "c01").await;
@@ -256,7 +303,10 @@ async fn the_binary_makes_its_ca_refuses_plaintext_and_serves_plaintext_only_as_
     assert!(data.join("tls/ca.pem").exists());
     let key_mode = {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(data.join("tls/ca.key")).unwrap().permissions().mode()
+        std::fs::metadata(data.join("tls/ca.key"))
+            .unwrap()
+            .permissions()
+            .mode()
     };
     assert_eq!(key_mode & 0o077, 0, "ca.key: {key_mode:o}");
     let out = std::process::Command::new(&bin)
@@ -293,8 +343,18 @@ async fn the_binary_makes_its_ca_refuses_plaintext_and_serves_plaintext_only_as_
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let addr = line.trim().strip_prefix("hall-server listening on ").unwrap().to_string();
-        let plain = connect_tls(&format!("http://{addr}"), None, 3, Duration::from_millis(100)).await;
+        let addr = line
+            .trim()
+            .strip_prefix("hall-server listening on ")
+            .unwrap()
+            .to_string();
+        let plain = connect_tls(
+            &format!("http://{addr}"),
+            None,
+            3,
+            Duration::from_millis(100),
+        )
+        .await;
         let answered = match plain {
             Ok(ch) => pb::event_service_client::EventServiceClient::new(ch)
                 .snapshot(pb::SnapshotRequest {})
@@ -302,7 +362,10 @@ async fn the_binary_makes_its_ca_refuses_plaintext_and_serves_plaintext_only_as_
                 .is_ok(),
             Err(_) => false,
         };
-        assert_eq!(answered, demo, "plaintext answered: {answered}, demo: {demo}");
+        assert_eq!(
+            answered, demo,
+            "plaintext answered: {answered}, demo: {demo}"
+        );
         let _ = child.kill();
         let _ = child.wait();
         let log = std::fs::read_to_string(&log).unwrap();
@@ -321,7 +384,10 @@ async fn a_ticket_is_cancelled_from_a_kiosk_only_with_its_secret_and_by_staff_wi
     assert_eq!(t.holder_secret.len(), 32, "{t:?}");
     assert!(t.holder_secret.chars().all(|c| c.is_ascii_hexdigit()));
     let again = issue_ok(&mut k, "invoice", "secret-1").await;
-    assert_eq!((again.number.as_str(), again.holder_secret.as_str()), (t.number.as_str(), t.holder_secret.as_str()));
+    assert_eq!(
+        (again.number.as_str(), again.holder_secret.as_str()),
+        (t.number.as_str(), t.holder_secret.as_str())
+    );
     let other = issue_ok(&mut k, "invoice", "secret-2").await;
     assert_ne!(other.holder_secret, t.holder_secret);
     // Never in a read or an event.
@@ -334,11 +400,14 @@ async fn a_ticket_is_cancelled_from_a_kiosk_only_with_its_secret_and_by_staff_wi
         .unwrap()
         .into_inner();
     assert!(status.holder_secret.is_empty());
-    let issued = tokio::time::timeout(Duration::from_secs(5), tokio_stream::StreamExt::next(&mut events))
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let issued = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_stream::StreamExt::next(&mut events),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .unwrap();
     let bytes = prost::Message::encode_to_vec(&issued);
     assert!(
         !bytes.windows(32).any(|w| w == t.holder_secret.as_bytes()),
@@ -351,8 +420,15 @@ async fn a_ticket_is_cancelled_from_a_kiosk_only_with_its_secret_and_by_staff_wi
         reason: reason.into(),
     };
     // The number alone (it is on the board) or another ticket's secret: refused.
-    for secret in ["", other.holder_secret.as_str(), "0123456789abcdef0123456789abcdef"] {
-        let e = k.cancel_ticket(cancel(&t.number, secret, "")).await.unwrap_err();
+    for secret in [
+        "",
+        other.holder_secret.as_str(),
+        "0123456789abcdef0123456789abcdef",
+    ] {
+        let e = k
+            .cancel_ticket(cancel(&t.number, secret, ""))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
         assert_eq!(reason(&e), ErrorReason::TicketSecretMismatch);
     }
@@ -364,8 +440,12 @@ async fn a_ticket_is_cancelled_from_a_kiosk_only_with_its_secret_and_by_staff_wi
     assert_eq!(done.state, pb::TicketState::Cancelled as i32);
 
     // Staff: any ticket by number, with a reason.
-    let mut staff = pb::kiosk_service_client::KioskServiceClient::new(srv.channel_as(Role::Supervisor).await);
-    let e = staff.cancel_ticket(cancel(&other.number, "", " ")).await.unwrap_err();
+    let mut staff =
+        pb::kiosk_service_client::KioskServiceClient::new(srv.channel_as(Role::Supervisor).await);
+    let e = staff
+        .cancel_ticket(cancel(&other.number, "", " "))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     let done = staff
         .cancel_ticket(cancel(&other.number, "", "visitor left, asked at the desk"))
@@ -373,5 +453,170 @@ async fn a_ticket_is_cancelled_from_a_kiosk_only_with_its_secret_and_by_staff_wi
         .unwrap()
         .into_inner();
     assert_eq!(done.state, pb::TicketState::Cancelled as i32);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_actions_reads_of_personal_data_and_enrollments_are_in_the_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut k = srv.kiosk().await;
+    let t = issue_ok(&mut k, "social_insurance", "").await;
+    let mut c = srv.counter().await;
+    let s = login(&mut c, 1, "c01").await;
+    let called = c
+        .call_next(pb::WindowRequest {
+            session: Some(s.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(called.number, t.number);
+    // A refused action is recorded too.
+    c.call_next(pb::WindowRequest {
+        session: Some(s.clone()),
+    })
+    .await
+    .unwrap_err();
+    c.pause(pb::PauseRequest {
+        session: Some(s.clone()),
+        reason: "午休".into(),
+    })
+    .await
+    .unwrap_err();
+    // A supervisor looks the ticket up and frees the window.
+    let mut sup_k =
+        pb::kiosk_service_client::KioskServiceClient::new(srv.channel_as(Role::Supervisor).await);
+    sup_k
+        .get_ticket_status(pb::GetTicketStatusRequest {
+            number: t.number.clone(),
+            service_date: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut admin =
+        pb::admin_service_client::AdminServiceClient::new(srv.channel_as(Role::Supervisor).await);
+    admin
+        .force_logout(pb::ForceLogoutRequest {
+            window: 1,
+            reason: "terminal frozen".into(),
+            current_ticket: pb::ForcedTicket::Requeue as i32,
+        })
+        .await
+        .unwrap();
+    // An enrollment.
+    let code = hall_server::pki::enroll(dir.path(), Role::Board, "board-9").unwrap();
+    hall_server::pki_client::redeem(
+        &srv.url(),
+        &dir.path().join("tls/ca.pem"),
+        &code,
+        &dir.path().join("b9"),
+    )
+    .await
+    .unwrap();
+
+    let list = admin
+        .list_audit(pb::ListAuditRequest {
+            as_csv: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rows: Vec<String> = list
+        .entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} | {} | {} | {} | {} | {} | {}",
+                e.who, e.role, e.device, e.action, e.subject, e.why, e.outcome
+            )
+        })
+        .collect();
+    let has = |want: &str| rows.iter().any(|r| r.starts_with(want));
+    // Newest first.
+    assert!(
+        list.entries.windows(2).all(|w| w[0].seq > w[1].seq),
+        "{rows:#?}"
+    );
+    assert!(
+        has("c01 | counter | counter-t | CounterService/Login | window 1 |  | ok"),
+        "{rows:#?}"
+    );
+    assert!(
+        has("c01 | counter | counter-t | CounterService/CallNext | window 1 |  | ok"),
+        "{rows:#?}"
+    );
+    assert!(
+        has("c01 | counter | counter-t | CounterService/CallNext | window 1 |  | refused: "),
+        "{rows:#?}"
+    );
+    assert!(
+        has("supervisor-t | supervisor | supervisor-t | KioskService/GetTicketStatus | ticket "),
+        "{rows:#?}"
+    );
+    assert!(
+        has(
+            "supervisor-t | supervisor | supervisor-t | AdminService/ForceLogout | window 1 | terminal frozen | ok"
+        ),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("DeviceService/Redeem | board board-9 enrolled")),
+        "{rows:#?}"
+    );
+    // A kiosk taking a number is no staff action.
+    assert!(!rows.iter().any(|r| r.contains("IssueTicket")), "{rows:#?}");
+    // The CSV: a header and one line per entry, the comma-holding reason quoted.
+    let lines: Vec<&str> = list.csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "seq,time,who,role,device,action,subject,why,outcome"
+    );
+    assert_eq!(lines.len(), list.entries.len() + 1);
+    // Filtered by who.
+    let only = admin
+        .list_audit(pb::ListAuditRequest {
+            who: "supervisor-t".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !only.entries.is_empty()
+            && only
+                .entries
+                .iter()
+                .all(|e| e.device == "supervisor-t" || e.who == "supervisor-t")
+    );
+    // The stream tells boards only that the number is taken.
+    let snap = srv
+        .events()
+        .await
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut sub = srv
+        .events()
+        .await
+        .subscribe(pb::SubscribeRequest { from_seq: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut audited = 0;
+    while let Some(e) = tokio_stream::StreamExt::next(&mut sub).await {
+        let e = e.unwrap();
+        if let Some(pb::event::Body::Audited(a)) = &e.body {
+            assert_eq!(*a, pb::Audited {});
+            audited += 1;
+        }
+        if e.seq >= snap.seq {
+            break;
+        }
+    }
+    assert!(audited >= 6, "{audited}");
     srv.stop().await;
 }
