@@ -129,24 +129,31 @@ pub struct Initialized {
 pub fn init(data_dir: &Path, names: &[String]) -> Result<Initialized, Error> {
     let dir = tls_dir(data_dir);
     let ca_path = dir.join("ca.pem");
-    if ca_path.exists() && dir.join("server.pem").exists() {
+    let have_ca = ca_path.exists();
+    if have_ca && dir.join("server.pem").exists() {
         return Ok(Initialized {
             created: false,
             ca: ca_path,
         });
     }
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let ca_key = KeyPair::generate()?;
-    let mut params = CertificateParams::default();
-    params.distinguished_name = dn("政务大厅 hall CA", "ca");
-    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    validity(&mut params, CA_DAYS);
-    let ca = params.self_signed(&ca_key)?;
-    write_private(&dir.join("ca.key"), &ca_key.serialize_pem())?;
-    write(&ca_path, &ca.pem())?;
-
-    let issuer = Issuer::new(params, ca_key);
+    // An existing CA is never replaced: every enrolled device trusts it and
+    // holds a certificate from it. Only a missing server certificate (an
+    // expired one removed to renew it) is made again, from the same CA.
+    let issuer = if have_ca {
+        Ca::load(data_dir)?.issuer
+    } else {
+        let ca_key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn("政务大厅 hall CA", "ca");
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        validity(&mut params, CA_DAYS);
+        let ca = params.self_signed(&ca_key)?;
+        write_private(&dir.join("ca.key"), &ca_key.serialize_pem())?;
+        write(&ca_path, &ca.pem())?;
+        Issuer::new(params, ca_key)
+    };
     let key = KeyPair::generate()?;
     let mut sans = vec!["127.0.0.1".to_string(), "::1".into(), "localhost".into()];
     sans.extend(names.iter().cloned());
@@ -161,7 +168,7 @@ pub fn init(data_dir: &Path, names: &[String]) -> Result<Initialized, Error> {
     write_private(&dir.join("server.key"), &key.serialize_pem())?;
     write(&dir.join("server.pem"), &cert.pem())?;
     Ok(Initialized {
-        created: true,
+        created: !have_ca,
         ca: ca_path,
     })
 }
@@ -310,8 +317,7 @@ impl Ca {
     /// pairing: the subject and usages come from here, only the public key
     /// from the request. The certificate is kept under `devices/`.
     pub fn sign_csr(&self, csr_pem: &str, role: Role, id: &str) -> Result<String, Error> {
-        let csr = CertificateSigningRequestParams::from_pem(csr_pem)
-            .map_err(|e| Error::BadCsr(e.to_string()))?;
+        let csr = read_csr(csr_pem)?;
         let params = device_params(role, id, -1, DEVICE_DAYS)?;
         let cert = params.signed_by(&csr.public_key, &self.issuer)?;
         self.keep(&params, &cert.pem())?;
@@ -351,6 +357,13 @@ impl Ca {
             .unwrap_or_default();
         write(&devices.join(format!("{serial}.pem")), pem)
     }
+}
+
+/// Reads and verifies (its self-signature) a certificate request: done
+/// before a pairing code is claimed, so a malformed request does not use
+/// the code up.
+pub fn read_csr(csr_pem: &str) -> Result<CertificateSigningRequestParams, Error> {
+    CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| Error::BadCsr(e.to_string()))
 }
 
 fn device_params(
@@ -531,7 +544,7 @@ fn read_revoked(data_dir: &Path) -> Result<HashSet<String>, Error> {
 #[derive(Debug)]
 pub struct Revocations {
     data_dir: PathBuf,
-    state: std::sync::Mutex<(Instant, Option<SystemTime>, HashSet<String>)>,
+    state: std::sync::Mutex<(Instant, Option<(SystemTime, u64)>, HashSet<String>)>,
 }
 
 impl Revocations {
@@ -544,9 +557,11 @@ impl Revocations {
         }
     }
 
-    fn mtime(data_dir: &Path) -> Option<SystemTime> {
+    /// The list's modification time and size: the list only grows, so a
+    /// revocation within one tick of a coarse clock still changes the size.
+    fn mtime(data_dir: &Path) -> Option<(SystemTime, u64)> {
         std::fs::metadata(tls_dir(data_dir).join("revoked"))
-            .and_then(|m| m.modified())
+            .and_then(|m| Ok((m.modified()?, m.len())))
             .ok()
     }
 

@@ -14,6 +14,13 @@ pub async fn redeem(
     code: &str,
     out: &Path,
 ) -> anyhow::Result<pb::RedeemResponse> {
+    // The code is a credential: never over plaintext, where whoever
+    // answers could redeem it first.
+    if !server.starts_with("https://") {
+        anyhow::bail!(
+            "redeem needs an https:// server address (got '{server}'): the pairing code must not travel in plaintext"
+        );
+    }
     let ca_pem = std::fs::read_to_string(ca)
         .with_context(|| format!("reading the hall CA {}", ca.display()))?;
     let (key, csr_pem) = crate::pki::new_request("device")?;

@@ -515,14 +515,19 @@ impl Writer {
         for req in batch.drain(..) {
             // The person behind a window's action: the clerk logged in there
             // before it (a logout or force-logout clears it).
-            let clerk = req
-                .audit
-                .as_ref()
-                .filter(|a| a.who.is_empty())
-                .and_then(|_| {
-                    let w = req.cmd.as_ref().and_then(crate::grpc::audit::window_of)?;
-                    self.hall.windows.get(&w)?.clerk.clone()
-                });
+            // The clerk behind a window's action, when the session is the
+            // window's own: a terminal sending a stale or foreign token does
+            // not act (nor get recorded) in that clerk's name.
+            let clerk = req.audit.as_ref().and_then(|_| {
+                let (w, token) = req.cmd.as_ref().and_then(crate::grpc::audit::session_of)?;
+                let rt = self.hall.windows.get(&w)?;
+                if rt.token.as_deref() == Some(token) {
+                    rt.clerk.clone()
+                } else {
+                    None
+                }
+            });
+            let req_had_cmd = req.cmd.is_some();
             let res = match req.cmd {
                 None => Ok(0..0),
                 Some(cmd) => engine::apply(&mut self.hall, cmd, now)
@@ -532,10 +537,14 @@ impl Writer {
                 if let Some(clerk) = clerk {
                     record.who = clerk;
                 }
-                record.outcome = match &res {
-                    Ok(_) => "ok".into(),
-                    Err(e) => format!("refused: {e}"),
-                };
+                // A record without a command (a read, a login refused at the
+                // edge) comes with its own outcome.
+                if record.outcome.is_empty() || req_had_cmd {
+                    record.outcome = match &res {
+                        Ok(_) => "ok".into(),
+                        Err(e) => format!("refused: {e}"),
+                    };
+                }
                 push(
                     &self.hall,
                     vec![Event::Audited {

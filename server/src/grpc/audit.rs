@@ -6,8 +6,8 @@
 //! ([`CALL`]) around the handler; `Hub::ask` turns every write made by a
 //! staff role (counter, supervisor, admin) into a record from it and the
 //! command. Reads of personal data (a ticket looked up by staff, the
-//! follow-up list) and enrollments are recorded explicitly
-//! (`Hub::audit_read`, `devices.rs`). Supervisors and admins read the
+//! follow-up list), failed logins and enrollments are recorded explicitly
+//! (`Hub::audit`). Supervisors and admins read the
 //! trail with `AdminService.ListAudit` (also as CSV).
 
 use super::roles::Caller;
@@ -50,6 +50,28 @@ pub fn window_of(cmd: &Command) -> Option<WindowNo> {
         | CallBack { session, .. }
         | Transfer { session, .. }
         | Rate { session, .. } => Some(session.window),
+        _ => None,
+    }
+}
+
+/// The window and session token of a command made with a clerk's session.
+pub fn session_of(cmd: &Command) -> Option<(WindowNo, &str)> {
+    use Command::*;
+    match cmd {
+        Logout { session }
+        | Pause { session, .. }
+        | Resume { session }
+        | CallNext { session }
+        | CallTicket { session, .. }
+        | Recall { session }
+        | StartService { session }
+        | Finish { session, .. }
+        | NoShow { session }
+        | Requeue { session, .. }
+        | Suspend { session, .. }
+        | CallBack { session, .. }
+        | Transfer { session, .. }
+        | Rate { session, .. } => Some((session.window, session.token.as_str())),
         _ => None,
     }
 }
@@ -121,11 +143,9 @@ pub fn for_command(cmd: &Command) -> Option<AuditRecord> {
     match cmd {
         Command::Login { clerk, .. } => r.who = clerk.clone(),
         Command::ForceLogout { by, .. } => r.who = by.clone(),
-        _ => {
-            if window_of(cmd).is_none() {
-                r.who = r.device.clone();
-            }
-        }
+        // A clerk's action: the writer puts the clerk's id here when the
+        // session is the window's own; otherwise the device is all we know.
+        _ => r.who = r.device.clone(),
     }
     Some(r)
 }

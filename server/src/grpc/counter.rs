@@ -57,7 +57,19 @@ impl Hub {
             device,
             "login refused: wrong clerk id or PIN"
         );
-        for l in self.lockout.failed(&keys, now) {
+        let locked = self.lockout.failed(&keys, now);
+        let outcome = if locked.is_empty() {
+            "refused: wrong clerk id or PIN".to_string()
+        } else {
+            format!("refused: wrong clerk id or PIN; locked {}", locked.iter().map(|l| l.key.as_str()).collect::<Vec<_>>().join(", "))
+        };
+        if let Err(e) = self
+            .audit_outcome(format!("clerk {}", hall_proto::errors::echo(clerk_id)), "", &outcome)
+            .await
+        {
+            tracing::warn!(error = %e, "failed login not recorded in the audit trail");
+        }
+        for l in locked {
             tracing::warn!(
                 locked = %l.key,
                 minutes = lockout::LOCK.as_secs() / 60,

@@ -27,6 +27,8 @@ impl pb::device_service_server::DeviceService for Hub {
         }
         let data_dir = self.data_dir.clone();
         let signed = tokio::task::spawn_blocking(move || {
+            // A malformed request is refused before the code is used up.
+            crate::pki::read_csr(&r.csr_pem)?;
             let (role, id) =
                 crate::pki::claim(&data_dir, &r.pairing_code, std::time::SystemTime::now())?;
             let cert = ca.sign_csr(&r.csr_pem, role, &id)?;
@@ -38,8 +40,11 @@ impl pb::device_service_server::DeviceService for Hub {
         match signed {
             Ok((role, id, cert, ca_pem)) => {
                 self.lockout.succeeded(&keys, now);
-                self.audit(format!("{role} {id} enrolled from {device}"), "")
-                    .await?;
+                // The certificate is issued and the code used: the device gets
+                // it even if the record cannot be written (the log says so).
+                if let Err(e) = self.audit(format!("{role} {id} enrolled from {device}"), "").await {
+                    tracing::warn!(%role, device = %id, error = %e, "enrollment not recorded in the audit trail");
+                }
                 tracing::info!(%role, device = %id, from = %device, "device enrolled: certificate issued");
                 Ok(Response::new(pb::RedeemResponse {
                     certificate_pem: cert,

@@ -196,9 +196,16 @@ impl Hub {
     /// the audit trail, when the caller is staff; waits until it is stored,
     /// so no answer leaves without its record.
     async fn audit(&self, subject: String, why: &str) -> Result<(), Status> {
-        let Some(record) = audit::for_read(subject, why) else {
+        self.audit_outcome(subject, why, "ok").await
+    }
+
+    /// [`Hub::audit`] of something refused before it reached the writer
+    /// (a failed login).
+    async fn audit_outcome(&self, subject: String, why: &str, outcome: &str) -> Result<(), Status> {
+        let Some(mut record) = audit::for_read(subject, why) else {
             return Ok(());
         };
+        record.outcome = outcome.to_string();
         let (tx, rx) = oneshot::channel();
         let respond = Box::new(move |res: Result<(&Hall, &[LoggedEvent]), Failure>, _| {
             let _ = tx.send(res.map(|_| ()).map_err(status));

@@ -148,13 +148,11 @@ async fn every_method_times_every_role_is_allowed_or_refused_as_the_table_says()
     match connect_tls(&url, Some(&expired), 1, Duration::from_millis(100)).await {
         Err(_) => {}
         Ok(ch) => {
+            // Refused in the handshake: a transport error, not a hall answer
+            // (not even CERTIFICATE_REQUIRED, which a missing certificate gets).
             let e = call(&ch, "/hall.v1.AdminService/GetServerStatus", false).await;
-            assert!(
-                e.is_some_and(
-                    |e| e.code() != Code::Ok && !matches!(e.code(), Code::PermissionDenied)
-                ),
-                "an expired certificate got through"
-            );
+            let e = e.expect("an expired certificate got an answer");
+            assert_eq!(reason(&e), ErrorReason::Unspecified, "{e:?}");
         }
     }
 
@@ -179,6 +177,26 @@ async fn a_pairing_code_enrolls_a_device_once() {
     let code = hall_server::pki::enroll(dir.path(), Role::Kiosk, "kiosk-9").unwrap();
     let ca = dir.path().join("tls/ca.pem");
     let out = dir.path().join("kiosk-9");
+    // Never over plaintext; and a malformed request does not use the code up.
+    let e = hall_server::pki_client::redeem(&format!("http://{}", srv.addr), &ca, &code, &out)
+        .await
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("https://"), "{e:#}");
+    let anonymous = Tls {
+        ca_pem: std::fs::read_to_string(&ca).unwrap(),
+        identity: None,
+    };
+    let ch = connect_tls(&srv.url(), Some(&anonymous), 5, Duration::from_millis(200))
+        .await
+        .unwrap();
+    let e = pb::device_service_client::DeviceServiceClient::new(ch)
+        .redeem(pb::RedeemRequest {
+            pairing_code: code.clone(),
+            csr_pem: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     let done = hall_server::pki_client::redeem(&srv.url(), &ca, &code, &out)
         .await
         .unwrap();
@@ -484,6 +502,25 @@ async fn staff_actions_reads_of_personal_data_and_enrollments_are_in_the_audit_t
     })
     .await
     .unwrap_err();
+    // c01's token sent from another terminal: refused, and recorded as that
+    // terminal's, not in c01's name. A wrong PIN is recorded too.
+    let mut other = pb::counter_service_client::CounterServiceClient::new(
+        connect_tls(&srv.url(), Some(&identity_named(Role::Counter, "counter-x")), 5, Duration::from_millis(200))
+            .await
+            .unwrap(),
+    );
+    other
+        .recall(pb::WindowRequest { session: Some(s.clone()) })
+        .await
+        .unwrap_err();
+    other
+        .login(pb::LoginRequest {
+            window: 2,
+            clerk_id: "c02".into(),
+            pin: "0000".into(),
+        })
+        .await
+        .unwrap_err();
     // A supervisor looks the ticket up and frees the window.
     let mut sup_k =
         pb::kiosk_service_client::KioskServiceClient::new(srv.channel_as(Role::Supervisor).await);
@@ -564,6 +601,12 @@ async fn staff_actions_reads_of_personal_data_and_enrollments_are_in_the_audit_t
     assert!(
         rows.iter()
             .any(|r| r.contains("DeviceService/Redeem | board board-9 enrolled")),
+        "{rows:#?}"
+    );
+    assert!(has("counter-x | counter | counter-x | CounterService/Recall | window 1 |  | refused: "), "{rows:#?}");
+    assert!(!rows.iter().any(|r| r.starts_with("c01") && r.contains("Recall")), "{rows:#?}");
+    assert!(
+        has("counter-x | counter | counter-x | CounterService/Login | clerk c02 |  | refused: wrong clerk id or PIN"),
         "{rows:#?}"
     );
     // A kiosk taking a number is no staff action.
