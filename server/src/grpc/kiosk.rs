@@ -188,9 +188,21 @@ impl pb::kiosk_service_server::KioskService for Hub {
         &self,
         req: Req<pb::ReportDeviceRequest>,
     ) -> Result<Response<pb::ReportDeviceResponse>, Status> {
+        let caller = roles::caller(&req);
         let r = limits::checked(req)?;
+        // A device reports for itself: its certificate's id prefixes what it
+        // names (`kiosk-3/printer`), so no device can raise or clear
+        // another's alerts.
+        let device_id = match caller {
+            roles::Caller::Device(s)
+                if r.device_id != s.id && !r.device_id.starts_with(&format!("{}/", s.id)) =>
+            {
+                format!("{}/{}", s.id, r.device_id)
+            }
+            _ => r.device_id,
+        };
         let cmd = Command::ReportDevice {
-            device_id: r.device_id,
+            device_id,
             kind: r.kind,
             status: r.status,
             detail: r.detail,

@@ -663,3 +663,32 @@ async fn staff_actions_reads_of_personal_data_and_enrollments_are_in_the_audit_t
     assert!(audited >= 6, "{audited}");
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_reports_only_for_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut k = srv.kiosk().await;
+    for id in ["kiosk-t/printer", "kiosk-9/printer"] {
+        k.report_device(pb::ReportDeviceRequest {
+            device_id: id.into(),
+            kind: "printer".into(),
+            status: "paper_out".into(),
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
+    }
+    let report = srv
+        .admin()
+        .await
+        .get_day_report(pb::DayReportRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut ids: Vec<String> = report.device_alerts.into_iter().map(|d| d.device_id).collect();
+    ids.sort();
+    // Its own printer as named; another kiosk's name only under its own.
+    assert_eq!(ids, ["kiosk-t/kiosk-9/printer", "kiosk-t/printer"]);
+    srv.stop().await;
+}
