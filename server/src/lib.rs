@@ -320,6 +320,7 @@ impl Prepared {
             )),
             store: store.clone(),
             ca: security.as_ref().map(|s| s.ca.clone()),
+            revocations: security.as_ref().map(|s| s.revocations.clone()),
             data_dir: opts.data_dir.clone(),
         };
         let (health, health_service) = tonic_health::server::health_reporter();

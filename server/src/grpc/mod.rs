@@ -148,6 +148,9 @@ pub struct Hub {
     /// The hall CA, to sign redeemed devices' certificates (`None` with
     /// `--insecure-demo`).
     pub ca: Option<Arc<crate::pki::Ca>>,
+    /// The revocation list (`None` with `--insecure-demo`): checked again
+    /// before each event of a long-lived stream.
+    pub revocations: Option<Arc<crate::pki::Revocations>>,
     pub data_dir: std::path::PathBuf,
 }
 

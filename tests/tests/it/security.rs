@@ -210,6 +210,7 @@ async fn a_pairing_code_enrolls_a_device_once() {
         .await
         .unwrap();
     let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch.clone());
+    let ch_for_stream = ch.clone();
     issue_ok(&mut k, "invoice", "").await;
     let e = pb::admin_service_client::AdminServiceClient::new(ch)
         .get_server_status(pb::ServerStatusRequest {})
@@ -254,11 +255,29 @@ async fn a_pairing_code_enrolls_a_device_once() {
             .any(|d| d.subject.id == "kiosk-9" && !d.revoked),
         "{listed:?}"
     );
+    // A stream it opened before the revocation ends at the next event.
+    let snap = pb::event_service_client::EventServiceClient::new(ch_for_stream.clone())
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut stream = pb::event_service_client::EventServiceClient::new(ch_for_stream)
+        .subscribe(pb::SubscribeRequest { from_seq: snap.seq + 1 })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(hall_server::pki::revoke(dir.path(), "kiosk-9").unwrap(), 1);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let e = k.get_catalog(pb::GetCatalogRequest {}).await.unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
     assert_eq!(reason(&e), ErrorReason::CertificateRequired);
+    issue_ok(&mut srv.kiosk().await, "invoice", "").await;
+    let e = tokio::time::timeout(Duration::from_secs(5), tokio_stream::StreamExt::next(&mut stream))
+        .await
+        .expect("the stream answers")
+        .expect("an item")
+        .expect_err("no event for a revoked device");
+    assert_eq!(reason(&e), ErrorReason::CertificateRequired, "{e:?}");
     srv.stop().await;
 }
 
