@@ -54,7 +54,7 @@ async fn a_clerks_day_at_the_window() {
 
     // A kiosk's printer runs out of paper: every counter shows it until it is fixed.
     let report = |status: &str| pb::ReportDeviceRequest {
-        device_id: "kiosk-2/printer".into(),
+        device_id: "kiosk-t/printer".into(),
         kind: "printer".into(),
         status: status.into(),
         detail: String::new(),
@@ -65,7 +65,7 @@ async fn a_clerks_day_at_the_window() {
     assert_eq!(alerts.len(), 1);
     assert_eq!(
         counter_terminal::view::device_alert_text(alerts),
-        "设备提醒：kiosk-2/printer 打印纸已用完，已暂停取号（paper_out）"
+        "设备提醒：kiosk-t/printer 打印纸已用完，已暂停取号（paper_out）"
     );
     kiosk.report_device(report("ok")).await.unwrap();
     t1.refresh().await;
