@@ -43,10 +43,17 @@ fn start(
     Ok((child, format!("{scheme}://{addr}")))
 }
 
-async fn run(url: &str, tls: Option<&Tls>, clients: usize, secs: u64, issue: bool) -> anyhow::Result<f64> {
+async fn run(
+    url: &str,
+    tls: Option<&Tls>,
+    clients: usize,
+    secs: u64,
+    issue: bool,
+) -> anyhow::Result<f64> {
     let mut channels = Vec::new();
     for _ in 0..clients {
-        channels.push(hall_proto::client::connect_tls(url, tls, 20, Duration::from_millis(200)).await?);
+        channels
+            .push(hall_proto::client::connect_tls(url, tls, 20, Duration::from_millis(200)).await?);
     }
     let done = Arc::new(AtomicU64::new(0));
     let stop = Instant::now() + Duration::from_secs(secs);
@@ -68,7 +75,10 @@ async fn run(url: &str, tls: Option<&Tls>, clients: usize, secs: u64, issue: boo
                         .await
                         .map(|_| ())
                 } else {
-                    health.check(tonic_health::pb::HealthCheckRequest::default()).await.map(|_| ())
+                    health
+                        .check(tonic_health::pb::HealthCheckRequest::default())
+                        .await
+                        .map(|_| ())
                 };
                 if let Err(e) = res {
                     panic!("a call failed: {e:?}");
@@ -126,7 +136,9 @@ async fn main() -> anyhow::Result<()> {
     let (_, der) = x509_parser::pem::parse_x509_pem(tls.identity.as_ref().unwrap().0.as_bytes())?;
     let t0 = Instant::now();
     for _ in 0..20_000 {
-        std::hint::black_box(hall_server::pki::subject_of(std::hint::black_box(&der.contents)));
+        std::hint::black_box(hall_server::pki::subject_of(std::hint::black_box(
+            &der.contents,
+        )));
     }
     let parse_us = t0.elapsed().as_secs_f64() * 1e6 / 20_000.0;
     let (mut a, tls_url) = start(&bin, &tls_dir, &config, false)?;

@@ -550,16 +550,16 @@ pub struct Revocations {
 impl Revocations {
     pub fn new(data_dir: &Path) -> Revocations {
         let set = read_revoked(data_dir).unwrap_or_default();
-        let mtime = Self::mtime(data_dir);
+        let stamp = Self::stamp(data_dir);
         Revocations {
             data_dir: data_dir.to_path_buf(),
-            state: std::sync::Mutex::new((Instant::now(), mtime, set)),
+            state: std::sync::Mutex::new((Instant::now(), stamp, set)),
         }
     }
 
     /// The list's modification time and size: the list only grows, so a
     /// revocation within one tick of a coarse clock still changes the size.
-    fn mtime(data_dir: &Path) -> Option<(SystemTime, u64)> {
+    fn stamp(data_dir: &Path) -> Option<(SystemTime, u64)> {
         std::fs::metadata(tls_dir(data_dir).join("revoked"))
             .and_then(|m| Ok((m.modified()?, m.len())))
             .ok()
@@ -569,11 +569,11 @@ impl Revocations {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if st.0.elapsed() >= Duration::from_secs(1) {
             st.0 = Instant::now();
-            let mtime = Self::mtime(&self.data_dir);
-            if mtime != st.1 {
+            let stamp = Self::stamp(&self.data_dir);
+            if stamp != st.1 {
                 match read_revoked(&self.data_dir) {
                     Ok(set) => {
-                        st.1 = mtime;
+                        st.1 = stamp;
                         st.2 = set;
                     }
                     // Keeps the last list it read: a revocation is never undone

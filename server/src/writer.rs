@@ -539,7 +539,7 @@ impl Writer {
                 }
                 // A record without a command (a read, a login refused at the
                 // edge) comes with its own outcome.
-                if record.outcome.is_empty() || req_had_cmd {
+                if req_had_cmd {
                     record.outcome = match &res {
                         Ok(_) => "ok".into(),
                         Err(e) => format!("refused: {e}"),

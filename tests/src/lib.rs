@@ -95,14 +95,33 @@ pub fn provision(dir: &Path) {
 
 /// A channel to `url` speaking as `role`.
 pub async fn channel_as(url: &str, role: Role) -> Channel {
+    channel_named(url, role, &format!("{role}-t")).await
+}
+
+/// A channel to `url` speaking as the device `id` of `role`.
+pub async fn channel_named(url: &str, role: Role, id: &str) -> Channel {
     hall_proto::client::connect_tls(
         url,
-        Some(&identity(role)),
+        Some(&identity_named(role, id)),
         50,
         std::time::Duration::from_millis(200),
     )
     .await
     .unwrap()
+}
+
+/// The address a `hall-server` process serves on, from its first stdout
+/// line (`hall-server listening on ADDR`, printed once it serves).
+pub fn listening_addr(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout piped"))
+        .read_line(&mut line)
+        .unwrap();
+    line.trim()
+        .strip_prefix("hall-server listening on ")
+        .unwrap_or_else(|| panic!("no listening line: {line:?}"))
+        .to_string()
 }
 
 /// The built-in hall open around the clock without ID-card requirements,

@@ -33,24 +33,9 @@ pub fn current() -> Option<Call> {
 
 /// The window a command acts at.
 pub fn window_of(cmd: &Command) -> Option<WindowNo> {
-    use Command::*;
     match cmd {
-        Login { window, .. } | ForceLogout { window, .. } => Some(*window),
-        Logout { session }
-        | Pause { session, .. }
-        | Resume { session }
-        | CallNext { session }
-        | CallTicket { session, .. }
-        | Recall { session }
-        | StartService { session }
-        | Finish { session, .. }
-        | NoShow { session }
-        | Requeue { session, .. }
-        | Suspend { session, .. }
-        | CallBack { session, .. }
-        | Transfer { session, .. }
-        | Rate { session, .. } => Some(session.window),
-        _ => None,
+        Command::Login { window, .. } | Command::ForceLogout { window, .. } => Some(*window),
+        _ => session_of(cmd).map(|(window, _)| window),
     }
 }
 
@@ -133,7 +118,7 @@ fn base(call: &Call) -> AuditRecord {
 /// staff role. `None` for kiosks' and the server's own commands.
 pub fn for_command(cmd: &Command) -> Option<AuditRecord> {
     let call = current()?;
-    if !is_staff(&call.caller) || matches!(cmd, Command::Tick) {
+    if !is_staff(&call.caller) {
         return None;
     }
     let mut r = base(&call);

@@ -61,10 +61,21 @@ impl Hub {
         let outcome = if locked.is_empty() {
             "refused: wrong clerk id or PIN".to_string()
         } else {
-            format!("refused: wrong clerk id or PIN; locked {}", locked.iter().map(|l| l.key.as_str()).collect::<Vec<_>>().join(", "))
+            format!(
+                "refused: wrong clerk id or PIN; locked {}",
+                locked
+                    .iter()
+                    .map(|l| l.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
         if let Err(e) = self
-            .audit_outcome(format!("clerk {}", hall_proto::errors::echo(clerk_id)), "", &outcome)
+            .audit_outcome(
+                format!("clerk {}", hall_proto::errors::echo(clerk_id)),
+                "",
+                &outcome,
+            )
             .await
         {
             tracing::warn!(error = %e, "failed login not recorded in the audit trail");

@@ -42,7 +42,10 @@ impl pb::device_service_server::DeviceService for Hub {
                 self.lockout.succeeded(&keys, now);
                 // The certificate is issued and the code used: the device gets
                 // it even if the record cannot be written (the log says so).
-                if let Err(e) = self.audit(format!("{role} {id} enrolled from {device}"), "").await {
+                if let Err(e) = self
+                    .audit(format!("{role} {id} enrolled from {device}"), "")
+                    .await
+                {
                     tracing::warn!(%role, device = %id, error = %e, "enrollment not recorded in the audit trail");
                 }
                 tracing::info!(%role, device = %id, from = %device, "device enrolled: certificate issued");

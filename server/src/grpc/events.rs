@@ -21,7 +21,8 @@ impl pb::event_service_server::EventService for Hub {
         // The role table is checked when a call starts; a stream lives for
         // days. Before each event the certificate is checked again, so a
         // revoked board or kiosk stops receiving at once.
-        let (Some(revocations), roles::Caller::Device(subject)) = (self.revocations.clone(), caller)
+        let (Some(revocations), roles::Caller::Device(subject)) =
+            (self.revocations.clone(), caller)
         else {
             return Ok(Response::new(Box::pin(events)));
         };

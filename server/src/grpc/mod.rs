@@ -172,21 +172,31 @@ impl Hub {
             },
         );
         let audit = cmd.as_ref().and_then(audit::for_command);
-        self.writer
-            .send(Request {
+        self.submit(
+            Request {
                 cmd,
                 respond,
                 audit,
-            })
-            .await
-            .map_err(|_| {
-                refusal(
-                    Code::Unavailable,
-                    Reason::ShuttingDown,
-                    "the server is shutting down",
-                )
-            })?;
-        rx.await.map_err(|_| {
+            },
+            rx,
+        )
+        .await
+    }
+
+    /// Hands a request to the writer and waits for its answer.
+    async fn submit<R>(
+        &self,
+        req: Request,
+        answer: oneshot::Receiver<Result<R, Status>>,
+    ) -> Result<R, Status> {
+        self.writer.send(req).await.map_err(|_| {
+            refusal(
+                Code::Unavailable,
+                Reason::ShuttingDown,
+                "the server is shutting down",
+            )
+        })?;
+        answer.await.map_err(|_| {
             refusal(
                 Code::Unavailable,
                 Reason::ShuttingDown,
@@ -218,20 +228,7 @@ impl Hub {
             respond,
             audit: Some(record),
         };
-        self.writer.send(req).await.map_err(|_| {
-            refusal(
-                Code::Unavailable,
-                Reason::ShuttingDown,
-                "the server is shutting down",
-            )
-        })?;
-        rx.await.map_err(|_| {
-            refusal(
-                Code::Unavailable,
-                Reason::ShuttingDown,
-                "the server stopped before answering",
-            )
-        })?
+        self.submit(req, rx).await
     }
 
     /// Answers a read from the read model, once it holds everything

@@ -6,7 +6,7 @@
 use hall_proto::v1 as pb;
 use hall_tests::*;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
+
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,15 +31,7 @@ fn spawn_server(
         .stderr(Stdio::null())
         .spawn()
         .expect("starting hall-server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("hall-server listening on ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_string();
+    let addr = listening_addr(&mut child);
     (child, format!("https://{addr}"))
 }
 

@@ -192,7 +192,9 @@ async fn a_pairing_code_enrolls_a_device_once() {
     let e = pb::device_service_client::DeviceServiceClient::new(ch)
         .redeem(pb::RedeemRequest {
             pairing_code: code.clone(),
-            csr_pem: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n".into(),
+            csr_pem:
+                "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+                    .into(),
         })
         .await
         .unwrap_err();
@@ -262,7 +264,9 @@ async fn a_pairing_code_enrolls_a_device_once() {
         .unwrap()
         .into_inner();
     let mut stream = pb::event_service_client::EventServiceClient::new(ch_for_stream)
-        .subscribe(pb::SubscribeRequest { from_seq: snap.seq + 1 })
+        .subscribe(pb::SubscribeRequest {
+            from_seq: snap.seq + 1,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -272,11 +276,14 @@ async fn a_pairing_code_enrolls_a_device_once() {
     assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
     assert_eq!(reason(&e), ErrorReason::CertificateRequired);
     issue_ok(&mut srv.kiosk().await, "invoice", "").await;
-    let e = tokio::time::timeout(Duration::from_secs(5), tokio_stream::StreamExt::next(&mut stream))
-        .await
-        .expect("the stream answers")
-        .expect("an item")
-        .expect_err("no event for a revoked device");
+    let e = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_stream::StreamExt::next(&mut stream),
+    )
+    .await
+    .expect("the stream answers")
+    .expect("an item")
+    .expect_err("no event for a revoked device");
     assert_eq!(reason(&e), ErrorReason::CertificateRequired, "{e:?}");
     srv.stop().await;
 }
@@ -287,22 +294,8 @@ async fn a_clerk_session_works_only_from_the_terminal_that_logged_in() {
     let srv = TestServer::start(dir.path(), always_open()).await;
     let mut k = srv.kiosk().await;
     issue_ok(&mut k, "invoice", "").await;
-    let mine = connect_tls(
-        &srv.url(),
-        Some(&identity_named(Role::Counter, "counter-a")),
-        5,
-        Duration::from_millis(200),
-    )
-    .await
-    .unwrap();
-    let other = connect_tls(
-        &srv.url(),
-        Some(&identity_named(Role::Counter, "counter-b")),
-        5,
-        Duration::from_millis(200),
-    )
-    .await
-    .unwrap();
+    let mine = channel_named(&srv.url(), Role::Counter, "counter-a").await;
+    let other = channel_named(&srv.url(), Role::Counter, "counter-b").await;
     let mut mine = pb::counter_service_client::CounterServiceClient::new(mine);
     let mut other = pb::counter_service_client::CounterServiceClient::new(other);
     let session = login(&mut mine, 1, "c01").await;
@@ -326,7 +319,6 @@ async fn a_clerk_session_works_only_from_the_terminal_that_logged_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_makes_its_ca_refuses_plaintext_and_serves_plaintext_only_as_a_demo() {
-    use std::io::{BufRead, BufReader};
     let bin = workspace_bin("hall-server");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -376,15 +368,7 @@ async fn the_binary_makes_its_ca_refuses_plaintext_and_serves_plaintext_only_as_
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("hall-server listening on ")
-            .unwrap()
-            .to_string();
+        let addr = listening_addr(&mut child);
         let plain = connect_tls(
             &format!("http://{addr}"),
             None,
@@ -524,12 +508,12 @@ async fn staff_actions_reads_of_personal_data_and_enrollments_are_in_the_audit_t
     // c01's token sent from another terminal: refused, and recorded as that
     // terminal's, not in c01's name. A wrong PIN is recorded too.
     let mut other = pb::counter_service_client::CounterServiceClient::new(
-        connect_tls(&srv.url(), Some(&identity_named(Role::Counter, "counter-x")), 5, Duration::from_millis(200))
-            .await
-            .unwrap(),
+        channel_named(&srv.url(), Role::Counter, "counter-x").await,
     );
     other
-        .recall(pb::WindowRequest { session: Some(s.clone()) })
+        .recall(pb::WindowRequest {
+            session: Some(s.clone()),
+        })
         .await
         .unwrap_err();
     other
@@ -622,10 +606,20 @@ async fn staff_actions_reads_of_personal_data_and_enrollments_are_in_the_audit_t
             .any(|r| r.contains("DeviceService/Redeem | board board-9 enrolled")),
         "{rows:#?}"
     );
-    assert!(has("counter-x | counter | counter-x | CounterService/Recall | window 1 |  | refused: "), "{rows:#?}");
-    assert!(!rows.iter().any(|r| r.starts_with("c01") && r.contains("Recall")), "{rows:#?}");
     assert!(
-        has("counter-x | counter | counter-x | CounterService/Login | clerk c02 |  | refused: wrong clerk id or PIN"),
+        has("counter-x | counter | counter-x | CounterService/Recall | window 1 |  | refused: "),
+        "{rows:#?}"
+    );
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.starts_with("c01") && r.contains("Recall")),
+        "{rows:#?}"
+    );
+    assert!(
+        has(
+            "counter-x | counter | counter-x | CounterService/Login | clerk c02 |  | refused: wrong clerk id or PIN"
+        ),
         "{rows:#?}"
     );
     // A kiosk taking a number is no staff action.
@@ -705,7 +699,11 @@ async fn a_device_reports_only_for_itself() {
         .await
         .unwrap()
         .into_inner();
-    let mut ids: Vec<String> = report.device_alerts.into_iter().map(|d| d.device_id).collect();
+    let mut ids: Vec<String> = report
+        .device_alerts
+        .into_iter()
+        .map(|d| d.device_id)
+        .collect();
     ids.sort();
     // Its own printer as named; another kiosk's name only under its own.
     assert_eq!(ids, ["kiosk-t/kiosk-9/printer", "kiosk-t/printer"]);
