@@ -44,6 +44,15 @@ pub struct HallInfo {
     /// Scrolling notice line for the display boards.
     #[serde(default)]
     pub notice: String,
+    /// Days personal data (person keys, masked names, birth dates) is kept
+    /// (PIPL): older tickets, appointments and follow-ups keep their figures
+    /// but lose who they were about, in the live state and in the stored log.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+}
+
+fn default_retention_days() -> u32 {
+    180
 }
 
 fn default_tz() -> String {
@@ -372,6 +381,12 @@ impl Catalog {
             bad(
                 "hall.timezone".into(),
                 format!("'{}' is not an IANA time zone", self.hall.timezone),
+            );
+        }
+        if !(1..=3650).contains(&self.hall.retention_days) {
+            bad(
+                "hall.retention_days".into(),
+                format!("{} is not between 1 and 3650 days", self.hall.retention_days),
             );
         }
         if !time_ok(&self.hall.day_starts_at) {

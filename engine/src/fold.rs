@@ -382,6 +382,43 @@ impl Hall {
             }
             // The trail lives in the log only; the hall's state is unchanged.
             Event::Audited { .. } => {}
+            Event::RetentionApplied { cutoff, .. } => self.drop_persons_before(*cutoff),
+        }
+    }
+
+    /// Forgets who everything before `cutoff` was about: the fold of a
+    /// retention run (the same on replay).
+    fn drop_persons_before(&mut self, cutoff: Millis) {
+        for t in self.tickets.values_mut() {
+            if t.issued_at < cutoff {
+                t.person = None;
+            }
+        }
+        let cutoff_day = self.clock().service_date(cutoff);
+        self.appointments.retain(|_, a| a.date >= cutoff_day);
+        for f in self.follow_ups.values_mut() {
+            if f.opened_at < cutoff {
+                f.masked_name = None;
+            }
+        }
+    }
+
+    /// What a retention run at `cutoff` would drop from the live state.
+    pub fn retention_report(&self, cutoff: Millis, log_records: u64) -> RetentionReport {
+        let cutoff_day = self.clock().service_date(cutoff);
+        RetentionReport {
+            tickets: self
+                .tickets
+                .values()
+                .filter(|t| t.issued_at < cutoff && t.person.is_some())
+                .count() as u32,
+            appointments: self.appointments.values().filter(|a| a.date < cutoff_day).count() as u32,
+            follow_ups: self
+                .follow_ups
+                .values()
+                .filter(|f| f.opened_at < cutoff && f.masked_name.is_some())
+                .count() as u32,
+            log_records,
         }
     }
 

@@ -453,6 +453,14 @@ pub enum Command {
     /// A supervisor frees a window a clerk left logged in (with a called or
     /// served ticket still on it): the ticket goes back to the queue at its
     /// place, or is suspended; who did it and why are recorded.
+    /// The personal-data retention run (PIPL): drops what identifies a
+    /// person from everything older than `cutoff` in the live state. The
+    /// store rewrites the log's old records beside it; `log_records` is how
+    /// many it rewrote, for the report.
+    ApplyRetention {
+        cutoff: Millis,
+        log_records: u64,
+    },
     ForceLogout {
         window: WindowNo,
         by: String,
@@ -579,11 +587,30 @@ pub enum Event {
         status: String,
         detail: String,
     },
+    /// A retention run: person keys, masked names and birth dates older
+    /// than `cutoff` are gone from the state (and, by the store, from the log).
+    RetentionApplied {
+        cutoff: Millis,
+        report: RetentionReport,
+    },
     /// The audit trail: who did (or tried) what, written in the same batch
     /// as the events of the action it describes. Changes no state.
     Audited {
         record: Box<AuditRecord>,
     },
+}
+
+/// What a retention run removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionReport {
+    /// Tickets in the live state whose person was dropped.
+    pub tickets: u32,
+    /// Past appointments dropped from the live state.
+    pub appointments: u32,
+    /// Follow-ups whose masked name was dropped.
+    pub follow_ups: u32,
+    /// Records of the stored log rewritten without persons.
+    pub log_records: u64,
 }
 
 /// One entry of the audit trail (every staff and admin action, every

@@ -476,6 +476,10 @@ impl Run {
                 device_id, status, ..
             } => format!("{device_id} {status}"),
             Event::Audited { record } => format!("audit {} {}", record.action, record.outcome),
+            Event::RetentionApplied { report, .. } => format!(
+                "retention: {} tickets, {} appointments, {} follow-ups",
+                report.tickets, report.appointments, report.follow_ups
+            ),
         }
     }
 }

@@ -78,6 +78,13 @@ impl Hall {
                 reason,
                 ticket,
             } => self.force_logout(window, by, reason, ticket),
+            Command::ApplyRetention {
+                cutoff,
+                log_records,
+            } => Ok(vec![Event::RetentionApplied {
+                cutoff,
+                report: self.retention_report(cutoff, log_records),
+            }]),
             Command::ReportDevice {
                 device_id,
                 kind,

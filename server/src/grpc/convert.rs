@@ -510,6 +510,13 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
         // Who read or did what is for supervisors (ListAudit), not for
         // every board: the stream keeps the sequence number only.
         Event::Audited { .. } => Body::Audited(pb::Audited {}),
+        Event::RetentionApplied { cutoff, report } => Body::RetentionApplied(pb::RetentionApplied {
+            cutoff_ms: *cutoff,
+            tickets: report.tickets,
+            appointments: report.appointments,
+            follow_ups: report.follow_ups,
+            log_records: report.log_records,
+        }),
     };
     let (ticket, window) = touched(&l.event);
     let queues = match &l.event {

@@ -90,8 +90,26 @@ impl Store {
     /// it right after a snapshot at `seq` (so a restart never needs the
     /// archive). The closed segment is archived on a background thread.
     pub fn rotate_if_full(&self, seq: u64) -> Result<bool, StoreError> {
+        self.rotate(seq, false)
+    }
+
+    /// Rotates whatever the current segment holds (the retention run: sled
+    /// keeps overwritten bytes in its files, so old records leave sled only
+    /// by being archived to a flat file, which is then rewritten).
+    pub fn rotate_now(&self, seq: u64) -> Result<bool, StoreError> {
+        self.rotate(seq, true)
+    }
+
+    /// Waits for a running archiving to finish.
+    pub fn wait_archived(&self) {
+        if let Some(h) = self.archiver.lock().expect("archiver lock").take() {
+            let _ = h.join();
+        }
+    }
+
+    fn rotate(&self, seq: u64, force: bool) -> Result<bool, StoreError> {
         let current = self.current()?;
-        if seq + 1 < current.first + self.segment_events {
+        if seq < current.first || (!force && seq + 1 < current.first + self.segment_events) {
             return Ok(false);
         }
         // One archiving at a time: if the previous one still runs, wait for
@@ -148,6 +166,62 @@ impl Store {
             .map_err(|e| io_err(&self.dir, e))?;
         *archiver = Some(handle);
         Ok(true)
+    }
+
+    /// Passes every archived record through `rewrite`, which returns the
+    /// record to store instead when it changes one; each archive file with
+    /// a change is written beside, fsynced and renamed over the old one (a
+    /// reader still streaming the old file keeps its handle). Returns how
+    /// many records were rewritten.
+    pub fn rewrite_archive(
+        &self,
+        mut rewrite: impl FnMut(&Record) -> Option<Record>,
+    ) -> Result<u64, StoreError> {
+        let _one_at_a_time = self.archiving.lock().expect("archiving lock");
+        let mut total = 0;
+        for (first, last, path) in self.archive_files() {
+            let records = self.read_archive(first, last + 1, usize::MAX)?;
+            let mut changed = 0;
+            let out: Vec<Record> = records
+                .into_iter()
+                .map(|r| match rewrite(&r) {
+                    Some(new) => {
+                        changed += 1;
+                        Record { seq: r.seq, ..new }
+                    }
+                    None => r,
+                })
+                .collect();
+            if changed == 0 {
+                continue;
+            }
+            let tmp = path.with_extension("rewrite.tmp");
+            let written = (|| {
+                use std::io::Write;
+                let f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+                for r in &out {
+                    let v = super::encode(r);
+                    w.write_all(&r.seq.to_be_bytes()).map_err(|e| io_err(&tmp, e))?;
+                    w.write_all(&(v.len() as u32).to_be_bytes())
+                        .map_err(|e| io_err(&tmp, e))?;
+                    w.write_all(&v).map_err(|e| io_err(&tmp, e))?;
+                }
+                let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
+                f.sync_all().map_err(|e| io_err(&tmp, e))?;
+                std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+                let dir = self.dir.join("archive");
+                File::open(&dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| io_err(&dir, e))
+            })();
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+            total += changed;
+        }
+        Ok(total)
     }
 
     /// Copies a closed segment into an archive file, then deletes it.
