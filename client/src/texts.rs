@@ -108,6 +108,10 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
             "需要凭取号小票上的二维码才能取消该号。".into(),
             "Cancelling this ticket needs the QR code on its slip.".into(),
         ),
+        R::StaffSessionInvalid => (
+            "登录已过期或已在别处结束，请重新登录。".into(),
+            "Your staff session has ended (expired, logged out or opened elsewhere); please log in again.".into(),
+        ),
         R::PairingCodeInvalid => ("配对码无效、已使用或已过期，请重新生成。".into(), "The pairing code is unknown, used or expired; make a new one.".into()),
         R::PriorityNotAllowed => ("绿色通道需读取身份证并达到规定年龄。".into(), "The green channel needs an ID card showing the required age.".into()),
         R::LockedOut => {

@@ -28,6 +28,10 @@ pub struct Catalog {
     pub windows: Vec<Window>,
     #[serde(default)]
     pub clerks: Vec<Clerk>,
+    /// Supervisor and admin accounts (console, reports, follow-ups,
+    /// configuration): passwords as Argon2id hashes only.
+    #[serde(default)]
+    pub staff: Vec<StaffAccount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,6 +253,44 @@ pub struct Clerk {
     pub pin_sha256: Option<String>,
 }
 
+/// A supervisor's or admin's account. The role is the account's, not the
+/// device's: a supervisor logs in from any enrolled counter terminal or
+/// staff device and acts as a supervisor, in their own name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffAccount {
+    pub id: String,
+    pub name: String,
+    pub role: StaffRole,
+    /// Argon2id PHC string of `id:password` (`hall-server passwd --staff ID`).
+    pub password_argon2: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StaffRole {
+    Supervisor,
+    Admin,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Supervisor => "supervisor",
+            StaffRole::Admin => "admin",
+        }
+    }
+}
+
+/// Whether `password` is the account's. One Argon2id evaluation, as
+/// [`verify_pin`].
+pub fn verify_password(account: &StaffAccount, password: &str) -> bool {
+    verify_hash(&account.password_argon2, &account.id, password)
+}
+
+/// Passwords of staff accounts: at least this many characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
 /// What a queue code names: a category, or a bundle served whole.
 #[derive(Debug, Clone, Copy)]
 pub enum QueueRef<'a> {
@@ -268,6 +310,9 @@ impl Catalog {
     }
     pub fn clerk(&self, id: &str) -> Option<&Clerk> {
         self.clerks.iter().find(|c| c.id == id)
+    }
+    pub fn staff_account(&self, id: &str) -> Option<&StaffAccount> {
+        self.staff.iter().find(|s| s.id == id)
     }
     pub fn queue(&self, code: &str) -> Option<QueueRef<'_>> {
         self.category(code)
@@ -345,13 +390,27 @@ pub fn hash_pin(clerk_id: &str, pin: &str, salt: [u8; 16]) -> String {
 /// Whether `pin` is the clerk's PIN. Costs one Argon2id evaluation (tens of
 /// milliseconds): callers run it off any thread that others wait on.
 pub fn verify_pin(clerk: &Clerk, pin: &str) -> bool {
+    verify_hash(&clerk.pin_argon2, &clerk.id, pin)
+}
+
+fn verify_hash(phc: &str, id: &str, secret: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    let Ok(hash) = PasswordHash::new(&clerk.pin_argon2) else {
+    let Ok(hash) = PasswordHash::new(phc) else {
         return false;
     };
     argon2()
-        .verify_password(format!("{}:{pin}", clerk.id).as_bytes(), &hash)
+        .verify_password(format!("{id}:{secret}").as_bytes(), &hash)
         .is_ok()
+}
+
+/// Whether a PHC string is an Argon2id hash no weaker than [`hash_pin`]
+/// writes: a hash is only as costly to attack as its own parameters say.
+fn strong_argon2(phc: &str) -> bool {
+    argon2::password_hash::PasswordHash::new(phc).is_ok_and(|h| {
+        let p = argon2::Params::try_from(&h);
+        h.algorithm.as_str() == "argon2id"
+            && p.is_ok_and(|p| p.m_cost() >= 19 * 1024 && p.t_cost() >= 2)
+    })
 }
 
 /// One problem found in a catalogue: the key it is at and what is wrong.
@@ -386,7 +445,10 @@ impl Catalog {
         if !(1..=3650).contains(&self.hall.retention_days) {
             bad(
                 "hall.retention_days".into(),
-                format!("{} is not between 1 and 3650 days", self.hall.retention_days),
+                format!(
+                    "{} is not between 1 and 3650 days",
+                    self.hall.retention_days
+                ),
             );
         }
         if !time_ok(&self.hall.day_starts_at) {
@@ -603,20 +665,33 @@ impl Catalog {
                     ),
                 );
             }
-            let argon = argon2::password_hash::PasswordHash::new(&c.pin_argon2);
-            // No weaker parameters than `hash_pin` writes: a hash is only as
-            // costly to attack as its own parameters say.
-            let strong = argon.as_ref().is_ok_and(|h| {
-                let p = argon2::Params::try_from(h);
-                h.algorithm.as_str() == "argon2id"
-                    && p.is_ok_and(|p| p.m_cost() >= 19 * 1024 && p.t_cost() >= 2)
-            });
-            if !strong {
+            if !strong_argon2(&c.pin_argon2) {
                 bad(
                     format!("clerks[{i}].pin_argon2"),
                     format!(
                         "must be an Argon2id hash ($argon2id$v=19$m=19456,t=2,... or stronger): run `hall-server passwd --config FILE --clerk {}`",
                         c.id
+                    ),
+                );
+            }
+        }
+        let mut staff = HashSet::new();
+        for (i, a) in self.staff.iter().enumerate() {
+            if a.id.is_empty() || a.id.len() > MAX_CLERK_ID_BYTES || !staff.insert(a.id.as_str()) {
+                bad(
+                    format!("staff[{i}].id"),
+                    format!(
+                        "'{}' is empty, longer than {MAX_CLERK_ID_BYTES} bytes or used twice",
+                        a.id
+                    ),
+                );
+            }
+            if !strong_argon2(&a.password_argon2) {
+                bad(
+                    format!("staff[{i}].password_argon2"),
+                    format!(
+                        "must be an Argon2id hash ($argon2id$v=19$m=19456,t=2,... or stronger): run `hall-server passwd --config FILE --staff {}`",
+                        a.id
                     ),
                 );
             }

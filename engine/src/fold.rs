@@ -389,16 +389,28 @@ impl Hall {
     /// Forgets who everything before `cutoff` was about: the fold of a
     /// retention run (the same on replay).
     fn drop_persons_before(&mut self, cutoff: Millis) {
+        let mut slots = std::collections::HashSet::new();
         for t in self.tickets.values_mut() {
-            if t.issued_at < cutoff {
-                t.person = None;
+            if t.issued_at < cutoff
+                && let Some(p) = t.person.take()
+            {
+                slots.insert(person_slot(&t.origin, &p.key));
             }
         }
+        // The per-person limits of the day are keyed by the person too (only
+        // a period shorter than a day reaches today's tickets).
+        self.person_daily.retain(|slot, _| !slots.contains(slot));
+        self.person_active.retain(|slot, _| !slots.contains(slot));
         let cutoff_day = self.clock().service_date(cutoff);
         self.appointments.retain(|_, a| a.date >= cutoff_day);
         for f in self.follow_ups.values_mut() {
             if f.opened_at < cutoff {
                 f.masked_name = None;
+            }
+        }
+        for c in self.recent_calls.iter_mut() {
+            if c.at < cutoff {
+                c.masked_name = None;
             }
         }
     }
@@ -412,7 +424,11 @@ impl Hall {
                 .values()
                 .filter(|t| t.issued_at < cutoff && t.person.is_some())
                 .count() as u32,
-            appointments: self.appointments.values().filter(|a| a.date < cutoff_day).count() as u32,
+            appointments: self
+                .appointments
+                .values()
+                .filter(|a| a.date < cutoff_day)
+                .count() as u32,
             follow_ups: self
                 .follow_ups
                 .values()

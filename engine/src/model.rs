@@ -635,6 +635,28 @@ pub struct AuditRecord {
 }
 
 impl Event {
+    /// Removes what identifies a person (person key, masked name, birth
+    /// date) from this event, as the retention run does to old log records.
+    /// True when anything was removed.
+    pub fn strip_persons(&mut self) -> bool {
+        const GONE: &str = "";
+        match self {
+            Event::TicketIssued { ticket, .. } => ticket.person.take().is_some(),
+            Event::AppointmentBooked { appointment, .. } => {
+                let p = &mut appointment.person;
+                let had = !p.key.is_empty() || !p.masked_name.is_empty() || p.birth_date.is_some();
+                *p = Person {
+                    key: GONE.into(),
+                    masked_name: GONE.into(),
+                    birth_date: None,
+                };
+                had
+            }
+            Event::FollowUpOpened { follow_up } => follow_up.masked_name.take().is_some(),
+            _ => false,
+        }
+    }
+
     /// The ticket an event changes, for the events about one ticket.
     pub fn ticket_id(&self) -> Option<TicketId> {
         match self {

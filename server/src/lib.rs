@@ -51,6 +51,9 @@ pub struct Options {
     /// Extra DNS names or addresses for the server certificate that `init`
     /// makes (besides 127.0.0.1, ::1 and localhost).
     pub tls_names: Vec<String>,
+    /// Tests only: keep personal data this many milliseconds instead of
+    /// the configured `hall.retention_days`.
+    pub retention_override_ms: Option<i64>,
 }
 
 impl Options {
@@ -65,6 +68,7 @@ impl Options {
             admin_tokens: Vec::new(),
             insecure_demo: false,
             tls_names: Vec::new(),
+            retention_override_ms: None,
         }
     }
 }
@@ -246,6 +250,13 @@ pub fn prepare(opts: Options) -> anyhow::Result<Prepared> {
         }
     }
     w.apply_now(Command::Tick)?;
+    if let Some(ms) = opts.retention_override_ms {
+        w.override_retention(ms);
+    }
+    // Personal data past the retention period goes before anyone connects.
+    if let Err(e) = w.retain() {
+        tracing::warn!(error = %e, "retention run failed; tried again after the next rollover or restart");
+    }
 
     Ok(Prepared {
         opts,
@@ -322,7 +333,11 @@ impl Prepared {
             ca: security.as_ref().map(|s| s.ca.clone()),
             revocations: security.as_ref().map(|s| s.revocations.clone()),
             data_dir: opts.data_dir.clone(),
+            staff: Arc::default(),
         };
+        let revocation_audit = security
+            .is_some()
+            .then(|| tokio::spawn(grpc::audit_revocations(hub.clone())));
         let (health, health_service) = tonic_health::server::health_reporter();
         health
             .set_serving::<pb::kiosk_service_server::KioskServiceServer<grpc::Hub>>()
@@ -403,7 +418,10 @@ impl Prepared {
                 )
                 .context("TLS configuration")?;
         }
-        let gate = grpc::roles::GateLayer::new(security.as_ref().map(|s| s.revocations.clone()));
+        let gate = grpc::roles::GateLayer::new(
+            security.as_ref().map(|s| s.revocations.clone()),
+            hub.staff.clone(),
+        );
         let serving = builder
         .tcp_nodelay(true)
         .layer(gate)
@@ -476,6 +494,10 @@ impl Prepared {
         storage_health.abort();
         ticker.abort();
         let _ = ticker.await;
+        if let Some(t) = revocation_audit {
+            t.abort();
+            let _ = t.await;
+        }
         stop_writer
             .stop_writer
             .store(true, std::sync::atomic::Ordering::Release);

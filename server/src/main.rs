@@ -60,13 +60,22 @@ enum Cmd {
     CheckConfig { file: PathBuf },
     /// Prints the built-in hall configuration (a starting point for a real one).
     PrintDefaultConfig,
-    /// Sets a clerk's PIN, read from the first line of stdin, as an Argon2id
-    /// hash: in the configuration file given (edited in place), or printed
-    /// as the `pin_argon2 = "..."` line to paste. E.g.
-    /// `read -s PIN && echo "$PIN" | hall-server passwd --clerk c01 --config hall.toml`
+    /// Sets a clerk's PIN (`--clerk ID`) or a supervisor's or admin's
+    /// password (`--staff ID`), read from the first line of stdin, as an
+    /// Argon2id hash: in the configuration file given (edited in place; a
+    /// new staff account needs `--role`), or printed as the line to paste.
+    /// E.g. `read -s PIN && echo "$PIN" | hall-server passwd --clerk c01 --config hall.toml`
     Passwd {
+        #[arg(long, conflicts_with = "staff", required_unless_present = "staff")]
+        clerk: Option<String>,
         #[arg(long)]
-        clerk: String,
+        staff: Option<String>,
+        /// The role of a staff account (required when adding one).
+        #[arg(long, value_parser = ["supervisor", "admin"], requires = "staff")]
+        role: Option<String>,
+        /// The name of a staff account being added.
+        #[arg(long, requires = "staff", default_value = "")]
+        name: String,
         /// The configuration file to edit.
         #[arg(long = "config")]
         file: Option<PathBuf>,
@@ -145,7 +154,22 @@ fn main() -> anyhow::Result<()> {
             print!("{}", hall_server::config::BUILTIN_HALL);
             return Ok(());
         }
-        Some(Cmd::Passwd { clerk, file }) => return passwd(clerk, file.as_deref()),
+        Some(Cmd::Passwd {
+            clerk,
+            staff,
+            role,
+            name,
+            file,
+        }) => {
+            let who = match (clerk, staff) {
+                (Some(c), _) => Account::Clerk(c.clone()),
+                (None, Some(s)) => {
+                    Account::Staff(s.clone(), role.as_deref().map(staff_role), name.clone())
+                }
+                (None, None) => anyhow::bail!("give --clerk ID or --staff ID"),
+            };
+            return passwd(who, file.as_deref());
+        }
         Some(Cmd::Init {
             data_dir,
             tls_names,
@@ -257,27 +281,65 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-fn passwd(clerk: &str, file: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let mut pin = String::new();
+enum Account {
+    Clerk(String),
+    Staff(String, Option<StaffRole>, String),
+}
+
+use hall_server::engine::catalog::StaffRole;
+
+fn staff_role(r: &str) -> StaffRole {
+    if r == "admin" {
+        StaffRole::Admin
+    } else {
+        StaffRole::Supervisor
+    }
+}
+
+fn passwd(who: Account, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let mut secret = String::new();
     std::io::stdin()
-        .read_line(&mut pin)
-        .context("reading the PIN from stdin")?;
-    let pin = pin.trim_end_matches(['\r', '\n']);
+        .read_line(&mut secret)
+        .context("reading the PIN or password from stdin")?;
+    let secret = secret.trim_end_matches(['\r', '\n']);
     let Some(file) = file else {
-        hall_server::passwd::check_pin(pin)?;
-        let hash = hall_server::engine::catalog::hash_pin(clerk, pin, rand::random());
-        println!("pin_argon2 = \"{hash}\"");
+        let (id, key) = match &who {
+            Account::Clerk(c) => {
+                hall_server::passwd::check_pin(secret)?;
+                (c, "pin_argon2")
+            }
+            Account::Staff(s, ..) => {
+                hall_server::passwd::check_password(secret)?;
+                (s, "password_argon2")
+            }
+        };
+        let hash = hall_server::engine::catalog::hash_pin(id, secret, rand::random());
+        println!("{key} = \"{hash}\"");
         return Ok(());
     };
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let out = hall_server::passwd::set_pin(&text, clerk, pin)
-        .with_context(|| format!("{}", file.display()))?;
+    let (out, what) = match &who {
+        Account::Clerk(c) => (
+            hall_server::passwd::set_pin(&text, c, secret),
+            format!("PIN of clerk {c}"),
+        ),
+        Account::Staff(s, role, name) => (
+            hall_server::passwd::set_staff_password(
+                &text,
+                s,
+                role.map(|r| (r, name.as_str())),
+                secret,
+            ),
+            format!("password of staff account {s}"),
+        ),
+    };
+    let out = out.with_context(|| format!("{}", file.display()))?;
     // Written beside, then renamed: a crash leaves the old file or the new.
     let tmp = file.with_extension("passwd.tmp");
     std::fs::write(&tmp, &out).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, file).with_context(|| format!("replacing {}", file.display()))?;
-    println!("{}: PIN of clerk {clerk} set (Argon2id)", file.display());
+    println!("{}: {what} set (Argon2id)", file.display());
     Ok(())
 }
 

@@ -1,6 +1,7 @@
-//! `hall-server passwd`: writes a clerk's PIN into a configuration file as
-//! an Argon2id hash, in place: comments, order and layout are kept, and the
-//! old `pin_sha256` (refused since) is removed.
+//! `hall-server passwd`: writes a clerk's PIN, or a supervisor's or admin's
+//! password, into a configuration file as an Argon2id hash, in place:
+//! comments, order and layout are kept, and the old `pin_sha256` (refused
+//! since) is removed. A staff account that does not exist yet is added.
 
 use hall_engine::catalog::hash_pin;
 
@@ -12,6 +13,64 @@ pub enum PasswdError {
     UnknownClerk(String),
     #[error("a PIN must have 4 to 64 characters (got {0})")]
     BadPin(usize),
+    #[error("a password must have {min} to 128 characters (got {0})", min = hall_engine::catalog::MIN_PASSWORD_CHARS)]
+    BadPassword(usize),
+    #[error(
+        "no [[staff]] entry with id = \"{0}\": give --role supervisor|admin (and --name) to add one"
+    )]
+    UnknownStaff(String),
+}
+
+/// Checks a new staff password's length (a password, unlike a PIN, is
+/// typed on a full keyboard: long enough to resist offline guessing of a
+/// stolen configuration file).
+pub fn check_password(password: &str) -> Result<(), PasswdError> {
+    let n = password.chars().count();
+    if (hall_engine::catalog::MIN_PASSWORD_CHARS..=128).contains(&n) {
+        Ok(())
+    } else {
+        Err(PasswdError::BadPassword(n))
+    }
+}
+
+/// The configuration `text` with staff account `id`'s password set; the
+/// account is added with `new` (role, name) when it does not exist.
+pub fn set_staff_password(
+    text: &str,
+    id: &str,
+    new: Option<(hall_engine::catalog::StaffRole, &str)>,
+    password: &str,
+) -> Result<String, PasswdError> {
+    check_password(password)?;
+    let mut doc: toml_edit::DocumentMut = text.parse()?;
+    let hash = hash_pin(id, password, rand::random());
+    if doc.get("staff").is_none() {
+        doc["staff"] = toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new());
+    }
+    let staff = doc["staff"]
+        .as_array_of_tables_mut()
+        .ok_or_else(|| PasswdError::UnknownStaff(id.to_string()))?;
+    let found = staff
+        .iter_mut()
+        .find(|t| t.get("id").and_then(|v| v.as_str()) == Some(id));
+    match found {
+        Some(entry) => {
+            if let Some((role, _)) = new {
+                entry["role"] = toml_edit::value(role.as_str());
+            }
+            entry["password_argon2"] = toml_edit::value(hash);
+        }
+        None => {
+            let (role, name) = new.ok_or_else(|| PasswdError::UnknownStaff(id.to_string()))?;
+            let mut t = toml_edit::Table::new();
+            t["id"] = toml_edit::value(id);
+            t["name"] = toml_edit::value(if name.is_empty() { id } else { name });
+            t["role"] = toml_edit::value(role.as_str());
+            t["password_argon2"] = toml_edit::value(hash);
+            staff.push(t);
+        }
+    }
+    Ok(doc.to_string())
 }
 
 /// Checks a new PIN's shape (its strength is the lockout's job).
@@ -69,5 +128,36 @@ mod tests {
             set_pin(text, "c01", "12"),
             Err(PasswdError::BadPin(2))
         ));
+    }
+
+    #[test]
+    fn adds_a_staff_account_or_sets_its_password_and_the_result_validates() {
+        use hall_engine::catalog::{StaffRole, verify_password};
+        let base = crate::config::to_toml(&crate::config::builtin());
+        assert!(matches!(
+            set_staff_password(&base, "zz", None, "long enough pw"),
+            Err(PasswdError::UnknownStaff(_))
+        ));
+        assert!(matches!(
+            set_staff_password(&base, "zz", Some((StaffRole::Admin, "")), "short"),
+            Err(PasswdError::BadPassword(5))
+        ));
+        let added = set_staff_password(
+            &base,
+            "zz",
+            Some((StaffRole::Admin, "周管理")),
+            "correct horse battery",
+        )
+        .unwrap();
+        let cat = crate::config::parse(&added, "test").unwrap();
+        let zz = cat.staff_account("zz").unwrap();
+        assert_eq!((zz.name.as_str(), zz.role), ("周管理", StaffRole::Admin));
+        assert!(verify_password(zz, "correct horse battery"));
+        let changed = set_staff_password(&added, "zz", None, "another long one").unwrap();
+        let cat = crate::config::parse(&changed, "test").unwrap();
+        let zz = cat.staff_account("zz").unwrap();
+        assert!(verify_password(zz, "another long one"));
+        assert!(!verify_password(zz, "correct horse battery"));
+        assert_eq!(zz.role, StaffRole::Admin);
     }
 }

@@ -16,6 +16,10 @@
 //! attempt that works resumes service. Any other storage error, or a rebuild
 //! that finds acknowledged events missing, stops the writer, and the server
 //! exits non-zero for its supervisor to restart it.
+//!
+//! Personal-data retention (PIPL) runs here too, at start and after each day
+//! rollover (`Writer::retain`): persons older than the hall's retention
+//! period leave the live state, the stored log and the snapshots.
 
 use crate::engine::{self, Command, EngineError, Event, Hall, Millis};
 use crate::store::{Record, Store, StoreError};
@@ -135,6 +139,9 @@ pub struct Writer {
     read_only: Option<ReadOnly>,
     /// A snapshot that failed (full disk) is tried again from this sequence.
     snapshot_retry_at: u64,
+    /// Tests only: the retention period in milliseconds instead of the
+    /// configured days (and a run whenever asked, not once a day).
+    retention_override_ms: Option<i64>,
 }
 
 /// Rebuilds the hall from the newest snapshot plus the log tail.
@@ -233,6 +240,7 @@ impl Writer {
             feed: None,
             read_only: None,
             snapshot_retry_at: 0,
+            retention_override_ms: None,
         };
         (w, shared)
     }
@@ -246,6 +254,113 @@ impl Writer {
     /// From now on, sends every committed batch to the read model.
     pub fn feed(&mut self, feed: crate::read_model::Feed) {
         self.feed = Some(feed);
+    }
+
+    /// Tests only: keep personal data `ms` milliseconds instead of the
+    /// configured days.
+    pub fn override_retention(&mut self, ms: i64) {
+        self.retention_override_ms = Some(ms);
+    }
+
+    /// The retention run (PIPL), at most once per service day (any number
+    /// of times with a test override). Drops every person older than the
+    /// period from the live state, the stored log and the snapshots:
+    ///
+    /// 1. a snapshot, so a restart never needs the log records below;
+    /// 2. the current log segment is rotated out and archived, whatever it
+    ///    holds (sled keeps overwritten bytes in its own files; an archived
+    ///    flat file can be rewritten whole);
+    /// 3. every archived record after the last run's mark and older than
+    ///    the cutoff is rewritten without its person (JSON and wire forms);
+    /// 4. `RetentionApplied` is committed: its fold drops the persons from
+    ///    the state, and its report says what went;
+    /// 5. a fresh snapshot replaces every older one.
+    ///
+    /// It holds the writer for the rewrite: at start, or right after the
+    /// rollover at night, when the hall is closed. Each run reads only the
+    /// archive files written since the last one.
+    pub fn retain(&mut self) -> anyhow::Result<Option<engine::RetentionReport>> {
+        let now = (self.clock)();
+        let day = self.hall.clock().service_date(now).to_string();
+        let period = match self.retention_override_ms {
+            Some(ms) => ms,
+            None => {
+                if self.store.get_meta("retention_day")?.as_deref() == Some(day.as_bytes()) {
+                    return Ok(None);
+                }
+                i64::from(self.hall.catalog.hall.retention_days) * 86_400_000
+            }
+        };
+        let cutoff = now - period;
+        let mark = self
+            .store
+            .get_meta("retention_seq")?
+            .and_then(|v| v.try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0);
+        let started = std::time::Instant::now();
+        // Anything in the log to rewrite? Its first record after the mark
+        // tells: records are in time order.
+        let first_after = self.store.read_from(mark + 1, 1)?;
+        let log_due = first_after.first().is_some_and(|r| {
+            serde_json::from_slice::<LoggedEvent>(&r.json).map_or(true, |l| l.at < cutoff)
+        });
+        let live = self.hall.retention_report(cutoff, 0);
+        if !log_due && live == engine::RetentionReport::default() {
+            self.store.set_meta("retention_day", day.as_bytes())?;
+            return Ok(None);
+        }
+        let mut new_mark = mark;
+        let mut rewritten = 0;
+        if log_due {
+            self.snapshot()?;
+            self.store.rotate_now(self.seq)?;
+            self.store.wait_archived();
+            rewritten = self.store.rewrite_archive(mark, |r| {
+                let Ok(mut l) = serde_json::from_slice::<LoggedEvent>(&r.json) else {
+                    return None;
+                };
+                if l.at >= cutoff {
+                    return None;
+                }
+                new_mark = new_mark.max(r.seq);
+                let json_changed = l.event.strip_persons();
+                let wire = crate::grpc::convert::strip_wire_persons(&r.wire);
+                if !json_changed && wire.is_none() {
+                    return None;
+                }
+                Some(Record {
+                    seq: r.seq,
+                    json: serde_json::to_vec(&l).expect("events serialise"),
+                    wire: wire.unwrap_or_else(|| r.wire.clone()),
+                })
+            })?;
+        }
+        let logged = self.apply_now(Command::ApplyRetention {
+            cutoff,
+            log_records: rewritten,
+        })?;
+        // A snapshot of the state without the persons; the older ones had them.
+        self.snapshot()?;
+        self.store.drop_snapshots_before(self.last_snapshot)?;
+        self.store
+            .set_meta("retention_seq", &new_mark.to_be_bytes())?;
+        self.store.set_meta("retention_day", day.as_bytes())?;
+        let report = logged.iter().find_map(|l| match &l.event {
+            Event::RetentionApplied { report, .. } => Some(report.clone()),
+            _ => None,
+        });
+        if let Some(r) = &report {
+            tracing::info!(
+                cutoff,
+                tickets = r.tickets,
+                appointments = r.appointments,
+                follow_ups = r.follow_ups,
+                log_records = r.log_records,
+                ms = started.elapsed().as_millis() as u64,
+                "personal data past the retention period dropped"
+            );
+        }
+        Ok(report)
     }
 
     /// Applies a command outside any request (start-up: catalogue, first tick).
@@ -338,6 +453,7 @@ impl Writer {
     /// Runs until every sender is dropped; then snapshots and flushes.
     pub fn run(mut self, mut rx: mpsc::Receiver<Request>) -> Result<(), StoreError> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut retained_on = self.hall.service_date;
         while let Some(first) = rx.blocking_recv() {
             batch.push(first);
             while batch.len() < MAX_BATCH {
@@ -365,6 +481,13 @@ impl Writer {
                     Err(e) if e.is_disk_full() => self.turn_read_only(&e),
                     Err(e) => return Err(e),
                 },
+            }
+            // A new service day (the rollover at night): the retention run.
+            if self.read_only.is_none() && self.hall.service_date != retained_on {
+                retained_on = self.hall.service_date;
+                if let Err(e) = self.retain() {
+                    tracing::warn!(error = %e, "retention run failed; tried again after the next rollover or restart");
+                }
             }
             if self.shared.stop_writer.load(Ordering::Acquire) {
                 break;

@@ -35,12 +35,78 @@ impl pb::admin_service_server::AdminService for Hub {
         let cmd = Command::ReplaceCatalog {
             catalog: Box::new(catalog),
         };
+        let sessions = self.staff.clone();
         self.ask(
             Some(cmd),
-            Box::new(|h, _, now| Ok(convert::catalog(h, now))),
+            Box::new(move |h, _, now| {
+                // A staff session lasts only while its account has the same
+                // role and password.
+                let ended = sessions.retain(|who, hash| {
+                    h.catalog.staff_account(&who.account).is_some_and(|a| {
+                        staff_role(a.role) == who.role && a.password_argon2 == hash
+                    })
+                });
+                if ended > 0 {
+                    tracing::info!(ended, "staff sessions ended by the configuration change");
+                }
+                Ok(convert::catalog(h, now))
+            }),
         )
         .await
         .map(Response::new)
+    }
+    async fn staff_login(
+        &self,
+        req: Req<pb::StaffLoginRequest>,
+    ) -> Result<Response<pb::StaffSession>, Status> {
+        let device = roles::session_device(&req);
+        let r = limits::checked(req)?;
+        let id = r.account.clone();
+        let password = r.password;
+        let account = self
+            .check_login(
+                format!("staff:{}", r.account),
+                &device,
+                move |h| h.catalog.staff_account(&id).cloned(),
+                move |a| match a {
+                    Some(a) => engine::catalog::verify_password(a, &password),
+                    None => {
+                        engine::catalog::verify_password(&NO_ACCOUNT, &password);
+                        false
+                    }
+                },
+            )
+            .await?;
+        let now = std::time::Instant::now();
+        let who = staff::StaffIdentity {
+            account: account.id.clone(),
+            role: staff_role(account.role),
+        };
+        let token = self.staff.open(who, &device, &account.password_argon2, now);
+        self.audit_as(&account.id, format!("staff {}", account.id), "", "ok")
+            .await?;
+        Ok(Response::new(pb::StaffSession {
+            token,
+            account: account.id,
+            name: account.name,
+            role: account.role.as_str().into(),
+            expires_at_ms: crate::now_ms() + staff::MAX_AGE.as_millis() as i64,
+            idle_minutes: (staff::IDLE.as_secs() / 60) as u32,
+        }))
+    }
+    async fn staff_logout(
+        &self,
+        req: Req<pb::StaffLogoutRequest>,
+    ) -> Result<Response<pb::StaffLogoutResponse>, Status> {
+        let r = limits::checked(req)?;
+        let ended = self.staff.close(&r.token);
+        self.audit_outcome(
+            "staff session".into(),
+            "",
+            if ended { "ok" } else { "no such session" },
+        )
+        .await?;
+        Ok(Response::new(pb::StaffLogoutResponse { ended }))
     }
     async fn list_follow_ups(
         &self,
@@ -125,8 +191,10 @@ impl pb::admin_service_server::AdminService for Hub {
         &self,
         req: Req<pb::ForceLogoutRequest>,
     ) -> Result<Response<pb::WindowInfo>, Status> {
-        let by = match roles::caller(&req) {
-            roles::Caller::Device(s) => s.id,
+        // The staff account of the session, else the certificate's id.
+        let by = match (audit::current().and_then(|c| c.staff), roles::caller(&req)) {
+            (Some(account), _) => account,
+            (None, roles::Caller::Device(s)) => s.id,
             _ => "admin".into(),
         };
         let r = limits::checked(req)?;
@@ -144,8 +212,6 @@ impl pb::admin_service_server::AdminService for Hub {
         let window = r.window;
         let cmd = Command::ForceLogout {
             window,
-            // The supervisor's or admin's certificate id (staff accounts
-            // with passwords are not built yet).
             by,
             reason: r.reason,
             ticket,
@@ -221,3 +287,21 @@ pub(super) fn device_alerts(h: &Hall) -> Vec<pb::DeviceAlert> {
     v.sort_by_key(|d| d.at_ms);
     v
 }
+
+/// The role a staff account acts with.
+fn staff_role(r: engine::catalog::StaffRole) -> crate::pki::Role {
+    match r {
+        engine::catalog::StaffRole::Supervisor => crate::pki::Role::Supervisor,
+        engine::catalog::StaffRole::Admin => crate::pki::Role::Admin,
+    }
+}
+
+/// Stands in for an unknown account, so a wrong account id costs the same
+/// Argon2id evaluation as a wrong password.
+static NO_ACCOUNT: std::sync::LazyLock<engine::catalog::StaffAccount> =
+    std::sync::LazyLock::new(|| engine::catalog::StaffAccount {
+        id: String::new(),
+        name: String::new(),
+        role: engine::catalog::StaffRole::Supervisor,
+        password_argon2: engine::catalog::hash_pin("", "", rand::random()),
+    });

@@ -18,6 +18,8 @@ use crate::pki::Role;
 #[derive(Debug, Clone)]
 pub struct Call {
     pub caller: Caller,
+    /// The staff account of the call's session (`staff`), if it has one.
+    pub staff: Option<String>,
     /// `CounterService/CallNext`.
     pub method: String,
 }
@@ -129,8 +131,9 @@ pub fn for_command(cmd: &Command) -> Option<AuditRecord> {
         Command::Login { clerk, .. } => r.who = clerk.clone(),
         Command::ForceLogout { by, .. } => r.who = by.clone(),
         // A clerk's action: the writer puts the clerk's id here when the
-        // session is the window's own; otherwise the device is all we know.
-        _ => r.who = r.device.clone(),
+        // session is the window's own; otherwise the staff account, or the
+        // device if that is all we know.
+        _ => r.who = call.staff.clone().unwrap_or_else(|| r.device.clone()),
     }
     Some(r)
 }
@@ -143,7 +146,7 @@ pub fn for_read(subject: String, why: &str) -> Option<AuditRecord> {
         return None;
     }
     let mut r = base(&call);
-    r.who = r.device.clone();
+    r.who = call.staff.clone().unwrap_or_else(|| r.device.clone());
     r.subject = subject;
     r.why = why.to_string();
     Some(r)

@@ -364,6 +364,24 @@ fn touched(e: &Event) -> (Option<crate::engine::TicketId>, Option<WindowNo>) {
     }
 }
 
+/// A stored wire event without the masked names it carried (the retention
+/// run's rewrite of old records); `None` when it carried none or cannot be
+/// decoded (then it is kept as it is).
+pub fn strip_wire_persons(wire: &[u8]) -> Option<Vec<u8>> {
+    use pb::event::Body;
+    use prost::Message;
+    let mut e = pb::Event::decode(wire).ok()?;
+    let changed = match e.body.as_mut()? {
+        Body::TicketIssued(t) => !std::mem::take(&mut t.masked_name).is_empty(),
+        Body::TicketCalled(c) => c
+            .call
+            .as_mut()
+            .is_some_and(|c| !std::mem::take(&mut c.masked_name).is_empty()),
+        _ => false,
+    };
+    changed.then(|| e.encode_to_vec())
+}
+
 /// The wire form of a committed event, from the hall as it is right after
 /// the command that caused it.
 pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
@@ -510,13 +528,15 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
         // Who read or did what is for supervisors (ListAudit), not for
         // every board: the stream keeps the sequence number only.
         Event::Audited { .. } => Body::Audited(pb::Audited {}),
-        Event::RetentionApplied { cutoff, report } => Body::RetentionApplied(pb::RetentionApplied {
-            cutoff_ms: *cutoff,
-            tickets: report.tickets,
-            appointments: report.appointments,
-            follow_ups: report.follow_ups,
-            log_records: report.log_records,
-        }),
+        Event::RetentionApplied { cutoff, report } => {
+            Body::RetentionApplied(pb::RetentionApplied {
+                cutoff_ms: *cutoff,
+                tickets: report.tickets,
+                appointments: report.appointments,
+                follow_ups: report.follow_ups,
+                log_records: report.log_records,
+            })
+        }
     };
     let (ticket, window) = touched(&l.event);
     let queues = match &l.event {

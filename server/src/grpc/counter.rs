@@ -14,21 +14,46 @@ static NOBODY: std::sync::LazyLock<crate::engine::catalog::Clerk> =
     });
 
 impl Hub {
-    /// Checks a clerk's PIN before the login reaches the writer: the lockout
-    /// first (per account and per device), then the Argon2id hash from the
-    /// configuration, on a blocking thread (tens of milliseconds of CPU).
+    /// Checks a clerk's PIN before the login reaches the writer.
     async fn check_pin(&self, clerk_id: &str, pin: String, device: &str) -> Result<(), Status> {
-        let keys = [format!("clerk:{clerk_id}"), format!("device:{device}")];
+        let id = clerk_id.to_string();
+        self.check_login(
+            format!("clerk:{clerk_id}"),
+            device,
+            move |h| h.catalog.clerk(&id).cloned(),
+            move |c| match c {
+                Some(c) => crate::engine::catalog::verify_pin(c, &pin),
+                None => {
+                    crate::engine::catalog::verify_pin(&NOBODY, &pin);
+                    false
+                }
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Checks a login (`key` is `clerk:ID` or `staff:ID`): the lockout first
+    /// (per account and per device), then `verify` against the account
+    /// `lookup` finds in the configuration, on a blocking thread (Argon2id:
+    /// tens of milliseconds of CPU). `verify` gets `None` for an unknown
+    /// account and must cost the same then. A failure is logged and
+    /// audited, never with the secret tried.
+    pub(super) async fn check_login<T: Send + 'static>(
+        &self,
+        key: String,
+        device: &str,
+        lookup: impl FnOnce(&Hall) -> Option<T> + Send + 'static,
+        verify: impl FnOnce(Option<&T>) -> bool + Send + 'static,
+    ) -> Result<T, Status> {
+        let keys = [key.clone(), format!("device:{device}")];
+        let (kind, id) = key.split_once(':').unwrap_or(("", &key));
         let now = std::time::Instant::now();
         // Counted before the check, refunded on success: see `lockout`.
         if let Err(l) = self.lockout.begin(&keys, now) {
             return Err(locked_out(&l, now));
         }
-        let id = clerk_id.to_string();
-        let clerk = self
-            .read(move |h, _, _| Ok(h.catalog.clerk(&id).cloned()))
-            .await?
-            .into_inner();
+        let account = self.read(move |h, _, _| Ok(lookup(h))).await?.into_inner();
         // Argon2id takes 19 MiB and tens of ms per check: at most one check
         // per core at a time, so a flood of logins queues here instead of
         // exhausting memory.
@@ -37,32 +62,33 @@ impl Hub {
             .acquire()
             .await
             .map_err(|_| refusal(Code::Unavailable, Reason::ShuttingDown, "stopping"))?;
-        let ok = tokio::task::spawn_blocking(move || match clerk {
-            Some(c) => crate::engine::catalog::verify_pin(&c, &pin),
-            None => {
-                crate::engine::catalog::verify_pin(&NOBODY, &pin);
-                false
-            }
-        })
-        .await
-        .map_err(|e| Status::internal(format!("checking the PIN: {e}")))?;
+        let (ok, account) =
+            tokio::task::spawn_blocking(move || (verify(account.as_ref()), account))
+                .await
+                .map_err(|e| Status::internal(format!("checking the login: {e}")))?;
         let now = std::time::Instant::now();
-        if ok {
+        if ok && let Some(account) = account {
             self.lockout.succeeded(&keys, now);
-            return Ok(());
+            return Ok(account);
         }
-        // The clerk id and the device are logged, never the PIN tried.
+        // The account id and the device are logged, never the secret tried.
         tracing::warn!(
-            clerk = clerk_id,
+            kind,
+            account = id,
             device,
-            "login refused: wrong clerk id or PIN"
+            "login refused: wrong account id or secret"
         );
         let locked = self.lockout.failed(&keys, now);
+        let what = if kind == "clerk" {
+            "wrong clerk id or PIN"
+        } else {
+            "wrong account or password"
+        };
         let outcome = if locked.is_empty() {
-            "refused: wrong clerk id or PIN".to_string()
+            format!("refused: {what}")
         } else {
             format!(
-                "refused: wrong clerk id or PIN; locked {}",
+                "refused: {what}; locked {}",
                 locked
                     .iter()
                     .map(|l| l.key.as_str())
@@ -72,7 +98,7 @@ impl Hub {
         };
         if let Err(e) = self
             .audit_outcome(
-                format!("clerk {}", hall_proto::errors::echo(clerk_id)),
+                format!("{kind} {}", hall_proto::errors::echo(id)),
                 "",
                 &outcome,
             )
@@ -383,7 +409,7 @@ impl pb::counter_service_server::CounterService for Hub {
 pub(super) fn locked_out(l: &lockout::Locked, now: std::time::Instant) -> Status {
     let secs = l.until.saturating_duration_since(now).as_secs();
     let (scope, who) = l.key.split_once(':').unwrap_or(("", ""));
-    let scope = if scope == "clerk" {
+    let scope = if scope == "clerk" || scope == "staff" {
         "account"
     } else {
         "device"

@@ -5,6 +5,71 @@
 
 use super::*;
 
+/// Records each revocation (`hall-server devices --revoke`, which appends to
+/// `tls/revoked` beside a running server or a stopped one) in the audit
+/// trail, once: the lines already recorded are counted in the store's meta
+/// `revocations_audited`. Checks the file every second.
+pub async fn audit_revocations(hub: Hub) {
+    let path = hub.data_dir.join("tls").join("revoked");
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut seen_stamp = None;
+    loop {
+        every.tick().await;
+        let stamp = std::fs::metadata(&path)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()));
+        if stamp.is_none() || stamp == seen_stamp {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let done = hub
+            .store
+            .get_meta("revocations_audited")
+            .ok()
+            .flatten()
+            .and_then(|v| v.try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0) as usize;
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let mut recorded = done;
+        for line in lines.iter().skip(done) {
+            // serial role id time
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (serial, role, id, when) = (
+                f.first().copied().unwrap_or(""),
+                f.get(1).copied().unwrap_or(""),
+                f.get(2).copied().unwrap_or(""),
+                f.get(3).copied().unwrap_or(""),
+            );
+            let record = crate::engine::AuditRecord {
+                who: "hall-server devices --revoke".into(),
+                role: "admin".into(),
+                device: id.into(),
+                action: "revoke certificate".into(),
+                subject: format!("{role} {id}, certificate {serial}"),
+                why: format!("revoked at {when}"),
+                outcome: "ok".into(),
+            };
+            if let Err(e) = hub.record(record).await {
+                tracing::warn!(error = %e, "revocation not recorded in the audit trail yet; tried again");
+                break;
+            }
+            recorded += 1;
+        }
+        if recorded > done
+            && let Err(e) = hub
+                .store
+                .set_meta("revocations_audited", &(recorded as u64).to_be_bytes())
+        {
+            tracing::warn!(error = %e, "count of audited revocations not saved");
+        }
+        if recorded == lines.len() {
+            seen_stamp = stamp;
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl pb::device_service_server::DeviceService for Hub {
     async fn redeem(

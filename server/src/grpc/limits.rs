@@ -43,6 +43,8 @@ pub const STRING_LIMITS: &[(&str, usize)] = &[
     ("detail", 512),
     ("clerk_id", hall_engine::catalog::MAX_CLERK_ID_BYTES),
     ("pin", 64),
+    ("account", hall_engine::catalog::MAX_CLERK_ID_BYTES),
+    ("password", 128),
     ("token", 128),
     // Free text a clerk or visitor types: a few sentences.
     ("reason", 600),

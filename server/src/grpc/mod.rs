@@ -7,11 +7,13 @@ pub mod audit;
 pub mod convert;
 mod counter;
 mod devices;
+pub use devices::audit_revocations;
 mod events;
 mod kiosk;
 pub mod limits;
 pub mod lockout;
 pub mod roles;
+pub mod staff;
 
 use crate::engine::{
     self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState,
@@ -152,6 +154,8 @@ pub struct Hub {
     /// before each event of a long-lived stream.
     pub revocations: Option<Arc<crate::pki::Revocations>>,
     pub data_dir: std::path::PathBuf,
+    /// Supervisor and admin sessions (`staff`), shared with the role gate.
+    pub staff: Arc<staff::StaffSessions>,
 }
 
 type Render<R> = Box<dyn FnOnce(&Hall, &[LoggedEvent], Millis) -> Result<R, Status> + Send>;
@@ -215,10 +219,30 @@ impl Hub {
     /// [`Hub::audit`] of something refused before it reached the writer
     /// (a failed login).
     async fn audit_outcome(&self, subject: String, why: &str, outcome: &str) -> Result<(), Status> {
+        self.audit_as("", subject, why, outcome).await
+    }
+
+    /// [`Hub::audit_outcome`] in the name of `who` (a staff account that
+    /// just logged in; empty: as the call's session or device).
+    async fn audit_as(
+        &self,
+        who: &str,
+        subject: String,
+        why: &str,
+        outcome: &str,
+    ) -> Result<(), Status> {
         let Some(mut record) = audit::for_read(subject, why) else {
             return Ok(());
         };
+        if !who.is_empty() {
+            record.who = who.to_string();
+        }
         record.outcome = outcome.to_string();
+        self.record(record).await
+    }
+
+    /// Stores one audit record (waits until it is on disk).
+    pub async fn record(&self, record: crate::engine::AuditRecord) -> Result<(), Status> {
         let (tx, rx) = oneshot::channel();
         let respond = Box::new(move |res: Result<(&Hall, &[LoggedEvent]), Failure>, _| {
             let _ = tx.send(res.map(|_| ()).map_err(status));

@@ -11,6 +11,12 @@
 //! to everyone, and the test `every_method_has_a_rule` fails on it, so a
 //! new RPC cannot ship without a rule.
 //!
+//! A supervisor or admin may also log in with their account's password from
+//! a counter terminal or staff device (`staff`): the call's
+//! `authorization: Bearer TOKEN` then makes it pass the table with the
+//! account's role; a token that opens no session is refused
+//! UNAUTHENTICATED / `STAFF_SESSION_INVALID`.
+//!
 //! Beyond the table, a counter terminal acts only for the window its clerk
 //! logged in at from that terminal: the session token is bound to the
 //! device (`counter::session_for`).
@@ -18,6 +24,7 @@
 //! With `--insecure-demo` there is no TLS and no certificate: every caller
 //! is [`Caller::Demo`] and passes the table.
 
+use super::staff::{StaffIdentity, StaffSessions};
 use crate::pki::{Revocations, Role, Subject};
 use hall_proto::errors::{ErrorReason as Reason, Refusal};
 use std::sync::Arc;
@@ -102,6 +109,19 @@ pub const TABLE: &[(&str, &str, Rule)] = &[
     ("AdminService", "ForceLogout", Rule::Roles(STAFF)),
     ("AdminService", "GetServerStatus", Rule::Roles(STAFF)),
     ("AdminService", "ListAudit", Rule::Roles(STAFF)),
+    // A supervisor's or admin's password login, from a counter terminal or
+    // a staff device (never a kiosk or board); the session's calls then
+    // pass the table with the account's role.
+    (
+        "AdminService",
+        "StaffLogin",
+        Rule::Roles(&[Counter, Supervisor, Admin]),
+    ),
+    (
+        "AdminService",
+        "StaffLogout",
+        Rule::Roles(&[Counter, Supervisor, Admin]),
+    ),
     // A device with a pairing code and no certificate yet.
     ("DeviceService", "Redeem", Rule::Anyone),
 ];
@@ -165,11 +185,15 @@ pub fn session_device<T>(req: &tonic::Request<T>) -> String {
 pub struct GateLayer {
     /// `None` with `--insecure-demo`.
     revocations: Option<Arc<Revocations>>,
+    sessions: Arc<StaffSessions>,
 }
 
 impl GateLayer {
-    pub fn new(revocations: Option<Arc<Revocations>>) -> GateLayer {
-        GateLayer { revocations }
+    pub fn new(revocations: Option<Arc<Revocations>>, sessions: Arc<StaffSessions>) -> GateLayer {
+        GateLayer {
+            revocations,
+            sessions,
+        }
     }
 }
 
@@ -179,6 +203,7 @@ impl<S> tower::Layer<S> for GateLayer {
         Gate {
             inner,
             revocations: self.revocations.clone(),
+            sessions: self.sessions.clone(),
             subjects: Arc::default(),
         }
     }
@@ -188,6 +213,7 @@ impl<S> tower::Layer<S> for GateLayer {
 pub struct Gate<S> {
     inner: S,
     revocations: Option<Arc<Revocations>>,
+    sessions: Arc<StaffSessions>,
     subjects: Arc<Subjects>,
 }
 
@@ -252,11 +278,19 @@ where
             }
         };
         let path = req.uri().path().to_string();
+        let (caller, staff) = match self.staff_session(&path, req.headers(), caller) {
+            Ok(c) => c,
+            Err(status) => return Box::pin(async move { Ok(status.into_http()) }),
+        };
         if let Err(status) = check(&path, &caller) {
             return Box::pin(async move { Ok(status.into_http()) });
         }
         req.extensions_mut().insert(caller.clone());
+        if let Some(who) = &staff {
+            req.extensions_mut().insert(who.clone());
+        }
         let call = super::audit::Call {
+            staff: staff.map(|s| s.account),
             caller,
             method: path
                 .trim_start_matches('/')
@@ -266,6 +300,54 @@ where
         // The handler runs inside this future: the audit trail reads who
         // is calling from the task-local.
         Box::pin(super::audit::CALL.scope(call, self.inner.call(req)))
+    }
+}
+
+impl<S> Gate<S> {
+    /// A staff session's token (`authorization: Bearer`) on a call from a
+    /// counter terminal or staff device: the call then acts with the
+    /// account's role and in its name. A token that opens no session is
+    /// refused, not ignored: the caller meant to act as staff.
+    fn staff_session(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        caller: Caller,
+    ) -> Result<(Caller, Option<StaffIdentity>), tonic::Status> {
+        let Caller::Device(s) = &caller else {
+            return Ok((caller, None));
+        };
+        // Logging in and out carry no session; open methods need none.
+        let exempt = path.ends_with("/StaffLogin")
+            || path.ends_with("/StaffLogout")
+            || matches!(rule(path), Some(Rule::Anyone));
+        let Some(token) = super::staff::bearer(headers).filter(|_| !exempt) else {
+            return Ok((caller, None));
+        };
+        let session = match s.role {
+            Counter | Supervisor | Admin => {
+                self.sessions.touch(token, &s.id, std::time::Instant::now())
+            }
+            Kiosk | Board => Err(super::staff::Ended::OtherDevice),
+        };
+        match session {
+            Ok(who) => {
+                let elevated = Caller::Device(Subject {
+                    role: who.role,
+                    ..s.clone()
+                });
+                Ok((elevated, Some(who)))
+            }
+            Err(why) => {
+                tracing::warn!(device = %s.id, why = why.as_str(), "staff session refused");
+                Err(Refusal::new(
+                    Code::Unauthenticated,
+                    Reason::StaffSessionInvalid,
+                    "the staff session has ended (idle, too old, logged out, account changed) or belongs to another device: log in again",
+                )
+                .into_status())
+            }
+        }
     }
 }
 

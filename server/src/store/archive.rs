@@ -168,23 +168,28 @@ impl Store {
         Ok(true)
     }
 
-    /// Passes every archived record through `rewrite`, which returns the
+    /// Passes every archived record after `after` through `rewrite` (files
+    /// holding only older records are not read), which returns the
     /// record to store instead when it changes one; each archive file with
     /// a change is written beside, fsynced and renamed over the old one (a
     /// reader still streaming the old file keeps its handle). Returns how
     /// many records were rewritten.
     pub fn rewrite_archive(
         &self,
+        after: u64,
         mut rewrite: impl FnMut(&Record) -> Option<Record>,
     ) -> Result<u64, StoreError> {
         let _one_at_a_time = self.archiving.lock().expect("archiving lock");
         let mut total = 0;
         for (first, last, path) in self.archive_files() {
+            if last <= after {
+                continue;
+            }
             let records = self.read_archive(first, last + 1, usize::MAX)?;
             let mut changed = 0;
             let out: Vec<Record> = records
                 .into_iter()
-                .map(|r| match rewrite(&r) {
+                .map(|r| match (r.seq > after).then(|| rewrite(&r)).flatten() {
                     Some(new) => {
                         changed += 1;
                         Record { seq: r.seq, ..new }
@@ -202,7 +207,8 @@ impl Store {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
                 for r in &out {
                     let v = super::encode(r);
-                    w.write_all(&r.seq.to_be_bytes()).map_err(|e| io_err(&tmp, e))?;
+                    w.write_all(&r.seq.to_be_bytes())
+                        .map_err(|e| io_err(&tmp, e))?;
                     w.write_all(&(v.len() as u32).to_be_bytes())
                         .map_err(|e| io_err(&tmp, e))?;
                     w.write_all(&v).map_err(|e| io_err(&tmp, e))?;

@@ -45,6 +45,17 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes every snapshot older than `seq` (the retention run: older
+    /// snapshots still hold the personal data it dropped).
+    pub fn drop_snapshots_before(&self, seq: u64) -> Result<(), StoreError> {
+        for (s, path) in self.snapshot_files() {
+            if s < seq {
+                std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Snapshot files, oldest first: (seq, path).
     pub(super) fn snapshot_files(&self) -> Vec<(u64, PathBuf)> {
         let Ok(entries) = std::fs::read_dir(self.dir.join("snapshots")) else {

@@ -238,7 +238,9 @@ fn a_rotated_and_rewritten_log_keeps_no_old_bytes_anywhere() {
         json: format!("{{\"n\":{seq},\"p\":\"PERSON-4c1d2e3f\"}}").into_bytes(),
         wire: b"PERSON-4c1d2e3f".to_vec(),
     };
-    let records: Vec<Record> = (1..=500).map(|i| if i % 50 == 0 { with_marker(i) } else { rec(i) }).collect();
+    let records: Vec<Record> = (1..=500)
+        .map(|i| if i % 50 == 0 { with_marker(i) } else { rec(i) })
+        .collect();
     s.append(&records).unwrap();
     assert!(occurrences(dir.path(), marker) > 0);
     // Out of sled (which keeps overwritten bytes) into a flat archive...
@@ -246,7 +248,7 @@ fn a_rotated_and_rewritten_log_keeps_no_old_bytes_anywhere() {
     s.wait_archived();
     // ...then rewritten without the marker.
     let n = s
-        .rewrite_archive(|r| {
+        .rewrite_archive(0, |r| {
             let hit = r.json.windows(marker.len()).any(|w| w == marker);
             hit.then(|| Record {
                 seq: r.seq,
@@ -257,12 +259,22 @@ fn a_rotated_and_rewritten_log_keeps_no_old_bytes_anywhere() {
         .unwrap();
     assert_eq!(n, 10);
     s.append(&[rec(501)]).unwrap();
-    assert_eq!(occurrences(dir.path(), marker), 0, "the marker is still on disk");
+    assert_eq!(
+        occurrences(dir.path(), marker),
+        0,
+        "the marker is still on disk"
+    );
     // The log reads back whole and in order, rewritten records included.
     let back = s.read_from(1, 1000).unwrap();
-    assert_eq!(back.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=501).collect::<Vec<_>>());
+    assert_eq!(
+        back.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=501).collect::<Vec<_>>()
+    );
     assert_eq!(back[49].json, b"{\"n\":50}");
-    assert_eq!((back[48].json.clone(), back[48].wire.clone()), (rec(49).json, rec(49).wire));
+    assert_eq!(
+        (back[48].json.clone(), back[48].wire.clone()),
+        (rec(49).json, rec(49).wire)
+    );
     // And after a reopen.
     s.close().unwrap();
     drop(s);

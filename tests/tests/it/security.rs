@@ -554,6 +554,47 @@ async fn staff_actions_reads_of_personal_data_and_enrollments_are_in_the_audit_t
     )
     .await
     .unwrap();
+    // A revocation (the CLI appends to tls/revoked beside the running
+    // server): recorded once, within a few seconds.
+    assert_eq!(hall_server::pki::revoke(dir.path(), "board-9").unwrap(), 1);
+    let revocations = async || {
+        admin
+            .clone()
+            .list_audit(pb::ListAuditRequest {
+                who: "board-9".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries
+            .into_iter()
+            .filter(|e| e.action == "revoke certificate")
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while revocations().await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "revocation not audited"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = revocations().await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        r[0].subject,
+        format!("board board-9, certificate {}", {
+            hall_server::pki::devices(dir.path())
+                .unwrap()
+                .into_iter()
+                .find(|d| d.subject.id == "board-9")
+                .unwrap()
+                .subject
+                .serial
+        })
+    );
 
     let list = admin
         .list_audit(pb::ListAuditRequest {
@@ -707,5 +748,326 @@ async fn a_device_reports_only_for_itself() {
     ids.sort();
     // Its own printer as named; another kiosk's name only under its own.
     assert_eq!(ids, ["kiosk-t/kiosk-9/printer", "kiosk-t/printer"]);
+    srv.stop().await;
+}
+
+/// PIPL retention: persons older than the period leave the live state, the
+/// stored log (its archive rewritten) and the snapshots, with a report of
+/// what went; the day's figures and the gap-free stream stay as they were.
+#[tokio::test]
+async fn a_retention_run_leaves_no_person_older_than_the_period_anywhere_in_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut k = srv.kiosk().await;
+    let people = [
+        ("11010519491231002X", "张小三"),
+        ("110105198001010016", "李四光"),
+    ];
+    for (i, (id, name)) in people.iter().enumerate() {
+        let mut req = issue("social_insurance", &format!("p{i}"));
+        req.identity = Some(pb::Identity {
+            id_number: (*id).into(),
+            name: (*name).into(),
+            birth_date: String::new(),
+        });
+        k.issue_ticket(req).await.unwrap();
+    }
+    // Enough events for closed, archived segments (the harness rotates
+    // every 100) besides the current one.
+    for _ in 0..120 {
+        issue_ok(&mut k, "pension", "").await;
+    }
+    let mut c = srv.counter().await;
+    let s = login(&mut c, 1, "c01").await;
+    let ws = || pb::WindowRequest {
+        session: Some(s.clone()),
+    };
+    assert_eq!(
+        c.call_next(ws()).await.unwrap().into_inner().masked_name,
+        "张*三"
+    );
+    c.start_service(ws()).await.unwrap();
+    c.finish(pb::FinishRequest {
+        session: Some(s.clone()),
+        outcome: pb::FinishOutcome::Resolved as i32,
+        unresolved_reason: String::new(),
+    })
+    .await
+    .unwrap();
+    c.submit_rating(pb::RatingRequest {
+        session: Some(s.clone()),
+        number: "A001".into(),
+        rating: 1,
+        comment: "太慢".into(),
+    })
+    .await
+    .unwrap();
+    let mut admin = srv.admin().await;
+    let report = |r: pb::DayReport| (r.issued, r.served, r.open_follow_ups);
+    let before = report(
+        admin
+            .get_day_report(pb::DayReportRequest {})
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert_eq!(before, (122, 1, 1));
+    srv.stop().await;
+
+    // What to look for: the person keys (the site secret's keyed hashes)
+    // and the masked names; each is on disk now, so the scan can find them.
+    let secret = hall_server::store::Store::open(dir.path(), false)
+        .unwrap()
+        .site_secret()
+        .unwrap();
+    let mut needles: Vec<Vec<u8>> = vec!["张*三".into(), "李*光".into()];
+    for (id, _) in people {
+        needles.push(
+            hall_privacy::IdNumber::parse(id)
+                .unwrap()
+                .keyed_hash(&secret)
+                .into_bytes(),
+        );
+    }
+    let found = |needle: &[u8]| -> Vec<std::path::PathBuf> {
+        super::walk(dir.path())
+            .into_iter()
+            .filter(|p| {
+                std::fs::read(p)
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+            })
+            .collect()
+    };
+    for n in &needles {
+        assert!(
+            !found(n).is_empty(),
+            "{} is not on disk before the run: the scan proves nothing",
+            String::from_utf8_lossy(n)
+        );
+    }
+
+    // A period of 1 ms: everything so far is older.
+    let srv = TestServer::start_with(
+        dir.path(),
+        always_open(),
+        "127.0.0.1:0".parse().unwrap(),
+        |o| o.retention_override_ms = Some(1),
+    )
+    .await;
+    let mut admin = srv.admin().await;
+    let after = report(
+        admin
+            .get_day_report(pb::DayReportRequest {})
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert_eq!(after, before, "the figures stay");
+    let f = admin
+        .list_follow_ups(pb::ListFollowUpsRequest {
+            include_closed: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(f.items.len(), 1);
+    assert_eq!(f.items[0].masked_name, "", "the follow-up lost its name");
+    // The whole log from 1, gap-free, with the run's report in it.
+    let mut events = srv.events().await;
+    let last = events
+        .snapshot(pb::SnapshotRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .seq;
+    let mut stream = events
+        .subscribe(pb::SubscribeRequest { from_seq: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut expect = 1;
+    let mut retention = None;
+    while expect <= last {
+        let e = stream.message().await.unwrap().unwrap();
+        assert_eq!(e.seq, expect, "gap or duplicate in the rewritten log");
+        expect += 1;
+        match e.body {
+            Some(pb::event::Body::RetentionApplied(r)) => retention = Some(r),
+            Some(pb::event::Body::TicketIssued(t)) => {
+                assert_eq!(t.masked_name, "", "ticket {} kept its name", t.number)
+            }
+            Some(pb::event::Body::TicketCalled(t)) => {
+                assert_eq!(t.call.unwrap().masked_name, "", "a call kept its name")
+            }
+            _ => {}
+        }
+    }
+    let r = retention.expect("a RetentionApplied event");
+    assert_eq!((r.tickets, r.follow_ups), (2, 1), "{r:?}");
+    assert!(r.log_records >= 4, "issues x2, call, follow-up: {r:?}");
+    srv.stop().await;
+
+    for n in &needles {
+        let files = found(n);
+        assert!(
+            files.is_empty(),
+            "{} is still in {files:?}",
+            String::from_utf8_lossy(n)
+        );
+    }
+}
+
+/// A supervisor logs in with a password from a counter terminal: calls with
+/// the session's token act as a supervisor, in the account's name, from
+/// that terminal only, until logout; five wrong passwords lock the account.
+#[tokio::test]
+async fn a_supervisor_password_session_acts_in_their_name_and_five_failures_lock_the_account() {
+    use hall_server::engine::catalog::{StaffAccount, StaffRole, hash_pin};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cat = always_open();
+    cat.staff.push(StaffAccount {
+        id: "sup9".into(),
+        name: "赵主任".into(),
+        role: StaffRole::Supervisor,
+        password_argon2: hash_pin("sup9", "correct horse 9", [7; 16]),
+    });
+    let srv = TestServer::start(dir.path(), cat).await;
+    let terminal = channel_named(&srv.url(), Role::Counter, "counter-7").await;
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(terminal);
+    // The terminal alone may not read the day report.
+    let e = admin
+        .get_day_report(pb::DayReportRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), ErrorReason::RoleForbidden, "{e:?}");
+    let s = admin
+        .staff_login(pb::StaffLoginRequest {
+            account: "sup9".into(),
+            password: "correct horse 9".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((s.role.as_str(), s.name.as_str()), ("supervisor", "赵主任"));
+    assert_eq!(s.idle_minutes, 15);
+    fn with<T>(token: &str, msg: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(msg);
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        r
+    }
+    admin
+        .get_day_report(with(&s.token, pb::DayReportRequest {}))
+        .await
+        .unwrap();
+    admin
+        .list_follow_ups(with(&s.token, pb::ListFollowUpsRequest::default()))
+        .await
+        .unwrap();
+    // A supervisor, not an admin.
+    let e = admin
+        .get_config(with(&s.token, pb::GetConfigRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), ErrorReason::RoleForbidden, "{e:?}");
+    // The token from another terminal, or a made-up one: refused.
+    let mut other = pb::admin_service_client::AdminServiceClient::new(
+        channel_named(&srv.url(), Role::Counter, "counter-8").await,
+    );
+    for token in [s.token.as_str(), "00112233445566778899aabbccddeeff"] {
+        let e = other
+            .get_day_report(with(token, pb::DayReportRequest {}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+        assert_eq!(reason(&e), ErrorReason::StaffSessionInvalid, "{e:?}");
+    }
+    // Logged out: the token opens nothing any more.
+    let out = admin
+        .staff_logout(pb::StaffLogoutRequest {
+            token: s.token.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(out.ended);
+    let e = admin
+        .get_day_report(with(&s.token, pb::DayReportRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), ErrorReason::StaffSessionInvalid, "{e:?}");
+
+    // Five wrong passwords from counter-8: the account is locked, and the
+    // right password no longer opens a session (from any device).
+    for _ in 0..5 {
+        let e = other
+            .staff_login(pb::StaffLoginRequest {
+                account: "sup9".into(),
+                password: "wrong horse 99".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(reason(&e), ErrorReason::BadCredentials, "{e:?}");
+    }
+    let e = admin
+        .staff_login(pb::StaffLoginRequest {
+            account: "sup9".into(),
+            password: "correct horse 9".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&e), ErrorReason::LockedOut, "{e:?}");
+    assert_eq!(
+        Refusal::from_status(&e)
+            .metadata
+            .get("scope")
+            .map(String::as_str),
+        Some("account")
+    );
+
+    // The trail names the account, the device and the outcome.
+    let mut sup =
+        pb::admin_service_client::AdminServiceClient::new(srv.channel_as(Role::Supervisor).await);
+    let trail = sup
+        .list_audit(pb::ListAuditRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let seen: Vec<(String, String, String, String)> = trail
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.who.clone(),
+                e.device.clone(),
+                e.action.clone(),
+                format!("{} {}", e.subject, e.outcome),
+            )
+        })
+        .collect();
+    let has = |who: &str, device: &str, action: &str, outcome: &str| {
+        seen.iter().any(|(w, d, a, o)| {
+            w == who && d == device && a.ends_with(action) && o.starts_with(outcome)
+        })
+    };
+    assert!(
+        has("sup9", "counter-7", "StaffLogin", "staff sup9 ok"),
+        "{seen:#?}"
+    );
+    assert!(
+        has("sup9", "counter-7", "ListFollowUps", "follow-ups ok"),
+        "{seen:#?}"
+    );
+    assert!(
+        has(
+            "counter-8",
+            "counter-8",
+            "StaffLogin",
+            "staff sup9 refused: wrong account or password"
+        ),
+        "{seen:#?}"
+    );
     srv.stop().await;
 }
