@@ -27,6 +27,10 @@ install_missing() {
   command -v cc >/dev/null || need+=(build-essential)
   command -v pkg-config >/dev/null || need+=(pkg-config)
   dpkg -s libasound2-dev >/dev/null 2>&1 || need+=(libasound2-dev)
+  # A real headless Chromium: the web pages' browser tests (WebDriver) and
+  # the data screen's screenshot in a headless run.
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
   if ! command -v cargo >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
     command -v curl >/dev/null || need+=(curl ca-certificates)
   fi

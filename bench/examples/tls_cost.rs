@@ -22,10 +22,17 @@ fn start(
     demo: bool,
 ) -> anyhow::Result<(std::process::Child, String)> {
     let mut cmd = std::process::Command::new(bin);
-    cmd.args(["--listen", "127.0.0.1:0", "--always-open", "--data-dir"])
-        .arg(data)
-        .arg("--config")
-        .arg(config);
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--always-open",
+        "--data-dir",
+    ])
+    .arg(data)
+    .arg("--config")
+    .arg(config);
     if demo {
         cmd.arg("--insecure-demo");
     }

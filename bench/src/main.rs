@@ -90,10 +90,17 @@ fn start_server(
     // Plaintext, no roles: the figures compare the server's work with the
     // no-op gRPC ceiling on the same transport (its clients speak as
     // kiosk, clerk and board over shared connections, which roles forbid).
-    cmd.args(["--insecure-demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .arg("--config")
-        .arg(config);
+    cmd.args([
+        "--insecure-demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "none",
+        "--data-dir",
+    ])
+    .arg(data)
+    .arg("--config")
+    .arg(config);
     if !fsync {
         cmd.arg("--no-fsync");
     }

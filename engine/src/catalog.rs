@@ -53,6 +53,12 @@ pub struct HallInfo {
     /// but lose who they were about, in the live state and in the stored log.
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
+    /// The base URL visitors' phones reach the hall's web face at (the
+    /// slip's QR: `{public_url}/t/{ticket secret}`), e.g.
+    /// `https://hall.example.gov.cn`. Empty: the server's own `--http`
+    /// address.
+    #[serde(default)]
+    pub public_url: String,
 }
 
 fn default_retention_days() -> u32 {
@@ -440,6 +446,15 @@ impl Catalog {
             bad(
                 "hall.timezone".into(),
                 format!("'{}' is not an IANA time zone", self.hall.timezone),
+            );
+        }
+        if !self.hall.public_url.is_empty()
+            && !(self.hall.public_url.starts_with("https://")
+                || self.hall.public_url.starts_with("http://"))
+        {
+            bad(
+                "hall.public_url".into(),
+                format!("'{}' is not an http(s) URL", self.hall.public_url),
             );
         }
         if !(1..=3650).contains(&self.hall.retention_days) {

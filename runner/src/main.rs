@@ -52,6 +52,10 @@ struct Cli {
     /// Server address (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:50051")]
     listen: String,
+    /// The web face's address (JSON API, events, ticket pages); with
+    /// `--listen` on port 0, any free port unless given.
+    #[arg(long)]
+    http: Option<String>,
 }
 
 fn has_display() -> bool {
@@ -238,6 +242,10 @@ async fn enroll(procs: &Procs, data: &Path, url: &str, role: &str, id: &str, out
     }
     let stdout = String::from_utf8(o.stdout)?;
     let code = stdout.lines().last().context("no pairing code")?.trim().to_string();
+    if role == "board" && id.starts_with("screen") {
+        // A browser pairs itself with the code (the data screen).
+        return Ok(PathBuf::from(code));
+    }
     let dir = out.join("devices").join(id);
     let o = Command::new(&bin)
         .args(["redeem", "--server", url, "--code", &code, "--ca"])
@@ -250,6 +258,49 @@ async fn enroll(procs: &Procs, data: &Path, url: &str, role: &str, id: &str, out
         bail!("redeeming {id}'s pairing code: {}", String::from_utf8_lossy(&o.stderr));
     }
     Ok(dir)
+}
+
+/// One ticket taken for the sample link (a visitor like any other).
+async fn sample_ticket(url: &str, tls: &hall_proto::client::Tls) -> Option<pb::Ticket> {
+    let ch = hall_proto::client::connect_tls(url, Some(tls), 3, Duration::from_millis(300)).await.ok()?;
+    let mut kiosk = pb::kiosk_service_client::KioskServiceClient::new(ch);
+    let req = pb::IssueTicketRequest {
+        request_id: hall_proto::client::new_request_id(),
+        category: "social_insurance".into(),
+        ..Default::default()
+    };
+    kiosk.issue_ticket(req).await.ok().map(|r| r.into_inner())
+}
+
+/// The data screen as a headless Chromium shows it, paired with a code of
+/// its own, saved beside the other screens. Skipped (and said so) without
+/// Chromium.
+async fn screen_shot(procs: &Procs, data: &Path, url: &str, web: &str, screens: &Path, out: &Path) {
+    let has = std::process::Command::new("which").arg("chromium").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !has {
+        println!("hall: no chromium here; the data screen's screenshot is skipped");
+        return;
+    }
+    let code = match enroll(procs, data, url, "board", "screen-shot", out).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hall: pairing the screenshot browser: {e:#}");
+            return;
+        }
+    };
+    let file = screens.join("screen.png");
+    let mut cmd = Command::new("chromium");
+    cmd.args(["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--ignore-certificate-errors", "--hide-scrollbars", "--window-size=1920,1080", "--virtual-time-budget=8000"])
+        .arg(format!("--screenshot={}", file.display()))
+        .arg(format!("{web}/screen?pair={}", code.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    match tokio::time::timeout(Duration::from_secs(60), cmd.status()).await {
+        Ok(Ok(s)) if s.success() && file.exists() => println!("hall: data screen saved to {}", file.display()),
+        Ok(r) => eprintln!("hall: the data screen's screenshot failed: {r:?}"),
+        Err(_) => eprintln!("hall: the data screen's screenshot took over 60 s; skipped"),
+    }
 }
 
 async fn day_report(url: &str, tls: &hall_proto::client::Tls) -> Option<pb::DayReport> {
@@ -280,7 +331,18 @@ async fn main() -> Result<()> {
 
     // The server.
     let mut cmd = procs.command("hall-server")?;
-    cmd.args(["--listen", &cli.listen, "--always-open", "--data-dir"]).arg(out.join("data"));
+    // The web face's address is chosen here (a free port when the gRPC
+    // port is "any"), so the runner can print its pages' URLs.
+    let http = match &cli.http {
+        Some(h) => h.clone(),
+        None if cli.listen.ends_with(":0") => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            format!("127.0.0.1:{port}")
+        }
+        None => "127.0.0.1:8080".into(),
+    };
+    let web = format!("https://{http}");
+    cmd.args(["--listen", &cli.listen, "--http", &http, "--always-open", "--data-dir"]).arg(out.join("data"));
     let (first, _) = procs.start("server", cmd, Until::FirstLine, show_none).await?;
     let first = first.unwrap_or_default();
     let addr = first.strip_prefix("hall-server listening on ").with_context(|| format!("unexpected first line '{first}'"))?.to_string();
@@ -291,6 +353,7 @@ async fn main() -> Result<()> {
     let board_tls = enroll(&procs, &data, &url, "board", "board-1", &out).await?;
     let sim_tls = |dir: PathBuf| hall_proto::client::Tls::from_dir(&dir).with_context(|| format!("reading {}", dir.display()));
     let sim_kiosk = sim_tls(enroll(&procs, &data, &url, "kiosk", "sim-kiosk", &out).await?)?;
+    let sim_kiosk_copy = sim_kiosk.clone();
     let sim_counter = sim_tls(enroll(&procs, &data, &url, "counter", "sim-counter", &out).await?)?;
     let supervisor = sim_tls(enroll(&procs, &data, &url, "supervisor", "runner", &out).await?)?;
 
@@ -355,6 +418,13 @@ async fn main() -> Result<()> {
     };
 
     println!("hall: server {url} (data in {})", out.join("data").display());
+    // The web face: the data screen (a pairing code makes a browser a
+    // screen device once) and one sample ticket's page.
+    let screen_code = enroll(&procs, &data, &url, "board", "screen-1", &out).await?;
+    println!("hall: data screen {web}/screen?pair={} (pairs one browser, within 10 minutes)", screen_code.display());
+    if let Some(t) = sample_ticket(&url, &sim_kiosk_copy).await {
+        println!("hall: a sample ticket's page {}", t.status_url);
+    }
     println!("hall: printer simulator {printer_port}, ID-card reader simulator {reader_port}");
     if headless {
         println!("hall: headless; every {} s the screens go to {}", cli.every, screens.display());
@@ -384,6 +454,9 @@ async fn main() -> Result<()> {
         r = server_exit(&mut procs) => bail!("the server stopped unexpectedly: {r}"),
     }
 
+    if headless {
+        screen_shot(&procs, &data, &url, &web, &screens, &out).await;
+    }
     println!("hall: stopping");
     if let Some(v) = visitors {
         v.abort();

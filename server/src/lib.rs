@@ -14,6 +14,7 @@ pub mod pki_client;
 pub mod read_model;
 pub mod store;
 pub mod stream;
+pub mod web;
 pub mod writer;
 
 use anyhow::Context;
@@ -167,7 +168,19 @@ pub async fn run(
     opts: Options,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    prepare(opts)?.serve(listener, shutdown).await
+    prepare(opts)?.serve(listener, None, shutdown).await
+}
+
+/// [`run`] with the web face (`web`) on `web_listener`.
+pub async fn run_with_web(
+    listener: TcpListener,
+    web_listener: TcpListener,
+    opts: Options,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    prepare(opts)?
+        .serve(listener, Some(web_listener), shutdown)
+        .await
 }
 
 /// A hall whose store is open and recovered, ready to serve.
@@ -254,9 +267,7 @@ pub fn prepare(opts: Options) -> anyhow::Result<Prepared> {
         w.override_retention(ms);
     }
     // Personal data past the retention period goes before anyone connects.
-    if let Err(e) = w.retain() {
-        tracing::warn!(error = %e, "retention run failed; tried again after the next rollover or restart");
-    }
+    w.retain().context("the retention run")?;
 
     Ok(Prepared {
         opts,
@@ -275,6 +286,7 @@ impl Prepared {
     pub async fn serve(
         self,
         listener: TcpListener,
+        web_listener: Option<TcpListener>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let Prepared {
@@ -334,6 +346,11 @@ impl Prepared {
             revocations: security.as_ref().map(|s| s.revocations.clone()),
             data_dir: opts.data_dir.clone(),
             staff: Arc::default(),
+            web_url: match web_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+                Some(a) if security.is_some() => format!("https://{a}"),
+                Some(a) => format!("http://{a}"),
+                None => String::new(),
+            },
         };
         let revocation_audit = security
             .is_some()
@@ -422,41 +439,61 @@ impl Prepared {
             security.as_ref().map(|s| s.revocations.clone()),
             hub.staff.clone(),
         );
+        let routes = tonic::service::Routes::new(health_service)
+            .add_service(reflection)
+            .add_service(reflection_v1alpha)
+            .add_service(
+                pb::kiosk_service_server::KioskServiceServer::with_interceptor(
+                    hub.clone(),
+                    token_check(
+                        "x-device-token",
+                        "kiosk",
+                        std::sync::Arc::new(opts.device_tokens.clone()),
+                    ),
+                ),
+            )
+            .add_service(pb::counter_service_server::CounterServiceServer::new(
+                hub.clone(),
+            ))
+            .add_service(pb::event_service_server::EventServiceServer::new(
+                hub.clone(),
+            ))
+            .add_service(pb::device_service_server::DeviceServiceServer::new(
+                hub.clone(),
+            ))
+            .add_service(
+                pb::admin_service_server::AdminServiceServer::with_interceptor(
+                    hub.clone(),
+                    token_check(
+                        "x-admin-token",
+                        "admin",
+                        std::sync::Arc::new(opts.admin_tokens.clone()),
+                    ),
+                ),
+            )
+            .prepare();
+        // The web face calls the same services, behind the same gate.
+        let web_task = match web_listener {
+            None => None,
+            Some(l) => {
+                let tls = match &security {
+                    Some(sec) => Some(web::tls_config(&sec.files).context("web TLS")?),
+                    None => None,
+                };
+                let web = web::Web {
+                    grpc: tower::Layer::layer(&gate, routes.clone()),
+                    hub: hub.clone(),
+                    revocations: security.as_ref().map(|s| s.revocations.clone()),
+                };
+                tracing::info!(url = %hub.web_url, "web face serving");
+                Some(tokio::spawn(web::serve(l, web, tls, stopping.clone())))
+            }
+        };
+        drop(hub);
         let serving = builder
         .tcp_nodelay(true)
         .layer(gate)
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(reflection_v1alpha)
-        .add_service(
-            pb::kiosk_service_server::KioskServiceServer::with_interceptor(
-                hub.clone(),
-                token_check(
-                    "x-device-token",
-                    "kiosk",
-                    std::sync::Arc::new(opts.device_tokens.clone()),
-                ),
-            ),
-        )
-        .add_service(pb::counter_service_server::CounterServiceServer::new(
-            hub.clone(),
-        ))
-        .add_service(pb::event_service_server::EventServiceServer::new(
-            hub.clone(),
-        ))
-        .add_service(pb::device_service_server::DeviceServiceServer::new(
-            hub.clone(),
-        ))
-        .add_service(
-            pb::admin_service_server::AdminServiceServer::with_interceptor(
-                hub,
-                token_check(
-                    "x-admin-token",
-                    "admin",
-                    std::sync::Arc::new(opts.admin_tokens.clone()),
-                ),
-            ),
-        )
+        .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {
                 () = shutdown => {}
@@ -496,6 +533,10 @@ impl Prepared {
         let _ = ticker.await;
         if let Some(t) = revocation_audit {
             t.abort();
+            let _ = t.await;
+        }
+        if let Some(t) = web_task {
+            // Cancelled with `stopping`: it closes its connections.
             let _ = t.await;
         }
         stop_writer

@@ -13,6 +13,10 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:50051")]
     listen: String,
+    /// Address of the web face (JSON API, events, pages), with the same TLS
+    /// as gRPC; `none` to serve no web face.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: String,
     /// Folder of the embedded sled store.
     #[arg(long, default_value = "./hall-data")]
     data_dir: PathBuf,
@@ -275,9 +279,27 @@ fn main() -> anyhow::Result<()> {
         tracing::info!(addr = %listener.local_addr()?, data_dir = %cli.data_dir.display(), "hall-server starting");
         // Only once the store is open and recovered: scripts and the
         // whole-hall runner take this line to mean "it serves".
+        let web = if cli.http == "none" {
+            None
+        } else {
+            Some(
+                tokio::net::TcpListener::bind(&cli.http)
+                    .await
+                    .with_context(|| format!("binding the web face to {} (--http)", cli.http))?,
+            )
+        };
         let prepared = hall_server::prepare(opts)?;
-        println!("hall-server listening on {}", listener.local_addr()?);
-        prepared.serve(listener, shutdown_signal()).await
+        // Written, not printed: whoever reads the first line may close the
+        // pipe after it (the tests do), and that must not stop the server.
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "hall-server listening on {}", listener.local_addr()?);
+        if let Some(w) = &web {
+            let scheme = if cli.insecure_demo { "http" } else { "https" };
+            let _ = writeln!(out, "hall-server web on {scheme}://{}", w.local_addr()?);
+        }
+        let _ = out.flush();
+        prepared.serve(listener, web, shutdown_signal()).await
     })
 }
 

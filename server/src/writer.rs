@@ -22,7 +22,7 @@
 //! period leave the live state, the stored log and the snapshots.
 
 use crate::engine::{self, Command, EngineError, Event, Hall, Millis};
-use crate::store::{Record, Store, StoreError};
+use crate::store::{Record, Rewrite, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -270,16 +270,24 @@ impl Writer {
     /// 2. the current log segment is rotated out and archived, whatever it
     ///    holds (sled keeps overwritten bytes in its own files; an archived
     ///    flat file can be rewritten whole);
-    /// 3. every archived record after the last run's mark and older than
-    ///    the cutoff is rewritten without its person (JSON and wire forms);
+    /// 3. the archived records after the last run's mark are rewritten
+    ///    without their person (JSON and wire forms), oldest first, up to
+    ///    the first record at or after the cutoff;
     /// 4. `RetentionApplied` is committed: its fold drops the persons from
     ///    the state, and its report says what went;
     /// 5. a fresh snapshot replaces every older one.
     ///
+    /// The mark is the last record before which everything is stripped: an
+    /// appointment booked before the cutoff for a day after it keeps its
+    /// person (the hall needs it at check-in) and holds the mark there, so
+    /// the next run looks at it again. A run therefore reads about one
+    /// day's archive (plus the booking horizon), whatever the period.
+    ///
     /// It holds the writer for the rewrite: at start, or right after the
-    /// rollover at night, when the hall is closed. Each run reads only the
-    /// archive files written since the last one.
-    pub fn retain(&mut self) -> anyhow::Result<Option<engine::RetentionReport>> {
+    /// rollover at night, when the hall is closed. A storage error is the
+    /// caller's to handle like a failed append (the state may be ahead of
+    /// the disk); the marks are set only after every step succeeded.
+    pub fn retain(&mut self) -> Result<Option<engine::RetentionReport>, StoreError> {
         let now = (self.clock)();
         let day = self.hall.clock().service_date(now).to_string();
         let period = match self.retention_override_ms {
@@ -292,6 +300,7 @@ impl Writer {
             }
         };
         let cutoff = now - period;
+        let cutoff_day = self.hall.clock().service_date(cutoff);
         let mark = self
             .store
             .get_meta("retention_seq")?
@@ -309,36 +318,61 @@ impl Writer {
             self.store.set_meta("retention_day", day.as_bytes())?;
             return Ok(None);
         }
+        // A closed segment that could not be archived (the archiver logged
+        // why) keeps its records in sled: nothing is stripped today, and
+        // nothing is marked done; the next rollover or start tries again.
+        let not_archived = || {
+            tracing::warn!("retention run skipped: a closed log segment is not archived yet");
+            Ok(None)
+        };
         let mut new_mark = mark;
         let mut rewritten = 0;
         if log_due {
             self.snapshot()?;
+            if !self.store.wait_archived() {
+                return not_archived();
+            }
             self.store.rotate_now(self.seq)?;
-            self.store.wait_archived();
+            if !self.store.wait_archived() {
+                return not_archived();
+            }
+            let mut stuck = false;
             rewritten = self.store.rewrite_archive(mark, |r| {
                 let Ok(mut l) = serde_json::from_slice::<LoggedEvent>(&r.json) else {
-                    return None;
+                    // Unreadable here is unreadable for replay too: kept.
+                    return Rewrite::Keep;
                 };
                 if l.at >= cutoff {
-                    return None;
+                    return Rewrite::Stop;
                 }
-                new_mark = new_mark.max(r.seq);
+                if let Event::AppointmentBooked { appointment, .. } = &l.event
+                    && appointment.date >= cutoff_day
+                {
+                    stuck = true;
+                    return Rewrite::Keep;
+                }
+                if !stuck {
+                    new_mark = r.seq;
+                }
                 let json_changed = l.event.strip_persons();
                 let wire = crate::grpc::convert::strip_wire_persons(&r.wire);
                 if !json_changed && wire.is_none() {
-                    return None;
+                    return Rewrite::Keep;
                 }
-                Some(Record {
+                Rewrite::Replace(Record {
                     seq: r.seq,
                     json: serde_json::to_vec(&l).expect("events serialise"),
                     wire: wire.unwrap_or_else(|| r.wire.clone()),
                 })
             })?;
         }
-        let logged = self.apply_now(Command::ApplyRetention {
+        let cmd = Command::ApplyRetention {
             cutoff,
             log_records: rewritten,
-        })?;
+        };
+        let events =
+            engine::apply(&mut self.hall, cmd, now).expect("a retention run always applies");
+        let logged = self.commit(events, now)?;
         // A snapshot of the state without the persons; the older ones had them.
         self.snapshot()?;
         self.store.drop_snapshots_before(self.last_snapshot)?;
@@ -485,8 +519,14 @@ impl Writer {
             // A new service day (the rollover at night): the retention run.
             if self.read_only.is_none() && self.hall.service_date != retained_on {
                 retained_on = self.hall.service_date;
-                if let Err(e) = self.retain() {
-                    tracing::warn!(error = %e, "retention run failed; tried again after the next rollover or restart");
+                match self.retain() {
+                    Ok(_) => {}
+                    // Like a failed append: the state may be ahead of the disk.
+                    Err(e) if e.is_disk_full() => self.turn_read_only(&e),
+                    Err(e) => {
+                        tracing::error!(error = %e, "retention run failed; stopping the writer");
+                        return Err(e);
+                    }
                 }
             }
             if self.shared.stop_writer.load(Ordering::Acquire) {

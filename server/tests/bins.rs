@@ -25,7 +25,13 @@ fn a_data_dir_it_cannot_open_exits_non_zero_without_saying_listening() {
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"a file, not a folder").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_hall-server"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&file)
         .output()
         .unwrap();
@@ -81,6 +87,8 @@ impl Server {
                 "--always-open",
                 "--listen",
                 "127.0.0.1:0",
+                "--http",
+                "none",
                 "--snapshot-every",
                 "100000000",
                 "--data-dir",

@@ -19,6 +19,8 @@ use std::sync::{LazyLock, Mutex};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
+pub mod webdriver;
+
 /// The test process's hall CA: a data dir holding only `tls/`.
 static CA_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| {
     let dir = tempfile::tempdir().expect("a temp dir for the test CA");
@@ -133,6 +135,7 @@ pub fn always_open() -> Catalog {
 /// A server running in this process.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub web_addr: SocketAddr,
     pub dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -155,8 +158,22 @@ impl TestServer {
         addr: SocketAddr,
         adjust: impl FnOnce(&mut hall_server::Options),
     ) -> TestServer {
+        Self::start_on(dir, catalog, addr, "127.0.0.1:0".parse().unwrap(), adjust).await
+    }
+
+    /// Starts on given gRPC and web addresses (a restart where clients,
+    /// browsers included, know the server).
+    pub async fn start_on(
+        dir: &Path,
+        catalog: Catalog,
+        addr: SocketAddr,
+        web_addr: SocketAddr,
+        adjust: impl FnOnce(&mut hall_server::Options),
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let web = tokio::net::TcpListener::bind(web_addr).await.unwrap();
+        let web_addr = web.local_addr().unwrap();
         provision(dir);
         let (tx, rx) = oneshot::channel::<()>();
         let mut opts = hall_server::Options::new(dir.to_path_buf(), catalog);
@@ -165,11 +182,12 @@ impl TestServer {
         opts.snapshot_every = 50;
         opts.segment_events = 100;
         adjust(&mut opts);
-        let task = tokio::spawn(hall_server::run(listener, opts, async move {
+        let task = tokio::spawn(hall_server::run_with_web(listener, web, opts, async move {
             let _ = rx.await;
         }));
         TestServer {
             addr,
+            web_addr,
             dir: dir.to_path_buf(),
             stop: Some(tx),
             task: Some(task),
@@ -178,6 +196,11 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    /// The web face (JSON API, events, pages).
+    pub fn web_url(&self) -> String {
+        format!("https://{}", self.web_addr)
     }
 
     /// A channel that speaks as an admin (health and reflection answer anyone).

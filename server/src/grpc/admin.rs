@@ -60,7 +60,14 @@ impl pb::admin_service_server::AdminService for Hub {
         req: Req<pb::StaffLoginRequest>,
     ) -> Result<Response<pb::StaffSession>, Status> {
         let device = roles::session_device(&req);
+        // Sessions are bound to the certificate itself (its serial): a
+        // re-enrolled device with the same id does not inherit them.
+        let serial = match roles::caller(&req) {
+            roles::Caller::Device(s) => s.serial,
+            _ => device.clone(),
+        };
         let r = limits::checked(req)?;
+        let generation = self.staff.generation();
         let id = r.account.clone();
         let password = r.password;
         let account = self
@@ -82,7 +89,16 @@ impl pb::admin_service_server::AdminService for Hub {
             account: account.id.clone(),
             role: staff_role(account.role),
         };
-        let token = self.staff.open(who, &device, &account.password_argon2, now);
+        let Some(token) = self
+            .staff
+            .open(who, &serial, &account.password_argon2, generation, now)
+        else {
+            return Err(refusal(
+                Code::Aborted,
+                Reason::StaffSessionInvalid,
+                "the configuration changed while logging in: log in again",
+            ));
+        };
         self.audit_as(&account.id, format!("staff {}", account.id), "", "ok")
             .await?;
         Ok(Response::new(pb::StaffSession {
@@ -98,15 +114,30 @@ impl pb::admin_service_server::AdminService for Hub {
         &self,
         req: Req<pb::StaffLogoutRequest>,
     ) -> Result<Response<pb::StaffLogoutResponse>, Status> {
+        let serial = match roles::caller(&req) {
+            roles::Caller::Device(s) => s.serial,
+            _ => roles::session_device(&req),
+        };
         let r = limits::checked(req)?;
-        let ended = self.staff.close(&r.token);
-        self.audit_outcome(
-            "staff session".into(),
-            "",
-            if ended { "ok" } else { "no such session" },
-        )
-        .await?;
-        Ok(Response::new(pb::StaffLogoutResponse { ended }))
+        // Only the device that opened a session ends it.
+        let ended = self.staff.close(&r.token, &serial);
+        match &ended {
+            Some(who) => {
+                self.audit_as(&who.account, format!("staff {}", who.account), "", "ok")
+                    .await?
+            }
+            None => {
+                self.audit_outcome(
+                    "staff session".into(),
+                    "",
+                    "refused: no such session on this device",
+                )
+                .await?
+            }
+        }
+        Ok(Response::new(pb::StaffLogoutResponse {
+            ended: ended.is_some(),
+        }))
     }
     async fn list_follow_ups(
         &self,

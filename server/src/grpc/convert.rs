@@ -117,6 +117,7 @@ pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
         return_window: t.return_to.as_ref().map_or(0, |r| r.window),
         // Only the answer to the issuing request carries it (`Hub::with_secret`).
         holder_secret: String::new(),
+        status_url: String::new(),
     }
 }
 

@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// A ticket render that also reads the configured `hall.public_url` (into
+/// `status_url`, which `Hub::with_secret` completes).
+fn with_public_url(inner: Render<pb::Ticket>) -> Render<pb::Ticket> {
+    Box::new(move |h, l, now| {
+        inner(h, l, now).map(|mut t| {
+            t.status_url = h.catalog.hall.public_url.clone();
+            t
+        })
+    })
+}
+
 #[tonic::async_trait]
 impl pb::kiosk_service_server::KioskService for Hub {
     #[tracing::instrument(skip_all)]
@@ -28,7 +39,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
             channel: convert::channel_from(r.channel)?,
             person,
         };
-        self.ask(Some(cmd), render_request(rid))
+        self.ask(Some(cmd), with_public_url(render_request(rid)))
             .await
             .map(|t| Response::new(self.with_secret(t)))
     }
@@ -46,7 +57,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
             request_id: Some(rid.clone()),
             person_key: person.key,
         };
-        self.ask(Some(cmd), render_request(rid))
+        self.ask(Some(cmd), with_public_url(render_request(rid)))
             .await
             .map(|t| Response::new(self.with_secret(t)))
     }

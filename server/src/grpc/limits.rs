@@ -44,7 +44,8 @@ pub const STRING_LIMITS: &[(&str, usize)] = &[
     ("clerk_id", hall_engine::catalog::MAX_CLERK_ID_BYTES),
     ("pin", 64),
     ("account", hall_engine::catalog::MAX_CLERK_ID_BYTES),
-    ("password", 128),
+    // 128 characters of any script (a CJK character takes 3 bytes).
+    ("password", 512),
     ("token", 128),
     // Free text a clerk or visitor types: a few sentences.
     ("reason", 600),

@@ -7,13 +7,15 @@ pub mod audit;
 pub mod convert;
 mod counter;
 mod devices;
-pub use devices::audit_revocations;
+pub use devices::{DEVICE_COOKIE, PairedBrowser, audit_revocations};
 mod events;
 mod kiosk;
 pub mod limits;
 pub mod lockout;
 pub mod roles;
 pub mod staff;
+mod visitor;
+pub use visitor::VisitorTicket;
 
 use crate::engine::{
     self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState,
@@ -156,6 +158,9 @@ pub struct Hub {
     pub data_dir: std::path::PathBuf,
     /// Supervisor and admin sessions (`staff`), shared with the role gate.
     pub staff: Arc<staff::StaffSessions>,
+    /// The web face's own address (`https://127.0.0.1:8080`), for ticket
+    /// links when the configuration names no `public_url`.
+    pub web_url: String,
 }
 
 type Render<R> = Box<dyn FnOnce(&Hall, &[LoggedEvent], Millis) -> Result<R, Status> + Send>;
@@ -286,20 +291,21 @@ impl Hub {
     /// service date and the number (HMAC-SHA256, domain-separated from the
     /// person keys). Derived, not stored: a retried IssueTicket answers the
     /// same secret, and nothing secret reaches the log.
-    fn ticket_secret(&self, service_date: &str, number: &str) -> String {
-        use hmac::{Hmac, Mac};
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.secret)
-            .expect("HMAC takes a key of any length");
-        mac.update(b"hall ticket secret v1\0");
-        mac.update(service_date.as_bytes());
-        mac.update(b"\0");
-        mac.update(number.as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..16])
+    pub fn ticket_secret(&self, service_date: &str, number: &str) -> String {
+        ticket_secret(&self.secret, service_date, number)
     }
 
     /// The answer to the request that issued a ticket: with its secret.
+    /// `status_url` holds the configured `hall.public_url` (see
+    /// `kiosk::with_public_url`); empty: the server's own `--http` address.
     fn with_secret(&self, mut t: pb::Ticket) -> pb::Ticket {
         t.holder_secret = self.ticket_secret(&t.service_date, &t.number);
+        let base = if t.status_url.is_empty() {
+            self.web_url.as_str()
+        } else {
+            t.status_url.as_str()
+        };
+        t.status_url = format!("{}/t/{}", base.trim_end_matches('/'), t.holder_secret);
         t
     }
 
@@ -344,6 +350,18 @@ impl Hub {
             birth_date,
         }))
     }
+}
+
+/// A ticket's secret under the site secret `key` (see `Hub::ticket_secret`).
+fn ticket_secret(key: &[u8], service_date: &str, number: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(b"hall ticket secret v1\0");
+    mac.update(service_date.as_bytes());
+    mac.update(b"\0");
+    mac.update(number.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
 /// A clerk session as the engine keeps it: the token bound to the counter

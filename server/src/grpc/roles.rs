@@ -97,6 +97,7 @@ pub const TABLE: &[(&str, &str, Rule)] = &[
     // The event stream: every screen follows it (boards only read).
     ("EventService", "Subscribe", Rule::Roles(ALL)),
     ("EventService", "Snapshot", Rule::Roles(ALL)),
+    ("EventService", "GetScreen", Rule::Roles(ALL)),
     // Supervisors read reports and work follow-ups; admins also change
     // the configuration.
     ("AdminService", "GetCatalog", Rule::Roles(STAFF)),
@@ -180,6 +181,11 @@ pub fn session_device<T>(req: &tonic::Request<T>) -> String {
     }
 }
 
+/// The caller of a call the web face makes in-process (`web`): the
+/// identity it authenticated on its own connection.
+#[derive(Debug, Clone)]
+pub struct InProcessCaller(pub Caller);
+
 /// The layer that applies the table: `Server::builder().layer(...)`.
 #[derive(Clone, Debug)]
 pub struct GateLayer {
@@ -259,23 +265,30 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let caller = match &self.revocations {
-            None => Caller::Demo,
-            Some(revoked) => {
-                let cert = req
-                    .extensions()
-                    .get::<TlsConnectInfo<TcpConnectInfo>>()
-                    .and_then(|i| i.peer_certs())
-                    .and_then(|certs| certs.first().and_then(|c| self.subjects.get(c)));
-                match cert {
-                    Some(s) if !revoked.is_revoked(&s.serial) => Caller::Device(s),
-                    Some(s) => {
-                        tracing::warn!(device = %s.id, role = %s.role, serial = %s.serial, "call with a revoked certificate refused");
-                        Caller::Nobody
+        // A call the web face makes in-process carries the caller it
+        // authenticated (no peer certificate reaches this layer then). Only
+        // code in this process can put an extension on a request.
+        let web = req.extensions_mut().remove::<InProcessCaller>();
+        let caller = match (web, &self.revocations) {
+            (Some(InProcessCaller(c)), _) => c,
+            (None, revocations) => match revocations {
+                None => Caller::Demo,
+                Some(revoked) => {
+                    let cert = req
+                        .extensions()
+                        .get::<TlsConnectInfo<TcpConnectInfo>>()
+                        .and_then(|i| i.peer_certs())
+                        .and_then(|certs| certs.first().and_then(|c| self.subjects.get(c)));
+                    match cert {
+                        Some(s) if !revoked.is_revoked(&s.serial) => Caller::Device(s),
+                        Some(s) => {
+                            tracing::warn!(device = %s.id, role = %s.role, serial = %s.serial, "call with a revoked certificate refused");
+                            Caller::Nobody
+                        }
+                        None => Caller::Nobody,
                     }
-                    None => Caller::Nobody,
                 }
-            }
+            },
         };
         let path = req.uri().path().to_string();
         let (caller, staff) = match self.staff_session(&path, req.headers(), caller) {
@@ -326,7 +339,8 @@ impl<S> Gate<S> {
         };
         let session = match s.role {
             Counter | Supervisor | Admin => {
-                self.sessions.touch(token, &s.id, std::time::Instant::now())
+                self.sessions
+                    .touch(token, &s.serial, std::time::Instant::now())
             }
             Kiosk | Board => Err(super::staff::Ended::OtherDevice),
         };

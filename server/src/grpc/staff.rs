@@ -4,8 +4,9 @@
 //! token from `authorization: Bearer TOKEN` and lets the call act with the
 //! account's role, in the account's name (the audit trail's `who`).
 //!
-//! A session is bound to the device that opened it (its certificate id),
-//! like a clerk's: the token copied to another machine is no session. It
+//! A session is bound to the device that opened it (its certificate's
+//! serial, so a re-enrolled device starts afresh): the token copied to
+//! another machine is no session. It
 //! ends after `IDLE` without a call, after `MAX_AGE` in any case, on
 //! logout, and when its account's role or password changes or the account
 //! goes (`StaffSessions::retain`, after every configuration change).
@@ -69,7 +70,15 @@ impl Ended {
 
 #[derive(Debug, Default)]
 pub struct StaffSessions {
-    by_token: Mutex<HashMap<[u8; 32], Session>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    by_token: HashMap<[u8; 32], Session>,
+    /// Bumped by every configuration change (`retain`): a login that read
+    /// its account before a change opens no session after it.
+    generation: u64,
 }
 
 fn key(token: &str) -> [u8; 32] {
@@ -77,15 +86,34 @@ fn key(token: &str) -> [u8; 32] {
 }
 
 impl StaffSessions {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
-        self.by_token.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Opens a session for `who` on `device`; returns its token (128 random
-    /// bits, hex).
-    pub fn open(&self, who: StaffIdentity, device: &str, hash: &str, now: Instant) -> String {
+    /// The configuration generation: read it before looking the account
+    /// up, and give it to `open`.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Opens a session for `who` on `device` (its certificate serial);
+    /// returns its token (128 random bits, hex). `None` when the
+    /// configuration changed since `generation` was read (the account
+    /// checked may be gone or changed: log in again).
+    pub fn open(
+        &self,
+        who: StaffIdentity,
+        device: &str,
+        hash: &str,
+        generation: u64,
+        now: Instant,
+    ) -> Option<String> {
         let token = hex::encode(rand::random::<[u8; 16]>());
-        let mut map = self.map();
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return None;
+        }
+        let map = &mut inner.by_token;
         map.retain(|_, s| live(s, now).is_ok());
         if map.len() >= MAX_SESSIONS
             && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| *k)
@@ -102,14 +130,15 @@ impl StaffSessions {
                 used: now,
             },
         );
-        token
+        Some(token)
     }
 
     /// The session of `token` used from `device` now: who it speaks for.
     /// A use keeps it from going idle; an ended one is forgotten.
     pub fn touch(&self, token: &str, device: &str, now: Instant) -> Result<StaffIdentity, Ended> {
         let k = key(token);
-        let mut map = self.map();
+        let mut inner = self.lock();
+        let map = &mut inner.by_token;
         let s = map.get_mut(&k).ok_or(Ended::Unknown)?;
         if let Err(e) = live(s, now) {
             map.remove(&k);
@@ -123,19 +152,26 @@ impl StaffSessions {
         Ok(s.who.clone())
     }
 
-    /// Ends the session of `token`; false if there was none.
-    pub fn close(&self, token: &str) -> bool {
-        self.map().remove(&key(token)).is_some()
+    /// Ends the session of `token` opened on `device`: who it was, or
+    /// `None` if there was none (or it is another device's).
+    pub fn close(&self, token: &str, device: &str) -> Option<StaffIdentity> {
+        let k = key(token);
+        let mut inner = self.lock();
+        if inner.by_token.get(&k)?.device != device {
+            return None;
+        }
+        inner.by_token.remove(&k).map(|s| s.who)
     }
 
     /// Ends every session whose account no longer passes `still`
     /// (account, role, password hash at login): after a configuration change.
     /// Returns how many ended.
     pub fn retain(&self, still: impl Fn(&StaffIdentity, &str) -> bool) -> usize {
-        let mut map = self.map();
-        let before = map.len();
-        map.retain(|_, s| still(&s.who, &s.hash));
-        before - map.len()
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let before = inner.by_token.len();
+        inner.by_token.retain(|_, s| still(&s.who, &s.hash));
+        before - inner.by_token.len()
     }
 }
 
@@ -171,7 +207,7 @@ mod tests {
     fn a_session_lives_while_used_and_ends_idle_old_or_closed() {
         let s = StaffSessions::default();
         let t0 = Instant::now();
-        let tok = s.open(sup(), "counter-1", "h", t0);
+        let tok = s.open(sup(), "counter-1", "h", 0, t0).unwrap();
         assert_eq!(tok.len(), 32);
         // Used every 10 minutes: alive past the idle period.
         let mut t = t0;
@@ -186,7 +222,7 @@ mod tests {
         assert_eq!(s.touch(&tok, "counter-1", t + IDLE), Err(Ended::Idle));
         assert_eq!(s.touch(&tok, "counter-1", t), Err(Ended::Unknown));
 
-        let tok = s.open(sup(), "counter-1", "h", t0);
+        let tok = s.open(sup(), "counter-1", "h", 0, t0).unwrap();
         let mut t = t0;
         while t.duration_since(t0) < MAX_AGE - Duration::from_secs(600) {
             t += Duration::from_secs(600);
@@ -194,9 +230,10 @@ mod tests {
         }
         assert_eq!(s.touch(&tok, "counter-1", t0 + MAX_AGE), Err(Ended::TooOld));
 
-        let tok = s.open(sup(), "counter-1", "h", t0);
-        assert!(s.close(&tok));
-        assert!(!s.close(&tok));
+        let tok = s.open(sup(), "counter-1", "h", 0, t0).unwrap();
+        assert_eq!(s.close(&tok, "counter-2"), None, "another device's");
+        assert_eq!(s.close(&tok, "counter-1"), Some(sup()));
+        assert_eq!(s.close(&tok, "counter-1"), None);
         assert_eq!(s.touch(&tok, "counter-1", t0), Err(Ended::Unknown));
     }
 
@@ -204,11 +241,22 @@ mod tests {
     fn a_changed_account_ends_its_sessions() {
         let s = StaffSessions::default();
         let t0 = Instant::now();
-        let a = s.open(sup(), "counter-1", "old-hash", t0);
-        let b = s.open(sup(), "counter-2", "new-hash", t0);
+        let generation = s.generation();
+        let a = s
+            .open(sup(), "counter-1", "old-hash", generation, t0)
+            .unwrap();
+        let b = s
+            .open(sup(), "counter-2", "new-hash", generation, t0)
+            .unwrap();
         assert_eq!(s.retain(|_, hash| hash == "new-hash"), 1);
         assert_eq!(s.touch(&a, "counter-1", t0), Err(Ended::Unknown));
         assert!(s.touch(&b, "counter-2", t0).is_ok());
+        // A login that looked its account up before the change opens nothing.
+        assert_eq!(s.open(sup(), "counter-3", "old-hash", generation, t0), None);
+        assert!(
+            s.open(sup(), "counter-3", "new-hash", s.generation(), t0)
+                .is_some()
+        );
     }
 
     #[test]

@@ -100,11 +100,14 @@ impl Store {
         self.rotate(seq, true)
     }
 
-    /// Waits for a running archiving to finish.
-    pub fn wait_archived(&self) {
+    /// Waits for a running archiving to finish; true when every closed
+    /// segment has reached its archive file (none is left in place by a
+    /// failed archiving).
+    pub fn wait_archived(&self) -> bool {
         if let Some(h) = self.archiver.lock().expect("archiver lock").take() {
             let _ = h.join();
         }
+        self.segs.read().expect("segments lock").closing.is_none()
     }
 
     fn rotate(&self, seq: u64, force: bool) -> Result<bool, StoreError> {
@@ -168,20 +171,25 @@ impl Store {
         Ok(true)
     }
 
-    /// Passes every archived record after `after` through `rewrite` (files
-    /// holding only older records are not read), which returns the
-    /// record to store instead when it changes one; each archive file with
-    /// a change is written beside, fsynced and renamed over the old one (a
-    /// reader still streaming the old file keeps its handle). Returns how
-    /// many records were rewritten.
+    /// Passes the archived records after `after`, oldest first, through
+    /// `rewrite` (files holding only older records are not read), which
+    /// keeps a record, replaces it, or stops the pass (the records after it
+    /// stay as they are). Each archive file with a change is written
+    /// beside, fsynced and renamed over the old one (a reader still
+    /// streaming the old file keeps its handle). Returns how many records
+    /// were rewritten.
     pub fn rewrite_archive(
         &self,
         after: u64,
-        mut rewrite: impl FnMut(&Record) -> Option<Record>,
+        mut rewrite: impl FnMut(&Record) -> Rewrite,
     ) -> Result<u64, StoreError> {
         let _one_at_a_time = self.archiving.lock().expect("archiving lock");
         let mut total = 0;
+        let mut stopped = false;
         for (first, last, path) in self.archive_files() {
+            if stopped {
+                break;
+            }
             if last <= after {
                 continue;
             }
@@ -189,12 +197,21 @@ impl Store {
             let mut changed = 0;
             let out: Vec<Record> = records
                 .into_iter()
-                .map(|r| match (r.seq > after).then(|| rewrite(&r)).flatten() {
-                    Some(new) => {
-                        changed += 1;
-                        Record { seq: r.seq, ..new }
+                .map(|r| {
+                    if stopped || r.seq <= after {
+                        return r;
                     }
-                    None => r,
+                    match rewrite(&r) {
+                        Rewrite::Keep => r,
+                        Rewrite::Stop => {
+                            stopped = true;
+                            r
+                        }
+                        Rewrite::Replace(new) => {
+                            changed += 1;
+                            Record { seq: r.seq, ..new }
+                        }
+                    }
                 })
                 .collect();
             if changed == 0 {
@@ -279,4 +296,13 @@ impl Store {
         tracing::info!(last, "log segment archived");
         Ok(())
     }
+}
+
+/// What `Store::rewrite_archive` does with one record.
+#[derive(Debug)]
+pub enum Rewrite {
+    Keep,
+    Replace(Record),
+    /// Keep this record and every later one: the pass is over.
+    Stop,
 }

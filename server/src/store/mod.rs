@@ -29,6 +29,7 @@
 //! a full disk are here.
 
 mod archive;
+pub use archive::Rewrite;
 mod segment;
 mod snapshot;
 #[cfg(test)]

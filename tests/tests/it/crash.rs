@@ -20,7 +20,13 @@ fn spawn_server(
 ) -> (Child, String) {
     provision(data);
     let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data)
         .arg("--config")
         .arg(config)

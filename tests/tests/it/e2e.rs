@@ -92,6 +92,8 @@ fn server(port: u16, data: &Path) -> Proc {
     cmd.args([
         "--listen",
         &format!("127.0.0.1:{port}"),
+        "--http",
+        "127.0.0.1:0",
         "--always-open",
         "--data-dir",
     ])

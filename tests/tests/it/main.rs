@@ -626,11 +626,13 @@ fn check_config_exit_codes() {
     );
 }
 
+mod browser;
 mod crash;
 mod e2e;
 mod limits;
 mod security;
 mod sim;
+mod web;
 
 #[tokio::test]
 async fn a_subscriber_from_seq_1_reads_archived_segments_then_live() {

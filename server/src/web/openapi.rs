@@ -1,0 +1,322 @@
+//! The OpenAPI 3 document of the web face, generated from the hall's own
+//! descriptors (the same ones the gRPC services and the JSON transcoding
+//! use): one path per unary hall.v1 method, one schema per message and
+//! enum in their proto3 JSON form, the error body, and the routes that are
+//! not RPCs (`super::STATIC_ROUTES`).
+
+use super::api::POOL;
+use axum::response::{IntoResponse, Response};
+use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| document().to_string());
+
+pub(super) async fn serve() -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+        .into_response()
+}
+
+/// Error responses every RPC path documents (code → HTTP status, as
+/// `api::http_status`).
+const ERRORS: &[(&str, &str)] = &[
+    (
+        "400",
+        "INVALID_ARGUMENT: a malformed body or a bad field (fieldViolations)",
+    ),
+    (
+        "401",
+        "UNAUTHENTICATED: no client certificate, a locked account, an ended staff session",
+    ),
+    (
+        "403",
+        "PERMISSION_DENIED: the role table refuses the caller's role, or the window is another's",
+    ),
+    (
+        "404",
+        "NOT_FOUND: no such ticket, window, follow-up or method",
+    ),
+    (
+        "409",
+        "FAILED_PRECONDITION / ALREADY_EXISTS: the hall's state forbids it now",
+    ),
+    ("429", "RESOURCE_EXHAUSTED: a quota or a per-person limit"),
+    ("500", "INTERNAL"),
+    (
+        "503",
+        "UNAVAILABLE: the disk is full or the server is stopping (retry with the same requestId)",
+    ),
+];
+
+fn schema_name(m: &MessageDescriptor) -> String {
+    m.full_name().to_string()
+}
+
+fn field_schema(f: &FieldDescriptor) -> Value {
+    if f.is_map() {
+        let Kind::Message(entry) = f.kind() else {
+            return json!({"type": "object"});
+        };
+        let value = entry.map_entry_value_field();
+        return json!({"type": "object", "additionalProperties": kind_schema(&value)});
+    }
+    let one = kind_schema(f);
+    if f.cardinality() == Cardinality::Repeated {
+        json!({"type": "array", "items": one})
+    } else {
+        one
+    }
+}
+
+fn kind_schema(f: &FieldDescriptor) -> Value {
+    match f.kind() {
+        Kind::Double | Kind::Float => json!({"type": "number"}),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            json!({"type": "integer", "format": "int32"})
+        }
+        Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "format": "int64", "minimum": 0}),
+        // proto3 JSON writes 64-bit integers as decimal strings.
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => json!({"type": "string", "format": "int64"}),
+        Kind::Uint64 | Kind::Fixed64 => json!({"type": "string", "format": "uint64"}),
+        Kind::Bool => json!({"type": "boolean"}),
+        Kind::String => json!({"type": "string"}),
+        Kind::Bytes => json!({"type": "string", "format": "byte"}),
+        Kind::Message(m) => json!({"$ref": format!("#/components/schemas/{}", schema_name(&m))}),
+        Kind::Enum(e) => json!({"$ref": format!("#/components/schemas/{}", e.full_name())}),
+    }
+}
+
+fn message_schema(m: &MessageDescriptor) -> Value {
+    let mut props = Map::new();
+    for f in m.fields() {
+        props.insert(f.json_name().to_string(), field_schema(&f));
+    }
+    json!({"type": "object", "properties": props, "additionalProperties": false})
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "reason", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "the gRPC code's name, e.g. NOT_FOUND"},
+                "reason": {"$ref": "#/components/schemas/hall.v1.ErrorReason"},
+                "message": {"type": "string"},
+                "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+                "fieldViolations": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"field": {"type": "string"}, "description": {"type": "string"}},
+                }},
+            },
+        }},
+    })
+}
+
+fn errors() -> Value {
+    let mut out = Map::new();
+    for (status, what) in ERRORS {
+        out.insert(
+            (*status).into(),
+            json!({"description": what, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"}}}}),
+        );
+    }
+    Value::Object(out)
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = BTreeMap::new();
+    let mut schemas = BTreeMap::new();
+    for m in POOL.all_messages() {
+        if m.is_map_entry() {
+            continue;
+        }
+        schemas.insert(schema_name(&m), message_schema(&m));
+    }
+    for e in POOL.all_enums() {
+        let names: Vec<String> = e.values().map(|v| v.name().to_string()).collect();
+        schemas.insert(
+            e.full_name().to_string(),
+            json!({"type": "string", "enum": names}),
+        );
+    }
+    schemas.insert("Error".into(), error_schema());
+    schemas.insert("TicketView".into(), ticket_view_schema());
+    for s in POOL.services().filter(|s| s.package_name() == "hall.v1") {
+        for m in s.methods() {
+            if m.is_server_streaming() || m.is_client_streaming() {
+                continue;
+            }
+            let mut responses = errors();
+            responses["200"] = json!({
+                "description": "the answer",
+                "content": {"application/json": {"schema": {
+                    "$ref": format!("#/components/schemas/{}", schema_name(&m.output()))}}},
+            });
+            paths.insert(
+                format!("/api/v1/{}/{}", s.name(), m.name()),
+                json!({"post": {
+                    "operationId": format!("{}_{}", s.name(), m.name()),
+                    "tags": [s.name()],
+                    "summary": format!("{}.{} (gRPC {}/{})", s.name(), m.name(), s.full_name(), m.name()),
+                    "requestBody": {"required": false, "content": {"application/json": {"schema": {
+                        "$ref": format!("#/components/schemas/{}", schema_name(&m.input()))}}}},
+                    "responses": responses,
+                }}),
+            );
+        }
+    }
+    for (method, path, doc) in static_paths() {
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[method] = doc;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Hall queue server — web API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The hall.v1 gRPC services as JSON (canonical proto3 JSON mapping; 64-bit integers as strings), the event stream as Server-Sent Events, and the visitor's ticket page. The same role table and refusal reasons as gRPC: a client certificate of the hall (mutual TLS) is the caller; `authorization: Bearer TOKEN` carries a staff session (AdminService/StaffLogin).",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas},
+    })
+}
+
+fn ticket_view_schema() -> Value {
+    let s = json!({"type": "string"});
+    let n = json!({"type": "integer", "minimum": 0});
+    json!({"type": "object", "properties": {
+        "seq": s, "hallNameZh": s, "hallNameEn": s, "number": s, "serviceDate": s,
+        "categoryNameZh": s, "categoryNameEn": s,
+        "state": {"type": "string", "enum": ["UNSPECIFIED", "WAITING", "CALLED", "SERVING", "DONE",
+            "NO_SHOW", "SUSPENDED", "CANCELLED", "EXPIRED", "UNRESOLVED"]},
+        "maskedName": s, "peopleAhead": n, "estimatedWaitMin": n, "window": n, "windowName": s,
+        "recallCount": n, "issuedAtMs": s, "calledAtMs": s, "rating": n,
+        "materials": {"type": "array", "items": s},
+    }})
+}
+
+/// The routes that are not RPCs, as (method, OpenAPI path, operation).
+fn static_paths() -> Vec<(&'static str, &'static str, Value)> {
+    let secret = json!([{"name": "secret", "in": "path", "required": true,
+        "description": "the ticket's secret (32 hex digits, from the slip's QR)",
+        "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}}]);
+    let not_found = json!({"description": "no ticket of today has this secret (nothing more is said)",
+        "content": {"text/html": {"schema": {"type": "string"}}}});
+    let sse = |what: &str| json!({"description": what, "content": {"text/event-stream": {"schema": {"type": "string"}}}});
+    vec![
+        (
+            "get",
+            "/api/v1/openapi.json",
+            json!({
+                "operationId": "openapi", "summary": "this document",
+                "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }),
+        ),
+        (
+            "get",
+            "/api/v1/events",
+            json!({
+                "operationId": "events",
+                "summary": "the event stream (EventService/Subscribe) as Server-Sent Events: `id` is the sequence number, `data` a hall.v1.Event in proto3 JSON",
+                "parameters": [
+                    {"name": "Last-Event-ID", "in": "header", "required": false,
+                     "description": "resume with exactly the events after this sequence number",
+                     "schema": {"type": "string"}},
+                    {"name": "from_seq", "in": "query", "required": false,
+                     "description": "replay from this sequence number (without either: from the next event)",
+                     "schema": {"type": "integer", "minimum": 1}},
+                ],
+                "responses": (|| { let mut r = errors(); r["200"] = sse("events; `event: error` carries a refusal and ends the stream"); r })(),
+            }),
+        ),
+        (
+            "get",
+            "/t/{secret}",
+            json!({
+                "operationId": "ticketPage", "summary": "the visitor's ticket page (HTML)",
+                "parameters": secret,
+                "responses": {"200": {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}, "404": not_found},
+            }),
+        ),
+        (
+            "get",
+            "/t/{secret}/state",
+            json!({
+                "operationId": "ticketState", "summary": "the ticket as its holder sees it",
+                "parameters": secret,
+                "responses": {"200": {"description": "the view", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketView"}}}}, "404": not_found},
+            }),
+        ),
+        (
+            "get",
+            "/t/{secret}/events",
+            json!({
+                "operationId": "ticketEvents", "summary": "the same view again whenever it changes (SSE); `event: gone` when the day is over",
+                "parameters": secret,
+                "responses": {"200": sse("views"), "404": not_found},
+            }),
+        ),
+        (
+            "get",
+            "/",
+            json!({
+                "operationId": "root", "summary": "redirects to the data screen",
+                "responses": {"307": {"description": "to /screen"}},
+            }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `$ref` in the document names a schema it defines.
+    #[test]
+    fn every_reference_resolves_and_every_unary_method_has_a_path() {
+        let doc = document();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        fn refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        if k == "$ref" {
+                            out.push(v.as_str().unwrap().to_string());
+                        } else {
+                            refs(v, out);
+                        }
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = vec![];
+        refs(&doc, &mut all);
+        assert!(all.len() > 100, "{}", all.len());
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").unwrap();
+            assert!(schemas.contains_key(name), "{r} is not defined");
+        }
+        let paths = doc["paths"].as_object().unwrap();
+        for s in POOL.services().filter(|s| s.package_name() == "hall.v1") {
+            for m in s.methods().filter(|m| !m.is_server_streaming()) {
+                let p = format!("/api/v1/{}/{}", s.name(), m.name());
+                assert!(paths.contains_key(&p), "{p} missing");
+            }
+        }
+        assert_eq!(
+            doc["components"]["schemas"]["hall.v1.Ticket"]["properties"]["statusUrl"]["type"],
+            "string"
+        );
+    }
+}

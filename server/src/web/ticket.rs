@@ -1,0 +1,184 @@
+//! The visitor's ticket page behind the slip's QR: `/t/{secret}` (the page),
+//! `/t/{secret}/state` (its JSON) and `/t/{secret}/events` (the same JSON
+//! again, as Server-Sent Events, whenever it changes). The ticket's secret
+//! is the only credential; an unknown, mistyped or yesterday's secret gets
+//! the same plain "not found", whatever the reason.
+
+use super::Web;
+use super::api::error;
+use crate::grpc::VisitorTicket;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use hall_proto::errors::Refusal;
+use hall_proto::v1 as pb;
+
+const PAGE: &str = include_str!("../../web/ticket.html");
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [
+            (http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (http::header::CACHE_CONTROL, "no-store"),
+        ],
+        Html(
+            "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+             <title>未找到</title><body style=\"font-family:sans-serif;padding:2em\">\
+             <h1>未找到此号</h1><p>Ticket not found.</p></body>",
+        ),
+    )
+        .into_response()
+}
+
+/// The JSON the page renders: the ticket as its holder may see it.
+pub fn view(v: &VisitorTicket) -> serde_json::Value {
+    let t = &v.ticket;
+    let state = pb::TicketState::try_from(t.state)
+        .unwrap_or(pb::TicketState::Unspecified)
+        .as_str_name()
+        .trim_start_matches("TICKET_STATE_")
+        .to_string();
+    serde_json::json!({
+        "seq": v.seq.to_string(),
+        "hallNameZh": v.hall_name_zh,
+        "hallNameEn": v.hall_name_en,
+        "number": t.number,
+        "serviceDate": t.service_date,
+        "categoryNameZh": t.category_name_zh,
+        "categoryNameEn": t.category_name_en,
+        "state": state,
+        "maskedName": t.masked_name,
+        "peopleAhead": t.people_ahead,
+        "estimatedWaitMin": t.estimated_wait_min,
+        "window": t.window,
+        "windowName": v.window_name,
+        "recallCount": t.recall_count,
+        "issuedAtMs": t.issued_at_ms.to_string(),
+        "calledAtMs": t.called_at_ms.to_string(),
+        "rating": t.rating,
+        "materials": v.materials,
+    })
+}
+
+async fn find(web: &Web, secret: &str) -> Result<Option<(String, String)>, Response> {
+    web.hub
+        .find_by_secret(secret)
+        .await
+        .map_err(|s| error(Refusal::from_status(&s)))
+}
+
+pub(super) async fn page(State(web): State<Web>, Path(secret): Path<String>) -> Response {
+    match find(&web, &secret).await {
+        Ok(Some(_)) => (
+            [
+                (http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (http::header::CACHE_CONTROL, "no-store"),
+                // The page's own script and styles only.
+                (
+                    http::header::CONTENT_SECURITY_POLICY,
+                    "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'; img-src 'self' data:",
+                ),
+                (http::header::REFERRER_POLICY, "no-referrer"),
+            ],
+            PAGE,
+        )
+            .into_response(),
+        Ok(None) => not_found(),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn state(State(web): State<Web>, Path(secret): Path<String>) -> Response {
+    let Some((date, number)) = (match find(&web, &secret).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    }) else {
+        return not_found();
+    };
+    match web.hub.visitor_ticket(date, number).await {
+        Ok(Some(v)) => (
+            [(http::header::CACHE_CONTROL, "no-store")],
+            axum::Json(view(&v)),
+        )
+            .into_response(),
+        Ok(None) => not_found(),
+        Err(s) => error(Refusal::from_status(&s)),
+    }
+}
+
+/// The page's live view: the JSON again after every committed batch that
+/// changed it (checked at most every 200 ms), the event id the sequence
+/// number it reflects. Ends with `event: gone` when the ticket leaves the
+/// day (the rollover).
+pub(super) async fn events(State(web): State<Web>, Path(secret): Path<String>) -> Response {
+    let Some((date, number)) = (match find(&web, &secret).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    }) else {
+        return not_found();
+    };
+    let mut published = web.hub.shared.events.subscribe();
+    let stopping = web.hub.shared.stopping.clone();
+    let stream = async_stream(move |tx| async move {
+        let mut last: Option<serde_json::Value> = None;
+        loop {
+            let v = match web.hub.visitor_ticket(date.clone(), number.clone()).await {
+                Ok(v) => v,
+                Err(_) => None,
+            };
+            let Some(v) = v else {
+                let _ = tx.send(Event::default().event("gone").data("{}")).await;
+                return;
+            };
+            let json = view(&v);
+            // The sequence number alone changing is no news for the page.
+            let mut key = json.clone();
+            key["seq"] = serde_json::Value::Null;
+            if last.as_ref() != Some(&key) {
+                let ev = Event::default()
+                    .id(v.seq.to_string())
+                    .data(json.to_string());
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+                last = Some(key);
+            }
+            // Wait for the next committed event (any: the queue ahead moves).
+            tokio::select! {
+                r = published.recv() => {
+                    if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r {
+                        return;
+                    }
+                }
+                () = stopping.cancelled() => return,
+                () = tx.closed() => return,
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            // Whatever else arrived meanwhile is covered by the next render.
+            while published.try_recv().is_ok() {}
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
+}
+
+/// A stream fed by a task: `f` sends events until it returns or the
+/// client goes away.
+fn async_stream<F, Fut>(
+    f: F,
+) -> impl tokio_stream::Stream<Item = Result<Event, std::convert::Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let first = Event::default()
+        .retry(std::time::Duration::from_secs(1))
+        .comment("ticket");
+    let _ = tx.try_send(first);
+    tokio::spawn(f(tx));
+    tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok)
+}
