@@ -13,6 +13,9 @@
 //!    model on its own thread, off the writer and the runtime's workers; on
 //!    2 cores shared with the load generator they still take CPU);
 //! 4. M subscribers while a clerk calls tickets: call-to-subscriber latency;
+//!    then S Server-Sent Events clients of the web face (`/api/v1/events`,
+//!    each its own HTTP connection) while the clerk calls again:
+//!    call-to-browser latency and the server's RSS with them connected;
 //! 5. optionally `--tickets T` more tickets issued and served by 20 clerks
 //!    (memory stays bounded), then the server's RSS, then a SIGKILL and the
 //!    time until a restarted server answers again (`restart_ms`).
@@ -41,6 +44,12 @@ struct Args {
     /// Calls made during the latency phase.
     #[arg(long, default_value_t = 200)]
     calls: usize,
+    /// Server-Sent Events clients of the web face for the fan-out phase.
+    #[arg(long, default_value_t = 1000)]
+    sse_clients: usize,
+    /// Calls made during the SSE fan-out phase.
+    #[arg(long, default_value_t = 50)]
+    sse_calls: usize,
     /// Extra tickets to issue and serve before measuring RSS and restart.
     #[arg(long, default_value_t = 0)]
     tickets: u64,
@@ -77,6 +86,8 @@ const CATEGORIES: [&str; 12] = [
 struct Server {
     child: std::process::Child,
     url: String,
+    /// The web face (plain HTTP: the bench's server runs as a demo).
+    web: std::net::SocketAddr,
 }
 
 fn start_server(
@@ -95,7 +106,7 @@ fn start_server(
         "--listen",
         "127.0.0.1:0",
         "--http",
-        "none",
+        "127.0.0.1:0",
         "--data-dir",
     ])
     .arg(data)
@@ -113,18 +124,24 @@ fn start_server(
     // The first line that names the address (a wrapper such as a profiler
     // may print its own lines before it).
     let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-    let addr = loop {
+    let mut addr = None;
+    let web = loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
             bail!("hall-server exited before listening");
         }
         if let Some(a) = line.trim().strip_prefix("hall-server listening on ") {
-            break a.to_string();
+            addr = Some(a.to_string());
+        }
+        if let Some(w) = line.trim().strip_prefix("hall-server web on http://") {
+            break w.parse::<std::net::SocketAddr>()?;
         }
     };
+    let addr = addr.context("no listening line before the web line")?;
     Ok(Server {
         child,
         url: format!("http://{addr}"),
+        web,
     })
 }
 
@@ -393,6 +410,22 @@ async fn main() -> anyhow::Result<()> {
         args.subscribers
     );
 
+    // 4b. The same calls fanned out to S browsers over Server-Sent Events.
+    let (sse50, sse99, sse_missed, rss_sse) = sse_fanout(
+        server.web,
+        server.child.id(),
+        args.sse_clients,
+        args.sse_calls,
+        &mut counter,
+        &session,
+        window,
+    )
+    .await?;
+    println!(
+        "call -> {} SSE clients: p50 {sse50:.2} ms, p99 {sse99:.2} ms, {sse_missed} missed deliveries; server RSS with them connected {rss_sse:.1} MiB",
+        args.sse_clients
+    );
+
     // 5. Many tickets through the hall: 20 clerks first serve the backlog
     //    of phase 3, then keep up with kiosks issuing `--tickets` more.
     let mut served_total = 0u64;
@@ -528,15 +561,118 @@ async fn main() -> anyhow::Result<()> {
          noop_rpc_per_s={noop_rate:.0} issue_vs_noop_pct={:.0} sled_commit_per_s={sled_rate:.0} event_p50_ms={ev50:.2} \
          event_p99_ms={ev99:.2} event_missed={missing} tickets_served={served_total} events={seq} rss_mib={rss:.1} restart_ms={restart_ms:.0} \
          read_per_s={read_rate:.0} issue_with_reads_pct={:.0} issue_with_paced_reads_pct={:.0} generator_ceiling_per_s={generator_ceiling:.0} \
-         generator_cpu_pct={gen_pct:.0} server_cpu_pct={srv_pct:.0}",
+         generator_cpu_pct={gen_pct:.0} server_cpu_pct={srv_pct:.0} sse_clients={} sse_p50_ms={sse50:.2} sse_p99_ms={sse99:.2} \
+         sse_missed={sse_missed} sse_rss_mib={rss_sse:.1}",
         args.clients,
         args.subscribers,
         !args.no_fsync,
         100.0 * issue_rate / noop_rate,
         100.0 * issue_with_reads / issue_rate,
-        100.0 * issue_with_paced / issue_rate
+        100.0 * issue_with_paced / issue_rate,
+        args.sse_clients
     );
     Ok(())
+}
+
+/// S clients follow `/api/v1/events` (one HTTP/1.1 connection each, as S
+/// browsers would); the clerk at `window` calls `calls` tickets; each
+/// client times every call from the moment it was made. Returns p50 and
+/// p99 in ms, the deliveries missed, and the server's RSS with the clients
+/// connected.
+async fn sse_fanout(
+    web: std::net::SocketAddr,
+    server_pid: u32,
+    clients: usize,
+    calls: usize,
+    counter: &mut pb::counter_service_client::CounterServiceClient<Channel>,
+    session: &Option<pb::Session>,
+    window: u32,
+) -> anyhow::Result<(f64, f64, usize, f64)> {
+    use http_body_util::BodyExt;
+    let sent: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
+    let ready = Arc::new(AtomicU64::new(0));
+    let needle = format!("\"window\":{window},");
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let sent = sent.clone();
+        let ready = ready.clone();
+        let needle = needle.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(calls);
+            let Ok(tcp) = tokio::net::TcpStream::connect(web).await else {
+                return lat;
+            };
+            let Ok((mut send, conn)) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await
+            else {
+                return lat;
+            };
+            tokio::spawn(conn);
+            let req = hyper::Request::get("/api/v1/events")
+                .header("host", web.to_string())
+                .header("accept", "text/event-stream")
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .expect("a request");
+            let Ok(resp) = send.send_request(req).await else {
+                return lat;
+            };
+            let mut body = resp.into_body();
+            ready.fetch_add(1, Ordering::Relaxed);
+            let mut buf = String::new();
+            while lat.len() < calls {
+                let Ok(Some(Ok(frame))) =
+                    tokio::time::timeout(Duration::from_secs(30), body.frame()).await
+                else {
+                    break;
+                };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                buf.push_str(&String::from_utf8_lossy(&data));
+                while let Some(end) = buf.find("\n\n") {
+                    let event: String = buf.drain(..end + 2).collect();
+                    if event.contains("\"ticketCalled\"") && event.contains(&needle) {
+                        let at = sent.lock().unwrap().get(lat.len()).copied();
+                        if let Some(at) = at {
+                            lat.push(at.elapsed().as_secs_f64() * 1000.0);
+                        }
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (ready.load(Ordering::Relaxed) as usize) < clients && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rss = rss_mib(server_pid);
+    for _ in 0..calls {
+        sent.lock().unwrap().push(Instant::now());
+        counter
+            .call_next(pb::WindowRequest {
+                session: session.clone(),
+            })
+            .await?;
+        counter
+            .finish(pb::FinishRequest {
+                session: session.clone(),
+                outcome: pb::FinishOutcome::Resolved as i32,
+                unresolved_reason: String::new(),
+            })
+            .await?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut lat = Vec::new();
+    let mut missed = 0;
+    for t in tasks {
+        let l = t.await?;
+        missed += calls - l.len();
+        lat.extend(l);
+    }
+    lat.sort_by(f64::total_cmp);
+    Ok((percentile(&lat, 0.5), percentile(&lat, 0.99), missed, rss))
 }
 
 /// Issues from `channels` for `seconds` while as many readers again read

@@ -437,6 +437,14 @@ pub enum Command {
         rating: u8,
         comment: String,
     },
+    /// The visitor rates a finished ticket of today from the phone (the
+    /// ticket page; its secret was checked at the edge): once, whichever
+    /// channel comes first.
+    RateFromPhone {
+        number: String,
+        rating: u8,
+        comment: String,
+    },
     CloseFollowUp {
         id: u64,
         resolution: String,

@@ -290,7 +290,7 @@ async fn screen_shot(procs: &Procs, data: &Path, url: &str, web: &str, screens: 
     };
     let file = screens.join("screen.png");
     let mut cmd = Command::new("chromium");
-    cmd.args(["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--ignore-certificate-errors", "--hide-scrollbars", "--window-size=1920,1080", "--virtual-time-budget=8000"])
+    cmd.args(["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--ignore-certificate-errors", "--hide-scrollbars", "--window-size=1920,1080", "--timeout=8000"])
         .arg(format!("--screenshot={}", file.display()))
         .arg(format!("{web}/screen?pair={}", code.display()))
         .stdout(Stdio::null())

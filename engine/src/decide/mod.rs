@@ -70,6 +70,11 @@ impl Hall {
                 rating,
                 comment,
             } => self.rate(session, number, rating, comment, now),
+            Command::RateFromPhone {
+                number,
+                rating,
+                comment,
+            } => self.rate_from_phone(number, rating, comment, now),
             Command::CloseFollowUp { id, resolution } => self.close_follow_up(id, resolution),
             Command::ReplaceCatalog { catalog } => self.replace_catalog(catalog),
             Command::ForceLogout {

@@ -55,6 +55,57 @@ impl Hall {
         Ok(events)
     }
 
+    /// A rating from the visitor's phone: for a ticket served today (done
+    /// or finished unresolved) and not rated yet; the window that served it
+    /// gets the rating, and a bad one opens a follow-up as at the counter.
+    pub(super) fn rate_from_phone(
+        &self,
+        number: String,
+        rating: u8,
+        comment: String,
+        now: Millis,
+    ) -> Result<Vec<Event>, EngineError> {
+        if !(1..=5).contains(&rating) {
+            return Err(EngineError::invalid(
+                "rating",
+                format!("rating {rating} is out of range: 5 非常满意 … 1 非常不满意"),
+            ));
+        }
+        let t = self.today_ticket(&number)?;
+        if t.rating.is_some() {
+            return Err(EngineError::AlreadyRated(number));
+        }
+        let window = match (t.state, t.window) {
+            (TicketState::Done | TicketState::Unresolved, Some(w)) => w,
+            _ => {
+                return Err(EngineError::Conflict {
+                    problem: format!("ticket {number} has not been served yet"),
+                    number,
+                });
+            }
+        };
+        let mut events = vec![Event::RatingSubmitted {
+            ticket: t.id,
+            window,
+            rating,
+            comment: comment.clone(),
+        }];
+        if rating <= 2 {
+            let reason = if comment.trim().is_empty() {
+                format!("rated {rating}/5 from the phone")
+            } else {
+                comment
+            };
+            let mut f = self.follow_up_event(t, FollowUpKind::BadRating, reason, now);
+            if let Event::FollowUpOpened { follow_up } = &mut f {
+                follow_up.window = Some(window);
+                follow_up.clerk = t.clerk.clone();
+            }
+            events.push(f);
+        }
+        Ok(events)
+    }
+
     pub(super) fn close_follow_up(
         &self,
         id: u64,

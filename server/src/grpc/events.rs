@@ -68,17 +68,29 @@ impl pb::event_service_server::EventService for Hub {
 /// console's working-day deadlines are issue 17's).
 const FOLLOW_UP_DAYS: i64 = 5;
 
-/// Expected arrivals per local hour of a working day: the simulator's
-/// built-in day (its hourly profile over its categories' daily visitors).
-static FORECAST: std::sync::LazyLock<Vec<(u32, f64)>> = std::sync::LazyLock::new(|| {
+/// The forecast per local hour of a working day: expected arrivals (the
+/// simulator's built-in day: its hourly profile over its categories' daily
+/// visitors) and the windows Erlang C says must be open for 80 % of them
+/// to wait at most the scenario's target (the hall pooled as one M/M/c
+/// queue with the visitors' mean service time).
+static FORECAST: std::sync::LazyLock<Vec<(u32, f64, u32)>> = std::sync::LazyLock::new(|| {
     use chrono::Timelike;
     let s = hall_sim::Scenario::builtin();
     let first = hall_sim::hhmm(&s.arrivals_from).map_or(9, |t| t.hour());
     let minutes = s.open_minutes_per_hour();
+    let visitors: f64 = s.categories.iter().map(|c| c.visitors).sum();
+    let service = s
+        .categories
+        .iter()
+        .map(|c| c.visitors * c.service_minutes)
+        .sum::<f64>()
+        / visitors.max(1.0);
     (0..s.hourly_profile.len())
         .map(|h| {
             let per_min: f64 = s.categories.iter().map(|c| s.rate_per_minute(c, h)).sum();
-            (first + h as u32, per_min * minutes[h])
+            let needed =
+                hall_sim::erlang::servers_needed(per_min, service, s.target_wait_minutes, 0.8);
+            (first + h as u32, per_min * minutes[h], needed)
         })
         .collect()
 });
@@ -215,9 +227,9 @@ pub(super) fn screen(h: &Hall, seq: u64, now: Millis) -> pb::ScreenState {
         use chrono::Timelike;
         clock.local(ms).hour()
     };
-    let mut by_hour: std::collections::BTreeMap<u32, (u32, u32, f64)> = FORECAST
+    let mut by_hour: std::collections::BTreeMap<u32, (u32, u32, f64, u32)> = FORECAST
         .iter()
-        .map(|(hour, f)| (*hour, (0, 0, *f)))
+        .map(|(hour, f, n)| (*hour, (0, 0, *f, *n)))
         .collect();
     for t in h.tickets() {
         by_hour.entry(hour_of(t.issued_at)).or_default().0 += 1;
@@ -229,12 +241,15 @@ pub(super) fn screen(h: &Hall, seq: u64, now: Millis) -> pb::ScreenState {
     }
     let hours = by_hour
         .into_iter()
-        .map(|(hour, (arrived, served, forecast))| pb::ScreenHour {
-            hour,
-            arrived,
-            served,
-            forecast,
-        })
+        .map(
+            |(hour, (arrived, served, forecast, windows_needed))| pb::ScreenHour {
+                hour,
+                arrived,
+                served,
+                forecast,
+                windows_needed,
+            },
+        )
         .collect();
     // Tickets waiting beyond their category's limit, longest first.
     let mut overdue: Vec<pb::ScreenOverdue> = waiting

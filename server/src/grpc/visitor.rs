@@ -81,4 +81,39 @@ impl Hub {
         .await
         .map(Response::into_inner)
     }
+
+    /// The visitor's rating of today's ticket `number` from the phone (the
+    /// ticket page checked the secret). A rating of 2 or less needs a
+    /// reason (it opens a follow-up, 回访).
+    pub async fn rate_from_phone(
+        &self,
+        number: String,
+        rating: u32,
+        comment: String,
+    ) -> Result<(), Status> {
+        if rating <= 2 && comment.trim().is_empty() {
+            return Err(Refusal::invalid_field(
+                "comment",
+                "不满意 needs a reason, so the hall can follow it up",
+            )
+            .into_status());
+        }
+        if comment.len() > limits::string_max("comment") {
+            return Err(Refusal::invalid_field(
+                "comment",
+                format!(
+                    "{} bytes; at most {}",
+                    comment.len(),
+                    limits::string_max("comment")
+                ),
+            )
+            .into_status());
+        }
+        let cmd = Command::RateFromPhone {
+            number,
+            rating: u8::try_from(rating).unwrap_or(0),
+            comment,
+        };
+        self.ask(Some(cmd), Box::new(|_, _, _| Ok(()))).await
+    }
 }

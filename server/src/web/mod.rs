@@ -184,6 +184,7 @@ pub fn router(web: Web) -> Router {
         .route("/t/{secret}", get(ticket::page))
         .route("/t/{secret}/state", get(ticket::state))
         .route("/t/{secret}/events", get(ticket::events))
+        .route("/t/{secret}/rating", post(ticket::rate))
         .route("/screen", get(screen))
         .route("/assets/echarts.min.js", get(echarts))
         .route("/assets/echarts-LICENSE", get(echarts_licence))

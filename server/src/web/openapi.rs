@@ -200,6 +200,7 @@ fn ticket_view_schema() -> Value {
             "NO_SHOW", "SUSPENDED", "CANCELLED", "EXPIRED", "UNRESOLVED"]},
         "maskedName": s, "peopleAhead": n, "estimatedWaitMin": n, "window": n, "windowName": s,
         "recallCount": n, "issuedAtMs": s, "calledAtMs": s, "rating": n,
+        "canRate": {"type": "boolean"},
         "materials": {"type": "array", "items": s},
     }})
 }
@@ -279,6 +280,34 @@ fn static_paths() -> Vec<(&'static str, &'static str, Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document is OpenAPI 3.0 as a typed model of the specification
+    /// reads it: every path item, operation, parameter, schema and
+    /// response in its place and of its type.
+    #[test]
+    fn the_document_reads_as_openapi_3() {
+        let doc: openapiv3::OpenAPI =
+            serde_json::from_value(document()).expect("valid OpenAPI 3.0");
+        assert!(doc.openapi.starts_with("3.0"));
+        let ticket = doc
+            .paths
+            .paths
+            .get("/api/v1/KioskService/IssueTicket")
+            .and_then(|p| p.as_item())
+            .and_then(|i| i.post.as_ref())
+            .expect("IssueTicket");
+        for code in ["200", "400", "401", "403", "503"] {
+            assert!(
+                ticket
+                    .responses
+                    .responses
+                    .contains_key(&openapiv3::StatusCode::Code(code.parse().unwrap())),
+                "{code}"
+            );
+        }
+        let schemas = &doc.components.as_ref().unwrap().schemas;
+        assert!(schemas.contains_key("hall.v1.Ticket") && schemas.contains_key("Error"));
+    }
 
     /// Every `$ref` in the document names a schema it defines.
     #[test]

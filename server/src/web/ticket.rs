@@ -58,6 +58,7 @@ pub fn view(v: &VisitorTicket) -> serde_json::Value {
         "issuedAtMs": t.issued_at_ms.to_string(),
         "calledAtMs": t.called_at_ms.to_string(),
         "rating": t.rating,
+        "canRate": t.rating == 0 && matches!(state.as_str(), "DONE" | "UNRESOLVED"),
         "materials": v.materials,
     })
 }
@@ -103,6 +104,40 @@ pub(super) async fn state(State(web): State<Web>, Path(secret): Path<String>) ->
             axum::Json(view(&v)),
         )
             .into_response(),
+        Ok(None) => not_found(),
+        Err(s) => error(Refusal::from_status(&s)),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct Rating {
+    rating: u32,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /t/{secret}/rating`: 好差评 from the phone, once, for a ticket
+/// served today. Answers the page's view again.
+pub(super) async fn rate(
+    State(web): State<Web>,
+    Path(secret): Path<String>,
+    axum::Json(r): axum::Json<Rating>,
+) -> Response {
+    let Some((date, number)) = (match find(&web, &secret).await {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    }) else {
+        return not_found();
+    };
+    if let Err(s) = web
+        .hub
+        .rate_from_phone(number.clone(), r.rating, r.comment)
+        .await
+    {
+        return error(Refusal::from_status(&s));
+    }
+    match web.hub.visitor_ticket(date, number).await {
+        Ok(Some(v)) => axum::Json(view(&v)).into_response(),
         Ok(None) => not_found(),
         Err(s) => error(Refusal::from_status(&s)),
     }

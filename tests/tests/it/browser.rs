@@ -157,11 +157,13 @@ async fn the_ticket_page_shows_the_window_when_called_and_nothing_for_a_wrong_se
             Duration::from_secs(10),
         )
         .await;
-    let mut c = srv.counter().await;
-    let s = login(&mut c, 1, "c01").await;
-    c.call_next(pb::WindowRequest { session: Some(s) })
-        .await
-        .unwrap();
+    let mut c0 = srv.counter().await;
+    let s0 = login(&mut c0, 1, "c01").await;
+    c0.call_next(pb::WindowRequest {
+        session: Some(s0.clone()),
+    })
+    .await
+    .unwrap();
     let took = browser
         .wait_for(
             "const c = document.getElementById('call'); return c.style.display === 'block' && c.textContent.includes('请到 1 号窗口')",
@@ -170,6 +172,34 @@ async fn the_ticket_page_shows_the_window_when_called_and_nothing_for_a_wrong_se
         .await;
     eprintln!("ticket page: call shown {took:?} after it was made");
     screenshot(&browser, "ticket.png").await;
+    // Served: the page asks for a rating (好差评) and thanks for it.
+    c0.start_service(pb::WindowRequest {
+        session: Some(s0.clone()),
+    })
+    .await
+    .unwrap();
+    c0.finish(pb::FinishRequest {
+        session: Some(s0),
+        outcome: pb::FinishOutcome::Resolved as i32,
+        unresolved_reason: String::new(),
+    })
+    .await
+    .unwrap();
+    browser
+        .wait_for(
+            "return document.getElementById('rate-card').style.display === 'block'",
+            Duration::from_secs(3),
+        )
+        .await;
+    browser
+        .eval("document.querySelector('[data-level=\"4\"]').click(); document.getElementById('send').click(); return true")
+        .await;
+    browser
+        .wait_for(
+            "return document.getElementById('thanks').style.display === 'block' && document.getElementById('rate-card').style.display === 'none'",
+            Duration::from_secs(3),
+        )
+        .await;
     // A wrong secret: a plain page that says only that.
     browser
         .goto(&format!(

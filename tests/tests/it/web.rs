@@ -381,9 +381,11 @@ async fn the_ticket_page_follows_its_ticket_and_a_wrong_secret_reveals_nothing()
     assert_eq!(first["state"], "WAITING");
     let mut c = srv.counter().await;
     let s = login(&mut c, 1, "c01").await;
-    c.call_next(pb::WindowRequest { session: Some(s) })
-        .await
-        .unwrap();
+    c.call_next(pb::WindowRequest {
+        session: Some(s.clone()),
+    })
+    .await
+    .unwrap();
     loop {
         let (_, _, v) = page.next().await;
         if v["state"] == "CALLED" {
@@ -391,6 +393,61 @@ async fn the_ticket_page_follows_its_ticket_and_a_wrong_secret_reveals_nothing()
             break;
         }
     }
+    // Served: the page asks for a rating, once; a bad one needs a reason
+    // and opens a follow-up for the window that served.
+    let (status, e) = post(&srv, None, &format!("{path}/rating"), json!({"rating": 4})).await;
+    assert_eq!(status, 409, "not served yet: {e}");
+    c.start_service(pb::WindowRequest {
+        session: Some(s.clone()),
+    })
+    .await
+    .unwrap();
+    c.finish(pb::FinishRequest {
+        session: Some(s.clone()),
+        outcome: pb::FinishOutcome::Resolved as i32,
+        unresolved_reason: String::new(),
+    })
+    .await
+    .unwrap();
+    loop {
+        let (_, _, v) = page.next().await;
+        if v["state"] == "DONE" {
+            assert_eq!(v["canRate"], true, "{v}");
+            break;
+        }
+    }
+    let (status, e) = post(&srv, None, &format!("{path}/rating"), json!({"rating": 1})).await;
+    assert_eq!((status, reason(&e)), (400, "INVALID_FIELD"), "{e}");
+    assert_eq!(e["error"]["fieldViolations"][0]["field"], "comment");
+    let (status, v) = post(
+        &srv,
+        None,
+        &format!("{path}/rating"),
+        json!({"rating": 1, "comment": "等太久"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["rating"].as_u64(), v["canRate"].as_bool()),
+        (Some(1), Some(false))
+    );
+    let (status, e) = post(&srv, None, &format!("{path}/rating"), json!({"rating": 5})).await;
+    assert_eq!((status, reason(&e)), (409, "ALREADY_RATED"), "{e}");
+    let f = srv
+        .admin()
+        .await
+        .list_follow_ups(pb::ListFollowUpsRequest {
+            include_closed: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        f.items
+            .iter()
+            .any(|i| i.ticket_number == t.number && i.reason == "等太久" && i.window == 1),
+        "{f:?}"
+    );
     // A wrong secret and a malformed one: the same plain "not found".
     let (s1, b1) = fetch(&srv, None, "GET", "/t/0123456789abcdef0123456789abcdef", "").await;
     let (s2, b2) = fetch(&srv, None, "GET", "/t/not-a-secret", "").await;
@@ -457,6 +514,18 @@ async fn a_browser_paired_with_a_code_reads_the_screen_until_revoked() {
             .any(|h| h["forecast"].as_f64().unwrap() > 50.0),
         "{state}"
     );
+    // Erlang C: more windows at the morning peak than in the lunch dip.
+    let needed = |hour: u64| {
+        state["hours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["hour"] == hour)
+            .unwrap()["windowsNeeded"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(needed(10) > needed(12) && needed(12) > 0, "{state}");
     // The code is used up; a tampered cookie is no cookie.
     let (status, _) = fetch(&srv, None, "GET", &format!("/screen?pair={code}"), "").await;
     assert_eq!(status, 403);
