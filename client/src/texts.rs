@@ -108,6 +108,10 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
             "需要凭取号小票上的二维码才能取消该号。".into(),
             "Cancelling this ticket needs the QR code on its slip.".into(),
         ),
+        R::CrossSiteRefused => (
+            "请求来源不符，已拒绝。".into(),
+            "Refused: the request came from another site.".into(),
+        ),
         R::StaffSessionInvalid => (
             "登录已过期或已在别处结束，请重新登录。".into(),
             "Your staff session has ended (expired, logged out or opened elsewhere); please log in again.".into(),

@@ -441,6 +441,9 @@ pub enum Command {
     /// ticket page; its secret was checked at the edge): once, whichever
     /// channel comes first.
     RateFromPhone {
+        /// The day the ticket page found the ticket on: a rating that
+        /// arrives after the rollover is for no ticket.
+        service_date: NaiveDate,
         number: String,
         rating: u8,
         comment: String,

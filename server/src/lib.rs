@@ -346,6 +346,7 @@ impl Prepared {
             revocations: security.as_ref().map(|s| s.revocations.clone()),
             data_dir: opts.data_dir.clone(),
             staff: Arc::default(),
+            visitor_index: Arc::default(),
             web_url: match web_listener.as_ref().and_then(|l| l.local_addr().ok()) {
                 Some(a) if security.is_some() => format!("https://{a}"),
                 Some(a) => format!("http://{a}"),
@@ -484,6 +485,7 @@ impl Prepared {
                     grpc: tower::Layer::layer(&gate, routes.clone()),
                     hub: hub.clone(),
                     revocations: security.as_ref().map(|s| s.revocations.clone()),
+                    ticket_streams: Arc::default(),
                 };
                 tracing::info!(url = %hub.web_url, "web face serving");
                 Some(tokio::spawn(web::serve(l, web, tls, stopping.clone())))

@@ -282,6 +282,21 @@ pub fn claim(data_dir: &Path, code: &str, now: SystemTime) -> Result<(Role, Stri
     Ok((role, id))
 }
 
+/// The role a pending pairing code was made for, without claiming it
+/// (`None`: unknown, used or malformed). For refusing a code meant for
+/// another kind of device before using it up.
+pub fn pairing_role(data_dir: &Path, code: &str) -> Option<Role> {
+    if code.len() > 32 {
+        return None;
+    }
+    let path = tls_dir(data_dir).join("pairing").join(code_digest(code));
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("role")?.strip_prefix('='))?
+        .parse()
+        .ok()
+}
+
 /// The hall CA, loaded to sign device certificates.
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,

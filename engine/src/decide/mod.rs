@@ -71,10 +71,11 @@ impl Hall {
                 comment,
             } => self.rate(session, number, rating, comment, now),
             Command::RateFromPhone {
+                service_date,
                 number,
                 rating,
                 comment,
-            } => self.rate_from_phone(number, rating, comment, now),
+            } => self.rate_from_phone(service_date, number, rating, comment, now),
             Command::CloseFollowUp { id, resolution } => self.close_follow_up(id, resolution),
             Command::ReplaceCatalog { catalog } => self.replace_catalog(catalog),
             Command::ForceLogout {

@@ -60,6 +60,7 @@ impl Hall {
     /// gets the rating, and a bad one opens a follow-up as at the counter.
     pub(super) fn rate_from_phone(
         &self,
+        service_date: NaiveDate,
         number: String,
         rating: u8,
         comment: String,
@@ -70,6 +71,9 @@ impl Hall {
                 "rating",
                 format!("rating {rating} is out of range: 5 非常满意 … 1 非常不满意"),
             ));
+        }
+        if service_date != self.service_date {
+            return Err(EngineError::UnknownTicket(number));
         }
         let t = self.today_ticket(&number)?;
         if t.rating.is_some() {

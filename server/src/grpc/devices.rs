@@ -83,8 +83,9 @@ pub struct PairedBrowser {
 }
 
 /// The cookie a paired browser carries: `v1~ROLE~ID~SERIAL~EXPIRES~MAC`
-/// (`~` is in no role, id or serial).
-pub const DEVICE_COOKIE: &str = "hall_device";
+/// (`~` is in no role, id or serial). The `__Host-` prefix makes a browser
+/// keep it only as set here: Secure, for this host alone, path `/`.
+pub const DEVICE_COOKIE: &str = "__Host-hall_device";
 
 fn cookie_mac(key: &[u8], role: &str, id: &str, serial: &str, expires: i64) -> String {
     use hmac::{Hmac, Mac};
@@ -98,10 +99,10 @@ fn cookie_mac(key: &[u8], role: &str, id: &str, serial: &str, expires: i64) -> S
 }
 
 impl Hub {
-    /// Pairs a browser with a one-time pairing code for a `board`,
-    /// `supervisor` or `admin` (kiosks and counter terminals are Slint
-    /// devices with certificates of their own). Failures count in the same
-    /// lockout as redeems, by the browser's address.
+    /// Pairs a browser with a one-time pairing code made for a `board` (a
+    /// screen; kiosks and counter terminals are devices with certificates
+    /// of their own, and staff log in with their passwords). Failures count
+    /// in the same lockout as redeems, by the browser's address.
     pub async fn pair_browser(&self, code: &str, from: &str) -> Result<PairedBrowser, Status> {
         let Some(ca) = self.ca.clone() else {
             return Err(refusal(
@@ -118,8 +119,14 @@ impl Hub {
         let data_dir = self.data_dir.clone();
         let code = code.to_string();
         let issued = tokio::task::spawn_blocking(move || {
+            // Only a screen's code: looked at before it is used up, so a
+            // kiosk's or a supervisor's code typed here stays good for its
+            // own device (staff log in with their passwords instead).
+            if crate::pki::pairing_role(&data_dir, &code) != Some(crate::pki::Role::Board) {
+                return Err(crate::pki::Error::BadCode);
+            }
             let (role, id) = crate::pki::claim(&data_dir, &code, std::time::SystemTime::now())?;
-            if matches!(role, crate::pki::Role::Kiosk | crate::pki::Role::Counter) {
+            if role != crate::pki::Role::Board {
                 return Err(crate::pki::Error::BadCode);
             }
             let identity = ca.issue(role, &id, -1, crate::pki::DEVICE_DAYS)?;
@@ -147,7 +154,7 @@ impl Hub {
                 return Err(refusal(
                     Code::PermissionDenied,
                     Reason::PairingCodeInvalid,
-                    "the pairing code is unknown, used, expired, or not for a screen or staff browser",
+                    "the pairing code is unknown, used, expired, or not a screen's (--role board)",
                 ));
             }
         };

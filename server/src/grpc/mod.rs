@@ -15,7 +15,7 @@ pub mod lockout;
 pub mod roles;
 pub mod staff;
 mod visitor;
-pub use visitor::VisitorTicket;
+pub use visitor::{VisitorIndex, VisitorTicket};
 
 use crate::engine::{
     self, Command, EngineError, Hall, Millis, Person, Session, TicketId, TicketState,
@@ -161,6 +161,8 @@ pub struct Hub {
     /// The web face's own address (`https://127.0.0.1:8080`), for ticket
     /// links when the configuration names no `public_url`.
     pub web_url: String,
+    /// Today's ticket secrets, for the ticket pages (`visitor`).
+    pub visitor_index: Arc<std::sync::Mutex<VisitorIndex>>,
 }
 
 type Render<R> = Box<dyn FnOnce(&Hall, &[LoggedEvent], Millis) -> Result<R, Status> + Send>;
@@ -306,6 +308,10 @@ impl Hub {
             t.status_url.as_str()
         };
         t.status_url = format!("{}/t/{}", base.trim_end_matches('/'), t.holder_secret);
+        self.visitor_index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(&t.service_date, &t.holder_secret, &t.number);
         t
     }
 

@@ -4,7 +4,6 @@
 //! the visitor's, and the secret is its only credential.
 
 use super::*;
-use subtle::ConstantTimeEq;
 
 /// What the ticket page shows.
 #[derive(Debug, Clone)]
@@ -19,28 +18,74 @@ pub struct VisitorTicket {
     pub seq: u64,
 }
 
+/// Today's ticket secrets → numbers (see `Hub::find_by_secret`).
+#[derive(Debug, Default)]
+pub struct VisitorIndex {
+    date: String,
+    /// Every ticket of `date` in memory at the build is in it.
+    built: bool,
+    by_secret: std::collections::HashMap<String, String>,
+}
+
+impl VisitorIndex {
+    /// A ticket just issued (its answer carries the secret).
+    pub fn add(&mut self, date: &str, secret: &str, number: &str) {
+        if self.date != date {
+            // A new day: yesterday's secrets are no longer valid.
+            *self = VisitorIndex {
+                date: date.to_string(),
+                ..VisitorIndex::default()
+            };
+        }
+        self.by_secret
+            .insert(secret.to_string(), number.to_string());
+    }
+}
+
 impl Hub {
     /// The (service date, number) of today's ticket whose secret is
-    /// `secret`, if any. Every ticket in memory is compared (one HMAC each,
-    /// about a microsecond: a day's tickets take a few milliseconds), in
-    /// constant time per ticket; a miss says nothing about why.
+    /// `secret`, if any: a lookup in the index of today's secrets
+    /// (`VisitorIndex`), so a request costs a hash lookup, not an HMAC per
+    /// ticket on the read model's thread. The index is built once per day
+    /// (or after a restart) by one pass over the tickets in memory, and
+    /// every ticket issued since joins it as its answer is made.
     pub async fn find_by_secret(&self, secret: &str) -> Result<Option<(String, String)>, Status> {
         let want = secret.to_ascii_lowercase();
         if want.len() != 32 || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
+        {
+            let index = self.visitor_index.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(number) = index.by_secret.get(&want) {
+                return Ok(Some((index.date.clone(), number.clone())));
+            }
+            if index.built {
+                return Ok(None);
+            }
+        }
+        // Build it (once: concurrent misses may each scan, harmlessly).
         let key = self.secret.clone();
-        self.read(move |h, _, _| {
-            let date = h.service_date.to_string();
-            Ok(h.tickets()
-                .find(|t| {
-                    let s = ticket_secret(&key, &date, &t.number);
-                    bool::from(s.as_bytes().ct_eq(want.as_bytes()))
-                })
-                .map(|t| (date.clone(), t.number.clone())))
-        })
-        .await
-        .map(Response::into_inner)
+        let (date, all) = self
+            .read(move |h, _, _| {
+                let date = h.service_date.to_string();
+                let all: Vec<(String, String)> = h
+                    .tickets()
+                    .map(|t| (ticket_secret(&key, &date, &t.number), t.number.clone()))
+                    .collect();
+                Ok((date, all))
+            })
+            .await?
+            .into_inner();
+        let mut index = self.visitor_index.lock().unwrap_or_else(|e| e.into_inner());
+        if index.date != date {
+            *index = VisitorIndex {
+                date: date.clone(),
+                ..VisitorIndex::default()
+            };
+        }
+        index.by_secret.extend(all);
+        index.built = true;
+        Ok(index.by_secret.get(&want).map(|n| (date, n.clone())))
     }
 
     /// Today's ticket `number` as its holder sees it; `None` once the day
@@ -87,10 +132,14 @@ impl Hub {
     /// reason (it opens a follow-up, 回访).
     pub async fn rate_from_phone(
         &self,
+        date: &str,
         number: String,
         rating: u32,
         comment: String,
     ) -> Result<(), Status> {
+        let service_date = date
+            .parse()
+            .map_err(|_| Refusal::invalid_field("service_date", "not YYYY-MM-DD").into_status())?;
         if rating <= 2 && comment.trim().is_empty() {
             return Err(Refusal::invalid_field(
                 "comment",
@@ -110,8 +159,10 @@ impl Hub {
             .into_status());
         }
         let cmd = Command::RateFromPhone {
+            service_date,
             number,
-            rating: u8::try_from(rating).unwrap_or(0),
+            // Out of range stays out of range (the engine says so).
+            rating: u8::try_from(rating).unwrap_or(u8::MAX),
             comment,
         };
         self.ask(Some(cmd), Box::new(|_, _, _| Ok(()))).await

@@ -24,8 +24,9 @@ pub(super) static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     DescriptorPool::decode(hall_proto::FILE_DESCRIPTOR_SET).expect("the hall's descriptors decode")
 });
 
-/// A request body larger than this is refused before it is parsed (the
-/// largest request, a configuration document, is limited to 1 MiB).
+/// A request body larger than this is refused (413) before it is read
+/// whole (the largest request, a configuration document, is limited to
+/// 1 MiB).
 pub const MAX_BODY: usize = 2 << 20;
 
 /// The unary method `Service/Method` of hall.v1.
@@ -42,13 +43,67 @@ pub fn to_json(msg: &DynamicMessage) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// Refuses what a page of another site made the browser send: a browser
+/// attaches its pairing cookie (and an installed client certificate) to any
+/// request to this origin. A JSON content type cannot be sent cross-site
+/// without the server's consent (CORS, which the hall never gives), and a
+/// browser's `Sec-Fetch-Site` / `Origin` say where the request came from.
+/// Non-browser clients send neither header and pass.
+pub fn same_origin(headers: &HeaderMap, uri: &http::Uri) -> Result<(), Response> {
+    let refuse = |why: &str| {
+        Err(error(Refusal::new(
+            Code::PermissionDenied,
+            ErrorReason::CrossSiteRefused,
+            format!("refused: {why}"),
+        )))
+    };
+    let json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !json {
+        return refuse("a POST here is JSON (content-type: application/json)");
+    }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return refuse("the request came from another site's page");
+    }
+    if let Some(origin) = headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        // HTTP/1.1 names the host in `Host`, HTTP/2 in `:authority` (the
+        // URI's authority here).
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+        if origin_host != host {
+            return refuse("the request's Origin is another site");
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn call(
     State(web): State<Web>,
     Path((service, name)): Path<(String, String)>,
     conn: axum::Extension<ConnCaller>,
+    peer: axum::Extension<super::Peer>,
+    uri: http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(resp) = same_origin(&headers, &uri) {
+        return resp;
+    }
     let Some(m) = method(&service, &name) else {
         return not_found_json(&format!("no method {service}/{name} in hall.v1"));
     };
@@ -57,12 +112,6 @@ pub(super) async fn call(
             Code::InvalidArgument,
             ErrorReason::InvalidField,
             format!("{service}/{name} streams: read it as Server-Sent Events at /api/v1/events"),
-        ));
-    }
-    if body.len() > MAX_BODY {
-        return error(Refusal::invalid_field(
-            "body",
-            format!("{} bytes; at most {MAX_BODY}", body.len()),
         ));
     }
     let input = if body.iter().all(u8::is_ascii_whitespace) {
@@ -83,7 +132,13 @@ pub(super) async fn call(
     let caller = web.caller(&conn.0, &headers);
     let path = format!("/{}/{}", m.parent_service().full_name(), m.name());
     match web
-        .unary(caller, &path, input.encode_to_vec().into(), &headers)
+        .unary(
+            caller,
+            &path,
+            input.encode_to_vec().into(),
+            &headers,
+            peer.0.0,
+        )
         .await
     {
         Ok(bytes) => match DynamicMessage::decode(m.output(), bytes) {
@@ -102,7 +157,10 @@ pub(super) async fn call(
     }
 }
 
-/// The HTTP status for a gRPC code (as in Google's API design guide).
+/// The HTTP status for a gRPC code: Google's API design guide's mapping,
+/// except FAILED_PRECONDITION, which is 409 here (the hall's state forbids
+/// it now: a window taken, a ticket in the wrong state), not 400 (the
+/// request itself is fine).
 pub fn http_status(code: Code) -> StatusCode {
     match code {
         Code::Ok => StatusCode::OK,

@@ -35,8 +35,9 @@ pub fn start(
         return id
             .trim()
             .parse::<u64>()
-            .map(|n| n + 1)
-            .map_err(|_| Refusal::invalid_field("Last-Event-ID", "not a sequence number"));
+            .ok()
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(|| Refusal::invalid_field("Last-Event-ID", "not a sequence number"));
     }
     Ok(from_seq.unwrap_or(committed + 1).max(1))
 }
@@ -44,6 +45,7 @@ pub fn start(
 pub(super) async fn serve(
     State(web): State<Web>,
     conn: axum::Extension<ConnCaller>,
+    peer: axum::Extension<super::Peer>,
     Query(q): Query<From>,
     headers: HeaderMap,
 ) -> Response {
@@ -61,6 +63,7 @@ pub(super) async fn serve(
             "/hall.v1.EventService/Subscribe",
             req.into(),
             &headers,
+            peer.0.0,
         )
         .await
     {
@@ -108,5 +111,6 @@ mod tests {
         assert_eq!(start(None, Some(0), 99).unwrap(), 1);
         assert_eq!(start(None, None, 99).unwrap(), 100);
         assert!(start(Some("x"), None, 99).is_err());
+        assert!(start(Some("18446744073709551615"), None, 99).is_err());
     }
 }

@@ -49,6 +49,8 @@ pub struct Web {
     pub hub: crate::grpc::Hub,
     /// `None` with `--insecure-demo`.
     pub revocations: Option<Arc<Revocations>>,
+    /// Live ticket-page streams per ticket (`ticket::events` caps them).
+    pub ticket_streams: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 /// The caller a connection authenticated (its client certificate), put on
@@ -82,12 +84,13 @@ impl Web {
         path: &str,
         body: Bytes,
         headers: &http::HeaderMap,
+        peer: std::net::SocketAddr,
     ) -> Result<Bytes, tonic::Status> {
         let mut grpc = tonic::client::Grpc::new(self.grpc.clone());
         grpc.ready()
             .await
             .map_err(|e| tonic::Status::unavailable(format!("{e}")))?;
-        let req = request(caller, body, headers);
+        let req = request(caller, body, headers, peer);
         let path = http::uri::PathAndQuery::try_from(path)
             .map_err(|_| tonic::Status::invalid_argument("bad method path"))?;
         grpc.unary(req, path, RawCodec)
@@ -102,12 +105,13 @@ impl Web {
         path: &'static str,
         body: Bytes,
         headers: &http::HeaderMap,
+        peer: std::net::SocketAddr,
     ) -> Result<tonic::Streaming<Bytes>, tonic::Status> {
         let mut grpc = tonic::client::Grpc::new(self.grpc.clone());
         grpc.ready()
             .await
             .map_err(|e| tonic::Status::unavailable(format!("{e}")))?;
-        let req = request(caller, body, headers);
+        let req = request(caller, body, headers, peer);
         grpc.server_streaming(req, http::uri::PathAndQuery::from_static(path), RawCodec)
             .await
             .map(tonic::Response::into_inner)
@@ -127,14 +131,29 @@ fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A gRPC request made in-process: the caller as an extension for the
-/// gate, and the staff session's `authorization` header as metadata.
-fn request(caller: Caller, body: Bytes, headers: &http::HeaderMap) -> tonic::Request<Bytes> {
+/// gate, the browser's address as the connection's (the lockout of redeems
+/// counts by it), and the headers a gRPC client would send as metadata:
+/// the staff session's `authorization` and the old `x-device-token` /
+/// `x-admin-token`.
+fn request(
+    caller: Caller,
+    body: Bytes,
+    headers: &http::HeaderMap,
+    peer: std::net::SocketAddr,
+) -> tonic::Request<Bytes> {
     let mut req = tonic::Request::new(body);
     req.extensions_mut().insert(InProcessCaller(caller));
-    if let Some(v) = headers.get(http::header::AUTHORIZATION)
-        && let Ok(v) = tonic::metadata::MetadataValue::try_from(v.as_bytes())
-    {
-        req.metadata_mut().insert("authorization", v);
+    req.extensions_mut()
+        .insert(tonic::transport::server::TcpConnectInfo {
+            local_addr: None,
+            remote_addr: Some(peer),
+        });
+    for name in ["authorization", "x-device-token", "x-admin-token"] {
+        if let Some(v) = headers.get(name)
+            && let Ok(v) = tonic::metadata::MetadataValue::try_from(v.as_bytes())
+        {
+            req.metadata_mut().insert(name, v);
+        }
     }
     req
 }
@@ -194,6 +213,7 @@ pub fn router(web: Web) -> Router {
             get(|| async { axum::response::Redirect::temporary("/screen") }),
         )
         .fallback(api::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
         .with_state(web)
 }
 
@@ -209,7 +229,11 @@ async fn screen(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     if let Some(code) = q.pair.as_deref().filter(|c| !c.trim().is_empty()) {
-        return match web.hub.pair_browser(code.trim(), &(conn.0).0).await {
+        return match web
+            .hub
+            .pair_browser(code.trim(), &(conn.0).0.ip().to_string())
+            .await
+        {
             Ok(p) => {
                 let secure = if web.revocations.is_some() {
                     "; Secure"
@@ -249,9 +273,10 @@ struct Pair {
     pair: Option<String>,
 }
 
-/// The connection's peer address (for the lockout of pairing attempts).
-#[derive(Debug, Clone)]
-struct Peer(String);
+/// The connection's peer address (the lockout of pairing attempts and
+/// redeems counts by it).
+#[derive(Debug, Clone, Copy)]
+struct Peer(std::net::SocketAddr);
 
 /// ECharts 6.1.0 (Apache-2.0), vendored: `web/vendor/echarts/`.
 async fn echarts() -> axum::response::Response {
@@ -327,6 +352,9 @@ pub fn tls_config(files: &crate::pki::ServerFiles) -> anyhow::Result<Arc<rustls:
     Ok(Arc::new(config))
 }
 
+/// Web connections open at once.
+pub const MAX_CONNECTIONS: usize = 4096;
+
 /// Serves the web face on `listener` until `stop` is cancelled.
 pub async fn serve(
     listener: TcpListener,
@@ -339,6 +367,9 @@ pub async fn serve(
     let app = router(web.clone());
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut conns = tokio::task::JoinSet::new();
+    // Connections at once: the process's file descriptors are shared with
+    // gRPC, and a flood of idle connections must not starve the devices.
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (tcp, peer) = tokio::select! {
             () = stop.cancelled() => break,
@@ -351,6 +382,11 @@ pub async fn serve(
                 }
             },
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "web: {MAX_CONNECTIONS} connections open; refusing more");
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
         let acceptor = acceptor.clone();
@@ -358,10 +394,22 @@ pub async fn serve(
         // Finished connections are reaped as new ones arrive.
         while conns.try_join_next().is_some() {}
         conns.spawn(async move {
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let _slot = slot;
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // A client that sends its headers slowly (or never) is cut off;
+            // an HTTP/2 connection that stops answering pings is closed.
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10));
+            builder
+                .http2()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .keep_alive_interval(Some(std::time::Duration::from_secs(30)))
+                .keep_alive_timeout(std::time::Duration::from_secs(20));
             let with_caller = |caller: Caller| {
                 let conn = ConnCaller(caller);
-                let from = Peer(peer.ip().to_string());
+                let from = Peer(peer);
                 hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
                     app,
                     move |mut req: http::Request<hyper::body::Incoming>| {

@@ -121,6 +121,8 @@ pub(super) struct Rating {
 pub(super) async fn rate(
     State(web): State<Web>,
     Path(secret): Path<String>,
+    uri: http::Uri,
+    headers: axum::http::HeaderMap,
     axum::Json(r): axum::Json<Rating>,
 ) -> Response {
     let Some((date, number)) = (match find(&web, &secret).await {
@@ -129,9 +131,12 @@ pub(super) async fn rate(
     }) else {
         return not_found();
     };
+    if let Err(resp) = super::api::same_origin(&headers, &uri) {
+        return resp;
+    }
     if let Err(s) = web
         .hub
-        .rate_from_phone(number.clone(), r.rating, r.comment)
+        .rate_from_phone(&date, number.clone(), r.rating, r.comment)
         .await
     {
         return error(Refusal::from_status(&s));
@@ -154,9 +159,20 @@ pub(super) async fn events(State(web): State<Web>, Path(secret): Path<String>) -
     }) else {
         return not_found();
     };
+    // A handful of live pages per ticket (a phone, a second tab, a
+    // reconnect racing its predecessor): more is someone replaying the
+    // secret, and each stream costs a read per committed batch.
+    let Some(slot) = StreamSlot::take(&web, &number) else {
+        return error(Refusal::new(
+            tonic::Code::ResourceExhausted,
+            hall_proto::errors::ErrorReason::Unspecified,
+            format!("at most {STREAMS_PER_TICKET} live pages per ticket"),
+        ));
+    };
     let mut published = web.hub.shared.events.subscribe();
     let stopping = web.hub.shared.stopping.clone();
     let stream = async_stream(move |tx| async move {
+        let _slot = slot;
         let mut last: Option<serde_json::Value> = None;
         loop {
             let v = match web.hub.visitor_ticket(date.clone(), number.clone()).await {
@@ -198,6 +214,46 @@ pub(super) async fn events(State(web): State<Web>, Path(secret): Path<String>) -
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
         .into_response()
+}
+
+/// Live page streams one ticket may have at once.
+pub const STREAMS_PER_TICKET: usize = 8;
+
+/// One of a ticket's stream slots, given back when its stream ends.
+struct StreamSlot {
+    web: Web,
+    number: String,
+}
+
+impl StreamSlot {
+    fn take(web: &Web, number: &str) -> Option<StreamSlot> {
+        let mut map = web.ticket_streams.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(number.to_string()).or_default();
+        if *n >= STREAMS_PER_TICKET {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot {
+            web: web.clone(),
+            number: number.to_string(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .web
+            .ticket_streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.number) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.number);
+            }
+        }
+    }
 }
 
 /// A stream fed by a task: `f` sends events until it returns or the

@@ -233,6 +233,26 @@ async fn the_json_api_answers_in_proto3_json_with_the_roles_and_reasons_of_grpc(
     )
     .await;
     assert_eq!(status, 404);
+    // What another site's page makes a browser send is refused, and so is
+    // a POST that is not JSON (a plain form can be sent cross-site).
+    let mut s = connect(&srv, Some(Role::Supervisor)).await;
+    let mut r = req("POST", "/api/v1/AdminService/GetDayReport", "{}");
+    r.headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    let resp = s.send_request(r).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("CROSS_SITE_REFUSED"));
+    let mut r = req("POST", "/api/v1/AdminService/GetDayReport", "{}");
+    r.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    let mut s = connect(&srv, Some(Role::Supervisor)).await;
+    assert_eq!(s.send_request(r).await.unwrap().status(), 403);
+    let mut r = req("POST", "/api/v1/AdminService/GetDayReport", "{}");
+    r.headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
+    let mut s = connect(&srv, Some(Role::Supervisor)).await;
+    assert_eq!(s.send_request(r).await.unwrap().status(), 403);
     // A read as staff.
     let (status, r) = post(
         &srv,
@@ -489,6 +509,18 @@ async fn a_browser_paired_with_a_code_reads_the_screen_until_revoked() {
     };
     let (status, e) = screen(None).await;
     assert_eq!((status, reason(&e)), (401, "CERTIFICATE_REQUIRED"));
+    // A kiosk's code does not pair a browser, and is not used up by trying.
+    let kiosk_code = hall_server::pki::enroll(dir.path(), Role::Kiosk, "kiosk-9").unwrap();
+    let (status, _) = fetch(&srv, None, "GET", &format!("/screen?pair={kiosk_code}"), "").await;
+    assert_eq!(status, 403);
+    hall_server::pki_client::redeem(
+        &srv.url(),
+        &dir.path().join("tls/ca.pem"),
+        &kiosk_code,
+        &dir.path().join("k9"),
+    )
+    .await
+    .expect("the kiosk's code still works for the kiosk");
     let code = hall_server::pki::enroll(dir.path(), Role::Board, "screen-1").unwrap();
     let mut s = connect(&srv, None).await;
     let resp = s
