@@ -10,7 +10,7 @@
 //! green_channel_age = 70     # offer the elderly green channel from this age
 //! idle_timeout_s = 60        # back to the home screen after no touch
 //! done_timeout_s = 20        # how long the ticket screen stays
-//! status_url = "https://hall.example.gov.cn/t"   # QR: {status_url}/{date}/{number}?s={secret}
+//! status_url = "https://hall.example.gov.cn/t"   # QR when the server names no page: {status_url}/{date}/{number}?s={secret}
 //! elder_categories = ["A", "B"]   # 适老化 mode offers these (default: the busiest six)
 //!
 //! [printer]

@@ -319,6 +319,11 @@ impl State {
 }
 
 pub fn status_url(s: &Settings, t: &pb::Ticket) -> String {
+    // The server names the ticket's page (`{public_url}/t/{secret}`): the
+    // QR leads there. The form below is for a server that does not.
+    if !t.status_url.is_empty() {
+        return t.status_url.clone();
+    }
     let base = format!("{}/{}/{}", s.status_url.trim_end_matches('/'), t.service_date, t.number);
     // The holder's secret makes the link the ticket's own: following or
     // cancelling it from a phone needs it (the number alone is on the board).

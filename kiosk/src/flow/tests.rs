@@ -294,4 +294,7 @@ fn the_slip_link_carries_the_tickets_secret() {
         status_url(&Settings::default(), &t),
         "https://hall.example.gov.cn/t/2026-11-27/A001?s=00112233445566778899aabbccddeeff"
     );
+    // The server's own link, when it gives one, is the QR.
+    t.status_url = "https://hall.example.gov.cn/t/00112233445566778899aabbccddeeff".into();
+    assert_eq!(status_url(&Settings::default(), &t), t.status_url);
 }
