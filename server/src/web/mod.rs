@@ -425,7 +425,7 @@ pub async fn serve(
                         TokioIo::new(tcp),
                         with_caller(Caller::Demo),
                     );
-                    tokio::select! { r = conn => r, () = stop.cancelled() => Ok(()) }
+                    until_drained!(conn, stop)
                 }
                 Some(acceptor) => {
                     let tls = match tokio::time::timeout(
@@ -450,7 +450,7 @@ pub async fn serve(
                         .map_or(Caller::Nobody, Caller::Device);
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(tls), with_caller(caller));
-                    tokio::select! { r = conn => r, () = stop.cancelled() => Ok(()) }
+                    until_drained!(conn, stop)
                 }
             };
             if let Err(e) = served {
@@ -458,6 +458,39 @@ pub async fn serve(
             }
         });
     }
-    conns.abort_all();
-    while conns.join_next().await.is_some() {}
+    // Each connection finishes what it is answering (event streams end
+    // with `stop`); whatever is still open after the drain time is cut.
+    let drained = tokio::time::timeout(DRAIN + std::time::Duration::from_secs(1), async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            ?DRAIN,
+            "web connections still open after the drain time; closing them"
+        );
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
+    }
 }
+
+/// How long a stopping server lets a web connection finish its answers.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves one connection; once `stop` is cancelled it takes no new request
+/// and gets `DRAIN` to finish the ones it is answering. (A macro: hyper's
+/// connection type carries bounds a helper function would have to repeat.)
+macro_rules! until_drained {
+    ($conn:expr, $stop:expr) => {{
+        let conn = $conn;
+        tokio::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => r,
+            () = $stop.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                tokio::time::timeout(DRAIN, conn).await.unwrap_or(Ok(()))
+            }
+        }
+    }};
+}
+use until_drained;
