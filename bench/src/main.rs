@@ -380,22 +380,14 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .into_inner();
     let session = login.session;
-    for _ in 0..args.calls {
-        sent.lock().unwrap().push(Instant::now());
-        counter
-            .call_next(pb::WindowRequest {
-                session: session.clone(),
-            })
-            .await?;
-        counter
-            .finish(pb::FinishRequest {
-                session: session.clone(),
-                outcome: pb::FinishOutcome::Resolved as i32,
-                unresolved_reason: String::new(),
-            })
-            .await?;
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    call_and_finish(
+        &mut counter,
+        &session,
+        args.calls,
+        Duration::from_millis(10),
+        &sent,
+    )
+    .await?;
     let mut ev_lat = Vec::new();
     let mut missing = 0;
     for s in subs {
@@ -574,6 +566,34 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The clerk of `session` calls and finishes `calls` tickets, `gap` apart,
+/// noting in `sent` when each call was made (the latency phases' clock).
+async fn call_and_finish(
+    counter: &mut pb::counter_service_client::CounterServiceClient<Channel>,
+    session: &Option<pb::Session>,
+    calls: usize,
+    gap: Duration,
+    sent: &std::sync::Mutex<Vec<Instant>>,
+) -> anyhow::Result<()> {
+    for _ in 0..calls {
+        sent.lock().unwrap().push(Instant::now());
+        counter
+            .call_next(pb::WindowRequest {
+                session: session.clone(),
+            })
+            .await?;
+        counter
+            .finish(pb::FinishRequest {
+                session: session.clone(),
+                outcome: pb::FinishOutcome::Resolved as i32,
+                unresolved_reason: String::new(),
+            })
+            .await?;
+        tokio::time::sleep(gap).await;
+    }
+    Ok(())
+}
+
 /// S clients follow `/api/v1/events` (one HTTP/1.1 connection each, as S
 /// browsers would); the clerk at `window` calls `calls` tickets; each
 /// client times every call from the moment it was made. Returns p50 and
@@ -648,22 +668,7 @@ async fn sse_fanout(
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss = rss_mib(server_pid);
-    for _ in 0..calls {
-        sent.lock().unwrap().push(Instant::now());
-        counter
-            .call_next(pb::WindowRequest {
-                session: session.clone(),
-            })
-            .await?;
-        counter
-            .finish(pb::FinishRequest {
-                session: session.clone(),
-                outcome: pb::FinishOutcome::Resolved as i32,
-                unresolved_reason: String::new(),
-            })
-            .await?;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    call_and_finish(counter, session, calls, Duration::from_millis(20), &sent).await?;
     let mut lat = Vec::new();
     let mut missed = 0;
     for t in tasks {
