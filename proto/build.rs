@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hall/v1/events.proto",
         "hall/v1/admin.proto",
         "hall/v1/devices.proto",
+        "hall/v1/reports.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

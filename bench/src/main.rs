@@ -451,6 +451,7 @@ async fn main() -> anyhow::Result<()> {
                                 session: s.clone(),
                                 outcome: pb::FinishOutcome::Resolved as i32,
                                 unresolved_reason: String::new(),
+                                ..Default::default()
                             };
                             if c.finish(f).await.is_ok() {
                                 served.fetch_add(1, Ordering::Relaxed);
@@ -587,6 +588,7 @@ async fn call_and_finish(
                 session: session.clone(),
                 outcome: pb::FinishOutcome::Resolved as i32,
                 unresolved_reason: String::new(),
+                ..Default::default()
             })
             .await?;
         tokio::time::sleep(gap).await;

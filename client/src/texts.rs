@@ -108,6 +108,10 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
             "需要凭取号小票上的二维码才能取消该号。".into(),
             "Cancelling this ticket needs the QR code on its slip.".into(),
         ),
+        R::WrongWindow => (
+            "本评价器属于其他窗口。".into(),
+            "This rating pad belongs to another window.".into(),
+        ),
         R::CrossSiteRefused => (
             "请求来源不符，已拒绝。".into(),
             "Refused: the request came from another site.".into(),

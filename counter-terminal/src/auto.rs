@@ -23,7 +23,7 @@ impl AutoClerk {
     /// Runs until `keep_going` says stop. `publish` gets the terminal's state
     /// after every action; `log` one line per outcome (`logged in window 1`,
     /// then once `counter ready: window 1`, `called A001`,
-    /// `finished A001 rating=5`, `server unreachable` (each time it finds the
+    /// `finished A001`, `server unreachable` (each time it finds the
     /// server gone) and `reconnected`).
     pub async fn run(
         self,
@@ -90,15 +90,8 @@ impl AutoClerk {
                     tokio::time::sleep(pause(rng.random_range(3.0..9.0))).await;
                     if term.act("finish").await {
                         publish(&term.state);
-                        // Most visitors are satisfied; a few are not (好差评 follow-ups).
-                        let rating = match rng.random_range(0..100) {
-                            0..3 => 2,
-                            3..10 => 4,
-                            _ => 5,
-                        };
-                        tokio::time::sleep(pause(0.3)).await;
-                        term.rate(rating, if rating <= 2 { "等候时间较长" } else { "" }).await;
-                        log(&format!("finished {} rating={rating}", t.number));
+                        // The citizen rates on the window's pad (评价器), not here.
+                        log(&format!("finished {}", t.number));
                     }
                     publish(&term.state);
                 }

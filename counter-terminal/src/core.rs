@@ -107,7 +107,6 @@ pub enum Input {
     CallBack(String),
     /// The transfer dialog's choice (index into [`transfer_targets`]).
     Transfer { index: usize, with_return: bool },
-    Rate { rating: u32, reason: String },
     /// An event on the stream, at `now_ms`: a read of the queue if it
     /// [`touches`] this window (at most one per [`COALESCE_MS`]).
     Event { event: Box<pb::Event>, now_ms: i64 },
@@ -151,7 +150,6 @@ pub enum Effect {
     CallTicket(String),
     CallBack(String),
     Transfer(Target, bool),
-    Rate(u32, String),
     /// Re-read the window's queue.
     Refresh,
     /// Connect again (keeping the session), then re-read.
@@ -183,7 +181,6 @@ pub fn update(st: &mut State, input: Input) -> Vec<Effect> {
             transfer_targets(st).into_iter().nth(index).map(|(_, t)| Effect::Transfer(t, with_return)).into_iter().collect()
         }
         Input::Transfer { .. } => vec![],
-        Input::Rate { rating, reason } => vec![Effect::Rate(rating.clamp(1, 5), reason)],
         // A new or lost stream: read (or reconnect) at once, whatever was due.
         Input::Stream(c) => {
             st.stream = Some(c);
@@ -191,6 +188,15 @@ pub fn update(st: &mut State, input: Input) -> Vec<Effect> {
             vec![read(st)]
         }
         Input::Event { event, now_ms } if touches(st, &event) => {
+            // The citizen rated on the window's pad (评价器): the clerk only
+            // sees that it arrived, never submits one.
+            if let Some(pb::event::Body::RatingSubmitted(r)) = &event.body {
+                if st.rating_for.as_deref() == Some(r.number.as_str()) {
+                    st.rating_for = None;
+                }
+                st.message = format!("{} 已收到市民评价", r.number);
+                st.message_is_error = false;
+            }
             if st.read_due_ms.is_some() {
                 return vec![]; // the read already due covers this event too
             }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "counter-terminal", about = "Counter terminal (窗口叫号终端) with the rating panel (好差评)")]
+#[command(name = "counter-terminal", about = "Counter terminal (窗口叫号终端) with the citizen-facing rating pad (评价器, --rating-pad)")]
 struct Cli {
     #[arg(long)]
     server: Option<String>,
@@ -174,8 +174,6 @@ fn screenshots(cli: &Cli, dir: &Path) -> Result<()> {
     let mut rating = state.clone();
     rating.rating_for = Some(rating.queue.as_ref().and_then(|q| q.current.as_ref()).map(|t| t.number.clone()).unwrap_or("A023".into()));
     view::show(&ui, &rating, now);
-    a.set_rating_chosen(2);
-    a.set_rating_reason("等候时间太长".into());
     shot("rating.png", &ui)?;
     let mut lost = state.clone();
     lost.connected = false;
@@ -240,14 +238,6 @@ fn run(cli: &Cli, server: String) -> Result<()> {
                 a.set_show_transfer(false);
                 let _ = t.send(Input::Transfer { index: a.get_transfer_index().max(0) as usize, with_return: a.get_transfer_return() });
             }
-        });
-    }
-    {
-        let t = tx.clone();
-        let weak = ui.as_weak();
-        a.on_rate(move |r| {
-            let reason = weak.upgrade().map(|ui| ui.global::<CounterAdapter>().get_rating_reason().to_string()).unwrap_or_default();
-            let _ = t.send(Input::Rate { rating: r.max(1) as u32, reason });
         });
     }
     let weak = ui.as_weak();

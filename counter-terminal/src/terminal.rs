@@ -30,7 +30,8 @@ pub struct State {
     pub connected: bool,
     pub message: String,
     pub message_is_error: bool,
-    /// The ticket just finished, waiting for the citizen's rating.
+    /// The ticket just finished, waiting for the citizen's rating on the
+    /// window's pad (评价器); cleared when the rating arrives.
     pub rating_for: Option<String>,
     pub login_error: String,
     /// The event stream's connection (none before the first report).
@@ -208,9 +209,6 @@ impl Terminal {
             Effect::Transfer(target, with_return) => {
                 self.transfer(target, with_return).await;
             }
-            Effect::Rate(r, reason) => {
-                self.rate(r, &reason).await;
-            }
             Effect::Refresh => self.refresh().await,
             Effect::Reconnect => {
                 if let Err(e) = self.reconnect(url).await {
@@ -239,10 +237,11 @@ impl Terminal {
                     session,
                     outcome: if resolved { pb::FinishOutcome::Resolved } else { pb::FinishOutcome::Unresolved } as i32,
                     unresolved_reason: if resolved { String::new() } else { "需补充材料，待回访".into() },
+                    ..Default::default()
                 };
                 let t = c.finish(req).await?.into_inner();
                 self.state.rating_for = Some(t.number.clone());
-                if resolved { format!("{} 已办结，请办事人评价", t.number) } else { format!("{} 未办结，已生成回访事项", t.number) }
+                if resolved { format!("{} 已办结，请办事人在评价器上评价", t.number) } else { format!("{} 未办结，已生成回访事项", t.number) }
             }
             Action::NoShow => format!("{} 已过号", c.no_show(win()?).await?.into_inner().number),
             Action::Suspend => {
@@ -309,28 +308,6 @@ impl Terminal {
             Err(e) => Err(e),
         };
         let ok = r.is_ok();
-        self.report(r);
-        self.refresh().await;
-        ok
-    }
-
-    /// The citizen's rating (5 非常满意 … 1 非常不满意) for the ticket just finished.
-    pub async fn rate(&mut self, rating: u32, comment: &str) -> bool {
-        let Some(number) = self.state.rating_for.clone() else { return false };
-        let r = match self.session() {
-            Ok(s) => self
-                .counter
-                .submit_rating(pb::RatingRequest { session: Some(s), number: number.clone(), rating, comment: comment.into() })
-                .await
-                .map(|_| {
-                    if rating <= 2 { "感谢您的评价，我们会尽快回访".to_string() } else { "感谢您的评价".to_string() }
-                }),
-            Err(e) => Err(e),
-        };
-        let ok = r.is_ok();
-        if ok {
-            self.state.rating_for = None;
-        }
         self.report(r);
         self.refresh().await;
         ok

@@ -63,10 +63,6 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     a.set_message_is_error(state.message_is_error);
     a.set_show_rating(state.rating_for.is_some());
     a.set_rating_ticket(state.rating_for.clone().unwrap_or_default().into());
-    if state.rating_for.is_none() {
-        a.set_rating_chosen(0);
-        a.set_rating_reason(SharedString::new());
-    }
     let targets: Vec<SharedString> = transfer_targets(state).into_iter().map(|(l, _)| l.into()).collect();
     a.set_transfer_targets(ModelRc::from(Rc::new(VecModel::from(targets))));
     let Some(q) = &state.queue else { return };

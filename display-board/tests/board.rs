@@ -132,7 +132,7 @@ async fn a_cut_stream_resumes_and_shows_every_missed_call_in_order() {
     for _ in 0..2 {
         expected.push(call_next(&server, &session).await);
         let mut fin = server.counter().await;
-        fin.finish(pb::FinishRequest { session: Some(session.clone()), outcome: pb::FinishOutcome::Resolved as i32, unresolved_reason: String::new() })
+        fin.finish(pb::FinishRequest { session: Some(session.clone()), outcome: pb::FinishOutcome::Resolved as i32, unresolved_reason: String::new(), ..Default::default() })
             .await
             .unwrap();
     }
@@ -149,7 +149,7 @@ async fn a_cut_stream_resumes_and_shows_every_missed_call_in_order() {
             expected.push(format!("{}@1", t.number));
         }
         let mut fin = server.counter().await;
-        fin.finish(pb::FinishRequest { session: Some(session.clone()), outcome: pb::FinishOutcome::Resolved as i32, unresolved_reason: String::new() })
+        fin.finish(pb::FinishRequest { session: Some(session.clone()), outcome: pb::FinishOutcome::Resolved as i32, unresolved_reason: String::new(), ..Default::default() })
             .await
             .unwrap();
     }

@@ -27,12 +27,13 @@ pub struct Clock {
 
 impl Clock {
     pub fn new(catalog: &Catalog) -> Clock {
-        let tz = catalog
-            .hall
-            .timezone
-            .parse()
-            .unwrap_or(chrono_tz::Asia::Shanghai);
-        let start = hhmm(&catalog.hall.day_starts_at).unwrap_or(NaiveTime::MIN);
+        Clock::from_parts(&catalog.hall.timezone, &catalog.hall.day_starts_at)
+    }
+
+    /// From a time zone name and a day start ("HH:MM"), as in `hall`.
+    pub fn from_parts(timezone: &str, day_starts_at: &str) -> Clock {
+        let tz = timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+        let start = hhmm(day_starts_at).unwrap_or(NaiveTime::MIN);
         Clock {
             tz,
             day_start: start.signed_duration_since(NaiveTime::MIN),

@@ -59,6 +59,10 @@ pub struct HallInfo {
     /// address.
     #[serde(default)]
     pub public_url: String,
+    /// The site's administrative division code (行政区划代码, 6 or 12
+    /// digits), carried by every 好差评 record for the provincial platform.
+    #[serde(default)]
+    pub region_code: String,
 }
 
 fn default_retention_days() -> u32 {

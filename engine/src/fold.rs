@@ -342,7 +342,7 @@ impl Hall {
                 ticket,
                 window,
                 rating,
-                comment: _,
+                ..
             } => {
                 if let Some(f) = self.figures_of(*ticket) {
                     f.ratings += 1;
@@ -355,6 +355,8 @@ impl Hall {
                 }
                 self.update(*ticket, |t| t.rating = Some(*rating));
             }
+            // Only the reports and the 好差评 records use it.
+            Event::CaseRecorded { .. } => {}
             Event::FollowUpOpened { follow_up } => {
                 self.next_follow_up = self.next_follow_up.max(follow_up.id + 1);
                 self.follow_ups.insert(follow_up.id, (**follow_up).clone());

@@ -17,6 +17,7 @@ mod index;
 pub mod model;
 mod policy;
 mod query;
+pub mod report;
 
 pub use error::EngineError;
 pub use model::*;

@@ -276,6 +276,15 @@ impl CallReason {
     }
 }
 
+/// What the clerk attaches to a finished ticket for the 好差评 record.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CaseRef {
+    /// 办件编号 (the case in the approval system).
+    pub case_no: String,
+    /// 事项编码 (the service item's code in the catalogue of the province).
+    pub service_code: String,
+}
+
 /// A counter session: window number plus the token Login returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -409,6 +418,8 @@ pub enum Command {
         session: Session,
         resolved: bool,
         reason: String,
+        /// 办件编号 and 事项编码, when the clerk gives them.
+        case: Option<CaseRef>,
     },
     NoShow {
         session: Session,
@@ -431,8 +442,10 @@ pub enum Command {
         with_return: bool,
         reason: String,
     },
-    Rate {
-        session: Session,
+    /// The citizen rates on the rating pad (评价器) bound to `window`: a
+    /// ticket that window just finished, once.
+    RateFromPad {
+        window: WindowNo,
         number: String,
         rating: u8,
         comment: String,
@@ -584,6 +597,16 @@ pub enum Event {
         window: WindowNo,
         rating: u8,
         comment: String,
+        /// Where it came from (old logs: the clerk's terminal).
+        #[serde(default)]
+        channel: crate::report::RatingChannel,
+    },
+    /// The clerk attached the case number (办件编号) and the service item's
+    /// code to a ticket at finish, for the 好差评 record.
+    CaseRecorded {
+        ticket: TicketId,
+        case_no: String,
+        service_code: String,
     },
     FollowUpOpened {
         follow_up: Box<FollowUp>,
@@ -681,7 +704,8 @@ impl Event {
             | Event::TicketRequeued { ticket, .. }
             | Event::TicketSuspended { ticket, .. }
             | Event::TicketTransferred { ticket, .. }
-            | Event::RatingSubmitted { ticket, .. } => Some(*ticket),
+            | Event::RatingSubmitted { ticket, .. }
+            | Event::CaseRecorded { ticket, .. } => Some(*ticket),
             _ => None,
         }
     }

@@ -297,7 +297,17 @@ impl Run {
             "finish" => Command::Finish {
                 session: self.session(&s(1)),
                 resolved: !has("unresolved"),
-                reason: words.get(3..).map(|w| w.join(" ")).unwrap_or_default(),
+                reason: words
+                    .get(3..)
+                    .map(|w| {
+                        let w: Vec<&str> = w.iter().copied().filter(|w| !w.contains('=')).collect();
+                        w.join(" ")
+                    })
+                    .unwrap_or_default(),
+                case: opt("case=").map(|case_no| CaseRef {
+                    case_no,
+                    service_code: opt("svc=").unwrap_or_default(),
+                }),
             },
             "noshow" => Command::NoShow {
                 session: self.session(&s(1)),
@@ -333,8 +343,8 @@ impl Run {
                 with_return: has("return"),
                 reason: "needs another department".into(),
             },
-            "rate" => Command::Rate {
-                session: self.session(&s(1)),
+            "rate" => Command::RateFromPad {
+                window: s(1).parse().unwrap(),
                 number: s(2),
                 rating: s(3).parse().unwrap(),
                 comment: words.get(4..).map(|w| w.join(" ")).unwrap_or_default(),
@@ -476,6 +486,14 @@ impl Run {
                 device_id, status, ..
             } => format!("{device_id} {status}"),
             Event::Audited { record } => format!("audit {} {}", record.action, record.outcome),
+            Event::CaseRecorded {
+                ticket,
+                case_no,
+                service_code,
+            } => format!(
+                "{} case {case_no} item {service_code}",
+                self.number(*ticket)
+            ),
             Event::RetentionApplied { report, .. } => format!(
                 "retention: {} tickets, {} appointments, {} follow-ups",
                 report.tickets, report.appointments, report.follow_ups
@@ -487,6 +505,27 @@ impl Run {
 /// Runs a script starting on Friday 2026-11-27 08:55 (Asia/Shanghai),
 /// checks the transcript, and checks that replaying the events rebuilds the
 /// same hall (the fold invariant).
+/// Runs a script on the test catalogue from 2026-11-27 08:55.
+fn run_script(script: &str) -> Run {
+    let mut run = Run {
+        hall: Hall::new(test_catalog()),
+        now: 0,
+        out: String::new(),
+        log: vec![],
+    };
+    run.line("at 2026-11-27 08:55");
+    run.line("tick");
+    run.out.clear();
+    for line in script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        run.line(line);
+    }
+    run
+}
+
 fn check(script: &str, expect: Expect) {
     let catalog = test_catalog();
     let mut run = Run {
@@ -1098,7 +1137,7 @@ fn ratings_and_follow_ups() {
             call 1 -> A003 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
             start 1 -> A003 serving
             finish 1 unresolved 缺少材料，需补正 -> A003 finished unresolved then closed; follow-up #2 unresolved for A003: 缺少材料，需补正
-            rate 2 A003 3 -> ERROR window 2 is not logged in (or the session has ended): log in first
+            rate 2 A003 3 -> ERROR ticket A003 was not just finished at window 2
         "#]],
     );
 }
@@ -1353,4 +1392,170 @@ fn force_logout_frees_a_stuck_window_keeping_the_ticket_its_place() {
             callback 2 A002 -> ERROR window 2 still has ticket A001 (called): start it, recall it or mark it no-show first
         "#]],
     );
+}
+
+/// The report of a day worked out by hand: every figure below was computed
+/// on paper from the script's times (see the comments), not read off the code.
+#[test]
+fn a_hand_computed_day_gives_the_same_report() {
+    use crate::report::*;
+    let run = run_script(
+        r"
+        at 09:00
+        issue a
+        issue a
+        issue b
+        +5
+        issue a
+        login 1 c1
+        login 2 c2
+        +5
+        # 09:10 A001 (waited 600 s) to 1, B001 (600 s) to 2
+        call 1
+        call 2
+        start 1
+        start 2
+        +12
+        # 09:22 A001 handled 720 s (expected 600); A002 waited 1320 s
+        finish 1 case=CASE-1 svc=S-0001
+        rate 1 A001 5
+        call 1
+        +2
+        # 09:24 A002 no-show; A003 (entered 09:05) waited 1140 s
+        noshow 1
+        call 1
+        start 1
+        +4
+        # 09:28 B001 handled 1080 s (expected 360), rated 1; A003 moves to b
+        finish 2
+        rate 2 B001 1 等太久
+        transfer 1 cat=b
+        call 2
+        start 2
+        +6
+        # 09:34 A003 handled 360 s in b; A004 cancelled, A005 left waiting
+        finish 2
+        issue a
+        cancel A004
+        issue a
+        at 2026-11-28 08:55
+        tick
+        ",
+    );
+    assert!(!run.out.contains("ERROR"), "{}", run.out);
+    let mut b = DayBuilder::new(&test_catalog());
+    let mut days = vec![];
+    for (seq, (e, at)) in run.log.iter().enumerate() {
+        days.extend(b.apply(seq as u64 + 1, *at, e));
+    }
+    // The first tick rolled into the 27th (nothing before it); the last one
+    // closed the 27th.
+    let day = days.pop().expect("the 27th closed");
+    assert_eq!(day.date.to_string(), "2026-11-27");
+    let from = day.date;
+    let r = report(from, from, Dimension::Category, [&day]);
+    let (a, bb) = (&r.rows[0], &r.rows[1]);
+    assert_eq!(a.key, "a");
+    assert_eq!(
+        (
+            a.arrived,
+            a.moved_in,
+            a.served,
+            a.no_show,
+            a.cancelled,
+            a.transferred,
+            a.expired
+        ),
+        (5, 0, 1, 1, 1, 1, 1)
+    );
+    // Waits 600, 1140, 1320.
+    assert_eq!(a.called, 3);
+    assert_eq!(a.mean_wait_s, 1020.0);
+    assert_eq!(a.median_wait_s, 1140.0);
+    assert!((a.p90_wait_s - 1284.0).abs() < 1e-9, "{}", a.p90_wait_s);
+    assert_eq!(a.max_wait_s, 1320);
+    assert_eq!(a.within_limit, 1.0);
+    assert_eq!(a.mean_handling_s, 720.0);
+    assert!((a.handling_vs_expected - 1.2).abs() < 1e-9);
+    assert_eq!(
+        (a.ratings, a.satisfaction, a.bad),
+        ([0, 0, 0, 0, 1], 1.0, 0)
+    );
+    // Waits 3-minute buckets: 600 -> 3, 1140 -> 6, 1320 -> 7.
+    assert_eq!((a.wait_hist[3], a.wait_hist[6], a.wait_hist[7]), (1, 1, 1));
+    assert_eq!(a.handling_hist[4], 1);
+
+    assert_eq!(bb.key, "b");
+    assert_eq!((bb.arrived, bb.moved_in, bb.served), (1, 1, 2));
+    // Waits 0 and 600; handling 1080 and 360 against 360 each.
+    assert_eq!(
+        (bb.mean_wait_s, bb.median_wait_s, bb.max_wait_s),
+        (300.0, 300.0, 600)
+    );
+    assert!((bb.p90_wait_s - 540.0).abs() < 1e-9);
+    assert_eq!((bb.mean_handling_s, bb.handling_vs_expected), (720.0, 2.0));
+    assert_eq!(
+        (bb.ratings, bb.satisfaction, bb.bad),
+        ([1, 0, 0, 0, 0], 0.0, 1)
+    );
+
+    let t = &r.total;
+    assert_eq!((t.arrived, t.moved_in, t.served, t.called), (6, 1, 3, 5));
+    assert_eq!(
+        (t.mean_wait_s, t.median_wait_s, t.max_wait_s),
+        (732.0, 600.0, 1320)
+    );
+    assert!((t.p90_wait_s - 1248.0).abs() < 1e-9);
+    assert_eq!((t.within_limit, t.satisfaction, t.bad), (1.0, 0.5, 1));
+
+    let w = report(from, from, Dimension::Window, [&day]);
+    let keys: Vec<(&str, u32, u32)> = w
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.called, r.served))
+        .collect();
+    assert_eq!(keys, [("1", 3, 1), ("2", 2, 2)]);
+    let c = report(from, from, Dimension::Clerk, [&day]);
+    assert_eq!(
+        c.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+        ["c1", "c2"]
+    );
+    let h = report(from, from, Dimension::Hour, [&day]);
+    assert_eq!(
+        (h.rows.len(), h.rows[0].key.as_str(), h.rows[0].arrived),
+        (1, "09", 6)
+    );
+
+    // The 好差评 records: the case number the clerk attached, else the
+    // category as the service code; nothing about the citizen.
+    let recs: Vec<(&str, &str, &str, u8, &str, &str)> = day
+        .ratings
+        .iter()
+        .map(|r| {
+            (
+                r.ticket_number.as_str(),
+                r.case_no.as_str(),
+                r.service_code.as_str(),
+                r.level,
+                r.channel.as_str(),
+                r.clerk.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recs,
+        [
+            ("A001", "CASE-1", "S-0001", 5, "pad", "c1"),
+            ("B001", "", "b", 1, "pad", "c2")
+        ]
+    );
+    assert_eq!(day.ratings[1].reason, "等太久");
+
+    // Two days merge: the same day twice doubles counts, keeps the shares.
+    let two = report(from, from, Dimension::Category, [&day, &day]);
+    assert_eq!(
+        (two.days, two.total.arrived, two.total.median_wait_s),
+        (2, 12, 600.0)
+    );
+    assert_eq!(two.total.within_limit, 1.0);
 }

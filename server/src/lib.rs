@@ -12,6 +12,7 @@ pub mod passwd;
 pub mod pki;
 pub mod pki_client;
 pub mod read_model;
+pub mod reports;
 pub mod store;
 pub mod stream;
 pub mod web;
@@ -332,6 +333,9 @@ impl Prepared {
 
         let stopping = shared.stopping.clone();
         let stop_writer = shared.clone();
+        // The report aggregates follow the committed log on their own task.
+        let reports = reports::Reports::open(&opts.data_dir, &opts.catalog);
+        let reports_task = reports.spawn(store.clone(), shared.clone());
         let hub = grpc::Hub {
             writer: tx,
             read_model: Arc::new(read_model),
@@ -347,6 +351,7 @@ impl Prepared {
             data_dir: opts.data_dir.clone(),
             staff: Arc::default(),
             visitor_index: Arc::default(),
+            reports,
             web_url: match web_listener.as_ref().and_then(|l| l.local_addr().ok()) {
                 Some(a) if security.is_some() => format!("https://{a}"),
                 Some(a) => format!("http://{a}"),
@@ -462,6 +467,10 @@ impl Prepared {
             .add_service(pb::device_service_server::DeviceServiceServer::new(
                 hub.clone(),
             ))
+            .add_service(pb::report_service_server::ReportServiceServer::new(
+                hub.clone(),
+            ))
+            .add_service(pb::pad_service_server::PadServiceServer::new(hub.clone()))
             .add_service(
                 pb::admin_service_server::AdminServiceServer::with_interceptor(
                     hub.clone(),
@@ -541,6 +550,8 @@ impl Prepared {
             // Cancelled with `stopping`: it closes its connections.
             let _ = t.await;
         }
+        // Cancelled with `stopping` too: it saves its state first.
+        let _ = reports_task.await;
         stop_writer
             .stop_writer
             .store(true, std::sync::atomic::Ordering::Release);

@@ -44,16 +44,29 @@ pub enum Role {
     Counter,
     Supervisor,
     Admin,
+    /// The rating pad (评价器) facing the citizen at one window; its id is
+    /// `pad-N`, N the window it is bound to.
+    Pad,
+    /// A browser at `/console` (never a certificate): it only logs a
+    /// supervisor or admin in; the session's role does the rest.
+    Console,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 7] = [
         Role::Kiosk,
         Role::Board,
         Role::Counter,
         Role::Supervisor,
         Role::Admin,
+        Role::Pad,
+        Role::Console,
     ];
+
+    /// The window a pad's id (`pad-N`) binds it to.
+    pub fn pad_window(id: &str) -> Option<u32> {
+        id.strip_prefix("pad-")?.parse().ok()
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,6 +75,8 @@ impl Role {
             Role::Counter => "counter",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
+            Role::Pad => "pad",
+            Role::Console => "console",
         }
     }
 }

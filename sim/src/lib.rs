@@ -480,6 +480,7 @@ impl<'a> Run<'a> {
                     session,
                     resolved: true,
                     reason: String::new(),
+                    case: None,
                 },
                 now,
             );

@@ -225,6 +225,16 @@ impl TestServer {
     pub async fn admin(&self) -> pb::admin_service_client::AdminServiceClient<Channel> {
         pb::admin_service_client::AdminServiceClient::new(self.channel_as(Role::Admin).await)
     }
+    /// The rating pad (评价器) of `window` (certificate id `pad-N`).
+    pub async fn pad(&self, window: u32) -> pb::pad_service_client::PadServiceClient<Channel> {
+        pb::pad_service_client::PadServiceClient::new(
+            channel_named(&self.url(), Role::Pad, &format!("pad-{window}")).await,
+        )
+    }
+    /// Reports, as a supervisor's device.
+    pub async fn reports(&self) -> pb::report_service_client::ReportServiceClient<Channel> {
+        pb::report_service_client::ReportServiceClient::new(self.channel_as(Role::Supervisor).await)
+    }
 
     /// The event stream from the next event on (after the current snapshot).
     pub async fn subscribe_from_now(&self) -> tonic::Streaming<pb::Event> {

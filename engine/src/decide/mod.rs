@@ -53,7 +53,8 @@ impl Hall {
                 session,
                 resolved,
                 reason,
-            } => self.finish(session, resolved, reason, now),
+                case,
+            } => self.finish(session, resolved, reason, case, now),
             Command::NoShow { session } => self.no_show(session),
             Command::Requeue { session, number } => self.requeue(session, number, now),
             Command::Suspend { session, reason } => self.suspend(session, reason),
@@ -64,12 +65,12 @@ impl Hall {
                 with_return,
                 reason,
             } => self.transfer(session, target, with_return, reason),
-            Command::Rate {
-                session,
+            Command::RateFromPad {
+                window,
                 number,
                 rating,
                 comment,
-            } => self.rate(session, number, rating, comment, now),
+            } => self.rate_from_pad(window, number, rating, comment, now),
             Command::RateFromPhone {
                 service_date,
                 number,

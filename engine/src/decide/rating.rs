@@ -4,15 +4,20 @@
 use crate::*;
 
 impl Hall {
-    pub(super) fn rate(
+    /// A rating from the window's rating pad (评价器, facing the citizen):
+    /// for a ticket this window just finished and nobody rated yet.
+    pub(super) fn rate_from_pad(
         &self,
-        session: Session,
+        window: WindowNo,
         number: String,
         rating: u8,
         comment: String,
         now: Millis,
     ) -> Result<Vec<Event>, EngineError> {
-        let rt = self.session(&session)?;
+        let rt = self
+            .windows
+            .get(&window)
+            .ok_or(EngineError::UnknownWindow(window))?;
         if !(1..=5).contains(&rating) {
             return Err(EngineError::invalid(
                 "rating",
@@ -25,19 +30,23 @@ impl Hall {
                 EngineError::AlreadyRated(number)
             } else {
                 EngineError::Conflict {
-                    problem: format!(
-                        "ticket {number} was not just finished at window {}",
-                        session.window
-                    ),
+                    problem: format!("ticket {number} was not just finished at window {window}"),
                     number,
                 }
             });
         }
+        if rating <= 2 && comment.trim().is_empty() {
+            return Err(EngineError::invalid(
+                "comment",
+                "a rating of 不满意 or 非常不满意 needs a reason",
+            ));
+        }
         let mut events = vec![Event::RatingSubmitted {
             ticket: t.id,
-            window: session.window,
+            window,
             rating,
             comment: comment.clone(),
+            channel: crate::report::RatingChannel::Pad,
         }];
         if rating <= 2 {
             let reason = if comment.trim().is_empty() {
@@ -47,8 +56,8 @@ impl Hall {
             };
             let mut f = self.follow_up_event(t, FollowUpKind::BadRating, reason, now);
             if let Event::FollowUpOpened { follow_up } = &mut f {
-                follow_up.window = Some(session.window);
-                follow_up.clerk = rt.clerk.clone();
+                follow_up.window = Some(window);
+                follow_up.clerk = t.clerk.clone();
             }
             events.push(f);
         }
@@ -93,6 +102,7 @@ impl Hall {
             window,
             rating,
             comment: comment.clone(),
+            channel: crate::report::RatingChannel::Phone,
         }];
         if rating <= 2 {
             let reason = if comment.trim().is_empty() {

@@ -182,11 +182,25 @@ impl Hall {
         session: Session,
         resolved: bool,
         reason: String,
+        case: Option<CaseRef>,
         now: Millis,
     ) -> Result<Vec<Event>, EngineError> {
         let t = self.current(&session)?;
         if t.state != TicketState::Serving && t.state != TicketState::Called {
             return Err(Self::wrong_state(t, "finish it"));
+        }
+        if let Some(c) = &case {
+            for (field, v) in [("case_no", &c.case_no), ("service_code", &c.service_code)] {
+                if v.chars().count() > 64
+                    || v.chars()
+                        .any(|ch| !(ch.is_alphanumeric() || "-_./".contains(ch)))
+                {
+                    return Err(EngineError::invalid(
+                        field,
+                        "at most 64 letters, digits and - _ . /",
+                    ));
+                }
+            }
         }
         if !resolved && reason.trim().is_empty() {
             return Err(EngineError::invalid(
@@ -221,6 +235,13 @@ impl Hall {
             reason: reason.clone(),
             after,
         }];
+        if let Some(c) = case.filter(|c| !c.case_no.is_empty() || !c.service_code.is_empty()) {
+            events.push(Event::CaseRecorded {
+                ticket: t.id,
+                case_no: c.case_no,
+                service_code: c.service_code,
+            });
+        }
         if !resolved {
             events.push(self.follow_up_event(t, FollowUpKind::Unresolved, reason, now));
         }

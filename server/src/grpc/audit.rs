@@ -36,7 +36,9 @@ pub fn current() -> Option<Call> {
 /// The window a command acts at.
 pub fn window_of(cmd: &Command) -> Option<WindowNo> {
     match cmd {
-        Command::Login { window, .. } | Command::ForceLogout { window, .. } => Some(*window),
+        Command::Login { window, .. }
+        | Command::ForceLogout { window, .. }
+        | Command::RateFromPad { window, .. } => Some(*window),
         _ => session_of(cmd).map(|(window, _)| window),
     }
 }
@@ -57,8 +59,7 @@ pub fn session_of(cmd: &Command) -> Option<(WindowNo, &str)> {
         | Requeue { session, .. }
         | Suspend { session, .. }
         | CallBack { session, .. }
-        | Transfer { session, .. }
-        | Rate { session, .. } => Some((session.window, session.token.as_str())),
+        | Transfer { session, .. } => Some((session.window, session.token.as_str())),
         _ => None,
     }
 }
@@ -72,7 +73,7 @@ fn subject_of(cmd: &Command) -> (String, String) {
         CallTicket { number, .. } | Requeue { number, .. } | CallBack { number, .. } => {
             (Some(number.clone()), String::new())
         }
-        Rate { number, .. } => (Some(number.clone()), String::new()),
+        RateFromPad { number, .. } => (Some(number.clone()), String::new()),
         Pause { reason, .. } | Suspend { reason, .. } | ForceLogout { reason, .. } => {
             (None, reason.clone())
         }

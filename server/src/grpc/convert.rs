@@ -344,7 +344,8 @@ fn touched(e: &Event) -> (Option<crate::engine::TicketId>, Option<WindowNo>) {
         Event::TicketIssued { ticket, .. } => (Some(ticket.id), None),
         Event::TicketCancelled { ticket, .. }
         | Event::TicketRequeued { ticket, .. }
-        | Event::RatingSubmitted { ticket, .. } => (Some(*ticket), None),
+        | Event::RatingSubmitted { ticket, .. }
+        | Event::CaseRecorded { ticket, .. } => (Some(*ticket), None),
         Event::TicketCalled { ticket, window, .. }
         | Event::TicketRecalled { ticket, window, .. }
         | Event::ServiceStarted { ticket, window }
@@ -494,11 +495,16 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
             ticket,
             window,
             rating,
+            channel,
             ..
         } => Body::RatingSubmitted(pb::RatingSubmitted {
             number: number(*ticket),
             window: *window,
             rating: u32::from(*rating),
+            channel: channel.name().into(),
+        }),
+        Event::CaseRecorded { ticket, .. } => Body::CaseRecorded(pb::CaseRecorded {
+            number: number(*ticket),
         }),
         Event::FollowUpOpened { follow_up } => Body::FollowUpOpened(pb::FollowUpOpened {
             id: follow_up.id,

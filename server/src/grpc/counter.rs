@@ -256,6 +256,10 @@ impl pb::counter_service_server::CounterService for Hub {
             session: session(&dev, r.session)?,
             resolved,
             reason: r.unresolved_reason,
+            case: Some(crate::engine::CaseRef {
+                case_no: r.case_no,
+                service_code: r.service_code,
+            }),
         };
         self.ticket_cmd(cmd).await
     }
@@ -315,21 +319,6 @@ impl pb::counter_service_server::CounterService for Hub {
             target,
             with_return: r.with_return,
             reason: r.reason,
-        };
-        self.ticket_cmd(cmd).await
-    }
-    async fn submit_rating(
-        &self,
-        req: Req<pb::RatingRequest>,
-    ) -> Result<Response<pb::Ticket>, Status> {
-        let dev = roles::session_device(&req);
-        let r = limits::checked(req)?;
-        let rating = u8::try_from(r.rating).unwrap_or(u8::MAX);
-        let cmd = Command::Rate {
-            session: session(&dev, r.session)?,
-            number: r.number,
-            rating,
-            comment: r.comment,
         };
         self.ticket_cmd(cmd).await
     }

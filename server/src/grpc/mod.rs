@@ -12,6 +12,7 @@ mod events;
 mod kiosk;
 pub mod limits;
 pub mod lockout;
+mod reports;
 pub mod roles;
 pub mod staff;
 mod visitor;
@@ -163,6 +164,8 @@ pub struct Hub {
     pub web_url: String,
     /// Today's ticket secrets, for the ticket pages (`visitor`).
     pub visitor_index: Arc<std::sync::Mutex<VisitorIndex>>,
+    /// The per-day report aggregates (`crate::reports`).
+    pub reports: Arc<crate::reports::Reports>,
 }
 
 type Render<R> = Box<dyn FnOnce(&Hall, &[LoggedEvent], Millis) -> Result<R, Status> + Send>;

@@ -44,7 +44,7 @@ pub enum Rule {
 }
 
 /// Every role with a certificate: reading the hall's public state.
-const ALL: &[Role] = &[Kiosk, Board, Counter, Supervisor, Admin];
+const ALL: &[Role] = &[Kiosk, Board, Counter, Supervisor, Admin, Pad];
 const STAFF: &[Role] = &[Supervisor, Admin];
 
 /// The role table: `(service, method, rule)` for every hall.v1 method.
@@ -73,7 +73,7 @@ pub const TABLE: &[(&str, &str, Rule)] = &[
     (
         "KioskService",
         "ReportDevice",
-        Rule::Roles(&[Kiosk, Board, Counter]),
+        Rule::Roles(&[Kiosk, Board, Counter, Pad]),
     ),
     // Counter terminals: a clerk's work at a window (and only the window
     // that terminal's clerk logged in at).
@@ -91,7 +91,6 @@ pub const TABLE: &[(&str, &str, Rule)] = &[
     ("CounterService", "Suspend", Rule::Roles(&[Counter])),
     ("CounterService", "CallBack", Rule::Roles(&[Counter])),
     ("CounterService", "Transfer", Rule::Roles(&[Counter])),
-    ("CounterService", "SubmitRating", Rule::Roles(&[Counter])),
     ("CounterService", "GetMyQueue", Rule::Roles(&[Counter])),
     ("CounterService", "GetCatalog", Rule::Roles(&[Counter])),
     // The event stream: every screen follows it (boards only read).
@@ -110,18 +109,23 @@ pub const TABLE: &[(&str, &str, Rule)] = &[
     ("AdminService", "ForceLogout", Rule::Roles(STAFF)),
     ("AdminService", "GetServerStatus", Rule::Roles(STAFF)),
     ("AdminService", "ListAudit", Rule::Roles(STAFF)),
+    ("ReportService", "GetReport", Rule::Roles(STAFF)),
+    ("ReportService", "ExportRatings", Rule::Roles(STAFF)),
+    // The rating pad: its own window only (checked in the handler).
+    ("PadService", "GetPadState", Rule::Roles(&[Pad])),
+    ("PadService", "Rate", Rule::Roles(&[Pad])),
     // A supervisor's or admin's password login, from a counter terminal or
     // a staff device (never a kiosk or board); the session's calls then
     // pass the table with the account's role.
     (
         "AdminService",
         "StaffLogin",
-        Rule::Roles(&[Counter, Supervisor, Admin]),
+        Rule::Roles(&[Counter, Supervisor, Admin, Console]),
     ),
     (
         "AdminService",
         "StaffLogout",
-        Rule::Roles(&[Counter, Supervisor, Admin]),
+        Rule::Roles(&[Counter, Supervisor, Admin, Console]),
     ),
     // A device with a pairing code and no certificate yet.
     ("DeviceService", "Redeem", Rule::Anyone),
@@ -338,11 +342,11 @@ impl<S> Gate<S> {
             return Ok((caller, None));
         };
         let session = match s.role {
-            Counter | Supervisor | Admin => {
+            Counter | Supervisor | Admin | Console => {
                 self.sessions
                     .touch(token, &s.serial, std::time::Instant::now())
             }
-            Kiosk | Board => Err(super::staff::Ended::OtherDevice),
+            Kiosk | Board | Pad => Err(super::staff::Ended::OtherDevice),
         };
         match session {
             Ok(who) => {

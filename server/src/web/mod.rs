@@ -27,6 +27,7 @@
 mod api;
 mod events;
 pub mod openapi;
+mod reports;
 mod ticket;
 
 use crate::grpc::roles::{Caller, InProcessCaller};
@@ -66,7 +67,9 @@ impl Web {
         // screen) carries the signed cookie naming the certificate issued
         // for it.
         let caller = match &conn.0 {
+            // The console: a browser a staff member logged in from.
             Caller::Nobody => cookie(headers, crate::grpc::DEVICE_COOKIE)
+                .or_else(|| cookie(headers, reports::CONSOLE_COOKIE))
                 .and_then(|v| self.hub.browser_from_cookie(v))
                 .map_or(Caller::Nobody, Caller::Device),
             c => c.clone(),
@@ -155,6 +158,14 @@ fn request(
             req.metadata_mut().insert(name, v);
         }
     }
+    // The console's session rides in its cookie (HttpOnly: page scripts
+    // never see the token).
+    if !headers.contains_key(http::header::AUTHORIZATION)
+        && let Some(token) = cookie(headers, reports::STAFF_COOKIE)
+        && let Ok(v) = tonic::metadata::MetadataValue::try_from(format!("Bearer {token}"))
+    {
+        req.metadata_mut().insert("authorization", v);
+    }
     req
 }
 
@@ -199,7 +210,13 @@ pub fn router(web: Web) -> Router {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/v1/events", get(events::serve))
+        .route("/api/v1/reports", get(reports::report))
+        .route("/api/v1/ratings/export", get(reports::ratings))
+        .route("/api/v1/tickets/{secret}/rating", post(ticket::rate))
         .route("/api/v1/{service}/{method}", post(api::call))
+        .route("/console", get(reports::page))
+        .route("/console/login", post(reports::login))
+        .route("/console/logout", post(reports::logout))
         .route("/t/{secret}", get(ticket::page))
         .route("/t/{secret}/state", get(ticket::state))
         .route("/t/{secret}/events", get(ticket::events))

@@ -111,8 +111,10 @@ pub(super) async fn state(State(web): State<Web>, Path(secret): Path<String>) ->
 
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct Rating {
+    /// 5 非常满意 … 1 非常不满意 (`level` in `/api/v1/tickets/{secret}/rating`).
+    #[serde(alias = "level")]
     rating: u32,
-    #[serde(default)]
+    #[serde(default, alias = "reason")]
     comment: String,
 }
 

@@ -182,6 +182,7 @@ async fn the_ticket_page_shows_the_window_when_called_and_nothing_for_a_wrong_se
         session: Some(s0),
         outcome: pb::FinishOutcome::Resolved as i32,
         unresolved_reason: String::new(),
+        ..Default::default()
     })
     .await
     .unwrap();

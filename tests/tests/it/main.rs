@@ -61,14 +61,17 @@ async fn issue_call_finish_rate_over_grpc() {
             session: Some(s.clone()),
             outcome: pb::FinishOutcome::Resolved as i32,
             unresolved_reason: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(done.state, pb::TicketState::Done as i32);
-    let rated = counter
-        .submit_rating(pb::RatingRequest {
-            session: Some(s.clone()),
+    let rated = srv
+        .pad(s.window)
+        .await
+        .rate(pb::PadRatingRequest {
+            window: s.window,
             number: "A001".into(),
             rating: 2,
             comment: "太慢".into(),
@@ -860,9 +863,11 @@ async fn ambiguous_requests_are_refused_by_field_and_conflicts_by_state() {
     let t = issue_ok(&mut kiosk, "social_insurance", "to-rate").await;
     let mut counter = srv.counter().await;
     let s = login(&mut counter, 1, "c01").await;
-    let err = counter
-        .submit_rating(pb::RatingRequest {
-            session: Some(s),
+    let err = srv
+        .pad(s.window)
+        .await
+        .rate(pb::PadRatingRequest {
+            window: s.window,
             number: t.number.clone(),
             rating: 5,
             comment: String::new(),
@@ -951,6 +956,7 @@ async fn finish_without_an_outcome_is_refused() {
             session: Some(s.clone()),
             outcome: 0,
             unresolved_reason: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -798,17 +798,20 @@ async fn a_retention_run_leaves_no_person_older_than_the_period_anywhere_in_the_
         session: Some(s.clone()),
         outcome: pb::FinishOutcome::Resolved as i32,
         unresolved_reason: String::new(),
+        ..Default::default()
     })
     .await
     .unwrap();
-    c.submit_rating(pb::RatingRequest {
-        session: Some(s.clone()),
-        number: "A001".into(),
-        rating: 1,
-        comment: "太慢".into(),
-    })
-    .await
-    .unwrap();
+    srv.pad(s.window)
+        .await
+        .rate(pb::PadRatingRequest {
+            window: s.window,
+            number: "A001".into(),
+            rating: 1,
+            comment: "太慢".into(),
+        })
+        .await
+        .unwrap();
     let mut admin = srv.admin().await;
     let report = |r: pb::DayReport| (r.issued, r.served, r.open_follow_ups);
     let before = report(

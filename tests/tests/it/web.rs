@@ -426,6 +426,7 @@ async fn the_ticket_page_follows_its_ticket_and_a_wrong_secret_reveals_nothing()
         session: Some(s.clone()),
         outcome: pb::FinishOutcome::Resolved as i32,
         unresolved_reason: String::new(),
+        ..Default::default()
     })
     .await
     .unwrap();

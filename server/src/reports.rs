@@ -1,0 +1,249 @@
+//! The per-day report aggregates, kept beside the log: a task follows the
+//! committed log (like a subscriber) and folds it through the engine's
+//! `report::DayBuilder`; each day that rolls becomes one file
+//! `DATA_DIR/reports/days/YYYY-MM-DD.json`, and the builder's own state
+//! (today so far, the last sequence folded) is saved to
+//! `DATA_DIR/reports/builder.json` every minute and at each rollover, so a
+//! restart resumes where it was. Delete the folder and the next start
+//! rebuilds every day from the log (the aggregates hold no personal data,
+//! so the retention run leaves them alone).
+//!
+//! It never slows the writer: it reads the store on a blocking thread, at
+//! its own pace, after the events are committed. A report waits (up to two
+//! seconds) until the aggregates include what was committed when it was
+//! asked, so a report right after an action counts it.
+
+use crate::engine::catalog::Catalog;
+use crate::engine::report::{self, DayAggregate, DayBuilder, Dimension, Report};
+use crate::store::Store;
+use crate::writer::{LoggedEvent, Shared};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often the builder's state is saved besides each rollover.
+const SAVE_EVERY: Duration = Duration::from_secs(60);
+/// Records read from the store at a time.
+const CHUNK: usize = 4096;
+
+/// The aggregates and the builder of today.
+pub struct Reports {
+    dir: PathBuf,
+    state: Mutex<State>,
+    /// The last sequence number folded (readers wait on it).
+    folded: AtomicU64,
+    progress: tokio::sync::Notify,
+}
+
+struct State {
+    days: BTreeMap<NaiveDate, Arc<DayAggregate>>,
+    builder: DayBuilder,
+}
+
+impl Reports {
+    /// Loads the kept days and the builder's state; a missing or unreadable
+    /// builder state starts over from the first event of the log (and the
+    /// days are written again as they are rebuilt).
+    pub fn open(data_dir: &Path, catalog: &Catalog) -> Arc<Reports> {
+        let dir = data_dir.join("reports");
+        let mut days = BTreeMap::new();
+        if let Ok(rd) = std::fs::read_dir(dir.join("days")) {
+            for entry in rd.flatten() {
+                let path = entry.path();
+                let parsed = std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<DayAggregate>(&b).ok());
+                match parsed {
+                    Some(d) => {
+                        days.insert(d.date, Arc::new(d));
+                    }
+                    None => {
+                        tracing::warn!(file = %path.display(), "unreadable day aggregate ignored; it is rebuilt from the log")
+                    }
+                }
+            }
+        }
+        let builder = std::fs::read(dir.join("builder.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<DayBuilder>(&b).ok());
+        let builder = match builder {
+            // Days the builder has not folded yet will be written again.
+            Some(b) => b,
+            None => {
+                if !days.is_empty() {
+                    tracing::info!(
+                        "report builder state missing: rebuilding every day from the log"
+                    );
+                }
+                DayBuilder::new(catalog)
+            }
+        };
+        let folded = builder.through_seq;
+        Arc::new(Reports {
+            dir,
+            state: Mutex::new(State { days, builder }),
+            folded: AtomicU64::new(folded),
+            progress: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Follows the committed log until the server stops.
+    pub fn spawn(
+        self: &Arc<Self>,
+        store: Store,
+        shared: Arc<Shared>,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        let stopping = shared.stopping.clone();
+        tokio::spawn(async move {
+            let mut live = shared.events.subscribe();
+            let mut saved_at = tokio::time::Instant::now();
+            loop {
+                let committed = shared.committed.load(Ordering::Acquire);
+                while me.folded.load(Ordering::Acquire) < committed {
+                    let from = me.folded.load(Ordering::Acquire) + 1;
+                    let (store2, me2) = (store.clone(), me.clone());
+                    let r = tokio::task::spawn_blocking(move || me2.fold_from(&store2, from)).await;
+                    match r {
+                        Ok(Ok(true)) => {}
+                        Ok(Ok(false)) => break,
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "report aggregates: reading the log failed; retrying");
+                            break;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                if saved_at.elapsed() >= SAVE_EVERY {
+                    me.save_builder();
+                    saved_at = tokio::time::Instant::now();
+                }
+                tokio::select! {
+                    _ = stopping.cancelled() => {
+                        me.save_builder();
+                        return;
+                    }
+                    r = live.recv() => {
+                        if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                            me.save_builder();
+                            return;
+                        }
+                    }
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        })
+    }
+
+    /// Folds one chunk from `from` on. False when nothing was there to read.
+    fn fold_from(&self, store: &Store, from: u64) -> anyhow::Result<bool> {
+        let records = store.read_from(from, CHUNK)?;
+        if records.is_empty() {
+            return Ok(false);
+        }
+        let mut finished = Vec::new();
+        {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            for r in &records {
+                let e: LoggedEvent = serde_json::from_slice(&r.json)?;
+                if let Some(day) = st.builder.apply(r.seq, e.at, &e.event) {
+                    let day = Arc::new(day);
+                    st.days.insert(day.date, day.clone());
+                    finished.push(day);
+                }
+            }
+        }
+        for day in &finished {
+            if let Err(e) = self.write_day(day) {
+                tracing::warn!(error = %e, date = %day.date, "report aggregate not saved; it is rebuilt at the next start");
+            }
+        }
+        if !finished.is_empty() {
+            self.save_builder();
+        }
+        let last = records.last().map_or(from - 1, |r| r.seq);
+        self.folded.store(last, Ordering::Release);
+        self.progress.notify_waiters();
+        Ok(true)
+    }
+
+    fn write_day(&self, day: &DayAggregate) -> std::io::Result<()> {
+        let dir = self.dir.join("days");
+        std::fs::create_dir_all(&dir)?;
+        write_atomic(
+            &dir.join(format!("{}.json", day.date)),
+            &serde_json::to_vec(day)?,
+        )
+    }
+
+    fn save_builder(&self) {
+        let bytes = {
+            let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            serde_json::to_vec(&st.builder)
+        };
+        let r = bytes.map_err(std::io::Error::other).and_then(|b| {
+            std::fs::create_dir_all(&self.dir)?;
+            write_atomic(&self.dir.join("builder.json"), &b)
+        });
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "report builder state not saved");
+        }
+    }
+
+    /// Waits until everything committed up to `seq` is folded (at most 2 s).
+    pub async fn caught_up(&self, seq: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let notified = self.progress.notified();
+            if self.folded.load(Ordering::Acquire) >= seq {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The report over `from..=to` by `by`: the kept days, and today so far.
+    pub fn report(&self, from: NaiveDate, to: NaiveDate, by: Dimension) -> Report {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut days: Vec<Arc<DayAggregate>> =
+            st.days.range(from..=to).map(|(_, d)| d.clone()).collect();
+        if let Some(today) = st.builder.date
+            && (from..=to).contains(&today)
+            && !st.days.contains_key(&today)
+        {
+            days.push(Arc::new(st.builder.snapshot()));
+        }
+        drop(st);
+        report::report(from, to, by, days.iter().map(|d| d.as_ref()))
+    }
+
+    /// The 好差评 records rated in `from..=to` (by service date), oldest first.
+    pub fn ratings(&self, from: NaiveDate, to: NaiveDate) -> Vec<report::RatingRecord> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<report::RatingRecord> = st
+            .days
+            .range(from..=to)
+            .flat_map(|(_, d)| d.ratings.iter().cloned())
+            .collect();
+        if let Some(today) = st.builder.date
+            && (from..=to).contains(&today)
+            && !st.days.contains_key(&today)
+        {
+            out.extend(st.builder.ratings.iter().cloned());
+        }
+        out
+    }
+}
+
+/// Writes through a temporary file and a rename, so a crash leaves the old
+/// file or the new one, never half of one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
