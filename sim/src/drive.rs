@@ -40,6 +40,10 @@ pub struct DriveStats {
     pub issued: AtomicU64,
     pub served: AtomicU64,
     pub no_shows: AtomicU64,
+    /// Set at the end of the drive's duration: clerks and visitors stop at
+    /// their next step, so every request the server committed is counted
+    /// (the figures then equal the server's own reports).
+    pub stopping: std::sync::atomic::AtomicBool,
     pub errors: AtomicU64,
 }
 
@@ -103,6 +107,13 @@ pub async fn drive(opts: DriveOptions) -> anyhow::Result<Arc<DriveStats>> {
         Some(d) => {
             let _ =
                 tokio::time::timeout(d, async { while tasks.join_next().await.is_some() {} }).await;
+            stats.stopping.store(true, Ordering::Relaxed);
+            // Each finishes its step (a service takes a few seconds at most
+            // at demo speeds); one that does not is cut.
+            let _ = tokio::time::timeout(Duration::from_secs(30), async {
+                while tasks.join_next().await.is_some() {}
+            })
+            .await;
         }
         None => while tasks.join_next().await.is_some() {},
     }
@@ -173,7 +184,7 @@ async fn visitors(channel: Channel, opts: DriveOptions, stats: Arc<DriveStats>) 
         return;
     }
     let day = SimDay::new(scn, opts.speed);
-    loop {
+    while !stats.stopping.load(Ordering::Relaxed) {
         // A Poisson process whose rate follows the hourly profile, by
         // thinning: candidates at the peak rate, each kept with the share
         // of the peak that its hour has.
@@ -244,7 +255,7 @@ async fn clerk(
         session: Some(session.clone()),
     };
     let day = SimDay::new(scn, opts.speed);
-    loop {
+    while !stats.stopping.load(Ordering::Relaxed) {
         if let Some((_, until)) = break_at(scn, window, day.minute()) {
             // The shift's lunch break: the window pauses, the queue grows.
             let _ = counter

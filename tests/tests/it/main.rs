@@ -633,6 +633,7 @@ mod browser;
 mod crash;
 mod e2e;
 mod limits;
+mod reports;
 mod security;
 mod sim;
 mod web;

@@ -107,5 +107,29 @@ async fn simulated_visitors_and_clerks_keep_a_real_hall_moving() {
         "{} < {served}",
         report.served
     );
+    // The reports' figures agree with the simulator's own count of what
+    // it did: every ticket it took, served and marked no-show.
+    let date = report.service_date.clone();
+    let r = server
+        .reports()
+        .await
+        .get_report(hall_proto::v1::ReportRequest {
+            from: date.clone(),
+            to: date,
+            by: "category".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let total = r.total.unwrap();
+    assert_eq!(
+        (
+            u64::from(total.arrived),
+            u64::from(total.served),
+            u64::from(total.no_show)
+        ),
+        (issued, served, stats.no_shows.load(Relaxed)),
+        "report vs simulator"
+    );
     server.stop().await;
 }

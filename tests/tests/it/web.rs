@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// An HTTPS connection to the web face, with the role's certificate (or
 /// none), speaking HTTP/1.1.
-async fn connect(
+pub(crate) async fn connect(
     srv: &TestServer,
     role: Option<Role>,
 ) -> hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>> {
@@ -61,7 +61,11 @@ async fn connect(
     send
 }
 
-fn req(method: &str, path: &str, body: &str) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+pub(crate) fn req(
+    method: &str,
+    path: &str,
+    body: &str,
+) -> http::Request<http_body_util::Full<bytes::Bytes>> {
     http::Request::builder()
         .method(method)
         .uri(path)
@@ -73,8 +77,22 @@ fn req(method: &str, path: &str, body: &str) -> http::Request<http_body_util::Fu
         .unwrap()
 }
 
+/// Sends a request and reads the whole answer as bytes, with its headers.
+pub(crate) async fn fetch_bytes(
+    srv: &TestServer,
+    role: Option<Role>,
+    path: &str,
+) -> (u16, http::HeaderMap, bytes::Bytes) {
+    let mut s = connect(srv, role).await;
+    let resp = s.send_request(req("GET", path, "")).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes)
+}
+
 /// Sends a request and reads the whole answer.
-async fn fetch(
+pub(crate) async fn fetch(
     srv: &TestServer,
     role: Option<Role>,
     method: &str,
@@ -88,7 +106,12 @@ async fn fetch(
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
-async fn post(srv: &TestServer, role: Option<Role>, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post(
+    srv: &TestServer,
+    role: Option<Role>,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
     let (status, text) = fetch(srv, role, "POST", path, &body.to_string()).await;
     (
         status,
