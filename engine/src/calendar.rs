@@ -94,6 +94,24 @@ pub fn day_kind(cal: &Calendar, date: NaiveDate) -> DayKind {
     }
 }
 
+/// The date `n` working days after `from` (weekdays and 调休 days, not
+/// holidays or weekend openings): when a follow-up is due.
+pub fn add_working_days(cal: &Calendar, from: NaiveDate, n: u32) -> NaiveDate {
+    let mut d = from;
+    let mut left = n;
+    // A calendar without any working day would loop forever: give up after a year.
+    for _ in 0..366 {
+        if left == 0 {
+            break;
+        }
+        d = d.succ_opt().unwrap_or(d);
+        if day_kind(cal, d) == DayKind::Workday {
+            left -= 1;
+        }
+    }
+    d
+}
+
 /// Hall hours of a date, or `None` when closed.
 pub fn hall_hours(cal: &Calendar, date: NaiveDate) -> Option<(NaiveTime, NaiveTime)> {
     match day_kind(cal, date) {

@@ -101,6 +101,13 @@ pub struct Policy {
     /// Where a late arrival goes back into the queue: behind this many waiting
     /// tickets of its queue (0 = at the front, large = at the back).
     pub late_requeue_behind: u32,
+    /// A follow-up (回访) is due this many working days after it opened.
+    #[serde(default = "default_follow_up_days")]
+    pub follow_up_due_working_days: u32,
+}
+
+fn default_follow_up_days() -> u32 {
+    5
 }
 
 impl Default for Policy {
@@ -115,6 +122,7 @@ impl Default for Policy {
             per_person_daily_limit: 3,
             recent_handling_samples: 20,
             late_requeue_behind: 3,
+            follow_up_due_working_days: 5,
         }
     }
 }

@@ -361,6 +361,38 @@ impl Hall {
                 self.next_follow_up = self.next_follow_up.max(follow_up.id + 1);
                 self.follow_ups.insert(follow_up.id, (**follow_up).clone());
             }
+            Event::FollowUpWorked { id, by, step } => {
+                if let Some(f) = self.follow_ups.get_mut(id) {
+                    match step {
+                        FollowUpStep::Assign { to } => f.assignee = Some(to.clone()),
+                        FollowUpStep::Contact { reached, note } => {
+                            f.contacts.push(ContactAttempt {
+                                at,
+                                by: by.clone(),
+                                reached: *reached,
+                                note: note.clone(),
+                            })
+                        }
+                        FollowUpStep::Fix { text } => f.fix = Some(text.clone()),
+                        FollowUpStep::RateFix { rating } => f.fix_rating = Some(*rating),
+                        FollowUpStep::Appeal { reason } => {
+                            f.appeal = Some(Appeal {
+                                at,
+                                by: by.clone(),
+                                reason: reason.clone(),
+                                upheld: None,
+                                review_note: String::new(),
+                            })
+                        }
+                        FollowUpStep::Review { upheld, note } => {
+                            if let Some(a) = &mut f.appeal {
+                                a.upheld = Some(*upheld);
+                                a.review_note = note.clone();
+                            }
+                        }
+                    }
+                }
+            }
             Event::FollowUpClosed { id, resolution } => {
                 if let Some(f) = self.follow_ups.get_mut(id) {
                     f.closed = Some(resolution.clone());

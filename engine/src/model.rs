@@ -327,6 +327,88 @@ pub struct FollowUp {
     pub masked_name: Option<String>,
     pub opened_at: Millis,
     pub closed: Option<String>,
+    /// The staff member (account or clerk id) working it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Due: `policy.follow_up_due_working_days` working days after opening,
+    /// counted on the hall's calendar (holidays and 调休 included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<NaiveDate>,
+    /// Every attempt to reach the citizen (回访), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<ContactAttempt>,
+    /// The fix (整改) the department made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// The citizen's rating of the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_rating: Option<FixRating>,
+    /// The clerk's appeal against a bad rating (申诉) and its review (复核).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appeal: Option<Appeal>,
+}
+
+/// One attempt to reach the citizen about a follow-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactAttempt {
+    pub at: Millis,
+    pub by: String,
+    /// Whether the citizen was reached (else: no answer, wrong number...).
+    pub reached: bool,
+    pub note: String,
+}
+
+/// The citizen's rating of a fix (整改满意度).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixRating {
+    Satisfied,
+    BasicallySatisfied,
+    Dissatisfied,
+}
+
+impl FixRating {
+    pub fn name(self) -> &'static str {
+        match self {
+            FixRating::Satisfied => "satisfied",
+            FixRating::BasicallySatisfied => "basically_satisfied",
+            FixRating::Dissatisfied => "dissatisfied",
+        }
+    }
+    pub fn parse(s: &str) -> Option<FixRating> {
+        [
+            FixRating::Satisfied,
+            FixRating::BasicallySatisfied,
+            FixRating::Dissatisfied,
+        ]
+        .into_iter()
+        .find(|r| r.name() == s)
+    }
+}
+
+/// An appeal against a bad rating and, once reviewed, the decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appeal {
+    pub at: Millis,
+    pub by: String,
+    pub reason: String,
+    /// `Some(true)`: upheld (the rating does not count against the clerk);
+    /// `Some(false)`: rejected; `None`: awaiting review.
+    pub upheld: Option<bool>,
+    #[serde(default)]
+    pub review_note: String,
+}
+
+/// One step of working a follow-up (`Command::WorkFollowUp`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+pub enum FollowUpStep {
+    Assign { to: String },
+    Contact { reached: bool, note: String },
+    Fix { text: String },
+    RateFix { rating: FixRating },
+    Appeal { reason: String },
+    Review { upheld: bool, note: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -464,6 +546,21 @@ pub enum Command {
     CloseFollowUp {
         id: u64,
         resolution: String,
+    },
+    /// A supervisor works a follow-up: assigns it, records a contact
+    /// attempt, the fix, the citizen's rating of the fix, an appeal or its
+    /// review. `by` is who did it (the staff account).
+    WorkFollowUp {
+        id: u64,
+        by: String,
+        step: FollowUpStep,
+    },
+    /// A supervisor pauses (or resumes) a window, with a reason.
+    SupervisePause {
+        window: WindowNo,
+        by: String,
+        reason: String,
+        resume: bool,
     },
     ReplaceCatalog {
         catalog: Box<Catalog>,
@@ -614,6 +711,11 @@ pub enum Event {
     FollowUpClosed {
         id: u64,
         resolution: String,
+    },
+    FollowUpWorked {
+        id: u64,
+        by: String,
+        step: FollowUpStep,
     },
     DeviceReported {
         device_id: String,

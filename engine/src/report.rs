@@ -258,6 +258,10 @@ pub struct RatingRecord {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DayAggregate {
     pub date: NaiveDate,
+    /// The first log sequence number of the day (its `DayRolled`; 0 when
+    /// the log began within the day).
+    #[serde(default)]
+    pub first_seq: u64,
     /// The last log sequence number of the day (0 when unknown).
     pub through_seq: u64,
     pub cells: BTreeMap<Dimension, BTreeMap<String, Cell>>,
@@ -332,6 +336,9 @@ pub struct DayBuilder {
     pub legs: Vec<Leg>,
     pub tickets: HashMap<TicketId, TicketFacts>,
     pub ratings: Vec<RatingRecord>,
+    /// The day's first sequence number (its `DayRolled`).
+    #[serde(default)]
+    pub first_seq: u64,
     pub through_seq: u64,
     #[serde(skip)]
     clock: Option<Clock>,
@@ -401,6 +408,7 @@ impl DayBuilder {
                     done = Some(self.finish());
                 }
                 self.reset(*to);
+                self.first_seq = seq;
             }
             Event::CatalogReplaced { catalog } => {
                 self.catalog = ReportCatalog::of(catalog);
@@ -617,6 +625,7 @@ impl DayBuilder {
         }
         DayAggregate {
             date: self.date.unwrap_or_default(),
+            first_seq: self.first_seq,
             through_seq: self.through_seq,
             cells,
             ratings: self.ratings.clone(),

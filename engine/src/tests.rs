@@ -241,6 +241,42 @@ impl Run {
                 request_id: None,
                 person_key: opt("person=").unwrap(),
             },
+            "work" => Command::WorkFollowUp {
+                id: s(1).parse().unwrap(),
+                by: "s01".into(),
+                step: {
+                    let rest = words.get(3..).map(|w| w.join(" ")).unwrap_or_default();
+                    match s(2).as_str() {
+                        "assign" => FollowUpStep::Assign { to: rest },
+                        "contact" => FollowUpStep::Contact {
+                            reached: words.get(3) == Some(&"yes"),
+                            note: words.get(4..).map(|w| w.join(" ")).unwrap_or_default(),
+                        },
+                        "fix" => FollowUpStep::Fix { text: rest },
+                        "ratefix" => FollowUpStep::RateFix {
+                            rating: FixRating::parse(&rest).unwrap(),
+                        },
+                        "appeal" => FollowUpStep::Appeal { reason: rest },
+                        "review" => FollowUpStep::Review {
+                            upheld: words.get(3) == Some(&"yes"),
+                            note: words.get(4..).map(|w| w.join(" ")).unwrap_or_default(),
+                        },
+                        other => panic!("work: unknown step {other}"),
+                    }
+                },
+            },
+            "spause" => Command::SupervisePause {
+                window: s(1).parse().unwrap(),
+                by: "s01".into(),
+                reason: words.get(2..).map(|w| w.join(" ")).unwrap_or_default(),
+                resume: false,
+            },
+            "sresume" => Command::SupervisePause {
+                window: s(1).parse().unwrap(),
+                by: "s01".into(),
+                reason: String::new(),
+                resume: true,
+            },
             "close-follow-up" => Command::CloseFollowUp {
                 id: s(1).parse().unwrap(),
                 resolution: "回访已完成".into(),
@@ -486,6 +522,18 @@ impl Run {
                 device_id, status, ..
             } => format!("{device_id} {status}"),
             Event::Audited { record } => format!("audit {} {}", record.action, record.outcome),
+            Event::FollowUpWorked { id, by, step } => {
+                let f = &self.hall.follow_ups[id];
+                format!(
+                    "follow-up {id} by {by}: {step:?}; due {} assignee {:?} contacts {} fix {:?} fix-rating {:?} appeal {:?}",
+                    f.due.map(|d| d.to_string()).unwrap_or_default(),
+                    f.assignee,
+                    f.contacts.len(),
+                    f.fix,
+                    f.fix_rating,
+                    f.appeal.as_ref().map(|a| a.upheld)
+                )
+            }
             Event::CaseRecorded {
                 ticket,
                 case_no,
@@ -1558,4 +1606,68 @@ fn a_hand_computed_day_gives_the_same_report() {
         (2, 12, 600.0)
     );
     assert_eq!(two.total.within_limit, 1.0);
+}
+
+/// 回访 → 整改 → re-rating: a bad rating's follow-up is due five working
+/// days later on the hall's calendar (Friday 27 Nov 2026 -> Friday 4 Dec),
+/// assigned, contacted (a miss, then reached), fixed, the fix rated; an
+/// appeal is reviewed once; a closed one takes no more steps. A supervisor
+/// pauses and resumes a window.
+#[test]
+fn working_a_follow_up_through_to_closed() {
+    check(
+        r"
+        at 09:00
+        issue a
+        login 1 c1
+        call 1
+        start 1
+        finish 1
+        rate 1 A001 1 态度不好
+        work 1 assign nobody
+        work 1 assign c2
+        work 1 ratefix satisfied
+        work 1 contact no 无人接听
+        work 1 contact yes 已联系，解释了办理流程
+        work 1 fix 已对窗口人员进行服务规范培训
+        work 1 ratefix basically_satisfied
+        work 1 review yes 无
+        work 1 appeal 市民对政策不满，非服务问题
+        work 1 appeal 再次申诉
+        work 1 review no 录音显示服务用语不规范
+        close-follow-up 1
+        work 1 contact yes 再次回访
+        spause 1
+        spause 1 临时调离
+        call 1
+        sresume 1
+        spause 2 调离
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            start 1 -> A001 serving
+            finish 1 -> A001 finished then closed
+            rate 1 A001 1 态度不好 -> A001 rated 1; follow-up #1 bad_rating for A001: 态度不好
+            work 1 assign nobody -> ERROR no staff member or clerk 'nobody'
+            work 1 assign c2 -> follow-up 1 by s01: Assign { to: "c2" }; due 2026-12-04 assignee Some("c2") contacts 0 fix None fix-rating None appeal None
+            work 1 ratefix satisfied -> ERROR follow-up 1: record the fix (整改) before the citizen rates it
+            work 1 contact no 无人接听 -> follow-up 1 by s01: Contact { reached: false, note: "无人接听" }; due 2026-12-04 assignee Some("c2") contacts 1 fix None fix-rating None appeal None
+            work 1 contact yes 已联系，解释了办理流程 -> follow-up 1 by s01: Contact { reached: true, note: "已联系，解释了办理流程" }; due 2026-12-04 assignee Some("c2") contacts 2 fix None fix-rating None appeal None
+            work 1 fix 已对窗口人员进行服务规范培训 -> follow-up 1 by s01: Fix { text: "已对窗口人员进行服务规范培训" }; due 2026-12-04 assignee Some("c2") contacts 2 fix Some("已对窗口人员进行服务规范培训") fix-rating None appeal None
+            work 1 ratefix basically_satisfied -> follow-up 1 by s01: RateFix { rating: BasicallySatisfied }; due 2026-12-04 assignee Some("c2") contacts 2 fix Some("已对窗口人员进行服务规范培训") fix-rating Some(BasicallySatisfied) appeal None
+            work 1 review yes 无 -> ERROR follow-up 1: no appeal awaits review
+            work 1 appeal 市民对政策不满，非服务问题 -> follow-up 1 by s01: Appeal { reason: "市民对政策不满，非服务问题" }; due 2026-12-04 assignee Some("c2") contacts 2 fix Some("已对窗口人员进行服务规范培训") fix-rating Some(BasicallySatisfied) appeal Some(None)
+            work 1 appeal 再次申诉 -> ERROR follow-up 1: it was appealed already
+            work 1 review no 录音显示服务用语不规范 -> follow-up 1 by s01: Review { upheld: false, note: "录音显示服务用语不规范" }; due 2026-12-04 assignee Some("c2") contacts 2 fix Some("已对窗口人员进行服务规范培训") fix-rating Some(BasicallySatisfied) appeal Some(Some(false))
+            close-follow-up 1 -> follow-up #1 closed
+            work 1 contact yes 再次回访 -> ERROR no open follow-up 1
+            spause 1 -> ERROR say why the window is paused
+            spause 1 临时调离 -> window 1 paused
+            call 1 -> ERROR window 1 is paused: resume first
+            sresume 1 -> window 1 resumed
+            spause 2 调离 -> ERROR window 2 is not logged in (or the session has ended): log in first
+        "#]],
+    );
 }

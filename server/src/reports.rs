@@ -222,6 +222,16 @@ impl Reports {
         report::report(from, to, by, days.iter().map(|d| d.as_ref()))
     }
 
+    /// The log's sequence numbers of a service day (first, last): a kept
+    /// day's, or today's up to `committed`.
+    pub fn day_range(&self, date: NaiveDate, committed: u64) -> Option<(u64, u64)> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(d) = st.days.get(&date) {
+            return Some((d.first_seq, d.through_seq));
+        }
+        (st.builder.date == Some(date)).then_some((st.builder.first_seq, committed))
+    }
+
     /// The 好差评 records rated in `from..=to` (by service date), oldest first.
     pub fn ratings(&self, from: NaiveDate, to: NaiveDate) -> Vec<report::RatingRecord> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -65,6 +65,13 @@ impl Hall {
                 with_return,
                 reason,
             } => self.transfer(session, target, with_return, reason),
+            Command::WorkFollowUp { id, by, step } => self.work_follow_up(id, by, step),
+            Command::SupervisePause {
+                window,
+                by: _,
+                reason,
+                resume,
+            } => self.supervise_pause(window, reason, resume),
             Command::RateFromPad {
                 window,
                 number,

@@ -131,6 +131,69 @@ impl Hall {
         }
         Ok(vec![Event::FollowUpClosed { id, resolution }])
     }
+    pub(super) fn work_follow_up(
+        &self,
+        id: u64,
+        by: String,
+        step: FollowUpStep,
+    ) -> Result<Vec<Event>, EngineError> {
+        let f = match self.follow_ups.get(&id) {
+            Some(f) if f.closed.is_none() => f,
+            _ => return Err(EngineError::UnknownFollowUp(id)),
+        };
+        let text = |field: &'static str, v: &str, required: bool| {
+            if required && v.trim().is_empty() {
+                return Err(EngineError::invalid(
+                    field,
+                    "say what was done (it is kept with the follow-up)",
+                ));
+            }
+            if v.chars().count() > 400 {
+                return Err(EngineError::invalid(field, "at most 400 characters"));
+            }
+            Ok(())
+        };
+        let conflict = |problem: &str| EngineError::Conflict {
+            number: f.ticket_number.clone(),
+            problem: format!("follow-up {id}: {problem}"),
+        };
+        match &step {
+            FollowUpStep::Assign { to } => {
+                if self.catalog.staff_account(to).is_none() && self.catalog.clerk(to).is_none() {
+                    return Err(EngineError::invalid(
+                        "to",
+                        format!("no staff member or clerk '{to}'"),
+                    ));
+                }
+            }
+            FollowUpStep::Contact { note, .. } => text("note", note, false)?,
+            FollowUpStep::Fix { text: t } => text("text", t, true)?,
+            FollowUpStep::RateFix { .. } => {
+                if f.fix.is_none() {
+                    return Err(conflict(
+                        "record the fix (整改) before the citizen rates it",
+                    ));
+                }
+            }
+            FollowUpStep::Appeal { reason } => {
+                text("reason", reason, true)?;
+                if f.kind != FollowUpKind::BadRating {
+                    return Err(conflict("only a bad rating can be appealed"));
+                }
+                if f.appeal.is_some() {
+                    return Err(conflict("it was appealed already"));
+                }
+            }
+            FollowUpStep::Review { note, .. } => {
+                text("note", note, false)?;
+                if !matches!(&f.appeal, Some(a) if a.upheld.is_none()) {
+                    return Err(conflict("no appeal awaits review"));
+                }
+            }
+        }
+        Ok(vec![Event::FollowUpWorked { id, by, step }])
+    }
+
     pub(super) fn follow_up_event(
         &self,
         t: &Ticket,
@@ -150,6 +213,16 @@ impl Hall {
                 masked_name: t.person.as_ref().map(|p| p.masked_name.clone()),
                 opened_at: now,
                 closed: None,
+                assignee: None,
+                due: Some(crate::calendar::add_working_days(
+                    &self.catalog.calendar,
+                    self.clock().service_date(now),
+                    self.catalog.policy.follow_up_due_working_days,
+                )),
+                contacts: vec![],
+                fix: None,
+                fix_rating: None,
+                appeal: None,
             }),
         }
     }

@@ -81,6 +81,39 @@ impl Hall {
         }])
     }
 
+    /// A supervisor pauses a window (a clerk called away) or resumes it.
+    pub(super) fn supervise_pause(
+        &self,
+        window: WindowNo,
+        reason: String,
+        resume: bool,
+    ) -> Result<Vec<Event>, EngineError> {
+        let rt = self
+            .windows
+            .get(&window)
+            .ok_or(EngineError::UnknownWindow(window))?;
+        if rt.status == WindowStatus::Closed {
+            return Err(EngineError::NotLoggedIn(window));
+        }
+        if resume {
+            return Ok(if rt.status == WindowStatus::Paused {
+                vec![Event::WindowResumed { window }]
+            } else {
+                vec![]
+            });
+        }
+        if reason.trim().is_empty() {
+            return Err(EngineError::invalid(
+                "reason",
+                "say why the window is paused",
+            ));
+        }
+        if rt.status == WindowStatus::Paused {
+            return Ok(vec![]);
+        }
+        Ok(vec![Event::WindowPaused { window, reason }])
+    }
+
     pub(super) fn resume(&self, session: Session) -> Result<Vec<Event>, EngineError> {
         let rt = self.session(&session)?;
         if rt.status != WindowStatus::Paused {

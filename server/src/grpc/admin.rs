@@ -151,7 +151,7 @@ impl pb::admin_service_server::AdminService for Hub {
                 .follow_ups
                 .values()
                 .filter(|f| all || f.closed.is_none())
-                .map(convert::follow_up)
+                .map(|f| convert::follow_up_on(f, h.service_date))
                 .collect();
             Ok(pb::FollowUpList { items })
         };
@@ -254,6 +254,156 @@ impl pb::admin_service_server::AdminService for Hub {
         .await
         .map(Response::new)
     }
+    async fn work_follow_up(
+        &self,
+        req: Req<pb::WorkFollowUpRequest>,
+    ) -> Result<Response<pb::FollowUp>, Status> {
+        let by = console::acting(&req);
+        let r = limits::checked(req)?;
+        let id = r.id;
+        let cmd = Command::WorkFollowUp {
+            id,
+            by,
+            step: console::step(&r)?,
+        };
+        let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
+            h.follow_ups
+                .get(&id)
+                .map(|f| convert::follow_up_on(f, h.service_date))
+                .ok_or_else(|| status(EngineError::UnknownFollowUp(id).into()))
+        });
+        self.ask(Some(cmd), render).await.map(Response::new)
+    }
+    async fn pause_window(
+        &self,
+        req: Req<pb::PauseWindowRequest>,
+    ) -> Result<Response<pb::WindowInfo>, Status> {
+        let by = console::acting(&req);
+        let r = limits::checked(req)?;
+        let window = r.window;
+        let cmd = Command::SupervisePause {
+            window,
+            by,
+            reason: r.reason,
+            resume: r.resume,
+        };
+        self.ask(
+            Some(cmd),
+            Box::new(move |h, _, _| Ok(convert::window_info(h, window))),
+        )
+        .await
+        .map(Response::new)
+    }
+    async fn check_config(
+        &self,
+        req: Req<pb::ConfigDocument>,
+    ) -> Result<Response<pb::ConfigCheck>, Status> {
+        let text = limits::checked(req)?.toml;
+        self.read(move |h: &Hall, _, _| {
+            Ok(console::check_config(
+                &text,
+                &crate::config::to_toml(&h.catalog),
+            ))
+        })
+        .await
+    }
+    async fn get_calendar(
+        &self,
+        req: Req<pb::CalendarRequest>,
+    ) -> Result<Response<pb::CalendarMonth>, Status> {
+        let month = limits::checked(req)?.month;
+        self.read(move |h: &Hall, _, _| console::calendar_month(&h.catalog, &month))
+            .await
+    }
+    async fn search_tickets(
+        &self,
+        req: Req<pb::TicketSearchRequest>,
+    ) -> Result<Response<pb::TicketSearchResult>, Status> {
+        let r = limits::checked(req)?;
+        let date = super::reports::date_range(&r.date, &r.date)?.0;
+        let day = self.day_log(date).await?;
+        let clock = engine::calendar::Clock::from_parts(
+            &day.builder.catalog.timezone,
+            &day.builder.catalog.day_starts_at,
+        );
+        let limit = match r.limit {
+            0 => 200,
+            n => n.min(2000) as usize,
+        };
+        let found: Vec<pb::TicketSummary> = console::summaries(&day)
+            .into_iter()
+            .map(|(_, t)| t)
+            .filter(|t| console::matches(t, &r, &clock))
+            .collect();
+        self.audit(format!("tickets of {date}"), "").await?;
+        Ok(Response::new(pb::TicketSearchResult {
+            date: date.to_string(),
+            truncated: found.len() > limit,
+            tickets: found.into_iter().take(limit).collect(),
+        }))
+    }
+    async fn get_ticket_history(
+        &self,
+        req: Req<pb::TicketHistoryRequest>,
+    ) -> Result<Response<pb::TicketHistory>, Status> {
+        let r = limits::checked(req)?;
+        let date = super::reports::date_range(&r.date, &r.date)?.0;
+        let day = self.day_log(date).await?;
+        let Some((id, ticket)) = console::summaries(&day)
+            .into_iter()
+            .find(|(_, t)| t.number == r.number.to_uppercase())
+        else {
+            return Err(status(EngineError::UnknownTicket(r.number).into()));
+        };
+        let mut clerk = None;
+        let entries = day
+            .events
+            .iter()
+            .filter(|l| l.event.ticket_id() == Some(id))
+            .filter_map(|l| console::history_entry(l, &mut clerk))
+            .collect();
+        self.audit(format!("ticket {} of {date}", ticket.number), "")
+            .await?;
+        Ok(Response::new(pb::TicketHistory {
+            ticket: Some(ticket),
+            entries,
+        }))
+    }
+    async fn list_devices(
+        &self,
+        req: Req<pb::ListDevicesRequest>,
+    ) -> Result<Response<pb::DeviceList>, Status> {
+        limits::checked(req)?;
+        self.device_list().await.map(Response::new)
+    }
+    async fn revoke_device(
+        &self,
+        req: Req<pb::RevokeDeviceRequest>,
+    ) -> Result<Response<pb::DeviceList>, Status> {
+        let r = limits::checked(req)?;
+        if r.reason.trim().is_empty() {
+            return Err(
+                Refusal::invalid_field("reason", "say why the device is revoked").into_status(),
+            );
+        }
+        let dir = self.data_dir.clone();
+        let id = r.id.clone();
+        let n = tokio::task::spawn_blocking(move || crate::pki::revoke(&dir, &id))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::failed_precondition(format!("revoking: {e}")))?;
+        if n == 0 {
+            return Err(refusal(
+                Code::NotFound,
+                Reason::Unspecified,
+                format!("no enrolled, unrevoked device {}", r.id),
+            ));
+        }
+        // The revocation list is re-read within a second; the audit task
+        // records the new lines too.
+        self.audit(format!("device {}", r.id), &r.reason).await?;
+        self.device_list().await.map(Response::new)
+    }
     async fn get_day_report(
         &self,
         _: Req<pb::DayReportRequest>,
@@ -298,6 +448,39 @@ fn day_report(h: &Hall) -> pb::DayReport {
         open_follow_ups: h.follow_ups.values().filter(|f| f.closed.is_none()).count() as u32,
         categories,
         device_alerts: device_alerts(h),
+    }
+}
+
+impl Hub {
+    /// Every enrolled device with its last report.
+    async fn device_list(&self) -> Result<pb::DeviceList, Status> {
+        let dir = self.data_dir.clone();
+        let enrolled = tokio::task::spawn_blocking(move || crate::pki::devices(&dir))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::internal(format!("listing devices: {e}")))?;
+        self.read(move |h: &Hall, _, _| {
+            Ok(pb::DeviceList {
+                devices: enrolled
+                    .iter()
+                    .map(|d| {
+                        let last = h.devices.get(&d.subject.id);
+                        pb::EnrolledDevice {
+                            role: d.subject.role.to_string(),
+                            id: d.subject.id.clone(),
+                            serial: d.subject.serial.clone(),
+                            not_after: d.not_after.clone(),
+                            revoked: d.revoked,
+                            last_status: last.map(|l| l.status.clone()).unwrap_or_default(),
+                            last_detail: last.map(|l| l.detail.clone()).unwrap_or_default(),
+                            last_report_ms: last.map_or(0, |l| l.at),
+                        }
+                    })
+                    .collect(),
+            })
+        })
+        .await
+        .map(Response::into_inner)
     }
 }
 

@@ -512,6 +512,18 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
             kind: follow_up.kind.name().into(),
             reason: follow_up.reason.clone(),
         }),
+        Event::FollowUpWorked { id, step, .. } => Body::FollowUpWorked(pb::FollowUpWorked {
+            id: *id,
+            step: match step {
+                crate::engine::FollowUpStep::Assign { .. } => "assign",
+                crate::engine::FollowUpStep::Contact { .. } => "contact",
+                crate::engine::FollowUpStep::Fix { .. } => "fix",
+                crate::engine::FollowUpStep::RateFix { .. } => "rate_fix",
+                crate::engine::FollowUpStep::Appeal { .. } => "appeal",
+                crate::engine::FollowUpStep::Review { .. } => "review",
+            }
+            .into(),
+        }),
         Event::FollowUpClosed { id, resolution } => Body::FollowUpClosed(pb::FollowUpClosed {
             id: *id,
             number: h
@@ -578,8 +590,52 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
     }
 }
 
+/// A follow-up as the console shows it; `today` decides whether it is overdue.
+pub fn follow_up_on(f: &crate::engine::FollowUp, today: chrono::NaiveDate) -> pb::FollowUp {
+    let mut out = follow_up(f);
+    out.overdue = f.closed.is_none() && f.due.is_some_and(|d| d < today);
+    out
+}
+
 pub fn follow_up(f: &crate::engine::FollowUp) -> pb::FollowUp {
     pb::FollowUp {
+        assignee: f.assignee.clone().unwrap_or_default(),
+        due_date: f.due.map(|d| d.to_string()).unwrap_or_default(),
+        overdue: false,
+        contacts: f
+            .contacts
+            .iter()
+            .map(|c| pb::FollowUpContact {
+                at_ms: c.at,
+                by: c.by.clone(),
+                reached: c.reached,
+                note: c.note.clone(),
+            })
+            .collect(),
+        fix: f.fix.clone().unwrap_or_default(),
+        fix_rating: f
+            .fix_rating
+            .map(|r| r.name().to_string())
+            .unwrap_or_default(),
+        appeal_state: match &f.appeal {
+            None => "",
+            Some(a) => match a.upheld {
+                None => "pending",
+                Some(true) => "upheld",
+                Some(false) => "rejected",
+            },
+        }
+        .into(),
+        appeal_reason: f
+            .appeal
+            .as_ref()
+            .map(|a| a.reason.clone())
+            .unwrap_or_default(),
+        appeal_note: f
+            .appeal
+            .as_ref()
+            .map(|a| a.review_note.clone())
+            .unwrap_or_default(),
         id: f.id,
         ticket_number: f.ticket_number.clone(),
         service_date: f.service_date.to_string(),

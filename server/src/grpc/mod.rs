@@ -8,6 +8,7 @@ pub mod convert;
 mod counter;
 mod devices;
 pub use devices::{DEVICE_COOKIE, PairedBrowser, audit_revocations};
+mod console;
 mod events;
 mod kiosk;
 pub mod limits;
