@@ -29,7 +29,7 @@ fn save(name: &str, png: &[u8]) {
     std::fs::write(dir.join(name), png).unwrap();
 }
 
-fn chromium_or_skip(test: &str) -> bool {
+pub(crate) fn chromium_or_skip(test: &str) -> bool {
     if webdriver::available() {
         return true;
     }

@@ -360,7 +360,7 @@ async fn admin_date(srv: &TestServer) -> String {
 }
 
 /// The first sheet of an XLSX file as text, numbers as the table shows them.
-fn read_xlsx(bytes: &[u8]) -> Vec<Vec<String>> {
+pub(crate) fn read_xlsx(bytes: &[u8]) -> Vec<Vec<String>> {
     use calamine::{Data, Reader, Xlsx};
     let mut wb: Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
