@@ -7,6 +7,8 @@
 //! - [`view`]: the terminal's state → the Slint `CounterAdapter` global (and
 //!   Slint's typed actions back to the core's).
 //! - [`auto`]: a simulated clerk working a real terminal (demo, end-to-end test).
+//! - [`pad`]: the rating pad (评价器, `--rating-pad`): the citizen's screen
+//!   at one window; the only place a rating is given at the counter.
 //! - [`sample`]: representative data for screenshots without a server.
 //!
 //! Headless rendering, time, the event-stream follower and the words of
@@ -14,6 +16,7 @@
 
 pub mod auto;
 pub mod core;
+pub mod pad;
 pub mod sample;
 pub mod terminal;
 pub mod view;

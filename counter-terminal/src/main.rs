@@ -4,6 +4,9 @@
 //!   terminal (with a display).
 //! - `counter-terminal --screenshot DIR [--server URL]` renders every screen
 //!   headless to PNG (sample data without a server) and exits.
+//! - `counter-terminal --rating-pad --window N --server URL` is the rating
+//!   pad (评价器) facing the citizen at window N (its certificate `pad-N`);
+//!   with `--screenshot DIR` it writes its screens as PNG.
 //! - `--auto-clerk` lets a simulated clerk work the terminal (the whole-hall
 //!   demo); `--headless --out DIR` (chosen by itself without a display)
 //!   renders the screen to `DIR/counter-<window>.png` every `--every` seconds.
@@ -31,6 +34,9 @@ struct Cli {
     /// Clerk id pre-filled on the login screen.
     #[arg(long)]
     clerk: Option<String>,
+    /// Run as the rating pad (评价器) of `--window`: the citizen's screen.
+    #[arg(long)]
+    rating_pad: bool,
     /// A simulated clerk works this terminal (logs in with --clerk and --pin).
     #[arg(long)]
     auto_clerk: bool,
@@ -51,6 +57,13 @@ fn main() -> Result<()> {
     hall_client::init_logging();
     let mut cli = Cli::parse();
     cli.run = cli.run.with_default_out("counter-out");
+    if cli.rating_pad {
+        if let Some(dir) = &cli.screenshot {
+            return pad_screenshots(cli.window, dir);
+        }
+        let Some(server) = cli.server.clone() else { bail!("give --server URL (or --screenshot DIR)") };
+        return run_pad(cli.window, server);
+    }
     if let Some(dir) = &cli.screenshot {
         return screenshots(&cli, dir);
     }
@@ -284,5 +297,178 @@ fn print_ready(said: &mut bool, st: &State) {
     if let (false, Some(s), Some(_)) = (*said, &st.session, &st.queue) {
         *said = true;
         print_line(&format!("counter ready: window {}", s.window));
+    }
+}
+
+use counter_terminal::pad::{self, Pad, Phase};
+use counter_terminal::{PadAdapter, PadPhase, RatingPad};
+
+fn show_pad(ui: &RatingPad, v: &pad::View) {
+    let a = ui.global::<PadAdapter>();
+    a.set_phase(match v.phase {
+        Phase::Idle => PadPhase::Idle,
+        Phase::Serving => PadPhase::Serving,
+        Phase::Rate => PadPhase::Rate,
+        Phase::Reason => PadPhase::Reason,
+        Phase::Thanks => PadPhase::Thanks,
+        Phase::Offline => PadPhase::Offline,
+    });
+    if !v.window_name.is_empty() {
+        a.set_window_name(v.window_name.clone().into());
+    }
+    a.set_clerk_name(v.clerk_name.clone().into());
+    a.set_clerk_id(v.clerk_id.clone().into());
+    a.set_ticket(v.ticket.clone().into());
+    a.set_chosen(v.chosen as i32);
+    a.set_message(v.message.clone().into());
+    a.set_message_is_error(v.message_is_error);
+    if v.phase != Phase::Reason {
+        a.set_reason_index(-1);
+        a.set_reason_text("".into());
+    }
+}
+
+/// Every screen of the pad, headless, from sample states.
+fn pad_screenshots(window: u32, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    view::install_headless(1024, 600);
+    let ui = RatingPad::new()?;
+    let base = pad::View {
+        window_name: format!("{window}号窗口"),
+        clerk_name: "王晓明".into(),
+        clerk_id: format!("c{window:02}"),
+        ..Default::default()
+    };
+    let screens = [
+        ("pad-idle.png", pad::View { phase: Phase::Idle, ..base.clone() }),
+        ("pad-serving.png", pad::View { phase: Phase::Serving, ticket: "B012".into(), ..base.clone() }),
+        ("pad-rate.png", pad::View { phase: Phase::Rate, ticket: "B012".into(), ..base.clone() }),
+        ("pad-reason.png", pad::View { phase: Phase::Reason, ticket: "B012".into(), chosen: 2, ..base.clone() }),
+        ("pad-thanks.png", pad::View { phase: Phase::Thanks, ticket: "B012".into(), chosen: 5, ..base.clone() }),
+        ("pad-offline.png", pad::View { phase: Phase::Offline, message: "无法连接服务器，正在重试…".into(), message_is_error: true, ..base }),
+    ];
+    for (name, v) in screens {
+        show_pad(&ui, &v);
+        if v.phase == Phase::Reason {
+            ui.global::<PadAdapter>().set_reason_index(0);
+        }
+        let p = dir.join(name);
+        view::snapshot_png(&ui, &p)?;
+        println!("{}", p.display());
+    }
+    Ok(())
+}
+
+enum PadInput {
+    Level(u32),
+    Reason(String),
+    Refresh,
+}
+
+/// The pad with a display: follows the window, sends the citizen's rating.
+fn run_pad(window: u32, server: String) -> Result<()> {
+    let ui = RatingPad::new()?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PadInput>();
+    let a = ui.global::<PadAdapter>();
+    let t = tx.clone();
+    a.on_rate(move |level| {
+        let _ = t.send(PadInput::Level(level.max(1) as u32));
+    });
+    let t = tx.clone();
+    let weak = ui.as_weak();
+    a.on_submit_reason(move || {
+        if let Some(ui) = weak.upgrade() {
+            let a = ui.global::<PadAdapter>();
+            let mut reason: Vec<String> = Vec::new();
+            let i = a.get_reason_index();
+            if i >= 0 {
+                let reasons = a.get_reasons();
+                if let Some(r) = slint::Model::row_data(&reasons, i as usize) {
+                    reason.push(r.to_string());
+                }
+            }
+            let text = a.get_reason_text().to_string();
+            if !text.trim().is_empty() {
+                reason.push(text);
+            }
+            if !reason.is_empty() {
+                let _ = t.send(PadInput::Reason(reason.join("：")));
+            }
+        }
+    });
+    let weak = ui.as_weak();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+        rt.block_on(async move {
+            let show = |v: &pad::View| {
+                let v = v.clone();
+                let _ = weak.upgrade_in_event_loop(move |ui| show_pad(&ui, &v));
+            };
+            let mut p = loop {
+                match Pad::connect(&server, window).await {
+                    Ok(p) => break p,
+                    Err(_) => {
+                        show(&pad::View { phase: Phase::Offline, ..Default::default() });
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            };
+            show(&p.view);
+            print_line(&format!("rating pad ready: window {window}"));
+            // Events touching this window make it read its state again.
+            let follow_tx = tx.clone();
+            let url = server.clone();
+            tokio::spawn(async move {
+                let mut h = PadFollower { window, tx: follow_tx };
+                hall_client::follow::follow(url, Default::default(), &mut h).await;
+            });
+            let mut thanks_until: Option<tokio::time::Instant> = None;
+            loop {
+                let wait = thanks_until.map_or(Duration::from_secs(10), |t| t.saturating_duration_since(tokio::time::Instant::now()));
+                match tokio::time::timeout(wait, rx.recv()).await {
+                    Ok(Some(PadInput::Level(l))) => {
+                        if p.choose(l).await {
+                            thanks_until = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                        }
+                    }
+                    Ok(Some(PadInput::Reason(r))) => {
+                        if p.submit(&r).await {
+                            thanks_until = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                        }
+                    }
+                    Ok(Some(PadInput::Refresh)) => p.refresh().await,
+                    Ok(None) => return,
+                    Err(_) => {
+                        if thanks_until.take().is_some() {
+                            p.done().await;
+                        } else {
+                            p.refresh().await;
+                        }
+                    }
+                }
+                show(&p.view);
+            }
+        });
+    });
+    ui.run()?;
+    Ok(())
+}
+
+struct PadFollower {
+    window: u32,
+    tx: tokio::sync::mpsc::UnboundedSender<PadInput>,
+}
+
+impl hall_client::follow::Handler for PadFollower {
+    fn event(&mut self, e: &hall_proto::v1::Event) {
+        if pad::touches(self.window, e) {
+            let _ = self.tx.send(PadInput::Refresh);
+        }
+    }
+    fn connection(&mut self, _: hall_client::follow::Connection) {
+        let _ = self.tx.send(PadInput::Refresh);
+    }
+    fn finished(&self) -> bool {
+        self.tx.is_closed()
     }
 }

@@ -27,6 +27,73 @@ fn every_screen_renders_headless() {
     }
 }
 
+#[test]
+fn every_pad_screen_renders_headless() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_counter-terminal"))
+        .args(["--rating-pad", "--window", "3", "--screenshot"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["pad-idle.png", "pad-serving.png", "pad-rate.png", "pad-reason.png", "pad-thanks.png", "pad-offline.png"] {
+        let bytes = std::fs::read(dir.path().join(f)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{f}");
+        assert!(bytes.len() > 10_000, "{f} looks empty ({} bytes)", bytes.len());
+    }
+    if let Ok(docs) = std::env::var("HALL_SCREENSHOT_DIR") {
+        for f in ["pad-rate.png", "pad-reason.png"] {
+            std::fs::copy(dir.path().join(f), std::path::Path::new(&docs).join(f)).unwrap();
+        }
+    }
+}
+
+/// The pad of window 3 rates what window 3 just finished (不满意 asks for a
+/// reason first); a second rating is refused, and so is a pad of window 4.
+#[tokio::test]
+async fn the_pad_of_the_window_rates_and_nobody_else() {
+    use counter_terminal::pad::{Pad, Phase};
+    use hall_tests::Role;
+    let dir = tempfile::tempdir().unwrap();
+    hall_tests::speak_as(Role::Counter);
+    let server = TestServer::start(dir.path(), always_open()).await;
+    let url = server.url();
+    let mut kiosk = server.kiosk().await;
+    let p1 = issue_ok(&mut kiosk, "pension", "").await;
+    let mut t3 = Terminal::connect(&url).await.unwrap();
+    assert!(t3.login(3, "c03", "1234").await);
+    let mut pad3 = Pad::on(hall_tests::channel_named(&url, Role::Pad, "pad-3").await, 3).await;
+    assert_eq!((pad3.view.phase, pad3.view.clerk_id.as_str()), (Phase::Idle, "c03"));
+    assert!(t3.act("call-next").await);
+    pad3.refresh().await;
+    assert_eq!((pad3.view.phase, pad3.view.ticket.as_str()), (Phase::Serving, p1.number.as_str()));
+    assert!(t3.act("start").await);
+    assert!(t3.act("finish").await);
+    assert_eq!(t3.state.rating_for.as_deref(), Some(p1.number.as_str()), "the clerk's screen waits for the pad");
+    pad3.refresh().await;
+    assert_eq!((pad3.view.phase, pad3.view.ticket.as_str()), (Phase::Rate, p1.number.as_str()));
+    // A pad of window 4 cannot rate it, even naming window 3's ticket.
+    let mut pad4 = Pad::on(hall_tests::channel_named(&url, Role::Pad, "pad-4").await, 3).await;
+    pad4.view.ticket = p1.number.clone();
+    pad4.view.phase = Phase::Rate;
+    assert!(!pad4.choose(5).await);
+    assert_eq!(pad4.view.message, "本评价器属于其他窗口。");
+    // 不满意: a reason first, then it is sent.
+    assert!(!pad3.choose(2).await);
+    assert_eq!(pad3.view.phase, Phase::Reason);
+    assert!(pad3.submit("等候时间太长").await, "{}", pad3.view.message);
+    assert_eq!(pad3.view.phase, Phase::Thanks);
+    // Once only.
+    let mut again = Pad::on(hall_tests::channel_named(&url, Role::Pad, "pad-3").await, 3).await;
+    assert_eq!(again.view.phase, Phase::Idle, "nothing left to rate");
+    again.view.ticket = p1.number.clone();
+    assert!(!again.choose(4).await);
+    assert!(again.view.message_is_error);
+    let fus = server.admin().await.list_follow_ups(pb::ListFollowUpsRequest { include_closed: false }).await.unwrap().into_inner();
+    assert!(fus.items.iter().any(|f| f.ticket_number == p1.number && f.reason == "等候时间太长"), "{fus:?}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_clerks_day_at_the_window() {
     let dir = tempfile::tempdir().unwrap();

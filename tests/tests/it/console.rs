@@ -20,20 +20,25 @@ async fn set(b: &Browser, id: &str, value: &str) {
 }
 
 async fn click(b: &Browser, id: &str) {
-    b.eval(&format!("document.getElementById({id:?}).click(); return true;"))
-        .await;
+    b.eval(&format!(
+        "document.getElementById({id:?}).click(); return true;"
+    ))
+    .await;
 }
 
 async fn text(b: &Browser, id: &str) -> String {
-    b.eval(&format!("return document.getElementById({id:?}).innerText;"))
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    b.eval(&format!(
+        "return document.getElementById({id:?}).innerText;"
+    ))
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
 }
 
 async fn shot(b: &Browser, name: &str) {
-    b.wait_for("return document.fonts.status === 'loaded'", WAIT).await;
+    b.wait_for("return document.fonts.status === 'loaded'", WAIT)
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -41,13 +46,19 @@ async fn shot(b: &Browser, name: &str) {
 }
 
 async fn login(b: &Browser, account: &str, password: &str) {
-    b.wait_for("return !document.getElementById('login').classList.contains('hidden')", WAIT)
-        .await;
+    b.wait_for(
+        "return !document.getElementById('login').classList.contains('hidden')",
+        WAIT,
+    )
+    .await;
     set(b, "account", account).await;
     set(b, "password", password).await;
     click(b, "login-btn").await;
-    b.wait_for("return !document.getElementById('app').classList.contains('hidden')", WAIT)
-        .await;
+    b.wait_for(
+        "return !document.getElementById('app').classList.contains('hidden')",
+        WAIT,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,7 +79,9 @@ async fn a_supervisor_works_the_hall_from_the_console() {
     let p1 = issue_ok(&mut kiosk, "pension", "").await;
     let p2 = issue_ok(&mut kiosk, "pension", "").await;
     let s = login_counter(&mut counter).await;
-    let ws = || pb::WindowRequest { session: Some(s.clone()) };
+    let ws = || pb::WindowRequest {
+        session: Some(s.clone()),
+    };
     counter.call_next(ws()).await.unwrap();
     counter.start_service(ws()).await.unwrap();
     counter
@@ -89,7 +102,10 @@ async fn a_supervisor_works_the_hall_from_the_console() {
         })
         .await
         .unwrap();
-    assert_eq!(counter.call_next(ws()).await.unwrap().into_inner().number, p2.number);
+    assert_eq!(
+        counter.call_next(ws()).await.unwrap().into_inner().number,
+        p2.number
+    );
 
     let browser = Browser::start(1600, 1000).await;
     let base = format!("https://{}", srv.web_addr);
@@ -99,7 +115,10 @@ async fn a_supervisor_works_the_hall_from_the_console() {
     set(&browser, "password", "wrong-password").await;
     click(&browser, "login-btn").await;
     browser
-        .wait_for("return document.getElementById('login-msg').innerText.length > 0", WAIT)
+        .wait_for(
+            "return document.getElementById('login-msg').innerText.length > 0",
+            WAIT,
+        )
         .await;
     login(&browser, "s01", "demo-supervisor").await;
 
@@ -126,42 +145,83 @@ async fn a_supervisor_works_the_hall_from_the_console() {
     assert_eq!(status.state, pb::TicketState::Waiting as i32, "{status:?}");
 
     // Follow-ups: assign, a contact attempt, the fix, its rating, closed.
-    browser.eval("document.querySelector('[data-tab=followups]').click(); return true;").await;
-    browser.wait_for("return !!document.getElementById('fu-1')", WAIT).await;
+    browser
+        .eval("document.querySelector('[data-tab=followups]').click(); return true;")
+        .await;
+    browser
+        .wait_for("return !!document.getElementById('fu-1')", WAIT)
+        .await;
     click(&browser, "fu-1").await;
     set(&browser, "fu-assign", "s01").await;
     click(&browser, "fu-assign-btn").await;
-    browser.wait_for("return document.getElementById('fu-assignee').innerText === 's01'", WAIT).await;
-    browser.eval("document.getElementById('fu-reached').checked = true; return true;").await;
+    browser
+        .wait_for(
+            "return document.getElementById('fu-assignee').innerText === 's01'",
+            WAIT,
+        )
+        .await;
+    browser
+        .eval("document.getElementById('fu-reached').checked = true; return true;")
+        .await;
     set(&browser, "fu-contact-note", "已电话回访，市民接受解释").await;
     click(&browser, "fu-contact-btn").await;
-    browser.wait_for("return document.getElementById('fu-contacts').innerText.includes('已电话回访')", WAIT).await;
+    browser
+        .wait_for(
+            "return document.getElementById('fu-contacts').innerText.includes('已电话回访')",
+            WAIT,
+        )
+        .await;
     set(&browser, "fu-fix", "窗口人员服务规范培训").await;
     click(&browser, "fu-fix-btn").await;
-    browser.wait_for("return document.getElementById('fu-fix-text').innerText.includes('培训')", WAIT).await;
+    browser
+        .wait_for(
+            "return document.getElementById('fu-fix-text').innerText.includes('培训')",
+            WAIT,
+        )
+        .await;
     set(&browser, "fu-fix-rating", "satisfied").await;
     click(&browser, "fu-fix-rating-btn").await;
-    browser.wait_for("return document.getElementById('fu-fix-rated').innerText === '满意'", WAIT).await;
+    browser
+        .wait_for(
+            "return document.getElementById('fu-fix-rated').innerText === '满意'",
+            WAIT,
+        )
+        .await;
     shot(&browser, "console-followups.png").await;
     set(&browser, "fu-resolution", "已回访并整改，市民满意").await;
     click(&browser, "fu-close-btn").await;
-    browser.wait_for("return document.getElementById('msg').innerText.includes('工单已办结')", WAIT).await;
+    browser
+        .wait_for(
+            "return document.getElementById('msg').innerText.includes('工单已办结')",
+            WAIT,
+        )
+        .await;
     let fus = srv
         .admin()
         .await
-        .list_follow_ups(pb::ListFollowUpsRequest { include_closed: true })
+        .list_follow_ups(pb::ListFollowUpsRequest {
+            include_closed: true,
+        })
         .await
         .unwrap()
         .into_inner();
     let f = &fus.items[0];
     assert!(f.closed, "{f:?}");
-    assert_eq!((f.assignee.as_str(), f.fix_rating.as_str(), f.contacts.len()), ("s01", "satisfied", 1));
+    assert_eq!(
+        (f.assignee.as_str(), f.fix_rating.as_str(), f.contacts.len()),
+        ("s01", "satisfied", 1)
+    );
     assert_eq!(f.contacts[0].by, "s01", "acted in the account's name");
 
     // Reports: the page's table equals the CSV and the XLSX it exports.
-    browser.eval("document.querySelector('[data-tab=reports]').click(); return true;").await;
     browser
-        .wait_for("return document.querySelectorAll('#r-table tbody tr').length >= 2", WAIT)
+        .eval("document.querySelector('[data-tab=reports]').click(); return true;")
+        .await;
+    browser
+        .wait_for(
+            "return document.querySelectorAll('#r-table tbody tr').length >= 2",
+            WAIT,
+        )
         .await;
     let page: Vec<Vec<String>> = serde_json::from_value(
         browser
@@ -188,50 +248,124 @@ async fn a_supervisor_works_the_hall_from_the_console() {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(xlsx.as_str().unwrap())
         .unwrap();
-    assert_eq!(super::reports::read_xlsx(&bytes)[1..], page[..], "the XLSX holds the page's figures");
+    assert_eq!(
+        super::reports::read_xlsx(&bytes)[1..],
+        page[..],
+        "the XLSX holds the page's figures"
+    );
     let total = page.last().unwrap();
-    assert_eq!((total[0].as_str(), total[2].as_str(), total[4].as_str()), ("total", "2", "1"));
+    assert_eq!(
+        (total[0].as_str(), total[2].as_str(), total[4].as_str()),
+        ("total", "2", "1")
+    );
     shot(&browser, "console-reports.png").await;
 
     // Tickets of the day and one ticket's history (why it was called).
-    browser.eval("document.querySelector('[data-tab=tickets]').click(); return true;").await;
+    browser
+        .eval("document.querySelector('[data-tab=tickets]').click(); return true;")
+        .await;
     click(&browser, "t-search").await;
-    browser.wait_for("return document.querySelectorAll('#t-rows tr[data-no]').length === 2", WAIT).await;
-    browser.eval("document.querySelector('#t-rows tr[data-no]').click(); return true;").await;
-    browser.wait_for("return document.getElementById('h-rows').innerText.includes('按取号先后')", WAIT).await;
+    browser
+        .wait_for(
+            "return document.querySelectorAll('#t-rows tr[data-no]').length === 2",
+            WAIT,
+        )
+        .await;
+    browser
+        .eval("document.querySelector('#t-rows tr[data-no]').click(); return true;")
+        .await;
+    browser
+        .wait_for(
+            "return document.getElementById('h-rows').innerText.includes('按取号先后')",
+            WAIT,
+        )
+        .await;
 
     // Configuration is the admin's: log out, log in as admin.
     click(&browser, "logout").await;
     login(&browser, "admin", "demo-admin-pw").await;
-    browser.eval("document.querySelector('[data-tab=config]').click(); return true;").await;
-    browser.wait_for("return document.getElementById('cfg-text').value.includes('[hall]')", WAIT).await;
-    let toml = browser.eval("return document.getElementById('cfg-text').value;").await;
+    browser
+        .eval("document.querySelector('[data-tab=config]').click(); return true;")
+        .await;
+    browser
+        .wait_for(
+            "return document.getElementById('cfg-text').value.includes('[hall]')",
+            WAIT,
+        )
+        .await;
+    let toml = browser
+        .eval("return document.getElementById('cfg-text').value;")
+        .await;
     let toml = toml.as_str().unwrap().to_string();
-    let tz_line = toml.lines().position(|l| l.starts_with("timezone")).unwrap() + 1;
-    set(&browser, "cfg-text", &toml.replace("timezone = \"Asia/Shanghai\"", "timezone = \"Mars/Olympus\"")).await;
+    let tz_line = toml
+        .lines()
+        .position(|l| l.starts_with("timezone"))
+        .unwrap()
+        + 1;
+    set(
+        &browser,
+        "cfg-text",
+        &toml.replace(
+            "timezone = \"Asia/Shanghai\"",
+            "timezone = \"Mars/Olympus\"",
+        ),
+    )
+    .await;
     click(&browser, "cfg-check").await;
-    browser.wait_for("return document.getElementById('cfg-problems').innerText.length > 0", WAIT).await;
+    browser
+        .wait_for(
+            "return document.getElementById('cfg-problems').innerText.length > 0",
+            WAIT,
+        )
+        .await;
     let problems = text(&browser, "cfg-problems").await;
     assert!(problems.contains(&format!("第 {tz_line} 行")), "{problems}");
-    let marked = browser.eval("return [...document.querySelectorAll('#cfg-lines .bad')].map(e => e.innerText);").await;
+    let marked = browser
+        .eval("return [...document.querySelectorAll('#cfg-lines .bad')].map(e => e.innerText);")
+        .await;
     assert_eq!(marked, Value::from(vec![tz_line.to_string()]));
     shot(&browser, "console-config.png").await;
     // Fixed, and one real change: the notice.
     let fixed = toml.replacen("notice = \"", "notice = \"今日新增跨区域通办专窗 · ", 1);
     set(&browser, "cfg-text", &fixed).await;
     click(&browser, "cfg-apply").await;
-    browser.wait_for("return document.getElementById('cfg-msg').innerText === '配置已应用'", WAIT).await;
-    assert!(text(&browser, "cfg-diff").await.contains("+notice = \"今日新增跨区域通办专窗"));
-    let catalog = srv.admin().await.get_catalog(pb::GetConfigRequest {}).await.unwrap().into_inner();
-    assert!(catalog.notice.starts_with("今日新增跨区域通办专窗"), "{}", catalog.notice);
+    browser
+        .wait_for(
+            "return document.getElementById('cfg-msg').innerText === '配置已应用'",
+            WAIT,
+        )
+        .await;
+    assert!(
+        text(&browser, "cfg-diff")
+            .await
+            .contains("+notice = \"今日新增跨区域通办专窗")
+    );
+    let catalog = srv
+        .admin()
+        .await
+        .get_catalog(pb::GetConfigRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        catalog.notice.starts_with("今日新增跨区域通办专窗"),
+        "{}",
+        catalog.notice
+    );
 
     // The calendar as a month view.
-    browser.eval("document.querySelector('[data-tab=calendar]').click(); return true;").await;
+    browser
+        .eval("document.querySelector('[data-tab=calendar]').click(); return true;")
+        .await;
     set(&browser, "cal-month", "2026-10").await;
     click(&browser, "cal-show").await;
-    browser.wait_for("return !!document.getElementById('day-2026-10-01')", WAIT).await;
+    browser
+        .wait_for("return !!document.getElementById('day-2026-10-01')", WAIT)
+        .await;
     assert_eq!(
-        browser.eval("return document.getElementById('day-2026-10-01').className;").await,
+        browser
+            .eval("return document.getElementById('day-2026-10-01').className;")
+            .await,
         Value::from("holiday")
     );
     shot(&browser, "console-calendar.png").await;
