@@ -356,6 +356,11 @@ async fn main() -> Result<()> {
     let sim_kiosk_copy = sim_kiosk.clone();
     let sim_counter = sim_tls(enroll(&procs, &data, &url, "counter", "sim-counter", &out).await?)?;
     let supervisor = sim_tls(enroll(&procs, &data, &url, "supervisor", "runner", &out).await?)?;
+    // Rating pads (评价器) at the first simulated windows: their citizens rate there.
+    let mut pad_tls = std::collections::BTreeMap::new();
+    for w in 3..=8u32 {
+        pad_tls.insert(w, sim_tls(enroll(&procs, &data, &url, "pad", &format!("pad-{w}"), &out).await?)?);
+    }
 
     // Devices: the printer and the reader on pseudo-terminals.
     let mut cmd = procs.command("hall-hw")?;
@@ -411,6 +416,7 @@ async fn main() -> Result<()> {
         scenario: hall_sim::Scenario::builtin(),
         kiosk_tls: Some(sim_kiosk),
         counter_tls: Some(sim_counter),
+        pad_tls,
     }));
     let visitors = match (kiosk_in, reader_in) {
         (Some(k), Some(r)) => Some(tokio::spawn(kiosk_visitors(k, r, Duration::from_secs(cli.kiosk_every.max(3))))),

@@ -104,7 +104,7 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("unknown role '{0}' (kiosk, board, counter, supervisor or admin)")]
+    #[error("not a role for a device: '{0}' (kiosk, board, counter, pad, supervisor or admin)")]
     BadRole(String),
     #[error("a device id is 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'; got '{0}'")]
     BadId(String),
@@ -230,6 +230,14 @@ fn check_id(id: &str) -> Result<(), Error> {
 /// code is returned to be shown once.
 pub fn enroll(data_dir: &Path, role: Role, id: &str) -> Result<String, Error> {
     check_id(id)?;
+    // A console is a browser a staff member logs in from, never a
+    // certificate; a pad's id names its window.
+    if role == Role::Console {
+        return Err(Error::BadRole("console (a browser at /console; staff log in with their passwords)".into()));
+    }
+    if role == Role::Pad && Role::pad_window(id).is_none() {
+        return Err(Error::BadRole(format!("pad with id {id}: a pad's id is pad-N, N its window")));
+    }
     let dir = tls_dir(data_dir);
     if !dir.join("ca.pem").exists() {
         return Err(Error::NoCa(data_dir.to_path_buf()));

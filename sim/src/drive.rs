@@ -33,6 +33,10 @@ pub struct DriveOptions {
     /// the process's default (`HALL_TLS_DIR`).
     pub kiosk_tls: Option<hall_proto::client::Tls>,
     pub counter_tls: Option<hall_proto::client::Tls>,
+    /// The rating pads' certificates (`pad-N`) by window: the simulated
+    /// citizens rate there. A window without one rates on the clerks'
+    /// channel, which only a demo hall (no TLS) accepts.
+    pub pad_tls: std::collections::BTreeMap<u32, hall_proto::client::Tls>,
 }
 
 #[derive(Debug, Default)]
@@ -240,6 +244,12 @@ async fn clerk(
 ) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut counter = CounterServiceClient::new(channel.clone());
+    let pad_channel = match opts.pad_tls.get(&window) {
+        Some(tls) => hall_proto::client::connect_tls(&opts.server, Some(tls), 20, Duration::from_secs(2))
+            .await
+            .unwrap_or_else(|_| channel.clone()),
+        None => channel.clone(),
+    };
     let login = pb::LoginRequest {
         window,
         clerk_id: format!("c{window:02}"),
@@ -313,16 +323,15 @@ async fn clerk(
                 stats.served.fetch_add(1, Ordering::Relaxed);
                 // Most visitors rate; a few are unhappy.
                 let rating = [5, 5, 5, 4, 4, 3, 2][rng.random_range(0..7)];
-                // The citizen rates on the window's pad (评价器). A demo
-                // hall takes it on this channel; with TLS it needs a pad's
-                // own certificate (`pad-N`), which the drive does not hold,
-                // so it is refused there and the day has no ratings.
+                // The citizen rates on the window's pad (评价器), with its
+                // own certificate (`pad-N`) when the drive has one (a demo
+                // hall without TLS takes it on the clerks' channel).
                 let comment = if rating <= 2 {
                     "等候时间较长"
                 } else {
                     ""
                 };
-                let _ = pb::pad_service_client::PadServiceClient::new(channel.clone())
+                let _ = pb::pad_service_client::PadServiceClient::new(pad_channel.clone())
                     .rate(pb::PadRatingRequest {
                         window,
                         number: ticket.number.clone(),

@@ -151,6 +151,7 @@ fn main() -> Result<()> {
                 windows: parse_windows(&windows)?,
                 seed,
                 scenario: load_scenario(&scenario)?,
+                pad_tls: Default::default(),
             };
             let rt = tokio::runtime::Runtime::new()?;
             let stats = rt.block_on(drive::drive(opts))?;

@@ -88,6 +88,7 @@ async fn simulated_visitors_and_clerks_keep_a_real_hall_moving() {
         scenario: Scenario::builtin(),
         kiosk_tls: Some(hall_tests::identity(hall_tests::Role::Kiosk)),
         counter_tls: Some(hall_tests::identity(hall_tests::Role::Counter)),
+        pad_tls: Default::default(),
     })
     .await
     .unwrap();
