@@ -100,7 +100,7 @@ enum Cmd {
     Enroll {
         #[arg(long, default_value = "./hall-data")]
         data_dir: PathBuf,
-        /// kiosk, board, counter, supervisor or admin.
+        /// kiosk, board, counter, pad (a rating pad: id pad-N for window N), supervisor or admin.
         #[arg(long)]
         role: String,
         /// The device's id, e.g. kiosk-3.

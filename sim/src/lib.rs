@@ -307,6 +307,8 @@ struct Run<'a> {
     rejected: usize,
     close_at: Millis,
     last_finish: Millis,
+    /// Every event with its instant, when the caller asked for the log.
+    log: Option<Vec<(Event, Millis)>>,
 }
 
 impl<'a> Run<'a> {
@@ -316,7 +318,11 @@ impl<'a> Run<'a> {
     }
 
     fn apply(&mut self, cmd: Command, now: Millis) -> Result<Vec<Event>, hall_engine::EngineError> {
-        hall_engine::apply(&mut self.hall, cmd, now)
+        let events = hall_engine::apply(&mut self.hall, cmd, now)?;
+        if let Some(log) = &mut self.log {
+            log.extend(events.iter().map(|e| (e.clone(), now)));
+        }
+        Ok(events)
     }
 
     fn session(&self, w: WindowNo) -> Option<Session> {
@@ -690,6 +696,27 @@ impl<'a> Run<'a> {
 
 /// Runs the scenario's day under one policy.
 pub fn run(scn: &Scenario, base: &Catalog, kind: PolicyKind, visitors: &[Visitor]) -> RunResult {
+    run_logged(scn, base, kind, visitors, false).0
+}
+
+/// [`run`], also returning every event the engine made with its instant
+/// (a day's event log, e.g. to build a year of report aggregates).
+pub fn run_with_log(
+    scn: &Scenario,
+    base: &Catalog,
+    kind: PolicyKind,
+    visitors: &[Visitor],
+) -> (RunResult, Vec<(Event, Millis)>) {
+    run_logged(scn, base, kind, visitors, true)
+}
+
+fn run_logged(
+    scn: &Scenario,
+    base: &Catalog,
+    kind: PolicyKind,
+    visitors: &[Visitor],
+    record: bool,
+) -> (RunResult, Vec<(Event, Millis)>) {
     let catalog = kind.catalog(base);
     let hall = Hall::new(catalog);
     let means = scn
@@ -723,10 +750,11 @@ pub fn run(scn: &Scenario, base: &Catalog, kind: PolicyKind, visitors: &[Visitor
         rejected: 0,
         close_at: 0,
         last_finish: 0,
+        log: record.then(Vec::new),
     };
     // Roll the engine into the scenario's day before anything happens.
     let day_start = instant(&r.hall, scn, "00:01");
-    let _ = hall_engine::apply(&mut r.hall, Command::Tick, day_start);
+    let _ = r.apply(Command::Tick, day_start);
     let mut close_at = 0;
     for shift in &scn.shifts {
         let open = instant(&r.hall, scn, &shift.open);
@@ -758,7 +786,8 @@ pub fn run(scn: &Scenario, base: &Catalog, kind: PolicyKind, visitors: &[Visitor
     }
     let total_open: Millis = r.wins.values().map(|w| w.open_ms).sum();
     let total_busy: Millis = r.wins.values().map(|w| w.busy_ms).sum();
-    RunResult {
+    let log = r.log.take().unwrap_or_default();
+    let result = RunResult {
         visitors: r.out,
         waiting_curve: r.curve,
         utilisation: if total_open > 0 {
@@ -768,5 +797,6 @@ pub fn run(scn: &Scenario, base: &Catalog, kind: PolicyKind, visitors: &[Visitor
         },
         overtime_min: ((r.last_finish - close_at).max(0)) as f64 / MIN,
         rejected: r.rejected,
-    }
+    };
+    (result, log)
 }
