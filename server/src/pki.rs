@@ -233,10 +233,14 @@ pub fn enroll(data_dir: &Path, role: Role, id: &str) -> Result<String, Error> {
     // A console is a browser a staff member logs in from, never a
     // certificate; a pad's id names its window.
     if role == Role::Console {
-        return Err(Error::BadRole("console (a browser at /console; staff log in with their passwords)".into()));
+        return Err(Error::BadRole(
+            "console (a browser at /console; staff log in with their passwords)".into(),
+        ));
     }
     if role == Role::Pad && Role::pad_window(id).is_none() {
-        return Err(Error::BadRole(format!("pad with id {id}: a pad's id is pad-N, N its window")));
+        return Err(Error::BadRole(format!(
+            "pad with id {id}: a pad's id is pad-N, N its window"
+        )));
     }
     let dir = tls_dir(data_dir);
     if !dir.join("ca.pem").exists() {

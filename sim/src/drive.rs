@@ -245,9 +245,11 @@ async fn clerk(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut counter = CounterServiceClient::new(channel.clone());
     let pad_channel = match opts.pad_tls.get(&window) {
-        Some(tls) => hall_proto::client::connect_tls(&opts.server, Some(tls), 20, Duration::from_secs(2))
-            .await
-            .unwrap_or_else(|_| channel.clone()),
+        Some(tls) => {
+            hall_proto::client::connect_tls(&opts.server, Some(tls), 20, Duration::from_secs(2))
+                .await
+                .unwrap_or_else(|_| channel.clone())
+        }
         None => channel.clone(),
     };
     let login = pb::LoginRequest {

@@ -38,7 +38,8 @@ fn main() -> Result<()> {
         let hall = hall_engine::Hall::new(catalog.clone());
         let visitors = hall_sim::draw_visitors(&scn, &hall, 1 + d as u64);
         tickets += visitors.len();
-        let (_, log) = hall_sim::run_with_log(&scn, &catalog, hall_sim::PolicyKind::Engine, &visitors);
+        let (_, log) =
+            hall_sim::run_with_log(&scn, &catalog, hall_sim::PolicyKind::Engine, &visitors);
         for (e, at) in &log {
             seq += 1;
             events += 1;
@@ -50,7 +51,10 @@ fn main() -> Result<()> {
         }
     }
     // The last day closes with the next day's rollover.
-    let rolled = hall_engine::Event::DayRolled { to: scn.date + chrono::Duration::days(1), expired: vec![] };
+    let rolled = hall_engine::Event::DayRolled {
+        to: scn.date + chrono::Duration::days(1),
+        expired: vec![],
+    };
     if let Some(day) = builder.apply(seq + 1, 0, &rolled) {
         let json = serde_json::to_vec(&day)?;
         bytes += json.len() as u64;
@@ -68,7 +72,10 @@ fn main() -> Result<()> {
         (t.elapsed().as_secs_f64() * 1e3, r)
     };
     let (day_ms, day) = time(last, Dimension::Category);
-    println!("one day by category: {day_ms:.2} ms ({} rows)", day.rows.len());
+    println!(
+        "one day by category: {day_ms:.2} ms ({} rows)",
+        day.rows.len()
+    );
     let mut worst: f64 = 0.0;
     let mut year_total = 0;
     for by in Dimension::ALL {

@@ -38,7 +38,8 @@ pub fn window_of(cmd: &Command) -> Option<WindowNo> {
     match cmd {
         Command::Login { window, .. }
         | Command::ForceLogout { window, .. }
-        | Command::RateFromPad { window, .. } => Some(*window),
+        | Command::RateFromPad { window, .. }
+        | Command::SupervisePause { window, .. } => Some(*window),
         _ => session_of(cmd).map(|(window, _)| window),
     }
 }
@@ -81,6 +82,36 @@ fn subject_of(cmd: &Command) -> (String, String) {
         CloseFollowUp { id, resolution } => {
             return (format!("follow-up {id}"), resolution.clone());
         }
+        WorkFollowUp { id, step, .. } => {
+            use crate::engine::FollowUpStep as S;
+            let why = match step {
+                S::Assign { to } => format!("assign to {to}"),
+                S::Contact { reached, note } => {
+                    format!(
+                        "contact ({}): {note}",
+                        if *reached { "reached" } else { "not reached" }
+                    )
+                }
+                S::Fix { text } => format!("fix: {text}"),
+                S::RateFix { rating } => format!("fix rated {}", rating.name()),
+                S::Appeal { reason } => format!("appeal: {reason}"),
+                S::Review { upheld, note } => {
+                    format!(
+                        "review ({}): {note}",
+                        if *upheld { "upheld" } else { "rejected" }
+                    )
+                }
+            };
+            return (format!("follow-up {id}"), why);
+        }
+        SupervisePause { reason, resume, .. } => (
+            None,
+            if *resume {
+                "resume".into()
+            } else {
+                reason.clone()
+            },
+        ),
         ReplaceCatalog { .. } => return ("configuration".into(), String::new()),
         _ => (None, String::new()),
     };

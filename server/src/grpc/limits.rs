@@ -56,6 +56,18 @@ pub const STRING_LIMITS: &[(&str, usize)] = &[
     ("toml", 1 << 20),
     ("pairing_code", 32),
     ("secret", 64),
+    // Reports, the console, the 好差评 record.
+    ("from", 10),
+    ("to", 64),
+    ("by", 16),
+    ("month", 7),
+    ("from_time", 5),
+    ("to_time", 5),
+    ("action", 16),
+    ("note", 1200),
+    ("rating", 32),
+    ("case_no", 192),
+    ("service_code", 192),
     // A PKCS#10 request for an EC or RSA-4096 key fits in 4 KiB.
     ("csr_pem", 4096),
 ];

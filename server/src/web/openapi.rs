@@ -205,6 +205,27 @@ fn ticket_view_schema() -> Value {
     }})
 }
 
+fn query(name: &str, what: &str, required: bool) -> Value {
+    json!({"name": name, "in": "query", "required": required, "description": what,
+           "schema": {"type": "string"}})
+}
+
+/// Rating a finished ticket with its secret (the ticket page's two routes).
+fn rating_op(id: &str, secret: &Value, not_found: &Value) -> Value {
+    json!({
+        "operationId": id,
+        "summary": "the visitor rates a ticket served today, once (5 非常满意 … 1 非常不满意; a reason for 2 and 1)",
+        "parameters": secret,
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object",
+            "required": ["level"],
+            "properties": {"level": {"type": "integer", "minimum": 1, "maximum": 5},
+                           "reason": {"type": "string", "maxLength": 600}}}}}},
+        "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the ticket's view after the rating",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketView"}}}});
+            r["404"] = not_found.clone(); r })(),
+    })
+}
+
 /// The routes that are not RPCs, as (method, OpenAPI path, operation).
 fn static_paths() -> Vec<(&'static str, &'static str, Value)> {
     let secret = json!([{"name": "secret", "in": "path", "required": true,
@@ -264,6 +285,83 @@ fn static_paths() -> Vec<(&'static str, &'static str, Value)> {
                 "operationId": "ticketEvents", "summary": "the same view again whenever it changes (SSE); `event: gone` when the day is over",
                 "parameters": secret,
                 "responses": {"200": sse("views"), "404": not_found},
+            }),
+        ),
+        (
+            "post",
+            "/t/{secret}/rating",
+            rating_op("rateFromTicketPage", &secret, &not_found),
+        ),
+        (
+            "post",
+            "/api/v1/tickets/{secret}/rating",
+            rating_op("rateTicket", &secret, &not_found),
+        ),
+        (
+            "get",
+            "/api/v1/reports",
+            json!({
+                "operationId": "report",
+                "summary": "a report across dates (ReportService/GetReport) as JSON (the Report message plus `table`), CSV or XLSX; supervisor or admin",
+                "parameters": [
+                    query("from", "first day, YYYY-MM-DD", true),
+                    query("to", "last day, YYYY-MM-DD (at most 366 days)", true),
+                    {"name": "by", "in": "query", "required": false, "schema": {"type": "string",
+                     "enum": ["category", "zone", "window", "clerk", "hour"], "default": "category"}},
+                    {"name": "format", "in": "query", "required": false, "schema": {"type": "string",
+                     "enum": ["json", "csv", "xlsx"], "default": "json"}},
+                ],
+                "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the report",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/hall.v1.Report"}},
+                                "text/csv": {"schema": {"type": "string"}},
+                                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}}}); r })(),
+            }),
+        ),
+        (
+            "get",
+            "/api/v1/ratings/export",
+            json!({
+                "operationId": "ratingsExport",
+                "summary": "the 好差评 records (ReportService/ExportRatings) as JSON or CSV",
+                "parameters": [
+                    query("from", "first day, YYYY-MM-DD", true),
+                    query("to", "last day, YYYY-MM-DD", true),
+                    {"name": "format", "in": "query", "required": false, "schema": {"type": "string",
+                     "enum": ["json", "csv"], "default": "json"}},
+                ],
+                "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the records",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/hall.v1.RatingExport"}},
+                                "text/csv": {"schema": {"type": "string"}}}}); r })(),
+            }),
+        ),
+        (
+            "get",
+            "/console",
+            json!({
+                "operationId": "console", "summary": "the supervisor console (HTML)",
+                "responses": {"200": {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }),
+        ),
+        (
+            "post",
+            "/console/login",
+            json!({
+                "operationId": "consoleLogin",
+                "summary": "a supervisor's or admin's password login for this browser (AdminService/StaffLogin): sets the HttpOnly session cookies",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object",
+                    "required": ["account", "password"],
+                    "properties": {"account": {"type": "string"}, "password": {"type": "string"}}}}}},
+                "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "logged in",
+                    "content": {"application/json": {"schema": {"type": "object"}}}}); r })(),
+            }),
+        ),
+        (
+            "post",
+            "/console/logout",
+            json!({
+                "operationId": "consoleLogout", "summary": "ends the console's session and clears its cookies",
+                "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "logged out",
+                    "content": {"application/json": {"schema": {"type": "object"}}}}); r })(),
             }),
         ),
         (

@@ -392,3 +392,177 @@ pub(crate) fn read_xlsx(bytes: &[u8]) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// The console's other calls over gRPC: a supervisor pauses and resumes a
+/// window; devices are listed with their last report and an admin (only)
+/// revokes one; a configuration's problem is placed at its line; the
+/// calendar month; a ticket's history says why it was called.
+#[tokio::test]
+async fn the_consoles_calls_pause_list_revoke_check_and_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path(), always_open()).await;
+    let mut kiosk = srv.kiosk().await;
+    let mut counter = srv.counter().await;
+    let mut admin = srv.admin().await;
+    let mut supervisor =
+        pb::admin_service_client::AdminServiceClient::new(srv.channel_as(Role::Supervisor).await);
+    let p1 = issue_ok(&mut kiosk, "pension", "").await;
+    let s3 = login(&mut counter, 3, "c03").await;
+
+    // Pause with a reason; the clerk cannot call; resume.
+    let err = supervisor
+        .pause_window(pb::PauseWindowRequest {
+            window: 3,
+            reason: String::new(),
+            resume: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "a reason is required");
+    let w = supervisor
+        .pause_window(pb::PauseWindowRequest {
+            window: 3,
+            reason: "临时调离".into(),
+            resume: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (w.state, w.pause_reason.as_str()),
+        (pb::WindowState::Paused as i32, "临时调离")
+    );
+    let err = counter.call_next(ws(&s3)).await.unwrap_err();
+    assert_eq!(
+        Refusal::from_status(&err).reason,
+        ErrorReason::WindowPaused,
+        "{err}"
+    );
+    supervisor
+        .pause_window(pb::PauseWindowRequest {
+            window: 3,
+            reason: String::new(),
+            resume: true,
+        })
+        .await
+        .unwrap();
+    let called = counter.call_next(ws(&s3)).await.unwrap().into_inner();
+    assert_eq!(called.number, p1.number);
+
+    // The ticket's history: issued, then called with the policy's reason.
+    let date = admin_date(&srv).await;
+    let h = supervisor
+        .get_ticket_history(pb::TicketHistoryRequest {
+            date: date.clone(),
+            number: p1.number.to_lowercase(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let what: Vec<&str> = h.entries.iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(what, ["issued", "called"]);
+    assert_eq!(
+        (h.entries[1].window, h.entries[1].clerk_id.as_str()),
+        (3, "c03")
+    );
+    assert!(
+        h.entries[1].detail.contains("按取号先后"),
+        "{}",
+        h.entries[1].detail
+    );
+    let found = supervisor
+        .search_tickets(pb::TicketSearchRequest {
+            date: date.clone(),
+            state: "open".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        found
+            .tickets
+            .iter()
+            .map(|t| t.number.as_str())
+            .collect::<Vec<_>>(),
+        [p1.number.as_str()]
+    );
+    let err = supervisor
+        .search_tickets(pb::TicketSearchRequest {
+            date: "2020-01-01".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::NotFound,
+        "a day the hall has no records of: {err}"
+    );
+
+    // Devices: one enrolled here, with its last report; revoked by an admin only.
+    hall_server::pki::Ca::load(&srv.dir)
+        .unwrap()
+        .issue(Role::Board, "board-9", -1, 30)
+        .unwrap();
+    let list = supervisor
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let board = list
+        .devices
+        .iter()
+        .find(|d| d.id == "board-9")
+        .expect("listed");
+    assert!(!board.revoked);
+    let revoke = pb::RevokeDeviceRequest {
+        id: "board-9".into(),
+        reason: "屏幕已拆除".into(),
+    };
+    let err = supervisor.revoke_device(revoke.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let list = admin.revoke_device(revoke).await.unwrap().into_inner();
+    assert!(list.devices.iter().any(|d| d.id == "board-9" && d.revoked));
+
+    // A configuration problem at its line, and the diff.
+    let toml = admin
+        .get_config(pb::GetConfigRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .toml;
+    let bad = toml.replacen("prefix = \"A\"", "prefix = \"B\"", 1);
+    let check = admin
+        .check_config(pb::ConfigDocument { toml: bad.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!check.ok);
+    // The duplicate prefix is reported at a line that reads `prefix = "B"`.
+    let lines: Vec<&str> = bad.lines().collect();
+    assert!(
+        check.problems.iter().any(|p| p.key.ends_with(".prefix")
+            && p.line > 0
+            && lines[p.line as usize - 1] == "prefix = \"B\""),
+        "{:?}",
+        check.problems
+    );
+    assert_eq!((check.added, check.removed), (1, 1));
+    assert!(
+        check.diff.contains("-prefix = \"A\"\n+prefix = \"B\""),
+        "{}",
+        check.diff
+    );
+
+    // The calendar: the built-in hall's National Day holiday and a 调休 Sunday.
+    let cal = supervisor
+        .get_calendar(pb::CalendarRequest {
+            month: "2026-10".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cal.days.len(), 31);
+    srv.stop().await;
+}

@@ -303,7 +303,11 @@ async fn the_json_api_answers_in_proto3_json_with_the_roles_and_reasons_of_grpc(
     assert_eq!(
         paths
             .keys()
-            .filter(|p| p.starts_with("/api/v1/") && p.matches('/').count() == 4)
+            .filter(|p| {
+                p.starts_with("/api/v1/")
+                    && p.matches('/').count() == 4
+                    && p.split('/').nth(3).is_some_and(|s| s.ends_with("Service"))
+            })
             .count(),
         unary
     );
