@@ -30,14 +30,16 @@ pub enum Phase {
     Offline,
 }
 
-/// The screen for a window's state: a finished, unrated ticket is rated
-/// first (the citizen is still at the counter); else the ticket in service.
+/// The screen for a window's state: the ticket in service, if any (the
+/// citizen at the counter now); else the ticket just finished and not
+/// rated, until the window calls the next one (so the next citizen is never
+/// asked to rate someone else's service).
 pub fn phase(st: &pb::PadState) -> (Phase, String) {
-    if let Some(n) = st.rateable.first() {
-        return (Phase::Rate, n.clone());
-    }
     if !st.current_number.is_empty() {
         return (Phase::Serving, st.current_number.clone());
+    }
+    if let Some(n) = st.rateable.first() {
+        return (Phase::Rate, n.clone());
     }
     (Phase::Idle, String::new())
 }
@@ -163,11 +165,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_finished_ticket_is_rated_before_the_next_is_served() {
-        let mut st = pb::PadState { current_number: "B002".into(), ..Default::default() };
-        assert_eq!(phase(&st), (Phase::Serving, "B002".into()));
-        st.rateable = vec!["B001".into()];
+    fn a_finished_ticket_is_offered_until_the_next_is_called() {
+        let mut st = pb::PadState { rateable: vec!["B001".into()], ..Default::default() };
         assert_eq!(phase(&st), (Phase::Rate, "B001".into()));
+        // The next citizen is at the counter: never asked to rate B001.
+        st.current_number = "B002".into();
+        assert_eq!(phase(&st), (Phase::Serving, "B002".into()));
         assert_eq!(phase(&pb::PadState::default()), (Phase::Idle, String::new()));
     }
 }

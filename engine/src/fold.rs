@@ -348,8 +348,12 @@ impl Hall {
                     f.ratings += 1;
                     f.rating_sum += u32::from(*rating);
                 }
-                if let Some(rt) = self.windows.get_mut(window) {
+                // Rated once: no window offers it any more (a bundle or a
+                // return finished it at more than one).
+                for rt in self.windows.values_mut() {
                     rt.rateable.retain(|t| t != ticket);
+                }
+                if let Some(rt) = self.windows.get_mut(window) {
                     rt.rating_sum += u32::from(*rating);
                     rt.ratings += 1;
                 }

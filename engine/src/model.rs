@@ -392,8 +392,10 @@ pub struct Appeal {
     pub at: Millis,
     pub by: String,
     pub reason: String,
-    /// `Some(true)`: upheld (the rating does not count against the clerk);
-    /// `Some(false)`: rejected; `None`: awaiting review.
+    /// `Some(true)`: upheld; `Some(false)`: rejected; `None`: awaiting
+    /// review. The decision is the follow-up's record (the console and its
+    /// list show it); the reports and the 好差评 export keep the rating as
+    /// the citizen gave it.
     pub upheld: Option<bool>,
     #[serde(default)]
     pub review_note: String,

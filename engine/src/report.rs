@@ -279,6 +279,14 @@ pub struct ReportCatalog {
     pub categories: BTreeMap<String, (String, String, u32, u32)>,
     /// window -> zone
     pub windows: BTreeMap<WindowNo, String>,
+    /// `hall.retention_days`: the citizens' free-text reasons in the kept
+    /// 好差评 records are dropped after it, like the rest of personal data.
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+}
+
+fn default_retention() -> u32 {
+    180
 }
 
 impl ReportCatalog {
@@ -312,6 +320,7 @@ impl ReportCatalog {
                 .iter()
                 .map(|w| (w.number, w.zone.clone()))
                 .collect(),
+            retention_days: c.hall.retention_days,
         }
     }
 }
@@ -523,16 +532,24 @@ impl DayBuilder {
         let Some(facts) = self.tickets.get(&ticket).cloned() else {
             return;
         };
-        // The rating is about the last handled leg (the current one, or the
-        // one before it for a bundle that moved on to its next stage).
-        let Some(i) = self.legs[..=facts.leg.min(self.legs.len().saturating_sub(1))]
+        // The rating is about the service at the window it names: the last
+        // leg of this ticket handled there (a bundle or a transfer with
+        // return may have been handled at several windows).
+        let upto = facts.leg.min(self.legs.len().saturating_sub(1));
+        let handled = |l: &Leg| {
+            l.ticket == ticket && matches!(l.outcome, Outcome::Served | Outcome::Unresolved)
+        };
+        let Some(i) = self.legs[..=upto]
             .iter()
-            .rposition(|l| {
-                l.ticket == ticket && matches!(l.outcome, Outcome::Served | Outcome::Unresolved)
-            })
+            .rposition(|l| handled(l) && l.window == Some(window))
+            .or_else(|| self.legs[..=upto].iter().rposition(handled))
         else {
             return;
         };
+        if self.legs[i].rating.is_some() {
+            // Rated once (the engine refuses a second); never counted twice.
+            return;
+        }
         let leg = &mut self.legs[i];
         leg.rating = Some(rating);
         let (_, dept, _, _) = self

@@ -1671,3 +1671,47 @@ fn working_a_follow_up_through_to_closed() {
         "#]],
     );
 }
+
+/// A ticket served at two windows (a transfer with return) is rated once,
+/// at either window's pad; a supervisor cannot pause a window with a
+/// citizen at it.
+#[test]
+fn a_ticket_served_at_two_windows_is_rated_once() {
+    check(
+        r"
+        at 09:00
+        issue a
+        login 1 c1
+        login 2 c2
+        call 1
+        spause 1 临时调离
+        start 1
+        transfer 1 cat=b return
+        call 2
+        start 2
+        finish 2
+        rate 2 A001 4
+        call 1
+        start 1
+        finish 1
+        rate 1 A001 5
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            login 1 c1 -> window 1 opened by c1
+            login 2 c2 -> window 2 opened by c2
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            spause 1 临时调离 -> ERROR window 1 still has ticket A001 (called): wait until it is finished, or force-logout the window
+            start 1 -> A001 serving
+            transfer 1 cat=b return -> A001 transferred to Queue("b"), returns to window 1
+            call 2 -> A001 to window 2: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            start 2 -> A001 serving
+            finish 2 -> A001 finished then returns to window 1
+            rate 2 A001 4 -> A001 rated 4
+            call 1 -> A001 to window 1: transferred to this window (waited 0 min); 0 others waiting
+            start 1 -> A001 serving
+            finish 1 -> A001 finished then closed
+            rate 1 A001 5 -> ERROR ticket A001 has already been rated
+        "#]],
+    );
+}

@@ -334,7 +334,7 @@ impl Prepared {
         let stopping = shared.stopping.clone();
         let stop_writer = shared.clone();
         // The report aggregates follow the committed log on their own task.
-        let reports = reports::Reports::open(&opts.data_dir, &opts.catalog);
+        let reports = reports::Reports::open(&opts.data_dir, &opts.catalog, store.last_seq()?);
         let reports_task = reports.spawn(store.clone(), shared.clone());
         let hub = grpc::Hub {
             writer: tx,

@@ -104,8 +104,10 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("not a role for a device: '{0}' (kiosk, board, counter, pad, supervisor or admin)")]
+    #[error("unknown role '{0}' (kiosk, board, counter, pad, supervisor or admin)")]
     BadRole(String),
+    #[error("{0}")]
+    NotEnrollable(String),
     #[error("a device id is 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'; got '{0}'")]
     BadId(String),
     #[error("no hall CA in {0}: run `hall-server init --data-dir DIR` first")]
@@ -233,13 +235,13 @@ pub fn enroll(data_dir: &Path, role: Role, id: &str) -> Result<String, Error> {
     // A console is a browser a staff member logs in from, never a
     // certificate; a pad's id names its window.
     if role == Role::Console {
-        return Err(Error::BadRole(
-            "console (a browser at /console; staff log in with their passwords)".into(),
+        return Err(Error::NotEnrollable(
+            "a console is a browser at /console where staff log in with their passwords, not an enrolled device".into(),
         ));
     }
     if role == Role::Pad && Role::pad_window(id).is_none() {
-        return Err(Error::BadRole(format!(
-            "pad with id {id}: a pad's id is pad-N, N its window"
+        return Err(Error::NotEnrollable(format!(
+            "a rating pad's id is pad-N, N the window it serves; got '{id}'"
         )));
     }
     let dir = tls_dir(data_dir);

@@ -47,9 +47,10 @@ impl Reports {
     /// Loads the kept days and the builder's state; a missing or unreadable
     /// builder state starts over from the first event of the log (and the
     /// days are written again as they are rebuilt).
-    pub fn open(data_dir: &Path, catalog: &Catalog) -> Arc<Reports> {
+    pub fn open(data_dir: &Path, catalog: &Catalog, last_seq: u64) -> Arc<Reports> {
         let dir = data_dir.join("reports");
         let mut days = BTreeMap::new();
+        let mut unreadable = false;
         if let Ok(rd) = std::fs::read_dir(dir.join("days")) {
             for entry in rd.flatten() {
                 let path = entry.path();
@@ -61,7 +62,8 @@ impl Reports {
                         days.insert(d.date, Arc::new(d));
                     }
                     None => {
-                        tracing::warn!(file = %path.display(), "unreadable day aggregate ignored; it is rebuilt from the log")
+                        tracing::warn!(file = %path.display(), "unreadable day aggregate: every day is rebuilt from the log");
+                        unreadable = true;
                     }
                 }
             }
@@ -70,13 +72,14 @@ impl Reports {
             .ok()
             .and_then(|b| serde_json::from_slice::<DayBuilder>(&b).ok());
         let builder = match builder {
-            // Days the builder has not folded yet will be written again.
-            Some(b) => b,
-            None => {
-                if !days.is_empty() {
-                    tracing::info!(
-                        "report builder state missing: rebuilding every day from the log"
-                    );
+            // Days the builder has not folded yet will be written again. A
+            // state ahead of the log (a log restored from an older backup, a
+            // batch lost to a crash before its flush) would skip events:
+            // start over instead, as for a missing or damaged day.
+            Some(b) if !unreadable && b.through_seq <= last_seq => b,
+            other => {
+                if other.is_some() || !days.is_empty() {
+                    tracing::info!("report aggregates: rebuilding every day from the log");
                 }
                 DayBuilder::new(catalog)
             }
@@ -103,10 +106,13 @@ impl Reports {
             let mut saved_at = tokio::time::Instant::now();
             loop {
                 let committed = shared.committed.load(Ordering::Acquire);
-                while me.folded.load(Ordering::Acquire) < committed {
+                while me.folded.load(Ordering::Acquire) < committed && !stopping.is_cancelled() {
                     let from = me.folded.load(Ordering::Acquire) + 1;
                     let (store2, me2) = (store.clone(), me.clone());
-                    let r = tokio::task::spawn_blocking(move || me2.fold_from(&store2, from)).await;
+                    let r = tokio::task::spawn_blocking(move || {
+                        me2.fold_from(&store2, from, committed)
+                    })
+                    .await;
                     match r {
                         Ok(Ok(true)) => {}
                         Ok(Ok(false)) => break,
@@ -138,17 +144,25 @@ impl Reports {
         })
     }
 
-    /// Folds one chunk from `from` on. False when nothing was there to read.
-    fn fold_from(&self, store: &Store, from: u64) -> anyhow::Result<bool> {
-        let records = store.read_from(from, CHUNK)?;
+    /// Folds one chunk from `from` on, up to `committed` (sled shows a
+    /// batch before its flush; only what is on disk counts). False when
+    /// nothing was there to read.
+    fn fold_from(&self, store: &Store, from: u64, committed: u64) -> anyhow::Result<bool> {
+        let mut records = store.read_from(from, CHUNK)?;
+        records.retain(|r| r.seq <= committed);
         if records.is_empty() {
             return Ok(false);
         }
+        // Decoded before anything is applied: a bad record applies nothing
+        // (and the retry does not apply the chunk's start twice).
+        let events: Vec<LoggedEvent> = records
+            .iter()
+            .map(|r| serde_json::from_slice(&r.json))
+            .collect::<Result<_, _>>()?;
         let mut finished = Vec::new();
         {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            for r in &records {
-                let e: LoggedEvent = serde_json::from_slice(&r.json)?;
+            for (r, e) in records.iter().zip(&events) {
                 if let Some(day) = st.builder.apply(r.seq, e.at, &e.event) {
                     let day = Arc::new(day);
                     st.days.insert(day.date, day.clone());
@@ -161,13 +175,46 @@ impl Reports {
                 tracing::warn!(error = %e, date = %day.date, "report aggregate not saved; it is rebuilt at the next start");
             }
         }
-        if !finished.is_empty() {
+        if let Some(last_day) = finished.last() {
+            self.scrub_reasons(last_day.date);
             self.save_builder();
         }
         let last = records.last().map_or(from - 1, |r| r.seq);
         self.folded.store(last, Ordering::Release);
         self.progress.notify_waiters();
         Ok(true)
+    }
+
+    /// Drops the citizens' free-text reasons from the 好差评 records of days
+    /// past the retention period (as of the day that just closed): a reason
+    /// may name someone, and the aggregates are kept for ever.
+    fn scrub_reasons(&self, closed: NaiveDate) {
+        let scrubbed: Vec<Arc<DayAggregate>> = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let keep = i64::from(st.builder.catalog.retention_days);
+            let before = closed - chrono::Duration::days(keep);
+            let old: Vec<NaiveDate> = st
+                .days
+                .range(..before)
+                .filter(|(_, d)| d.ratings.iter().any(|r| !r.reason.is_empty()))
+                .map(|(k, _)| *k)
+                .collect();
+            old.into_iter()
+                .filter_map(|k| {
+                    let d = st.days.get_mut(&k)?;
+                    let d = Arc::make_mut(d);
+                    for r in &mut d.ratings {
+                        r.reason.clear();
+                    }
+                    Some(st.days[&k].clone())
+                })
+                .collect()
+        };
+        for day in scrubbed {
+            if let Err(e) = self.write_day(&day) {
+                tracing::warn!(error = %e, date = %day.date, "report aggregate: reasons past the retention period not removed from disk");
+            }
+        }
     }
 
     fn write_day(&self, day: &DayAggregate) -> std::io::Result<()> {

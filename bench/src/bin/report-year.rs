@@ -63,7 +63,7 @@ fn main() -> Result<()> {
     let generated_s = started.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let reports = hall_server::reports::Reports::open(dir.path(), &catalog);
+    let reports = hall_server::reports::Reports::open(dir.path(), &catalog, u64::MAX);
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let last = scn.date;
     let time = |from, by| {

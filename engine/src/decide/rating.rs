@@ -25,14 +25,13 @@ impl Hall {
             ));
         }
         let t = self.today_ticket(&number)?;
+        if t.rating.is_some() {
+            return Err(EngineError::AlreadyRated(number));
+        }
         if !rt.rateable.contains(&t.id) {
-            return Err(if t.rating.is_some() {
-                EngineError::AlreadyRated(number)
-            } else {
-                EngineError::Conflict {
-                    problem: format!("ticket {number} was not just finished at window {window}"),
-                    number,
-                }
+            return Err(EngineError::Conflict {
+                problem: format!("ticket {number} was not just finished at window {window}"),
+                number,
             });
         }
         if rating <= 2 && comment.trim().is_empty() {
@@ -55,9 +54,10 @@ impl Hall {
                 comment
             };
             let mut f = self.follow_up_event(t, FollowUpKind::BadRating, reason, now);
+            // The clerk of the window rated (who just finished it there).
             if let Event::FollowUpOpened { follow_up } = &mut f {
                 follow_up.window = Some(window);
-                follow_up.clerk = t.clerk.clone();
+                follow_up.clerk = rt.clerk.clone().or_else(|| t.clerk.clone());
             }
             events.push(f);
         }

@@ -111,6 +111,15 @@ impl Hall {
         if rt.status == WindowStatus::Paused {
             return Ok(vec![]);
         }
+        // As for the clerk's own pause: not with a citizen at the counter.
+        if let Some(t) = rt.current.and_then(|id| self.tickets.get(&id)) {
+            return Err(EngineError::Busy {
+                window,
+                number: t.number.clone(),
+                state: t.state.name(),
+                hint: "wait until it is finished, or force-logout the window",
+            });
+        }
         Ok(vec![Event::WindowPaused { window, reason }])
     }
 

@@ -330,7 +330,11 @@ impl pb::admin_service_server::AdminService for Hub {
             0 => 200,
             n => n.min(2000) as usize,
         };
-        let found: Vec<pb::TicketSummary> = console::summaries(&day)
+        let closed = day
+            .builder
+            .date
+            .is_some_and(|d| d < clock.service_date(crate::now_ms()));
+        let found: Vec<pb::TicketSummary> = console::summaries(&day, closed)
             .into_iter()
             .map(|(_, t)| t)
             .filter(|t| console::matches(t, &r, &clock))
@@ -349,7 +353,11 @@ impl pb::admin_service_server::AdminService for Hub {
         let r = limits::checked(req)?;
         let date = super::reports::date_range(&r.date, &r.date)?.0;
         let day = self.day_log(date).await?;
-        let Some((id, ticket)) = console::summaries(&day)
+        let today = self
+            .read(|h: &Hall, _, _| Ok(h.service_date))
+            .await?
+            .into_inner();
+        let Some((id, ticket)) = console::summaries(&day, date < today)
             .into_iter()
             .find(|(_, t)| t.number == r.number.to_uppercase())
         else {

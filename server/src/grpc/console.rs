@@ -309,6 +309,7 @@ impl Hub {
                 if records.is_empty() {
                     break;
                 }
+                let mut ended = false;
                 for r in records {
                     if r.seq > last {
                         break;
@@ -316,13 +317,22 @@ impl Hub {
                     let e: LoggedEvent = serde_json::from_slice(&r.json)
                         .map_err(|e| Status::internal(format!("log record {}: {e}", r.seq)))?;
                     next = r.seq + 1;
-                    // The day's own DayRolled starts it; nothing rolls here.
-                    if !matches!(e.event, engine::Event::DayRolled { .. }) {
-                        builder.apply(e.seq, e.at, &e.event);
-                    } else {
-                        builder.date = Some(date);
+                    match &e.event {
+                        // The day's own DayRolled starts it; the next one
+                        // (a report task behind the log) ends it.
+                        engine::Event::DayRolled { to, .. } if *to != date => {
+                            ended = true;
+                            break;
+                        }
+                        engine::Event::DayRolled { .. } => builder.date = Some(date),
+                        _ => {
+                            builder.apply(e.seq, e.at, &e.event);
+                        }
                     }
                     events.push(e);
+                }
+                if ended {
+                    break;
                 }
             }
             builder.date = Some(date);
@@ -345,8 +355,9 @@ fn outcome_name(o: Outcome) -> &'static str {
     }
 }
 
-/// Every ticket of a folded day, in issue order.
-pub fn summaries(day: &DayLog) -> Vec<(engine::TicketId, pb::TicketSummary)> {
+/// Every ticket of a folded day, in issue order. On a past day (`closed`)
+/// a ticket still open at its end expired, as the reports count it.
+pub fn summaries(day: &DayLog, closed: bool) -> Vec<(engine::TicketId, pb::TicketSummary)> {
     let b = &day.builder;
     let mut out: Vec<(engine::TicketId, pb::TicketSummary)> = b
         .tickets
@@ -360,7 +371,12 @@ pub fn summaries(day: &DayLog) -> Vec<(engine::TicketId, pb::TicketSummary)> {
                 number: f.number.clone(),
                 category: last.map(|l| l.category.clone()).unwrap_or_default(),
                 origin: first.map(|l| l.category.clone()).unwrap_or_default(),
-                state: last.map_or("open", |l| outcome_name(l.outcome)).into(),
+                state: match last.map(|l| l.outcome) {
+                    Some(Outcome::Open) | None if closed => "expired",
+                    Some(o) => outcome_name(o),
+                    None => "open",
+                }
+                .into(),
                 issued_at_ms: f.issued_at,
                 called_at_ms: first.and_then(|l| l.first_call).unwrap_or(0),
                 finished_at_ms: last.and_then(|l| l.ended_at).unwrap_or(0),

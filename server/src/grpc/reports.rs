@@ -128,7 +128,10 @@ impl pb::report_service_server::ReportService for Hub {
             Refusal::invalid_field("by", "one of category, zone, window, clerk, hour").into_status()
         })?;
         self.reports_now().await;
-        let report: Report = self.reports.report(from, to, by);
+        let reports = self.reports.clone();
+        let report: Report = tokio::task::spawn_blocking(move || reports.report(from, to, by))
+            .await
+            .map_err(|e| Status::internal(format!("the report: {e}")))?;
         self.read(move |h: &Hall, _, _| {
             let (mut open, mut closed) = (0, 0);
             for f in h.follow_ups.values() {
@@ -174,8 +177,8 @@ impl pb::report_service_server::ReportService for Hub {
 
 /// The window a pad may act for: its certificate's `pad-N` (a demo hall
 /// takes the request's word).
-fn pad_window<T>(req: &Req<T>, asked: u32) -> Result<engine::WindowNo, Status> {
-    match roles::caller(req) {
+fn pad_window(caller: roles::Caller, asked: u32) -> Result<engine::WindowNo, Status> {
+    match caller {
         roles::Caller::Device(s) => match crate::pki::Role::pad_window(&s.id) {
             Some(w) if w == asked || asked == 0 => Ok(w),
             Some(w) => Err(refusal(
@@ -200,7 +203,8 @@ impl pb::pad_service_server::PadService for Hub {
         &self,
         req: Req<pb::PadRequest>,
     ) -> Result<Response<pb::PadState>, Status> {
-        let window = pad_window(&req, req.get_ref().window)?;
+        let caller = roles::caller(&req);
+        let window = pad_window(caller, limits::checked(req)?.window)?;
         self.read(move |h: &Hall, _, _| {
             let w = h
                 .catalog
@@ -239,8 +243,9 @@ impl pb::pad_service_server::PadService for Hub {
     }
 
     async fn rate(&self, req: Req<pb::PadRatingRequest>) -> Result<Response<pb::Ticket>, Status> {
-        let window = pad_window(&req, req.get_ref().window)?;
+        let caller = roles::caller(&req);
         let r = limits::checked(req)?;
+        let window = pad_window(caller, r.window)?;
         let cmd = Command::RateFromPad {
             window,
             number: r.number,

@@ -67,11 +67,18 @@ impl Web {
         // screen) carries the signed cookie naming the certificate issued
         // for it.
         let caller = match &conn.0 {
-            // The console: a browser a staff member logged in from.
-            Caller::Nobody => cookie(headers, crate::grpc::DEVICE_COOKIE)
-                .or_else(|| cookie(headers, reports::CONSOLE_COOKIE))
-                .and_then(|v| self.hub.browser_from_cookie(v))
-                .map_or(Caller::Nobody, Caller::Device),
+            // A paired screen, or the console (a browser a staff member
+            // logged in from). A browser that is both: a request carrying
+            // the staff session is the console's.
+            Caller::Nobody => {
+                let console = cookie(headers, reports::STAFF_COOKIE)
+                    .and(cookie(headers, reports::CONSOLE_COOKIE));
+                console
+                    .or_else(|| cookie(headers, crate::grpc::DEVICE_COOKIE))
+                    .or_else(|| cookie(headers, reports::CONSOLE_COOKIE))
+                    .and_then(|v| self.hub.browser_from_cookie(v))
+                    .map_or(Caller::Nobody, Caller::Device)
+            }
             c => c.clone(),
         };
         match (caller, &self.revocations) {
@@ -144,6 +151,7 @@ fn request(
     headers: &http::HeaderMap,
     peer: std::net::SocketAddr,
 ) -> tonic::Request<Bytes> {
+    let console = matches!(&caller, Caller::Device(s) if s.role == crate::pki::Role::Console);
     let mut req = tonic::Request::new(body);
     req.extensions_mut().insert(InProcessCaller(caller));
     req.extensions_mut()
@@ -159,8 +167,9 @@ fn request(
         }
     }
     // The console's session rides in its cookie (HttpOnly: page scripts
-    // never see the token).
-    if !headers.contains_key(http::header::AUTHORIZATION)
+    // never see the token), and only for the console's own identity.
+    if console
+        && !headers.contains_key(http::header::AUTHORIZATION)
         && let Some(token) = cookie(headers, reports::STAFF_COOKIE)
         && let Ok(v) = tonic::metadata::MetadataValue::try_from(format!("Bearer {token}"))
     {

@@ -136,8 +136,9 @@ pub fn table(r: &pb::Report) -> Vec<Vec<Cell>> {
 /// CSV (RFC 4180, UTF-8 with a BOM so spreadsheet programs read the Chinese).
 pub fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
     let field = |s: &str| {
-        // A leading = + - @ would be a formula in a spreadsheet: quote it away.
-        let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
+        // A leading = + - @ (or a tab or CR before one) would be a formula
+        // in a spreadsheet: quote it away.
+        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
             format!("'{s}")
         } else {
             s.to_string()

@@ -180,6 +180,7 @@ async fn whole_hall_in_processes_survives_kill_9() {
     let kiosk_tls = enroll(&data, &url, "kiosk", "kiosk-1", &ids);
     let board_tls = enroll(&data, &url, "board", "board-1", &ids);
     let counter_tls = enroll(&data, &url, "counter", "counter-1", &ids);
+    let pad_tls = enroll(&data, &url, "pad", "pad-1", &ids);
 
     let hw = workspace_bin("hall-hw");
     let mut cmd = Command::new(&hw);
@@ -284,6 +285,21 @@ async fn whole_hall_in_processes_survives_kill_9() {
         |l| l.starts_with(&format!("finished {first}")),
         long,
     );
+    // The citizen rates on window 1's rating pad (its own certificate).
+    let pad_tls = hall_proto::client::Tls::from_dir(&pad_tls).unwrap();
+    let pad_ch =
+        hall_proto::client::connect_tls(&url, Some(&pad_tls), 50, Duration::from_millis(200))
+            .await
+            .unwrap();
+    pb::pad_service_client::PadServiceClient::new(pad_ch)
+        .rate(pb::PadRatingRequest {
+            window: 1,
+            number: first.clone(),
+            rating: 5,
+            comment: String::new(),
+        })
+        .await
+        .unwrap();
 
     // SIGKILL the server; a second visitor confirms while it is down.
     srv.child.kill().unwrap();
