@@ -32,6 +32,9 @@ pub struct Catalog {
     /// configuration): passwords as Argon2id hashes only.
     #[serde(default)]
     pub staff: Vec<StaffAccount>,
+    /// `[notify]`: where notifications go (掌上办).
+    #[serde(default)]
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -468,6 +471,9 @@ impl Catalog {
                 "hall.public_url".into(),
                 format!("'{}' is not an http(s) URL", self.hall.public_url),
             );
+        }
+        for (key, problem) in self.notify.problems() {
+            bad(key, problem);
         }
         if !(1..=3650).contains(&self.hall.retention_days) {
             bad(

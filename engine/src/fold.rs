@@ -8,6 +8,8 @@ impl Hall {
     /// Folds one event into the state. Total: an event that was valid when
     /// decided always folds; replay uses this same function.
     pub fn fold(&mut self, event: &Event, at: Millis) {
+        // Before the ticket part: a rollover's subscriptions go with its day.
+        self.fold_notify(event);
         self.fold_event(event, at);
         match event {
             Event::DayRolled { .. } => self.suspended.clear(),
@@ -419,7 +421,10 @@ impl Hall {
                 );
             }
             // The trail lives in the log only; the hall's state is unchanged.
-            Event::Audited { .. } => {}
+            Event::Audited { .. }
+            | Event::NotifyOptedIn { .. }
+            | Event::NotificationQueued { .. }
+            | Event::NotificationDone { .. } => {}
             Event::RetentionApplied { cutoff, .. } => self.drop_persons_before(*cutoff),
         }
     }

@@ -15,6 +15,7 @@ mod error;
 mod fold;
 mod index;
 pub mod model;
+pub mod notify;
 mod policy;
 mod query;
 pub mod report;
@@ -169,6 +170,9 @@ pub struct Hall {
     next_appointment: u64,
     pub recent_calls: VecDeque<RecentCall>,
     pub devices: BTreeMap<String, DeviceStatus>,
+    /// Opt-ins, the notification outbox and its dead letters.
+    #[serde(default)]
+    pub notify: notify::NotifyState,
     /// Today's figures per origin code.
     pub figures: BTreeMap<String, Figures>,
     /// Terminal tickets in the order they closed, for eviction.
@@ -192,10 +196,18 @@ fn default_clock() -> Option<Clock> {
 /// Applies one command at `now`: decides its events, folds them, returns them.
 /// On error nothing changed.
 pub fn apply(hall: &mut Hall, cmd: Command, now: Millis) -> Result<Vec<Event>, EngineError> {
-    let events = hall.decide(cmd, now)?;
+    let mut events = hall.decide(cmd, now)?;
     for e in &events {
         hall.fold(e, now);
     }
+    // What the visitors who opted in are owed for this batch: decided here,
+    // after the fold, so it sees the queue as it now stands, and logged in
+    // the same batch (the durable outbox).
+    let owed = hall.notification_triggers(&events, now);
+    for e in &owed {
+        hall.fold(e, now);
+    }
+    events.extend(owed);
     Ok(events)
 }
 
@@ -226,6 +238,7 @@ impl Hall {
             appointments: BTreeMap::new(),
             next_appointment: 1,
             recent_calls: VecDeque::new(),
+            notify: notify::NotifyState::default(),
             devices: BTreeMap::new(),
             figures: BTreeMap::new(),
             closed: VecDeque::new(),

@@ -590,6 +590,21 @@ pub enum Command {
         reason: String,
         ticket: ForcedTicket,
     },
+    /// A ticket's holder asks to be told when `ahead` or fewer people are
+    /// ahead, and when it is called (the ticket page; its secret was checked
+    /// at the edge). `None`: the hall's `notify.default_ahead`.
+    OptInNotify {
+        service_date: NaiveDate,
+        number: String,
+        phone: String,
+        ahead: Option<u32>,
+    },
+    /// The delivery task reports how one sink's delivery ended.
+    NotificationOutcome {
+        id: u64,
+        sink: String,
+        outcome: crate::notify::Outcome,
+    },
 }
 
 /// What a force-logout does with the window's current ticket.
@@ -731,6 +746,24 @@ pub enum Event {
         cutoff: Millis,
         report: RetentionReport,
     },
+    /// A ticket's holder opted in to notifications (`notify`).
+    NotifyOptedIn {
+        ticket: TicketId,
+        /// Blanked by the retention run.
+        phone: String,
+        ahead: u32,
+    },
+    /// A notification was decided: it is in the outbox until every sink
+    /// took it (or gave up).
+    NotificationQueued {
+        notification: Box<crate::notify::Notification>,
+    },
+    /// One sink's delivery of a notification ended.
+    NotificationDone {
+        id: u64,
+        sink: String,
+        outcome: crate::notify::Outcome,
+    },
     /// The audit trail: who did (or tried) what, written in the same batch
     /// as the events of the action it describes. Changes no state.
     Audited {
@@ -791,6 +824,10 @@ impl Event {
                 had
             }
             Event::FollowUpOpened { follow_up } => follow_up.masked_name.take().is_some(),
+            Event::NotifyOptedIn { phone, .. } => !std::mem::take(phone).is_empty(),
+            Event::NotificationQueued { notification } => {
+                !std::mem::take(&mut notification.phone).is_empty()
+            }
             _ => false,
         }
     }
@@ -809,7 +846,8 @@ impl Event {
             | Event::TicketSuspended { ticket, .. }
             | Event::TicketTransferred { ticket, .. }
             | Event::RatingSubmitted { ticket, .. }
-            | Event::CaseRecorded { ticket, .. } => Some(*ticket),
+            | Event::CaseRecorded { ticket, .. }
+            | Event::NotifyOptedIn { ticket, .. } => Some(*ticket),
             _ => None,
         }
     }

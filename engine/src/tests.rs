@@ -237,6 +237,47 @@ impl Run {
                     slot_end: to,
                 }
             }
+            "notify" => Command::OptInNotify {
+                service_date: self.hall.service_date,
+                number: s(1),
+                phone: s(2),
+                ahead: words.get(3).map(|a| a.parse().unwrap()),
+            },
+            "delivered" => Command::NotificationOutcome {
+                id: s(1).parse().unwrap(),
+                sink: s(2),
+                outcome: crate::notify::Outcome::Delivered { attempts: 1 },
+            },
+            "dead" => Command::NotificationOutcome {
+                id: s(1).parse().unwrap(),
+                sink: s(2),
+                outcome: crate::notify::Outcome::Dead {
+                    attempts: 8,
+                    error: "HTTP 503".into(),
+                },
+            },
+            "outbox" => {
+                let n = &self.hall.notify;
+                let pending: Vec<String> = n
+                    .outbox
+                    .values()
+                    .map(|p| format!("#{}:{}", p.notification.id, p.sinks.join("+")))
+                    .collect();
+                let dead: Vec<String> = n
+                    .dead
+                    .iter()
+                    .map(|d| format!("#{} {} {} {}", d.id, d.sink, d.phone_masked, d.error))
+                    .collect();
+                writeln!(
+                    self.out,
+                    "{line} -> pending [{}] dead [{}] delivered {}",
+                    pending.join(" "),
+                    dead.join("; "),
+                    n.delivered
+                )
+                .unwrap();
+                return;
+            }
             "checkin" => Command::CheckInAppointment {
                 request_id: None,
                 person_key: opt("person=").unwrap(),
@@ -546,6 +587,30 @@ impl Run {
                 "retention: {} tickets, {} appointments, {} follow-ups",
                 report.tickets, report.appointments, report.follow_ups
             ),
+            Event::NotifyOptedIn {
+                ticket,
+                phone,
+                ahead,
+            } => format!(
+                "{} notify {} when {ahead} ahead",
+                self.number(*ticket),
+                crate::notify::mask_phone(phone)
+            ),
+            Event::NotificationQueued { notification: n } => format!(
+                "notify #{} {} {} to {}{}{} key {}",
+                n.id,
+                n.trigger.as_str(),
+                n.number,
+                crate::notify::mask_phone(&n.phone),
+                n.window.map(|w| format!(" window {w}")).unwrap_or_default(),
+                n.people_ahead
+                    .map(|a| format!(" ahead {a}"))
+                    .unwrap_or_default(),
+                n.key()
+            ),
+            Event::NotificationDone { id, sink, outcome } => {
+                format!("notify #{id} {sink}: {outcome:?}")
+            }
         }
     }
 }
@@ -575,7 +640,10 @@ fn run_script(script: &str) -> Run {
 }
 
 fn check(script: &str, expect: Expect) {
-    let catalog = test_catalog();
+    check_on(test_catalog(), script, expect);
+}
+
+fn check_on(catalog: Catalog, script: &str, expect: Expect) {
     let mut run = Run {
         hall: Hall::new(catalog.clone()),
         now: 0,
@@ -1714,4 +1782,122 @@ fn a_ticket_served_at_two_windows_is_rated_once() {
             rate 1 A001 5 -> ERROR ticket A001 has already been rated
         "#]],
     );
+}
+
+/// The test catalogue with two webhooks.
+fn notifying_catalog() -> Catalog {
+    let mut c = test_catalog();
+    for name in ["sms", "wx"] {
+        c.notify.webhooks.push(crate::notify::Webhook {
+            name: name.into(),
+            url: format!("https://{name}.example/hook"),
+            secret: "0123456789abcdef0123".into(),
+            ca_file: String::new(),
+        });
+    }
+    c.validate().unwrap();
+    c
+}
+
+#[test]
+fn notifications_for_those_who_opted_in_only() {
+    check_on(
+        notifying_catalog(),
+        r"
+        at 09:00
+        issue a
+        issue a
+        issue a
+        issue a
+        # A004 asks to hear at 2 ahead; A003 did not opt in.
+        notify A004 +86-138-0013-8000 2
+        notify A004 12345
+        notify A009 13800138000
+        login 1 c1
+        call 1
+        finish 1
+        # Now 2 ahead of A004: one `ahead`, however many events follow.
+        call 1
+        finish 1
+        issue a
+        outbox
+        delivered 1 sms
+        delivered 1 sms
+        dead 1 wx
+        outbox
+        call 1
+        recall 1
+        finish 1
+        call 1
+        recall 1
+        outbox
+        # Nothing for a ticket that is done; nothing at all without sinks.
+        notify A003 13800138000
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=1 wait=10m
+            issue a -> issued A003 in a (normal) ahead=2 wait=20m
+            issue a -> issued A004 in a (normal) ahead=3 wait=30m
+            notify A004 +86-138-0013-8000 2 -> A004 notify 138****8000 when 2 ahead
+            notify A004 12345 -> ERROR not a mobile number: 11 digits starting with 13–19 (手机号为11位数字)
+            notify A009 13800138000 -> ERROR no ticket A009 today
+            login 1 c1 -> window 1 opened by c1
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 3 others waiting; notify #1 ahead A004 to 138****8000 ahead 2 key n1-ahead-A004
+            finish 1 -> A001 finished then closed
+            call 1 -> A002 to window 1: primary tier: oldest ticket (waited 0 min); 2 others waiting
+            finish 1 -> A002 finished then closed
+            issue a -> issued A005 in a (normal) ahead=2 wait=0m
+            outbox -> pending [#1:sms+wx] dead [] delivered 0
+            delivered 1 sms -> notify #1 sms: Delivered { attempts: 1 }
+            delivered 1 sms -> (no change)
+            dead 1 wx -> notify #1 wx: Dead { attempts: 8, error: "HTTP 503" }
+            outbox -> pending [] dead [#1 wx 138****8000 HTTP 503] delivered 1
+            call 1 -> A003 to window 1: primary tier: oldest ticket (waited 0 min); 2 others waiting
+            recall 1 -> A003 recalled (1)
+            finish 1 -> A003 finished then closed
+            call 1 -> A004 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting; notify #2 called A004 to 138****8000 window 1 key n2-called-A004
+            recall 1 -> A004 recalled (1); notify #3 recalled A004 to 138****8000 window 1 key n3-recalled-A004
+            outbox -> pending [#2:sms+wx #3:sms+wx] dead [#1 wx 138****8000 HTTP 503] delivered 1
+            notify A003 13800138000 -> ERROR ticket A003 is done; cannot be notified
+        "#]],
+    );
+}
+
+#[test]
+fn no_sinks_no_opt_in_and_retention_blanks_phones() {
+    check(
+        r"
+        at 09:00
+        issue a
+        notify A001 13800138000
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            notify A001 13800138000 -> ERROR this hall sends no notifications (本厅未开通消息提醒)
+        "#]],
+    );
+    let mut run = Run {
+        hall: Hall::new(notifying_catalog()),
+        now: 0,
+        out: String::new(),
+        log: vec![],
+    };
+    for l in [
+        "at 2026-11-27 09:00",
+        "tick",
+        "issue a",
+        "notify A001 13800138000 1",
+    ] {
+        run.line(l);
+    }
+    let mut with_phone = 0;
+    for (mut e, _) in run.log {
+        if e.strip_persons() {
+            with_phone += 1;
+        }
+        assert!(!serde_json::to_string(&e).unwrap().contains("13800138000"));
+    }
+    // The opt-in and the `ahead` it owed at once (nobody ahead).
+    assert_eq!(with_phone, 2);
 }

@@ -17,6 +17,15 @@ impl Hall {
     pub(crate) fn decide(&self, cmd: Command, now: Millis) -> Result<Vec<Event>, EngineError> {
         match cmd {
             Command::Tick => self.tick(now),
+            Command::OptInNotify {
+                service_date,
+                number,
+                phone,
+                ahead,
+            } => self.opt_in_notify(service_date, number, phone, ahead),
+            Command::NotificationOutcome { id, sink, outcome } => {
+                self.notification_outcome(id, sink, outcome)
+            }
             Command::IssueTicket {
                 request_id,
                 code,
@@ -126,7 +135,7 @@ impl Hall {
             .ok_or(EngineError::NoCurrentTicket(s.window))
     }
 
-    fn today_ticket(&self, number: &str) -> Result<&Ticket, EngineError> {
+    pub(crate) fn today_ticket(&self, number: &str) -> Result<&Ticket, EngineError> {
         self.ticket_by_number(number)
             .ok_or_else(|| EngineError::UnknownTicket(number.to_string()))
     }

@@ -1,0 +1,576 @@
+//! Notifications (掌上办): who opted in, what is owed to whom, and the
+//! durable outbox.
+//!
+//! A ticket's holder opts in with a phone number and "tell me when N or
+//! fewer people are ahead" (`Command::OptInNotify`). From then on `apply`
+//! looks at every batch of events for what the visitor asked to hear about:
+//! N or fewer ahead (once per queue the ticket waits in), called, recalled.
+//! Each becomes a `NotificationQueued` event in the same batch, so the
+//! outbox is part of the log: a notification that was decided is never lost,
+//! whatever crashes after the commit. A delivery task outside the engine
+//! (the server's `notify.rs`) reads the pending ones, posts them to every
+//! configured sink, and reports each sink's outcome back as a command
+//! (`NotificationOutcome`), which takes it off the outbox or moves it to the
+//! dead letters. Delivery is therefore at least once: a crash between a
+//! successful POST and its outcome's commit sends it again, under the same
+//! idempotency key (`Notification::key`).
+//!
+//! Nothing is queued for a ticket that did not opt in, and nothing at all
+//! when no sink is configured (the opt-in is refused then). The phone number
+//! is in the log only in these events; the retention run blanks it, and the
+//! live state forgets subscriptions with their day.
+
+use crate::{EngineError, Event, Hall, Millis, TicketId, TicketState, WindowNo};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// Dead letters kept in the live state for the console (newest last).
+pub const DEAD_KEPT: usize = 200;
+
+/// `[notify]` in the hall configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The "people ahead" a visitor gets when the opt-in names none.
+    #[serde(default = "default_ahead")]
+    pub default_ahead: u32,
+    /// Delivery attempts per sink before a notification becomes a dead letter.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The first retry's delay; each next one doubles, up to five minutes.
+    #[serde(default = "default_retry_base_ms")]
+    pub retry_base_ms: u64,
+    /// `[[notify.webhooks]]`: each notification is POSTed to every one.
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            default_ahead: default_ahead(),
+            max_attempts: default_max_attempts(),
+            retry_base_ms: default_retry_base_ms(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+fn default_ahead() -> u32 {
+    3
+}
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_retry_base_ms() -> u64 {
+    2_000
+}
+
+/// One webhook sink: `POST url` with the notification as JSON, signed with
+/// `X-Hall-Signature: sha256=<hex HMAC-SHA256(body, secret)>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// How the console and the outcomes name it; default `webhook-N`
+    /// (its place in the list, from 1).
+    #[serde(default)]
+    pub name: String,
+    pub url: String,
+    pub secret: String,
+    /// PEM file of the CA(s) to trust for an `https` URL; empty: the
+    /// system's roots.
+    #[serde(default)]
+    pub ca_file: String,
+}
+
+impl NotifyConfig {
+    /// The sinks' names, in order.
+    pub fn sink_names(&self) -> Vec<String> {
+        (0..self.webhooks.len())
+            .map(|i| self.sink_name(i))
+            .collect()
+    }
+
+    pub fn sink_name(&self, i: usize) -> String {
+        match self.webhooks.get(i) {
+            Some(w) if !w.name.is_empty() => w.name.clone(),
+            _ => format!("webhook-{}", i + 1),
+        }
+    }
+
+    /// The webhook a sink name refers to in this configuration.
+    pub fn webhook(&self, sink: &str) -> Option<&Webhook> {
+        (0..self.webhooks.len())
+            .find(|&i| self.sink_name(i) == sink)
+            .map(|i| &self.webhooks[i])
+    }
+
+    /// Problems of `[notify]`, as `(key, problem)`.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if !(1..=100).contains(&self.default_ahead) {
+            out.push((
+                "notify.default_ahead".into(),
+                format!("{} is not between 1 and 100", self.default_ahead),
+            ));
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            out.push((
+                "notify.max_attempts".into(),
+                format!("{} is not between 1 and 100", self.max_attempts),
+            ));
+        }
+        if !(10..=3_600_000).contains(&self.retry_base_ms) {
+            out.push((
+                "notify.retry_base_ms".into(),
+                format!("{} is not between 10 ms and one hour", self.retry_base_ms),
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let key = |k: &str| format!("notify.webhooks[{i}].{k}");
+            if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
+                out.push((key("url"), format!("'{}' is not an http(s) URL", w.url)));
+            }
+            // A guessable secret makes the signature worthless.
+            if w.secret.len() < 16 {
+                out.push((
+                    key("secret"),
+                    "must be at least 16 characters (the HMAC key the receiver checks)".into(),
+                ));
+            }
+            if !names.insert(self.sink_name(i)) {
+                out.push((
+                    key("name"),
+                    format!("'{}' names two sinks", self.sink_name(i)),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// N or fewer people are ahead of the ticket.
+    Ahead,
+    /// The ticket was called to a window.
+    Called,
+    /// The ticket was called again.
+    Recalled,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Ahead => "ahead",
+            Trigger::Called => "called",
+            Trigger::Recalled => "recalled",
+        }
+    }
+}
+
+/// One notification, as decided and logged. Its JSON body (what sinks
+/// receive) is made from it by the delivery task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Unique in this hall's log, never reused: with the site's name it is
+    /// the idempotency key.
+    pub id: u64,
+    pub trigger: Trigger,
+    pub service_date: NaiveDate,
+    pub number: String,
+    /// The category (or bundle) code of the queue it is in.
+    pub queue: String,
+    /// The visitor's phone number (whom to tell). Blanked by retention.
+    pub phone: String,
+    /// The window it was called to (`called`, `recalled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowNo>,
+    /// People ahead when decided (`ahead`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub people_ahead: Option<u32>,
+    /// Estimated wait in minutes when decided (`ahead`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_min: Option<u32>,
+    pub at: Millis,
+    /// The sinks it is owed to.
+    pub sinks: Vec<String>,
+}
+
+impl Notification {
+    /// The idempotency key: the same for every attempt, every sink and
+    /// every restart.
+    pub fn key(&self) -> String {
+        format!("n{}-{}-{}", self.id, self.trigger.as_str(), self.number)
+    }
+}
+
+/// How a delivery to one sink ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Delivered {
+        attempts: u32,
+    },
+    /// Given up after `attempts`; kept as a dead letter for the console.
+    Dead {
+        attempts: u32,
+        error: String,
+    },
+}
+
+/// A ticket's opt-in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub phone: String,
+    pub ahead: u32,
+    /// The queue an `ahead` was already sent for (once per queue the ticket
+    /// waits in: a transfer or the next 一件事 stage earns a new one).
+    #[serde(default)]
+    pub ahead_sent_in: Option<String>,
+}
+
+/// A notification waiting for some sinks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub notification: Notification,
+    /// Sinks still owed.
+    pub sinks: Vec<String>,
+}
+
+/// A notification one sink never took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: u64,
+    pub key: String,
+    pub trigger: Trigger,
+    pub number: String,
+    /// Masked (138****5678): the console shows it.
+    pub phone_masked: String,
+    pub sink: String,
+    pub attempts: u32,
+    pub error: String,
+    pub at: Millis,
+}
+
+/// The notification part of the hall's state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NotifyState {
+    /// Today's opt-ins.
+    pub(crate) subs: HashMap<TicketId, Subscription>,
+    /// Decided, not yet taken by every sink: the outbox.
+    pub outbox: BTreeMap<u64, Pending>,
+    pub(crate) next_id: u64,
+    pub dead: VecDeque<DeadLetter>,
+    /// Deliveries done since the start of the log (per sink).
+    pub delivered: u64,
+}
+
+impl NotifyState {
+    pub fn subscribed(&self, t: TicketId) -> bool {
+        self.subs.contains_key(&t)
+    }
+}
+
+/// A phone number as the visitor typed it, normalised to the 11 digits of a
+/// mainland mobile number (`+86`, spaces and dashes allowed).
+pub fn normalise_phone(raw: &str) -> Result<String, EngineError> {
+    let digits: String = raw
+        .trim()
+        .trim_start_matches("+86")
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect();
+    let ok = digits.len() == 11
+        && digits.starts_with('1')
+        && digits.as_bytes()[1].is_ascii_digit()
+        && digits.as_bytes()[1] >= b'3'
+        && digits.chars().all(|c| c.is_ascii_digit());
+    if ok {
+        Ok(digits)
+    } else {
+        Err(EngineError::invalid(
+            "phone",
+            "not a mobile number: 11 digits starting with 13–19 (手机号为11位数字)",
+        ))
+    }
+}
+
+/// 138****5678, for screens and the console.
+pub fn mask_phone(phone: &str) -> String {
+    if phone.len() == 11 && phone.is_ascii() {
+        format!("{}****{}", &phone[..3], &phone[7..])
+    } else if phone.is_empty() {
+        String::new()
+    } else {
+        "****".into()
+    }
+}
+
+impl Hall {
+    /// `Command::OptInNotify`.
+    pub(crate) fn opt_in_notify(
+        &self,
+        service_date: NaiveDate,
+        number: String,
+        phone: String,
+        ahead: Option<u32>,
+    ) -> Result<Vec<Event>, EngineError> {
+        let cfg = &self.catalog.notify;
+        if cfg.webhooks.is_empty() {
+            return Err(EngineError::invalid(
+                "phone",
+                "this hall sends no notifications (本厅未开通消息提醒)",
+            ));
+        }
+        let phone = normalise_phone(&phone)?;
+        let ahead = ahead.unwrap_or(cfg.default_ahead);
+        if !(1..=100).contains(&ahead) {
+            return Err(EngineError::invalid(
+                "ahead",
+                format!("{ahead} is not between 1 and 100"),
+            ));
+        }
+        if service_date != self.service_date {
+            return Err(EngineError::UnknownTicket(number));
+        }
+        let t = self.today_ticket(&number)?;
+        if !t.state.is_active() {
+            return Err(EngineError::WrongState {
+                number,
+                state: t.state.name(),
+                action: "be notified",
+            });
+        }
+        Ok(vec![Event::NotifyOptedIn {
+            ticket: t.id,
+            phone,
+            ahead,
+        }])
+    }
+
+    /// `Command::NotificationOutcome`. An outcome for a notification or
+    /// sink no longer owed (a second report after a restart) changes
+    /// nothing: delivery is at least once, and the first word counts.
+    pub(crate) fn notification_outcome(
+        &self,
+        id: u64,
+        sink: String,
+        outcome: Outcome,
+    ) -> Result<Vec<Event>, EngineError> {
+        let owed = self
+            .notify
+            .outbox
+            .get(&id)
+            .is_some_and(|p| p.sinks.contains(&sink));
+        if !owed {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Event::NotificationDone { id, sink, outcome }])
+    }
+
+    /// The notifications a batch of (already folded) events owes: called
+    /// and recalled for the tickets they name, and `ahead` for every
+    /// subscribed waiting ticket that has now few enough people ahead.
+    pub(crate) fn notification_triggers(&self, events: &[Event], now: Millis) -> Vec<Event> {
+        if self.notify.subs.is_empty() || self.catalog.notify.webhooks.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut next_id = self.notify.next_id;
+        let sinks = self.catalog.notify.sink_names();
+        let mut make =
+            |trigger, t: &crate::Ticket, sub: &Subscription, window, ahead: Option<(u32, u32)>| {
+                next_id += 1;
+                Event::NotificationQueued {
+                    notification: Box::new(Notification {
+                        id: next_id,
+                        trigger,
+                        service_date: t.service_date,
+                        number: t.number.clone(),
+                        queue: t.queue.clone(),
+                        phone: sub.phone.clone(),
+                        window,
+                        people_ahead: ahead.map(|a| a.0),
+                        wait_min: ahead.map(|a| a.1),
+                        at: now,
+                        sinks: sinks.clone(),
+                    }),
+                }
+            };
+        let mut queue_moved = false;
+        for e in events {
+            match e {
+                Event::TicketCalled { ticket, window, .. } => {
+                    queue_moved = true;
+                    if let (Some(sub), Some(t)) =
+                        (self.notify.subs.get(ticket), self.ticket(*ticket))
+                    {
+                        out.push(make(Trigger::Called, t, sub, Some(*window), None));
+                    }
+                }
+                Event::TicketRecalled { ticket, window, .. } => {
+                    queue_moved = true;
+                    if let (Some(sub), Some(t)) =
+                        (self.notify.subs.get(ticket), self.ticket(*ticket))
+                    {
+                        out.push(make(Trigger::Recalled, t, sub, Some(*window), None));
+                    }
+                }
+                Event::Audited { .. }
+                | Event::DeviceReported { .. }
+                | Event::NotificationQueued { .. }
+                | Event::NotificationDone { .. } => {}
+                _ => queue_moved = true,
+            }
+        }
+        if queue_moved {
+            // Few subscriptions a day (the visitors who asked), each an
+            // O(log n) rank in its queue.
+            let mut due: Vec<(&TicketId, &Subscription)> = self.notify.subs.iter().collect();
+            due.sort_unstable_by_key(|(id, _)| **id);
+            for (id, sub) in due {
+                let Some(t) = self.ticket(*id) else { continue };
+                if t.state != TicketState::Waiting || sub.ahead_sent_in.as_deref() == Some(&t.queue)
+                {
+                    continue;
+                }
+                let (ahead, wait) = self.estimate(t, now);
+                if ahead <= sub.ahead {
+                    out.push(make(Trigger::Ahead, t, sub, None, Some((ahead, wait))));
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn fold_notify(&mut self, event: &Event) {
+        match event {
+            Event::NotifyOptedIn {
+                ticket,
+                phone,
+                ahead,
+            } => {
+                let sent = self
+                    .notify
+                    .subs
+                    .get(ticket)
+                    .and_then(|s| s.ahead_sent_in.clone());
+                self.notify.subs.insert(
+                    *ticket,
+                    Subscription {
+                        phone: phone.clone(),
+                        ahead: *ahead,
+                        // A changed "people ahead" on the same queue is
+                        // not a second `ahead`.
+                        ahead_sent_in: sent,
+                    },
+                );
+            }
+            Event::NotificationQueued { notification: n } => {
+                self.notify.next_id = self.notify.next_id.max(n.id);
+                if n.trigger == Trigger::Ahead {
+                    let t = self.by_number.get(&n.number).copied();
+                    if let Some(sub) = t.and_then(|t| self.notify.subs.get_mut(&t)) {
+                        sub.ahead_sent_in = Some(n.queue.clone());
+                    }
+                }
+                if !n.sinks.is_empty() {
+                    self.notify.outbox.insert(
+                        n.id,
+                        Pending {
+                            sinks: n.sinks.clone(),
+                            notification: (**n).clone(),
+                        },
+                    );
+                }
+            }
+            Event::NotificationDone { id, sink, outcome } => {
+                let Some(p) = self.notify.outbox.get_mut(id) else {
+                    return;
+                };
+                p.sinks.retain(|s| s != sink);
+                match outcome {
+                    Outcome::Delivered { .. } => self.notify.delivered += 1,
+                    Outcome::Dead { attempts, error } => {
+                        let n = &p.notification;
+                        self.notify.dead.push_back(DeadLetter {
+                            id: n.id,
+                            key: n.key(),
+                            trigger: n.trigger,
+                            number: n.number.clone(),
+                            phone_masked: mask_phone(&n.phone),
+                            sink: sink.clone(),
+                            attempts: *attempts,
+                            error: error.clone(),
+                            at: n.at,
+                        });
+                        while self.notify.dead.len() > DEAD_KEPT {
+                            self.notify.dead.pop_front();
+                        }
+                    }
+                }
+                if p.sinks.is_empty() {
+                    self.notify.outbox.remove(id);
+                }
+            }
+            Event::DayRolled { .. } => self.notify.subs.clear(),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_normalised_and_masked() {
+        assert_eq!(normalise_phone("+86 138-0013-8000").unwrap(), "13800138000");
+        assert_eq!(mask_phone("13800138000"), "138****8000");
+        for bad in [
+            "",
+            "12800138000",
+            "1380013800",
+            "1380013800x",
+            "23800138000",
+        ] {
+            assert!(normalise_phone(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_problems_are_found() {
+        let cfg = NotifyConfig {
+            webhooks: vec![
+                Webhook {
+                    name: String::new(),
+                    url: "ftp://x".into(),
+                    secret: "short".into(),
+                    ca_file: String::new(),
+                },
+                Webhook {
+                    name: "webhook-1".into(),
+                    url: "https://x".into(),
+                    secret: "0123456789abcdef".into(),
+                    ca_file: String::new(),
+                },
+            ],
+            ..NotifyConfig::default()
+        };
+        let keys: Vec<String> = cfg.problems().into_iter().map(|p| p.0).collect();
+        assert_eq!(
+            keys,
+            [
+                "notify.webhooks[0].url",
+                "notify.webhooks[0].secret",
+                "notify.webhooks[1].name"
+            ]
+        );
+        assert!(NotifyConfig::default().problems().is_empty());
+    }
+}
