@@ -456,6 +456,18 @@ impl Hall {
                 c.masked_name = None;
             }
         }
+        // A notification still owed after the retention period (a sink down
+        // for months) is sent without its phone; a dead letter's is masked.
+        for p in self.notify.outbox.values_mut() {
+            if p.notification.at < cutoff {
+                p.notification.phone.clear();
+            }
+        }
+        for d in self.notify.dead.iter_mut() {
+            if d.at < cutoff {
+                d.phone_masked.clear();
+            }
+        }
     }
 
     /// What a retention run at `cutoff` would drop from the live state.

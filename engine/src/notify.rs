@@ -268,11 +268,15 @@ pub struct NotifyState {
     pub dead: VecDeque<DeadLetter>,
     /// Deliveries done since the start of the log (per sink).
     pub delivered: u64,
+    /// Deliveries given up since the start of the log (per sink).
+    #[serde(default)]
+    pub dead_total: u64,
 }
 
 impl NotifyState {
-    pub fn subscribed(&self, t: TicketId) -> bool {
-        self.subs.contains_key(&t)
+    /// A ticket's opt-in, if its holder asked.
+    pub fn subscription(&self, t: TicketId) -> Option<&Subscription> {
+        self.subs.get(&t)
     }
 }
 
@@ -497,6 +501,7 @@ impl Hall {
                 match outcome {
                     Outcome::Delivered { .. } => self.notify.delivered += 1,
                     Outcome::Dead { attempts, error } => {
+                        self.notify.dead_total += 1;
                         let n = &p.notification;
                         self.notify.dead.push_back(DeadLetter {
                             id: n.id,

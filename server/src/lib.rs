@@ -8,6 +8,7 @@ pub mod config;
 pub use hall_engine as engine;
 pub mod grpc;
 pub mod heap;
+pub mod notify;
 pub mod passwd;
 pub mod pki;
 pub mod pki_client;
@@ -358,6 +359,8 @@ impl Prepared {
                 None => String::new(),
             },
         };
+        // Notifications leave the hall from their own task (`notify`).
+        let notify_task = notify::spawn(hub.clone());
         let revocation_audit = security
             .is_some()
             .then(|| tokio::spawn(grpc::audit_revocations(hub.clone())));
@@ -546,6 +549,9 @@ impl Prepared {
             t.abort();
             let _ = t.await;
         }
+        // What it has not delivered stays in the outbox for the next start.
+        notify_task.abort();
+        let _ = notify_task.await;
         if let Some(t) = web_task {
             // Cancelled with `stopping`: it closes its connections.
             let _ = t.await;

@@ -184,8 +184,36 @@ impl pb::admin_service_server::AdminService for Hub {
         req: Req<pb::ServerStatusRequest>,
     ) -> Result<Response<pb::ServerStatus>, Status> {
         limits::checked(req)?;
+        let notifications = self
+            .read(|h, _, _| {
+                let n = &h.notify;
+                Ok(pb::NotificationStatus {
+                    pending: n.outbox.len() as u64,
+                    delivered: n.delivered,
+                    dead: n.dead_total,
+                    dead_letters: n
+                        .dead
+                        .iter()
+                        .rev()
+                        .map(|d| pb::DeadLetter {
+                            id: d.id,
+                            key: d.key.clone(),
+                            trigger: d.trigger.as_str().into(),
+                            number: d.number.clone(),
+                            phone_masked: d.phone_masked.clone(),
+                            sink: d.sink.clone(),
+                            attempts: d.attempts,
+                            error: d.error.clone(),
+                            at_ms: d.at,
+                        })
+                        .collect(),
+                })
+            })
+            .await?
+            .into_inner();
         let problem = self.shared.storage.borrow().clone();
         Ok(Response::new(pb::ServerStatus {
+            notifications: Some(notifications),
             writable: problem.is_none(),
             refusing_since_ms: problem.as_ref().map_or(0, |p| p.since),
             storage_problem: problem.map(|p| p.reason).unwrap_or_default(),

@@ -547,6 +547,38 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
         // Who read or did what is for supervisors (ListAudit), not for
         // every board: the stream keeps the sequence number only.
         Event::Audited { .. } => Body::Audited(pb::Audited {}),
+        Event::NotifyOptedIn { ticket, .. } => Body::NotificationChanged(pb::NotificationChanged {
+            id: 0,
+            trigger: "opt_in".into(),
+            number: h
+                .ticket(*ticket)
+                .map(|t| t.number.clone())
+                .unwrap_or_default(),
+            state: "opted_in".into(),
+            sink: String::new(),
+        }),
+        Event::NotificationQueued { notification: n } => {
+            Body::NotificationChanged(pb::NotificationChanged {
+                id: n.id,
+                trigger: n.trigger.as_str().into(),
+                number: n.number.clone(),
+                state: "queued".into(),
+                sink: String::new(),
+            })
+        }
+        Event::NotificationDone { id, sink, outcome } => {
+            Body::NotificationChanged(pb::NotificationChanged {
+                id: *id,
+                trigger: String::new(),
+                number: String::new(),
+                state: match outcome {
+                    crate::engine::notify::Outcome::Delivered { .. } => "delivered",
+                    crate::engine::notify::Outcome::Dead { .. } => "dead",
+                }
+                .into(),
+                sink: sink.clone(),
+            })
+        }
         Event::RetentionApplied { cutoff, report } => {
             Body::RetentionApplied(pb::RetentionApplied {
                 cutoff_ms: *cutoff,

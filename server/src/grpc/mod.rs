@@ -13,10 +13,12 @@ mod events;
 mod kiosk;
 pub mod limits;
 pub mod lockout;
+mod outbox;
 mod reports;
 pub mod roles;
 pub mod staff;
 mod visitor;
+pub use outbox::{Delivery, Retry};
 pub use visitor::{VisitorIndex, VisitorTicket};
 
 use crate::engine::{

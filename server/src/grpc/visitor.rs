@@ -16,6 +16,10 @@ pub struct VisitorTicket {
     pub hall_name_en: String,
     /// The sequence number this view reflects.
     pub seq: u64,
+    /// The hall sends notifications (`[[notify.webhooks]]`).
+    pub can_notify: bool,
+    /// The opt-in: the masked phone and "people ahead".
+    pub notify: Option<(String, u32)>,
 }
 
 /// Today's ticket secrets → numbers (see `Hub::find_by_secret`).
@@ -121,6 +125,11 @@ impl Hub {
                 hall_name_zh: h.catalog.hall.name_zh.clone(),
                 hall_name_en: h.catalog.hall.name_en.clone(),
                 seq,
+                can_notify: !h.catalog.notify.webhooks.is_empty(),
+                notify: h
+                    .notify
+                    .subscription(t.id)
+                    .map(|s| (crate::engine::notify::mask_phone(&s.phone), s.ahead)),
             }))
         })
         .await

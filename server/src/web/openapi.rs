@@ -202,6 +202,9 @@ fn ticket_view_schema() -> Value {
         "recallCount": n, "issuedAtMs": s, "calledAtMs": s, "rating": n,
         "canRate": {"type": "boolean"},
         "materials": {"type": "array", "items": s},
+        "canNotify": {"type": "boolean"},
+        "notify": {"type": "object", "nullable": true,
+                   "properties": {"phoneMasked": s, "ahead": n}},
     }})
 }
 
@@ -221,6 +224,24 @@ fn rating_op(id: &str, secret: &Value, not_found: &Value) -> Value {
             "properties": {"level": {"type": "integer", "minimum": 1, "maximum": 5},
                            "reason": {"type": "string", "maxLength": 600}}}}}},
         "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the ticket's view after the rating",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketView"}}}});
+            r["404"] = not_found.clone(); r })(),
+    })
+}
+
+/// Opting in to notifications with the ticket's secret (two routes).
+fn notify_op(id: &str, secret: &Value, not_found: &Value) -> Value {
+    json!({
+        "operationId": id,
+        "summary": "the holder asks to be told (through the hall's webhooks) when `ahead` or fewer people are ahead, and when the ticket is called or recalled; again replaces the opt-in",
+        "parameters": secret,
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object",
+            "required": ["phone"], "additionalProperties": false,
+            "properties": {"phone": {"type": "string", "maxLength": 32,
+                                     "description": "a mainland mobile number (11 digits; +86, spaces, dashes allowed)"},
+                           "ahead": {"type": "integer", "minimum": 1, "maximum": 100,
+                                     "description": "default: the hall's notify.default_ahead"}}}}}},
+        "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the ticket's view after the opt-in",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketView"}}}});
             r["404"] = not_found.clone(); r })(),
     })
@@ -296,6 +317,16 @@ fn static_paths() -> Vec<(&'static str, &'static str, Value)> {
             "post",
             "/api/v1/tickets/{secret}/rating",
             rating_op("rateTicket", &secret, &not_found),
+        ),
+        (
+            "post",
+            "/t/{secret}/notify",
+            notify_op("notifyFromTicketPage", &secret, &not_found),
+        ),
+        (
+            "post",
+            "/api/v1/tickets/{secret}/notify",
+            notify_op("notifyTicket", &secret, &not_found),
         ),
         (
             "get",

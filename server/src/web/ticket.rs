@@ -60,6 +60,11 @@ pub fn view(v: &VisitorTicket) -> serde_json::Value {
         "rating": t.rating,
         "canRate": t.rating == 0 && matches!(state.as_str(), "DONE" | "UNRESOLVED"),
         "materials": v.materials,
+        "canNotify": v.can_notify && matches!(state.as_str(), "WAITING" | "CALLED" | "SERVING" | "SUSPENDED"),
+        "notify": v.notify.as_ref().map(|(phone, ahead)| serde_json::json!({
+            "phoneMasked": phone,
+            "ahead": ahead,
+        })),
     })
 }
 
@@ -139,6 +144,51 @@ pub(super) async fn rate(
     if let Err(s) = web
         .hub
         .rate_from_phone(&date, number.clone(), r.rating, r.comment)
+        .await
+    {
+        return error(Refusal::from_status(&s));
+    }
+    match web.hub.visitor_ticket(date, number).await {
+        Ok(Some(v)) => axum::Json(view(&v)).into_response(),
+        Ok(None) => not_found(),
+        Err(s) => error(Refusal::from_status(&s)),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OptIn {
+    /// A mainland mobile number (11 digits; `+86`, spaces, dashes allowed).
+    phone: String,
+    /// Tell me when this many or fewer people are ahead (default: the
+    /// hall's `notify.default_ahead`).
+    #[serde(default)]
+    ahead: Option<u32>,
+}
+
+/// `POST /api/v1/tickets/{secret}/notify` (and `/t/{secret}/notify`): the
+/// holder opts in to notifications (`ahead`, `called`, `recalled`) to the
+/// hall's configured sinks. Again with another phone or count replaces the
+/// opt-in. Answers the page's view.
+pub(super) async fn opt_in(
+    State(web): State<Web>,
+    Path(secret): Path<String>,
+    uri: http::Uri,
+    headers: axum::http::HeaderMap,
+    axum::Json(o): axum::Json<OptIn>,
+) -> Response {
+    let Some((date, number)) = (match find(&web, &secret).await {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    }) else {
+        return not_found();
+    };
+    if let Err(resp) = super::api::same_origin(&headers, &uri) {
+        return resp;
+    }
+    if let Err(s) = web
+        .hub
+        .opt_in_notify(&date, number.clone(), o.phone, o.ahead)
         .await
     {
         return error(Refusal::from_status(&s));

@@ -634,6 +634,7 @@ mod console;
 mod crash;
 mod e2e;
 mod limits;
+mod notify;
 mod reports;
 mod security;
 mod sim;

@@ -1,0 +1,165 @@
+//! The notification outbox as the delivery task (`crate::notify`) and the
+//! ticket page see it: opting in, the pending deliveries rendered for their
+//! sinks, and the outcome of each. Not gRPC methods: the opt-in is the
+//! ticket holder's (its secret was checked by the web face), the rest the
+//! server's own.
+
+use super::*;
+use crate::engine::notify::{self, Notification, Outcome};
+
+/// Pending deliveries read at a time (the oldest first).
+const BATCH: usize = 256;
+
+/// One notification owed to one sink, ready to POST.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: u64,
+    pub sink: String,
+    /// The idempotency key (the same for every attempt and restart).
+    pub key: String,
+    pub trigger: &'static str,
+    pub url: String,
+    pub secret: String,
+    pub ca_file: String,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+/// What the delivery task needs besides the deliveries.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub max_attempts: u32,
+    pub base_ms: u64,
+}
+
+/// The JSON a sink receives for `n` (documented in the README).
+pub fn body(h: &Hall, n: &Notification) -> serde_json::Value {
+    let c = &h.catalog;
+    let (name_zh, name_en) = c
+        .category(&n.queue)
+        .map(|k| (k.name_zh.clone(), k.name_en.clone()))
+        .or_else(|| {
+            c.bundles
+                .iter()
+                .find(|b| b.code == n.queue)
+                .map(|b| (b.name_zh.clone(), b.name_en.clone()))
+        })
+        .unwrap_or_default();
+    let window_name = n
+        .window
+        .and_then(|w| c.window(w))
+        .map(|w| w.name.clone())
+        .unwrap_or_default();
+    let text = match n.trigger {
+        notify::Trigger::Ahead => format!(
+            "【{}】您的{}号前面还有{}人，预计等候{}分钟，请留意叫号。",
+            c.hall.name_zh,
+            n.number,
+            n.people_ahead.unwrap_or(0),
+            n.wait_min.unwrap_or(0)
+        ),
+        notify::Trigger::Called => format!(
+            "【{}】请{}号到{}办理。",
+            c.hall.name_zh, n.number, window_name
+        ),
+        notify::Trigger::Recalled => format!(
+            "【{}】再次请{}号到{}办理，过号将重新排队。",
+            c.hall.name_zh, n.number, window_name
+        ),
+    };
+    serde_json::json!({
+        "key": n.key(),
+        "id": n.id,
+        "trigger": n.trigger.as_str(),
+        "number": n.number,
+        "serviceDate": n.service_date.to_string(),
+        "category": n.queue,
+        "categoryNameZh": name_zh,
+        "categoryNameEn": name_en,
+        "phone": n.phone,
+        "window": n.window,
+        "windowName": window_name,
+        "peopleAhead": n.people_ahead,
+        "estimatedWaitMin": n.wait_min,
+        "atMs": n.at,
+        "hallNameZh": c.hall.name_zh,
+        "regionCode": c.hall.region_code,
+        "text": text,
+    })
+}
+
+impl Hub {
+    /// The holder of today's ticket `number` opts in to notifications.
+    pub async fn opt_in_notify(
+        &self,
+        date: &str,
+        number: String,
+        phone: String,
+        ahead: Option<u32>,
+    ) -> Result<(), Status> {
+        let service_date = date
+            .parse()
+            .map_err(|_| Refusal::invalid_field("service_date", "not YYYY-MM-DD").into_status())?;
+        if phone.len() > 32 {
+            return Err(Refusal::invalid_field("phone", "at most 32 characters").into_status());
+        }
+        let cmd = Command::OptInNotify {
+            service_date,
+            number,
+            phone,
+            ahead,
+        };
+        self.ask(Some(cmd), Box::new(|_, _, _| Ok(()))).await
+    }
+
+    /// The oldest pending deliveries (at most `BATCH`), rendered for their
+    /// sinks as the configuration names them now; a sink no longer
+    /// configured is given up with that reason.
+    pub async fn pending_deliveries(&self) -> Result<(Vec<Delivery>, Retry), Status> {
+        let r = self
+            .read(|h, _, _| {
+                let cfg = &h.catalog.notify;
+                let mut out = Vec::new();
+                for p in h.notify.outbox.values().take(BATCH) {
+                    let n = &p.notification;
+                    let body = serde_json::to_vec(&body(h, n)).unwrap_or_default();
+                    for sink in &p.sinks {
+                        let (url, secret, ca_file) = match cfg.webhook(sink) {
+                            Some(w) => (w.url.clone(), w.secret.clone(), w.ca_file.clone()),
+                            None => Default::default(),
+                        };
+                        out.push(Delivery {
+                            id: n.id,
+                            sink: sink.clone(),
+                            key: n.key(),
+                            trigger: n.trigger.as_str(),
+                            url,
+                            secret,
+                            ca_file,
+                            body: body.clone(),
+                        });
+                    }
+                }
+                Ok((
+                    out,
+                    Retry {
+                        max_attempts: cfg.max_attempts,
+                        base_ms: cfg.retry_base_ms,
+                    },
+                ))
+            })
+            .await?;
+        Ok(r.into_inner())
+    }
+
+    /// Records how one sink's delivery ended (waits until it is on disk).
+    pub async fn notification_outcome(
+        &self,
+        id: u64,
+        sink: String,
+        outcome: Outcome,
+    ) -> Result<(), Status> {
+        let cmd = Command::NotificationOutcome { id, sink, outcome };
+        self.ask(Some(cmd), Box::new(|_, _, _| Ok(()))).await
+    }
+}
