@@ -209,6 +209,38 @@ pub struct Category {
     pub weekend_service: bool,
     #[serde(default)]
     pub guidance: Guidance,
+    /// `[categories.booking]`: appointment slots (预约时段). Without it, a
+    /// booking may name any slot within the day's hours.
+    #[serde(default)]
+    pub booking: Option<Booking>,
+}
+
+/// Appointment slots of one category: every `slot_minutes` from the
+/// hall's opening on each open day (weekends included when the category
+/// serves them), `capacity` bookings each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Booking {
+    #[serde(default = "default_slot_minutes")]
+    pub slot_minutes: u32,
+    /// Bookings per slot.
+    pub capacity: u32,
+    /// How many days ahead a slot can be booked (0 = today only).
+    #[serde(default = "default_horizon_days")]
+    pub horizon_days: u32,
+    /// Booking a slot closes this many minutes before it starts.
+    #[serde(default = "default_cutoff_minutes")]
+    pub cutoff_minutes: u32,
+}
+
+fn default_slot_minutes() -> u32 {
+    30
+}
+fn default_horizon_days() -> u32 {
+    7
+}
+fn default_cutoff_minutes() -> u32 {
+    30
 }
 
 fn default_expected() -> u32 {
@@ -474,6 +506,34 @@ impl Catalog {
         }
         for (key, problem) in self.notify.problems() {
             bad(key, problem);
+        }
+        for (i, c) in self.categories.iter().enumerate() {
+            let Some(b) = &c.booking else { continue };
+            let key = |k: &str| format!("categories[{i}].booking.{k}");
+            if !(5..=240).contains(&b.slot_minutes) {
+                bad(
+                    key("slot_minutes"),
+                    format!("{} is not between 5 and 240", b.slot_minutes),
+                );
+            }
+            if !(1..=1000).contains(&b.capacity) {
+                bad(
+                    key("capacity"),
+                    format!("{} is not between 1 and 1000", b.capacity),
+                );
+            }
+            if b.horizon_days > 90 {
+                bad(
+                    key("horizon_days"),
+                    format!("{} is more than 90 days", b.horizon_days),
+                );
+            }
+            if b.cutoff_minutes > 7 * 24 * 60 {
+                bad(
+                    key("cutoff_minutes"),
+                    format!("{} is more than a week", b.cutoff_minutes),
+                );
+            }
         }
         if !(1..=3650).contains(&self.hall.retention_days) {
             bad(

@@ -2,6 +2,7 @@
 //! visitor's kiosk can act on. The gRPC layer maps each to one status code.
 
 use super::model::WindowNo;
+use chrono::NaiveDate;
 
 /// Why a command was refused.
 ///
@@ -36,6 +37,16 @@ pub enum EngineError {
     /// The daily quota of the category is used up.
     #[error("today's quota of {quota} tickets for '{code}' is used up")]
     QuotaExhausted { code: String, quota: u32 },
+    /// Every place of an appointment slot is booked.
+    #[error(
+        "the slot {slot} on {date} for '{code}' is fully booked ({capacity} places): please choose another"
+    )]
+    SlotFull {
+        code: String,
+        date: NaiveDate,
+        slot: String,
+        capacity: u32,
+    },
     /// The person already holds an active ticket of this category.
     #[error("this person already holds ticket {number} for '{code}' today")]
     AlreadyHoldsTicket { code: String, number: String },

@@ -72,8 +72,8 @@ fn default_retry_base_ms() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
-    /// How the console and the outcomes name it; default `webhook-N`
-    /// (its place in the list, from 1).
+    /// How the console and the outcomes name it; default: the URL without
+    /// credentials or query.
     #[serde(default)]
     pub name: String,
     pub url: String,
@@ -92,10 +92,24 @@ impl NotifyConfig {
             .collect()
     }
 
+    /// A webhook's `name`, or else its URL without credentials or query:
+    /// not its place in the list, so reordering the list never sends a
+    /// pending notification to another receiver.
     pub fn sink_name(&self, i: usize) -> String {
         match self.webhooks.get(i) {
             Some(w) if !w.name.is_empty() => w.name.clone(),
-            _ => format!("webhook-{}", i + 1),
+            Some(w) => {
+                let url = w.url.split(['?', '#']).next().unwrap_or("");
+                match url.split_once("://") {
+                    Some((scheme, rest)) => {
+                        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                        let host = authority.rsplit('@').next().unwrap_or(authority);
+                        format!("{scheme}://{host}{path}")
+                    }
+                    None => url.to_string(),
+                }
+            }
+            None => String::new(),
         }
     }
 
@@ -177,8 +191,7 @@ impl Trigger {
 /// receive) is made from it by the delivery task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
-    /// Unique in this hall's log, never reused: with the site's name it is
-    /// the idempotency key.
+    /// Unique in this hall's log, never reused: part of the idempotency key.
     pub id: u64,
     pub trigger: Trigger,
     pub service_date: NaiveDate,
@@ -202,10 +215,18 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// The idempotency key: the same for every attempt, every sink and
-    /// every restart.
+    /// The idempotency key within this hall's log: the same for every
+    /// attempt, every sink and every restart. The server prefixes it with
+    /// the site's own id (from its data directory), so two halls posting to
+    /// one gateway never share a key.
     pub fn key(&self) -> String {
-        format!("n{}-{}-{}", self.id, self.trigger.as_str(), self.number)
+        format!(
+            "{}-n{}-{}-{}",
+            self.service_date.format("%Y%m%d"),
+            self.id,
+            self.trigger.as_str(),
+            self.number
+        )
     }
 }
 
@@ -459,18 +480,19 @@ impl Hall {
                 phone,
                 ahead,
             } => {
+                // A changed "people ahead" on the same queue is not a
+                // second `ahead`; a new phone number is told afresh.
                 let sent = self
                     .notify
                     .subs
                     .get(ticket)
+                    .filter(|s| s.phone == *phone)
                     .and_then(|s| s.ahead_sent_in.clone());
                 self.notify.subs.insert(
                     *ticket,
                     Subscription {
                         phone: phone.clone(),
                         ahead: *ahead,
-                        // A changed "people ahead" on the same queue is
-                        // not a second `ahead`.
                         ahead_sent_in: sent,
                     },
                 );
@@ -559,7 +581,7 @@ mod tests {
                     ca_file: String::new(),
                 },
                 Webhook {
-                    name: "webhook-1".into(),
+                    name: "ftp://x".into(),
                     url: "https://x".into(),
                     secret: "0123456789abcdef".into(),
                     ca_file: String::new(),

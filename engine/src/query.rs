@@ -3,7 +3,56 @@
 
 use crate::*;
 
+/// A bookable appointment slot and its free places.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreeSlot {
+    /// "HH:MM", local time.
+    pub start: String,
+    pub end: String,
+    pub free: u32,
+}
+
 impl Hall {
+    /// The slots of category `code` on `date` still open for booking at
+    /// `now` with at least one free place, in order. Empty for a category
+    /// without `[categories.booking]`, a closed day, or a day outside the
+    /// booking horizon.
+    pub fn free_slots(&self, code: &str, date: chrono::NaiveDate, now: Millis) -> Vec<FreeSlot> {
+        let Some(b) = self.catalog.category(code).and_then(|c| c.booking.as_ref()) else {
+            return Vec::new();
+        };
+        let last = self.service_date + chrono::Days::new(u64::from(b.horizon_days));
+        if date < self.service_date || date > last {
+            return Vec::new();
+        }
+        let Some((open, close)) = calendar::hall_hours(&self.catalog.calendar, date) else {
+            return Vec::new();
+        };
+        let step = chrono::Duration::minutes(i64::from(b.slot_minutes));
+        let clock = self.clock();
+        let mut out = Vec::new();
+        let mut s = open;
+        while s + step <= close && s + step > s {
+            let start = clock.instant(date.and_time(s));
+            if now <= start - i64::from(b.cutoff_minutes) * 60_000 {
+                let taken = self
+                    .appointments
+                    .values()
+                    .filter(|a| a.queue == code && a.slot.start == start)
+                    .count() as u32;
+                if taken < b.capacity {
+                    out.push(FreeSlot {
+                        start: s.format("%H:%M").to_string(),
+                        end: (s + step).format("%H:%M").to_string(),
+                        free: b.capacity - taken,
+                    });
+                }
+            }
+            s += step;
+        }
+        out
+    }
+
     pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {
         self.tickets.get(&id)
     }

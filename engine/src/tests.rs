@@ -256,6 +256,17 @@ impl Run {
                     error: "HTTP 503".into(),
                 },
             },
+            "slots" => {
+                let date: NaiveDate = s(2).parse().unwrap();
+                let free: Vec<String> = self
+                    .hall
+                    .free_slots(&s(1), date, self.now)
+                    .into_iter()
+                    .map(|f| format!("{}-{}:{}", f.start, f.end, f.free))
+                    .collect();
+                writeln!(self.out, "{line} -> [{}]", free.join(" ")).unwrap();
+                return;
+            }
             "outbox" => {
                 let n = &self.hall.notify;
                 let pending: Vec<String> = n
@@ -1843,7 +1854,7 @@ fn notifications_for_those_who_opted_in_only() {
             notify A004 12345 -> ERROR not a mobile number: 11 digits starting with 13–19 (手机号为11位数字)
             notify A009 13800138000 -> ERROR no ticket A009 today
             login 1 c1 -> window 1 opened by c1
-            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 3 others waiting; notify #1 ahead A004 to 138****8000 ahead 2 key n1-ahead-A004
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 3 others waiting; notify #1 ahead A004 to 138****8000 ahead 2 key 20261127-n1-ahead-A004
             finish 1 -> A001 finished then closed
             call 1 -> A002 to window 1: primary tier: oldest ticket (waited 0 min); 2 others waiting
             finish 1 -> A002 finished then closed
@@ -1856,8 +1867,8 @@ fn notifications_for_those_who_opted_in_only() {
             call 1 -> A003 to window 1: primary tier: oldest ticket (waited 0 min); 2 others waiting
             recall 1 -> A003 recalled (1)
             finish 1 -> A003 finished then closed
-            call 1 -> A004 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting; notify #2 called A004 to 138****8000 window 1 key n2-called-A004
-            recall 1 -> A004 recalled (1); notify #3 recalled A004 to 138****8000 window 1 key n3-recalled-A004
+            call 1 -> A004 to window 1: primary tier: oldest ticket (waited 0 min); 1 others waiting; notify #2 called A004 to 138****8000 window 1 key 20261127-n2-called-A004
+            recall 1 -> A004 recalled (1); notify #3 recalled A004 to 138****8000 window 1 key 20261127-n3-recalled-A004
             outbox -> pending [#2:sms+wx #3:sms+wx] dead [#1 wx 138****8000 HTTP 503] delivered 1
             notify A003 13800138000 -> ERROR ticket A003 is done; cannot be notified
         "#]],
@@ -1900,4 +1911,56 @@ fn no_sinks_no_opt_in_and_retention_blanks_phones() {
     }
     // The opt-in and the `ahead` it owed at once (nobody ahead).
     assert_eq!(with_phone, 2);
+}
+
+#[test]
+fn appointment_slots_have_a_grid_a_capacity_a_horizon_and_a_cutoff() {
+    let mut c = test_catalog();
+    c.categories
+        .iter_mut()
+        .find(|k| k.code == "a")
+        .unwrap()
+        .booking = Some(crate::catalog::Booking {
+        slot_minutes: 30,
+        capacity: 2,
+        horizon_days: 3,
+        cutoff_minutes: 60,
+    });
+    c.validate().unwrap();
+    check_on(
+        c,
+        r"
+        at 09:00
+        book a person=p1 2026-11-30 09:00-09:30
+        book a person=p2 2026-11-30 09:00-09:30
+        book a person=p3 2026-11-30 09:00-09:30
+        book a person=p3 2026-11-30 09:10-09:40
+        book a person=p3 2026-11-30 09:00-10:00
+        book a person=p3 2026-12-01 09:30-10:00
+        book a person=p3 2026-11-27 09:30-10:00
+        book a person=p3 2026-11-27 10:00-10:30
+        slots a 2026-11-30
+        slots a 2026-11-27
+        slots a 2026-12-01
+        # Saturday: weekend hours 09:00-12:00.
+        slots a 2026-11-28
+        # Without [categories.booking], any slot within the hours.
+        book b person=p3 2026-11-27 09:10-09:20
+        ",
+        expect![[r#"
+            book a person=p1 2026-11-30 09:00-09:30 -> booked #1
+            book a person=p2 2026-11-30 09:00-09:30 -> booked #2
+            book a person=p3 2026-11-30 09:00-09:30 -> ERROR the slot 09:00-09:30 on 2026-11-30 for 'a' is fully booked (2 places): please choose another
+            book a person=p3 2026-11-30 09:10-09:40 -> ERROR 09:10-09:40 is not one of the 30-minute slots from 09:00
+            book a person=p3 2026-11-30 09:00-10:00 -> ERROR 09:00-10:00 is not one of the 30-minute slots from 09:00
+            book a person=p3 2026-12-01 09:30-10:00 -> ERROR bookings open 3 days ahead: 2026-11-30 at the latest
+            book a person=p3 2026-11-27 09:30-10:00 -> ERROR booking 09:30 on 2026-11-27 closed 60 minutes before it
+            book a person=p3 2026-11-27 10:00-10:30 -> booked #3
+            slots a 2026-11-30 -> [09:30-10:00:2 10:00-10:30:2 10:30-11:00:2 11:00-11:30:2 11:30-12:00:2 12:00-12:30:2 12:30-13:00:2 13:00-13:30:2 13:30-14:00:2 14:00-14:30:2 14:30-15:00:2 15:00-15:30:2 15:30-16:00:2 16:00-16:30:2 16:30-17:00:2]
+            slots a 2026-11-27 -> [10:00-10:30:1 10:30-11:00:2 11:00-11:30:2 11:30-12:00:2 12:00-12:30:2 12:30-13:00:2 13:00-13:30:2 13:30-14:00:2 14:00-14:30:2 14:30-15:00:2 15:00-15:30:2 15:30-16:00:2 16:00-16:30:2 16:30-17:00:2]
+            slots a 2026-12-01 -> []
+            slots a 2026-11-28 -> [09:00-09:30:2 09:30-10:00:2 10:00-10:30:2 10:30-11:00:2 11:00-11:30:2 11:30-12:00:2]
+            book b person=p3 2026-11-27 09:10-09:20 -> booked #4
+        "#]],
+    );
 }

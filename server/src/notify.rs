@@ -12,9 +12,13 @@
 //! secret>`. Any 2xx is delivered; anything else (an error status, a
 //! refused connection, a TLS failure, no answer within 10 s) is retried
 //! after `retry_base_ms`, doubling up to five minutes, and after
-//! `max_attempts` the notification becomes a dead letter for that sink.
-//! Attempts are counted in memory: a restart gives every pending delivery
-//! its full count again (late rather than lost).
+//! `max_attempts` (at once for a sink taken out of the configuration) the
+//! notification becomes a dead letter for that sink. At most 16 deliveries
+//! are in flight, 4 per sink, so one sink that hangs does not hold up the
+//! others. Attempts are counted in memory: a restart gives every pending
+//! delivery its full count again (late rather than lost). An outcome the
+//! writer refuses (a full disk) keeps its delivery in flight, not sent
+//! again, until the outcome is stored.
 //!
 //! The phone number is in the body (the sink is the hall's own SMS or
 //! WeChat gateway, which needs it); it is never logged here.
@@ -27,8 +31,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Deliveries in flight at once.
+/// Deliveries in flight at once, and to one sink.
 const CONCURRENCY: usize = 16;
+const PER_SINK: usize = 4;
+/// How an error for a sink no longer configured starts.
+const GONE: &str = "sink no longer configured";
 /// One attempt's time limit (connect, TLS, request and answer).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest wait between two attempts.
@@ -51,6 +58,11 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
         let mut live = hub.shared.events.subscribe();
         let mut attempts: HashMap<Key, Attempts> = HashMap::new();
         let mut inflight: HashSet<Key> = HashSet::new();
+        // Outcomes the writer did not take (a full disk): their deliveries
+        // stay in flight, and only the outcome is tried again.
+        let mut unsaved: Vec<(Key, Outcome)> = Vec::new();
+        let mut save_again = Instant::now();
+        let mut save_failures = 0u32;
         let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<(Key, Result<(), String>)>(64);
         let tls = Arc::new(TlsConfigs::default());
         let mut retry = Retry {
@@ -58,22 +70,53 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
             base_ms: 2_000,
         };
         loop {
+            if !unsaved.is_empty() && Instant::now() >= save_again {
+                let mut still = Vec::new();
+                for (key, outcome) in std::mem::take(&mut unsaved) {
+                    if still.is_empty() && save(&hub, &key, outcome.clone()).await {
+                        inflight.remove(&key);
+                    } else {
+                        still.push((key, outcome));
+                    }
+                }
+                if still.is_empty() {
+                    save_failures = 0;
+                } else {
+                    save_failures += 1;
+                    save_again = Instant::now() + backoff(500, save_failures);
+                }
+                unsaved = still;
+            }
             // Look at the outbox: start what is due and not in flight.
-            match hub.pending_deliveries().await {
+            let now = Instant::now();
+            let skip: HashSet<Key> = inflight
+                .iter()
+                .cloned()
+                .chain(
+                    attempts
+                        .iter()
+                        .filter(|(_, a)| a.next > now)
+                        .map(|(k, _)| k.clone()),
+                )
+                .collect();
+            match hub.pending_deliveries(Arc::new(skip)).await {
                 Ok((deliveries, r)) => {
                     retry = r;
-                    let owed: HashSet<Key> =
-                        deliveries.iter().map(|d| (d.id, d.sink.clone())).collect();
-                    attempts.retain(|k, _| owed.contains(k));
-                    let now = Instant::now();
+                    let mut per_sink: HashMap<String, usize> = HashMap::new();
+                    for k in &inflight {
+                        *per_sink.entry(k.1.clone()).or_default() += 1;
+                    }
                     for d in deliveries {
+                        if inflight.len() >= CONCURRENCY {
+                            break;
+                        }
+                        // A sink that never answers must not hold every slot.
+                        let n = per_sink.entry(d.sink.clone()).or_default();
+                        if *n >= PER_SINK {
+                            continue;
+                        }
+                        *n += 1;
                         let key = (d.id, d.sink.clone());
-                        if inflight.len() >= CONCURRENCY || inflight.contains(&key) {
-                            continue;
-                        }
-                        if attempts.get(&key).is_some_and(|a| a.next > now) {
-                            continue;
-                        }
                         inflight.insert(key.clone());
                         let (tx, tls) = (done_tx.clone(), tls.clone());
                         tokio::spawn(async move {
@@ -87,10 +130,7 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
                         });
                     }
                 }
-                Err(e) if stopping.is_cancelled() => {
-                    let _ = e;
-                    return;
-                }
+                Err(_) if stopping.is_cancelled() => return,
                 Err(e) => tracing::warn!(error = %e.message(), "notify: reading the outbox failed"),
             }
             tokio::select! {
@@ -117,7 +157,8 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
                             });
                             a.count += 1;
                             tracing::info!(id = key.0, sink = %key.1, attempt = a.count, %error, "notify: delivery failed");
-                            if a.count >= retry.max_attempts {
+                            // A sink taken out of the configuration will not come back.
+                            if a.count >= retry.max_attempts || error.starts_with(GONE) {
                                 Some(Outcome::Dead { attempts: a.count, error })
                             } else {
                                 a.next = Instant::now() + backoff(retry.base_ms, a.count);
@@ -125,20 +166,40 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
                             }
                         }
                     };
-                    if let Some(outcome) = outcome {
-                        // Until the outcome is stored the delivery stays in
-                        // flight, so the next look does not send it again.
-                        if let Err(e) = hub.notification_outcome(key.0, key.1.clone(), outcome).await {
-                            tracing::warn!(id = key.0, error = %e.message(), "notify: the outcome was not stored; the delivery will be repeated");
+                    match outcome {
+                        Some(outcome) => {
+                            attempts.remove(&key);
+                            // Until the outcome is stored the delivery stays
+                            // in flight, so no look sends it again.
+                            if unsaved.is_empty() && save(&hub, &key, outcome.clone()).await {
+                                inflight.remove(&key);
+                            } else {
+                                unsaved.push((key, outcome));
+                            }
                         }
-                        attempts.remove(&key);
+                        None => {
+                            inflight.remove(&key);
+                        }
                     }
-                    inflight.remove(&key);
                 }
                 _ = tokio::time::sleep(IDLE_SCAN) => {}
             }
         }
     })
+}
+
+/// Stores one outcome; false when the writer did not take it.
+async fn save(hub: &Hub, key: &Key, outcome: Outcome) -> bool {
+    match hub
+        .notification_outcome(key.0, key.1.clone(), outcome)
+        .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(id = key.0, error = %e.message(), "notify: the outcome was not stored; trying again");
+            false
+        }
+    }
 }
 
 /// The wait after the `n`th failed attempt: base, 2·base, 4·base, …
@@ -158,8 +219,14 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 #[derive(Default)]
 struct TlsConfigs(std::sync::Mutex<HashMap<String, Arc<rustls::ClientConfig>>>);
 
-/// Where the system's CA bundle is on Debian and its relatives.
-const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// Where the system's CA bundle is (Debian and Ubuntu, Fedora and RHEL,
+/// openSUSE, Alpine), after `SSL_CERT_FILE` if that is set.
+const SYSTEM_ROOTS: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
 
 impl TlsConfigs {
     fn get(&self, ca_file: &str) -> Result<Arc<rustls::ClientConfig>, String> {
@@ -168,10 +235,19 @@ impl TlsConfigs {
             return Ok(c.clone());
         }
         let path = if ca_file.is_empty() {
-            SYSTEM_ROOTS
+            std::env::var("SSL_CERT_FILE")
+                .ok()
+                .or_else(|| {
+                    SYSTEM_ROOTS
+                        .iter()
+                        .find(|p| std::path::Path::new(p).exists())
+                        .map(|p| p.to_string())
+                })
+                .ok_or("no system CA bundle found: set the sink's ca_file")?
         } else {
-            ca_file
+            ca_file.to_string()
         };
+        let path = path.as_str();
         use rustls::pki_types::pem::PemObject;
         let pem = std::fs::read(path).map_err(|e| format!("CA file {path}: {e}"))?;
         let mut roots = rustls::RootCertStore::empty();
@@ -200,7 +276,7 @@ impl TlsConfigs {
 async fn deliver(d: &Delivery, tls: &TlsConfigs) -> Result<(), String> {
     use http_body_util::Full;
     if d.url.is_empty() {
-        return Err(format!("sink {} is no longer configured", d.sink));
+        return Err(format!("{GONE}: {}", d.sink));
     }
     let uri: http::Uri = d.url.parse().map_err(|e| format!("bad URL: {e}"))?;
     let https = match uri.scheme_str() {
@@ -210,9 +286,11 @@ async fn deliver(d: &Delivery, tls: &TlsConfigs) -> Result<(), String> {
     };
     let host = uri.host().ok_or("the URL has no host")?.to_string();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let authority = uri
-        .authority()
-        .map_or(host.clone(), |a| a.as_str().to_string());
+    // Host is host[:port]: never the URL's credentials, if it has any.
+    let authority = match uri.port_u16() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.clone(),
+    };
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
         .await
@@ -266,8 +344,10 @@ where
         .map_err(|e| format!("HTTP: {e}"))?;
     let status = resp.status();
     use http_body_util::BodyExt;
-    // Read the (small) answer so the connection ends cleanly.
-    let _ = resp.into_body().collect().await;
+    // Read the answer (at most 64 KiB) so the connection ends cleanly.
+    let _ = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
+        .collect()
+        .await;
     drop(sender);
     let _ = conn.await;
     Ok(status)

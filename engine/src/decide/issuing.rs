@@ -25,6 +25,7 @@ impl Hall {
         date: NaiveDate,
         slot_start: String,
         slot_end: String,
+        now: Millis,
     ) -> Result<Vec<Event>, EngineError> {
         if let Some(r) = &request_id
             && self.appointment_requests.contains_key(r)
@@ -69,13 +70,64 @@ impl Hall {
             ));
         }
         let clock = self.clock();
+        let start = clock.instant(date.and_time(s));
+        if let Some(b) = self
+            .catalog
+            .category(&code)
+            .and_then(|c| c.booking.as_ref())
+        {
+            let len = (e - s).num_minutes();
+            let from_open = (s - open).num_minutes();
+            if len != i64::from(b.slot_minutes) || from_open % i64::from(b.slot_minutes) != 0 {
+                return Err(EngineError::invalid(
+                    "slot_start",
+                    format!(
+                        "{slot_start}-{slot_end} is not one of the {}-minute slots from {}",
+                        b.slot_minutes,
+                        open.format("%H:%M")
+                    ),
+                ));
+            }
+            let last = self.service_date + chrono::Days::new(u64::from(b.horizon_days));
+            if date > last {
+                return Err(EngineError::invalid(
+                    "date",
+                    format!(
+                        "bookings open {} days ahead: {last} at the latest",
+                        b.horizon_days
+                    ),
+                ));
+            }
+            if now > start - i64::from(b.cutoff_minutes) * 60_000 {
+                return Err(EngineError::invalid(
+                    "slot_start",
+                    format!(
+                        "booking {slot_start} on {date} closed {} minutes before it",
+                        b.cutoff_minutes
+                    ),
+                ));
+            }
+            let taken = self
+                .appointments
+                .values()
+                .filter(|a| a.queue == code && a.slot.start == start)
+                .count();
+            if taken >= b.capacity as usize {
+                return Err(EngineError::SlotFull {
+                    code,
+                    date,
+                    slot: format!("{slot_start}-{slot_end}"),
+                    capacity: b.capacity,
+                });
+            }
+        }
         let appointment = Appointment {
             id: self.next_appointment,
             queue: code,
             person,
             date,
             slot: Slot {
-                start: clock.instant(date.and_time(s)),
+                start,
                 end: clock.instant(date.and_time(e)),
             },
             slot_label: (slot_start, slot_end),

@@ -40,7 +40,7 @@ impl Hall {
                 date,
                 slot_start,
                 slot_end,
-            } => self.book_appointment(request_id, code, person, date, slot_start, slot_end),
+            } => self.book_appointment(request_id, code, person, date, slot_start, slot_end, now),
             Command::CheckInAppointment {
                 request_id,
                 person_key,

@@ -18,7 +18,7 @@ mod reports;
 pub mod roles;
 pub mod staff;
 mod visitor;
-pub use outbox::{Delivery, Retry};
+pub use outbox::{Delivery, Retry, site_tag};
 pub use visitor::{VisitorIndex, VisitorTicket};
 
 use crate::engine::{
@@ -75,6 +75,16 @@ pub fn status(f: Failure) -> Status {
                 .with("category", code)
                 .with("quota", quota)
         }
+        EngineError::SlotFull {
+            code,
+            date,
+            slot,
+            capacity,
+        } => r(Code::ResourceExhausted, Reason::QuotaExhausted)
+            .with("category", code)
+            .with("date", date)
+            .with("slot", slot)
+            .with("quota", capacity),
         EngineError::PersonLimit { code, limit } => r(Code::ResourceExhausted, Reason::PersonLimit)
             .with("category", code)
             .with("limit", limit),

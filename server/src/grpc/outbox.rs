@@ -32,8 +32,23 @@ pub struct Retry {
     pub base_ms: u64,
 }
 
+/// This site's part of every idempotency key: 12 hex digits derived from
+/// the site secret (so stable across restarts, different for every data
+/// directory, and saying nothing about the secret).
+pub fn site_tag(secret: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(b"hall notification idempotency keys");
+    hex::encode(&mac.finalize().into_bytes()[..6])
+}
+
+/// The idempotency key `n` is sent with, e.g. `3f9a0c41d2e7-20261201-n17-called-A004`.
+pub fn key(site: &str, n: &Notification) -> String {
+    format!("{site}-{}", n.key())
+}
+
 /// The JSON a sink receives for `n` (documented in the README).
-pub fn body(h: &Hall, n: &Notification) -> serde_json::Value {
+pub fn body(h: &Hall, site: &str, n: &Notification) -> serde_json::Value {
     let c = &h.catalog;
     let (name_zh, name_en) = c
         .category(&n.queue)
@@ -68,7 +83,7 @@ pub fn body(h: &Hall, n: &Notification) -> serde_json::Value {
         ),
     };
     serde_json::json!({
-        "key": n.key(),
+        "key": key(site, n),
         "id": n.id,
         "trigger": n.trigger.as_str(),
         "number": n.number,
@@ -112,18 +127,34 @@ impl Hub {
         self.ask(Some(cmd), Box::new(|_, _, _| Ok(()))).await
     }
 
-    /// The oldest pending deliveries (at most `BATCH`), rendered for their
-    /// sinks as the configuration names them now; a sink no longer
-    /// configured is given up with that reason.
-    pub async fn pending_deliveries(&self) -> Result<(Vec<Delivery>, Retry), Status> {
+    /// The oldest pending deliveries the task can start now (at most
+    /// `BATCH`; not those in `skip`, in flight or waiting out a backoff),
+    /// rendered for their sinks as the configuration names them now; a
+    /// sink no longer configured gets an empty URL (given up at once).
+    pub async fn pending_deliveries(
+        &self,
+        skip: std::sync::Arc<std::collections::HashSet<(u64, String)>>,
+    ) -> Result<(Vec<Delivery>, Retry), Status> {
+        let site = site_tag(&self.secret);
         let r = self
-            .read(|h, _, _| {
+            .read(move |h, _, _| {
                 let cfg = &h.catalog.notify;
                 let mut out = Vec::new();
-                for p in h.notify.outbox.values().take(BATCH) {
+                'outbox: for p in h.notify.outbox.values() {
                     let n = &p.notification;
-                    let body = serde_json::to_vec(&body(h, n)).unwrap_or_default();
+                    let mut body_json = None;
                     for sink in &p.sinks {
+                        if skip.contains(&(n.id, sink.clone())) {
+                            continue;
+                        }
+                        if out.len() >= BATCH {
+                            break 'outbox;
+                        }
+                        let body = body_json
+                            .get_or_insert_with(|| {
+                                serde_json::to_vec(&body(h, &site, n)).unwrap_or_default()
+                            })
+                            .clone();
                         let (url, secret, ca_file) = match cfg.webhook(sink) {
                             Some(w) => (w.url.clone(), w.secret.clone(), w.ca_file.clone()),
                             None => Default::default(),
@@ -131,12 +162,12 @@ impl Hub {
                         out.push(Delivery {
                             id: n.id,
                             sink: sink.clone(),
-                            key: n.key(),
+                            key: key(&site, n),
                             trigger: n.trigger.as_str(),
                             url,
                             secret,
                             ca_file,
-                            body: body.clone(),
+                            body,
                         });
                     }
                 }
