@@ -62,5 +62,6 @@ if [ "${1:-}" = "test" ]; then
   exec cargo test --workspace --locked "$@"
 fi
 
-cargo build --release --locked -p hall-server -p hall-runner -p hall-sim -p hall-hardware -p kiosk -p counter-terminal -p display-board --bins
+# hall-bench too: .ci/run builds exactly this set, so this build is then a no-op.
+cargo build --release --locked -p hall-server -p hall-runner -p hall-sim -p hall-hardware -p kiosk -p counter-terminal -p display-board -p hall-bench --bins
 exec ./target/release/hall "$@"
