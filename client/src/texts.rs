@@ -92,6 +92,23 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
         ),
         R::AlreadyRated => ("该号已经评价过".into(), "This ticket has already been rated.".into()),
         R::NoAppointment => ("没有查到您今天的预约，请直接取号或到咨询台。".into(), "No appointment found for you today; take a number or ask at the desk.".into()),
+        R::UnknownAppointment => ("没有查到该预约。".into(), "That booking was not found.".into()),
+        R::BookingBlocked => (
+            format!("您近期多次预约未到（爽约 {} 次），{} 前暂不能预约，可到现场取号。", m("missed"), m("until")),
+            format!("You missed {} appointments recently: booking is closed to you until {}. You can still take a number in the hall.", m("missed"), m("until")),
+        ),
+        R::BookingLimit => {
+            let (zh, en) = if m("period") == "month" { ("每月", "month") } else { ("每周", "week") };
+            (
+                format!("每人{zh}最多预约 {} 次，已达上限。", m("limit")),
+                format!("At most {} bookings per person per {en}: you have reached it.", m("limit")),
+            )
+        }
+        R::RemoteShareExhausted => (
+            "今日线上取号名额已满，请到大厅现场取号。".into(),
+            "Today's remote numbers for this service are all taken; please take a number in the hall.".into(),
+        ),
+        R::BadCode => ("验证码错误或已过期，请重新获取。".into(), "The code is wrong or has expired; ask for a new one.".into()),
         R::TokenRejected => (
             "本机未获授权取号（设备令牌无效），请到咨询台或使用其他取号机。".into(),
             "This kiosk is not authorised (device token refused); please use another kiosk or ask at the desk.".into(),

@@ -66,6 +66,70 @@ pub struct HallInfo {
     /// digits), carried by every 好差评 record for the provincial platform.
     #[serde(default)]
     pub region_code: String,
+    /// The hall's own networks (its visitor Wi-Fi), as CIDR blocks
+    /// ("10.8.0.0/16"): a phone on one of them may check in its remote
+    /// ticket from the ticket page. Empty: only the kiosk's QR scan checks in.
+    #[serde(default)]
+    pub checkin_networks: Vec<String>,
+}
+
+/// `ip` is inside the CIDR block `net` ("10.8.0.0/16", "fd00::/8", or a
+/// single address). A malformed block contains nothing.
+pub fn in_network(net: &str, ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    let (addr, bits) = match net.split_once('/') {
+        Some((a, b)) => (a, b.parse::<u32>().ok()),
+        None => (net, None),
+    };
+    let Ok(base) = addr.trim().parse::<IpAddr>() else {
+        return false;
+    };
+    // An IPv4 peer may arrive as an IPv4-mapped IPv6 address.
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match (base, ip) {
+        (IpAddr::V4(b), IpAddr::V4(i)) => {
+            let bits = bits.unwrap_or(32);
+            if bits > 32 {
+                return false;
+            }
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(b) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(b), IpAddr::V6(i)) => {
+            let bits = bits.unwrap_or(128);
+            if bits > 128 {
+                return false;
+            }
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(b) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+fn cidr_ok(net: &str) -> bool {
+    let (addr, bits) = match net.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (net, None),
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(ip) => bits.is_none_or(|b| {
+            b.parse::<u32>()
+                .is_ok_and(|b| b <= if ip.is_ipv4() { 32 } else { 128 })
+        }),
+        Err(_) => false,
+    }
 }
 
 fn default_retention_days() -> u32 {
@@ -107,6 +171,18 @@ pub struct Policy {
     /// A follow-up (回访) is due this many working days after it opened.
     #[serde(default = "default_follow_up_days")]
     pub follow_up_due_working_days: u32,
+    /// Bookings one person may hold per week (Monday to Sunday of the
+    /// slot's day) and per calendar month; cancelled ones do not count.
+    /// 0 = no limit.
+    pub booking_per_person_week: u32,
+    pub booking_per_person_month: u32,
+    /// A visitor may cancel a booking until this many minutes before its slot.
+    pub booking_cancel_minutes: u32,
+    /// This many missed appointments (爽约) within `booking_missed_days`
+    /// days block booking for `booking_block_days` days. 0 = never block.
+    pub booking_missed_limit: u32,
+    pub booking_missed_days: u32,
+    pub booking_block_days: u32,
 }
 
 fn default_follow_up_days() -> u32 {
@@ -126,6 +202,12 @@ impl Default for Policy {
             recent_handling_samples: 20,
             late_requeue_behind: 3,
             follow_up_due_working_days: 5,
+            booking_per_person_week: 2,
+            booking_per_person_month: 4,
+            booking_cancel_minutes: 120,
+            booking_missed_limit: 2,
+            booking_missed_days: 30,
+            booking_block_days: 90,
         }
     }
 }
@@ -213,6 +295,25 @@ pub struct Category {
     /// booking may name any slot within the day's hours.
     #[serde(default)]
     pub booking: Option<Booking>,
+    /// `[categories.remote]`: remote tickets (线上取号) from the phone.
+    /// Without it, the category is taken in the hall only.
+    #[serde(default)]
+    pub remote: Option<RemoteTickets>,
+}
+
+/// Remote tickets of one category: at most `share_pct` percent of the
+/// day's quota (so walk-ins keep the rest), each expiring `grace_minutes`
+/// after it reached the front without its visitor having checked in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteTickets {
+    pub share_pct: u32,
+    #[serde(default = "default_grace_minutes")]
+    pub grace_minutes: u32,
+}
+
+fn default_grace_minutes() -> u32 {
+    15
 }
 
 /// Appointment slots of one category: every `slot_minutes` from the
@@ -504,8 +605,38 @@ impl Catalog {
                 format!("'{}' is not an http(s) URL", self.hall.public_url),
             );
         }
+        for (i, net) in self.hall.checkin_networks.iter().enumerate() {
+            if !cidr_ok(net) {
+                bad(
+                    format!("hall.checkin_networks[{i}]"),
+                    format!("'{net}' is not a CIDR block such as 10.8.0.0/16"),
+                );
+            }
+        }
         for (key, problem) in self.notify.problems() {
             bad(key, problem);
+        }
+        for (i, c) in self.categories.iter().enumerate() {
+            let Some(r) = &c.remote else { continue };
+            let key = |k: &str| format!("categories[{i}].remote.{k}");
+            if !(1..=100).contains(&r.share_pct) {
+                bad(
+                    key("share_pct"),
+                    format!("{} is not between 1 and 100", r.share_pct),
+                );
+            }
+            if c.daily_quota == 0 {
+                bad(
+                    key("share_pct"),
+                    "remote tickets are a share of the day's quota: set daily_quota".into(),
+                );
+            }
+            if !(1..=240).contains(&r.grace_minutes) {
+                bad(
+                    key("grace_minutes"),
+                    format!("{} is not between 1 and 240", r.grace_minutes),
+                );
+            }
         }
         for (i, c) in self.categories.iter().enumerate() {
             let Some(b) = &c.booking else { continue };

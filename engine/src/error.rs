@@ -107,6 +107,20 @@ pub enum EngineError {
     /// No appointment for this person today.
     #[error("no appointment for this person today")]
     NoAppointment,
+    /// No booking has this id (for this person).
+    #[error("no booking {0} for this person")]
+    UnknownAppointment(u64),
+    /// Too many missed appointments: booking is closed to this person.
+    #[error("booking is blocked until {until}: {missed} missed appointments")]
+    BookingBlocked { until: NaiveDate, missed: u32 },
+    /// The person already holds the bookings the hall allows per period.
+    #[error("at most {limit} bookings per person per {period}")]
+    BookingLimit { period: &'static str, limit: u32 },
+    /// The remote tickets' share of a category's quota is used up today.
+    #[error(
+        "the {cap} remote tickets of '{code}' for today are taken: please take a number in the hall"
+    )]
+    RemoteShareExhausted { code: String, cap: u32 },
     /// No follow-up item has this id (or it is closed).
     #[error("no open follow-up {0}")]
     UnknownFollowUp(u64),

@@ -12,7 +12,10 @@ impl Hall {
         self.fold_notify(event);
         self.fold_event(event, at);
         match event {
-            Event::DayRolled { .. } => self.suspended.clear(),
+            Event::DayRolled { .. } => {
+                self.suspended.clear();
+                self.remote_pending.clear();
+            }
             e => {
                 if let Some(id) = e.ticket_id() {
                     self.index_suspended(id);
@@ -40,7 +43,14 @@ impl Hall {
                 self.closed.clear();
                 self.ticket_requests.clear();
                 self.shrink();
-                self.appointments.retain(|_, a| a.date >= *to);
+                self.issued_remote.clear();
+                // Past bookings stay a while: the week/month limits and the
+                // missed-appointment block count them.
+                let keep = self.booking_memory_days();
+                self.appointments
+                    .retain(|_, a| a.date + chrono::Days::new(keep) >= *to);
+                self.booking_blocks.retain(|_, b| b.until > *to);
+                self.index_all_reminders();
                 for rt in self.windows.values_mut() {
                     rt.current = None;
                     rt.priority_streak = 0;
@@ -74,6 +84,9 @@ impl Hall {
                 *last = (*last).max(n);
                 *self.issued.entry(t.origin.clone()).or_insert(0) += 1;
                 self.figures.entry(t.origin.clone()).or_default().issued += 1;
+                if t.channel == Channel::Mobile {
+                    *self.issued_remote.entry(t.origin.clone()).or_insert(0) += 1;
+                }
                 if let Some(p) = &t.person {
                     let slot = person_slot(&t.origin, &p.key);
                     *self.person_daily.entry(slot.clone()).or_insert(0) += 1;
@@ -85,6 +98,9 @@ impl Hall {
                 }
                 if let Some(a) = appointment.and_then(|a| self.appointments.get_mut(&a)) {
                     a.ticket = Some(id);
+                    a.state = AppointmentState::CheckedIn;
+                    let a = a.id;
+                    self.index_reminder(a);
                 }
                 self.by_number.insert(t.number.clone(), id);
                 self.tickets.insert(id, t);
@@ -94,12 +110,81 @@ impl Hall {
                 appointment,
                 request_id,
             } => {
-                let a = (**appointment).clone();
+                let mut a = (**appointment).clone();
                 self.next_appointment = self.next_appointment.max(a.id + 1);
                 if let Some(r) = request_id {
                     self.appointment_requests.insert(r.clone(), a.id);
                 }
-                self.appointments.insert(a.id, a);
+                // Booked within a day (or half an hour) of the slot: the
+                // confirmation is that reminder.
+                if a.slot.start - at < 24 * 3_600_000 {
+                    a.reminded |= REMIND_DAY;
+                }
+                if a.slot.start - at < 30 * 60_000 {
+                    a.reminded |= REMIND_SOON;
+                }
+                let id = a.id;
+                self.appointments.insert(id, a);
+                self.index_reminder(id);
+            }
+            Event::AppointmentCancelled { id, .. } => {
+                if let Some(a) = self.appointments.get_mut(id) {
+                    a.state = AppointmentState::Cancelled;
+                }
+                self.index_reminder(*id);
+            }
+            Event::AppointmentReminder { id, soon } => {
+                if let Some(a) = self.appointments.get_mut(id) {
+                    a.reminded |= if *soon {
+                        REMIND_DAY | REMIND_SOON
+                    } else {
+                        REMIND_DAY
+                    };
+                }
+                self.index_reminder(*id);
+            }
+            Event::AppointmentsMissed { ids } => {
+                for id in ids {
+                    if let Some(a) = self.appointments.get_mut(id) {
+                        a.state = AppointmentState::Missed;
+                    }
+                    self.index_reminder(*id);
+                }
+            }
+            Event::BookingBlocked {
+                person_key,
+                until,
+                missed,
+            } => {
+                self.booking_blocks.insert(
+                    person_key.clone(),
+                    BookingBlock {
+                        since: self.service_date,
+                        until: *until,
+                        missed: *missed,
+                    },
+                );
+            }
+            Event::RemoteArrived { ticket } => {
+                self.update(*ticket, |t| {
+                    if let Some(r) = &mut t.remote {
+                        r.arrived_at = Some(at);
+                    }
+                });
+            }
+            Event::RemoteAtFront { ticket } => {
+                self.update(*ticket, |t| {
+                    if let Some(r) = &mut t.remote {
+                        r.front_at = Some(at);
+                    }
+                });
+            }
+            Event::TicketExpired { ticket, reason } => {
+                self.update(*ticket, |t| {
+                    t.state = TicketState::Expired;
+                    t.finished_at = Some(at);
+                    t.note = Some(reason.clone());
+                });
             }
             Event::TicketCancelled { ticket, reason } => {
                 if let Some(f) = self.figures_of(*ticket) {
@@ -446,6 +531,8 @@ impl Hall {
         self.person_active.retain(|slot, _| !slots.contains(slot));
         let cutoff_day = self.clock().service_date(cutoff);
         self.appointments.retain(|_, a| a.date >= cutoff_day);
+        self.booking_blocks.retain(|_, b| b.since >= cutoff_day);
+        self.index_all_reminders();
         for f in self.follow_ups.values_mut() {
             if f.opened_at < cutoff {
                 f.masked_name = None;

@@ -5,17 +5,52 @@
 use crate::*;
 
 impl Hall {
-    /// Keeps `suspended` in step with one ticket's state (after any event
-    /// that names it).
+    /// Keeps `suspended` and `remote_pending` in step with one ticket's
+    /// state (after any event that names it).
     pub(crate) fn index_suspended(&mut self, id: TicketId) {
-        if self
-            .tickets
-            .get(&id)
-            .is_some_and(|t| t.state == TicketState::Suspended)
-        {
+        let t = self.tickets.get(&id);
+        if t.is_some_and(|t| t.state == TicketState::Suspended) {
             self.suspended.insert(id);
         } else {
             self.suspended.remove(&id);
+        }
+        if t.is_some_and(|t| t.state == TicketState::Waiting && t.awaiting_arrival()) {
+            self.remote_pending.insert(id);
+        } else {
+            self.remote_pending.remove(&id);
+        }
+    }
+
+    /// Keeps booking `id`'s reminder entry in step with it: its next
+    /// reminder (the day before, then 30 minutes before) while it is booked
+    /// with a phone to tell.
+    pub(crate) fn index_reminder(&mut self, id: u64) {
+        if let Some(due) = self.reminder_at.remove(&id) {
+            self.reminders.remove(&(due, id));
+        }
+        let Some(a) = self.appointments.get(&id) else {
+            return;
+        };
+        if a.phone.is_empty() || a.state != AppointmentState::Booked {
+            return;
+        }
+        let due = if a.reminded & REMIND_DAY == 0 {
+            a.slot.start - 24 * 3_600_000
+        } else if a.reminded & REMIND_SOON == 0 {
+            a.slot.start - 30 * 60_000
+        } else {
+            return;
+        };
+        self.reminders.insert((due, id));
+        self.reminder_at.insert(id, due);
+    }
+
+    pub(crate) fn index_all_reminders(&mut self) {
+        self.reminders.clear();
+        self.reminder_at.clear();
+        let ids: Vec<u64> = self.appointments.keys().copied().collect();
+        for id in ids {
+            self.index_reminder(id);
         }
     }
 
@@ -23,7 +58,9 @@ impl Hall {
         let Some(t) = self.tickets.get(&id) else {
             return;
         };
-        if t.state != TicketState::Waiting {
+        // A remote ticket holds its place (`sort_at`) but is not callable
+        // until its visitor arrives.
+        if t.state != TicketState::Waiting || t.awaiting_arrival() {
             return;
         }
         let key = (t.sort_at, id);

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod config;
 mod decide;
 mod error;
+mod event;
 mod fold;
 mod index;
 pub mod model;
@@ -21,7 +22,9 @@ mod query;
 pub mod report;
 
 pub use error::EngineError;
+pub use event::*;
 pub use model::*;
+pub use query::FreeSlot;
 
 use calendar::Clock;
 use catalog::Catalog;
@@ -168,6 +171,12 @@ pub struct Hall {
     next_follow_up: u64,
     pub appointments: BTreeMap<u64, Appointment>,
     next_appointment: u64,
+    /// Person key -> their booking block, while it lasts.
+    #[serde(default)]
+    pub booking_blocks: BTreeMap<String, BookingBlock>,
+    /// Remote tickets issued today per category (their share of the quota).
+    #[serde(default)]
+    issued_remote: HashMap<String, u32>,
     pub recent_calls: VecDeque<RecentCall>,
     pub devices: BTreeMap<String, DeviceStatus>,
     /// Opt-ins, the notification outbox and its dead letters.
@@ -187,6 +196,16 @@ pub struct Hall {
     /// every ticket of the day to find a window's.
     #[serde(skip)]
     pub(crate) suspended: BTreeSet<TicketId>,
+    /// Remote tickets waiting for their visitor (few), which every tick
+    /// checks for reaching the front and for their grace running out.
+    #[serde(skip)]
+    pub(crate) remote_pending: BTreeSet<TicketId>,
+    /// Bookings with a reminder to send, by when it is due (and each
+    /// booking's entry), so a tick looks at the first only.
+    #[serde(skip)]
+    pub(crate) reminders: BTreeSet<(Millis, u64)>,
+    #[serde(skip)]
+    reminder_at: HashMap<u64, Millis>,
 }
 
 fn default_clock() -> Option<Clock> {
@@ -237,6 +256,8 @@ impl Hall {
             next_follow_up: 1,
             appointments: BTreeMap::new(),
             next_appointment: 1,
+            booking_blocks: BTreeMap::new(),
+            issued_remote: HashMap::new(),
             recent_calls: VecDeque::new(),
             notify: notify::NotifyState::default(),
             devices: BTreeMap::new(),
@@ -246,6 +267,9 @@ impl Hall {
             queues: HashMap::new(),
             targeted: HashMap::new(),
             suspended: BTreeSet::new(),
+            remote_pending: BTreeSet::new(),
+            reminders: BTreeSet::new(),
+            reminder_at: HashMap::new(),
         };
         h.sync_windows();
         h
@@ -257,11 +281,13 @@ impl Hall {
         self.queues.clear();
         self.targeted.clear();
         self.suspended.clear();
+        self.remote_pending.clear();
         let ids: Vec<TicketId> = self.tickets.keys().copied().collect();
         for id in ids {
             self.index(id);
             self.index_suspended(id);
         }
+        self.index_all_reminders();
     }
 
     pub fn clock(&self) -> &Clock {

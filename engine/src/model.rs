@@ -1,5 +1,5 @@
-//! The engine's vocabulary: tickets, priority classes, commands, events and
-//! the recorded reason of every call. Plain data with serde, because events
+//! The engine's vocabulary: tickets, priority classes, commands and the
+//! recorded reason of every call (events are in `event.rs`). Plain data with serde, because events
 //! are what the store persists (as JSON, so fields can be added later).
 
 use super::catalog::Catalog;
@@ -57,6 +57,8 @@ impl Priority {
 pub enum Channel {
     #[default]
     Kiosk,
+    /// A remote ticket (线上取号) taken on the phone: in the queue from its
+    /// issue, callable only once the visitor has checked in at the hall.
     Mobile,
     Counter,
     Appointment,
@@ -176,6 +178,29 @@ pub struct Ticket {
     pub rating: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A remote ticket's arrival: `None` for tickets taken in the hall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Remote>,
+}
+
+/// A remote ticket (线上取号) holds its place from issue but is not
+/// callable until the visitor checks in at the hall; once nobody is ahead of
+/// it, it waits `grace_minutes` for that, then expires.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remote {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived_at: Option<Millis>,
+    /// When it first had nobody ahead of it while not yet arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub front_at: Option<Millis>,
+}
+
+impl Ticket {
+    /// A remote ticket whose visitor has not checked in: kept out of the
+    /// callable queues.
+    pub fn awaiting_arrival(&self) -> bool {
+        self.remote.as_ref().is_some_and(|r| r.arrived_at.is_none())
+    }
 }
 
 /// Why "call next" picked a ticket. Recorded on the ticket and in the event.
@@ -422,6 +447,56 @@ pub struct Appointment {
     pub slot: Slot,
     pub slot_label: (String, String),
     pub ticket: Option<TicketId>,
+    /// Old logs: booked (their check-ins set `ticket`).
+    #[serde(default)]
+    pub state: AppointmentState,
+    /// Where the booking's notifications go (confirmed, cancelled,
+    /// reminders, a block): the number the visitor confirmed with a code.
+    /// Blanked by retention.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phone: String,
+    /// Reminders sent: `REMIND_DAY` (the day before), `REMIND_SOON` (30
+    /// minutes before).
+    #[serde(default)]
+    pub reminded: u8,
+}
+
+/// `Appointment::reminded` bits.
+pub const REMIND_DAY: u8 = 1;
+pub const REMIND_SOON: u8 = 2;
+
+/// A person barred from booking (too many missed appointments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingBlock {
+    /// The day it was imposed (the retention run forgets older ones).
+    pub since: NaiveDate,
+    /// The first day booking is open again.
+    pub until: NaiveDate,
+    pub missed: u32,
+}
+
+/// Where a booking stands. Kept `Hall::booking_memory_days` after its day, so the
+/// per-person week/month limits and the missed-appointment block can count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentState {
+    #[default]
+    Booked,
+    CheckedIn,
+    Cancelled,
+    /// Its day ended without a check-in (爽约).
+    Missed,
+}
+
+impl AppointmentState {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppointmentState::Booked => "booked",
+            AppointmentState::CheckedIn => "checked_in",
+            AppointmentState::Cancelled => "cancelled",
+            AppointmentState::Missed => "missed",
+        }
+    }
 }
 
 /// What happens to a ticket when its service at a window finishes.
@@ -460,6 +535,8 @@ pub enum Command {
         date: NaiveDate,
         slot_start: String,
         slot_end: String,
+        /// Where its notifications go (a number the visitor confirmed).
+        phone: Option<String>,
     },
     CheckInAppointment {
         request_id: Option<String>,
@@ -468,6 +545,20 @@ pub enum Command {
     CancelTicket {
         number: String,
         reason: String,
+    },
+    /// Cancels booking `id`. With `person_key` it is the visitor (their
+    /// identity checked at the edge), bound by the cancel deadline; without,
+    /// staff, at any time before the slot.
+    CancelAppointment {
+        id: u64,
+        person_key: Option<String>,
+        reason: String,
+    },
+    /// The holder of remote ticket `number` has arrived (the kiosk scanned
+    /// its QR, or the phone checked in on the hall's network).
+    ArriveRemote {
+        service_date: NaiveDate,
+        number: String,
     },
     /// A clerk whose PIN the caller has verified (`catalog::verify_pin`).
     Login {
@@ -615,240 +706,4 @@ pub enum ForcedTicket {
     Requeue,
     /// Suspended (挂起), to be called back by any window of its category.
     Suspend,
-}
-
-/// Every state change. `Hall` is the fold of all events; the store persists them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
-pub enum Event {
-    DayRolled {
-        to: NaiveDate,
-        expired: Vec<TicketId>,
-    },
-    CatalogReplaced {
-        catalog: Box<Catalog>,
-    },
-    TicketIssued {
-        ticket: Box<Ticket>,
-        request_id: Option<String>,
-        appointment: Option<u64>,
-    },
-    AppointmentBooked {
-        appointment: Box<Appointment>,
-        request_id: Option<String>,
-    },
-    TicketCancelled {
-        ticket: TicketId,
-        reason: String,
-    },
-    WindowOpened {
-        window: WindowNo,
-        clerk: String,
-        token: String,
-    },
-    WindowClosed {
-        window: WindowNo,
-    },
-    /// A supervisor logged the window's clerk out (`Command::ForceLogout`).
-    WindowForcedOut {
-        window: WindowNo,
-        clerk: String,
-        by: String,
-        reason: String,
-    },
-    WindowPaused {
-        window: WindowNo,
-        reason: String,
-    },
-    WindowResumed {
-        window: WindowNo,
-    },
-    TicketCalled {
-        ticket: TicketId,
-        window: WindowNo,
-        clerk: String,
-        reason: CallReason,
-    },
-    TicketRecalled {
-        ticket: TicketId,
-        window: WindowNo,
-        count: u32,
-    },
-    ServiceStarted {
-        ticket: TicketId,
-        window: WindowNo,
-    },
-    TicketFinished {
-        ticket: TicketId,
-        window: WindowNo,
-        resolved: bool,
-        reason: String,
-        after: AfterFinish,
-    },
-    TicketNoShow {
-        ticket: TicketId,
-        window: WindowNo,
-        auto: bool,
-    },
-    TicketRequeued {
-        ticket: TicketId,
-        sort_at: Millis,
-    },
-    TicketSuspended {
-        ticket: TicketId,
-        window: WindowNo,
-        reason: String,
-    },
-    TicketTransferred {
-        ticket: TicketId,
-        from_window: WindowNo,
-        target: TransferTarget,
-        return_to: Option<ReturnTo>,
-        reason: String,
-    },
-    RatingSubmitted {
-        ticket: TicketId,
-        window: WindowNo,
-        rating: u8,
-        comment: String,
-        /// Where it came from (old logs: the clerk's terminal).
-        #[serde(default)]
-        channel: crate::report::RatingChannel,
-    },
-    /// The clerk attached the case number (办件编号) and the service item's
-    /// code to a ticket at finish, for the 好差评 record.
-    CaseRecorded {
-        ticket: TicketId,
-        case_no: String,
-        service_code: String,
-    },
-    FollowUpOpened {
-        follow_up: Box<FollowUp>,
-    },
-    FollowUpClosed {
-        id: u64,
-        resolution: String,
-    },
-    FollowUpWorked {
-        id: u64,
-        by: String,
-        step: FollowUpStep,
-    },
-    DeviceReported {
-        device_id: String,
-        kind: String,
-        status: String,
-        detail: String,
-    },
-    /// A retention run: person keys, masked names and birth dates older
-    /// than `cutoff` are gone from the state (and, by the store, from the log).
-    RetentionApplied {
-        cutoff: Millis,
-        report: RetentionReport,
-    },
-    /// A ticket's holder opted in to notifications (`notify`).
-    NotifyOptedIn {
-        ticket: TicketId,
-        /// Blanked by the retention run.
-        phone: String,
-        ahead: u32,
-    },
-    /// A notification was decided: it is in the outbox until every sink
-    /// took it (or gave up).
-    NotificationQueued {
-        notification: Box<crate::notify::Notification>,
-    },
-    /// One sink's delivery of a notification ended.
-    NotificationDone {
-        id: u64,
-        sink: String,
-        outcome: crate::notify::Outcome,
-    },
-    /// The audit trail: who did (or tried) what, written in the same batch
-    /// as the events of the action it describes. Changes no state.
-    Audited {
-        record: Box<AuditRecord>,
-    },
-}
-
-/// What a retention run removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetentionReport {
-    /// Tickets in the live state whose person was dropped.
-    pub tickets: u32,
-    /// Past appointments dropped from the live state.
-    pub appointments: u32,
-    /// Follow-ups whose masked name was dropped.
-    pub follow_ups: u32,
-    /// Records of the stored log rewritten without persons.
-    pub log_records: u64,
-}
-
-/// One entry of the audit trail (every staff and admin action, every
-/// configuration change and enrollment, every read of personal data).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    /// The person: the clerk logged in at the window, or the staff
-    /// member's certificate id.
-    pub who: String,
-    /// kiosk, board, counter, supervisor, admin (or "demo", "server").
-    pub role: String,
-    /// The device the call came from (its certificate id).
-    pub device: String,
-    /// The method, e.g. `CounterService/CallNext`.
-    pub action: String,
-    /// What it acted on: `window 3`, `ticket A012`, `follow-up 7`, ...
-    pub subject: String,
-    /// The reason given, if any.
-    pub why: String,
-    /// `ok`, or why it was refused.
-    pub outcome: String,
-}
-
-impl Event {
-    /// Removes what identifies a person (person key, masked name, birth
-    /// date) from this event, as the retention run does to old log records.
-    /// True when anything was removed.
-    pub fn strip_persons(&mut self) -> bool {
-        const GONE: &str = "";
-        match self {
-            Event::TicketIssued { ticket, .. } => ticket.person.take().is_some(),
-            Event::AppointmentBooked { appointment, .. } => {
-                let p = &mut appointment.person;
-                let had = !p.key.is_empty() || !p.masked_name.is_empty() || p.birth_date.is_some();
-                *p = Person {
-                    key: GONE.into(),
-                    masked_name: GONE.into(),
-                    birth_date: None,
-                };
-                had
-            }
-            Event::FollowUpOpened { follow_up } => follow_up.masked_name.take().is_some(),
-            Event::NotifyOptedIn { phone, .. } => !std::mem::take(phone).is_empty(),
-            Event::NotificationQueued { notification } => {
-                !std::mem::take(&mut notification.phone).is_empty()
-            }
-            _ => false,
-        }
-    }
-
-    /// The ticket an event changes, for the events about one ticket.
-    pub fn ticket_id(&self) -> Option<TicketId> {
-        match self {
-            Event::TicketIssued { ticket, .. } => Some(ticket.id),
-            Event::TicketCancelled { ticket, .. }
-            | Event::TicketCalled { ticket, .. }
-            | Event::TicketRecalled { ticket, .. }
-            | Event::ServiceStarted { ticket, .. }
-            | Event::TicketFinished { ticket, .. }
-            | Event::TicketNoShow { ticket, .. }
-            | Event::TicketRequeued { ticket, .. }
-            | Event::TicketSuspended { ticket, .. }
-            | Event::TicketTransferred { ticket, .. }
-            | Event::RatingSubmitted { ticket, .. }
-            | Event::CaseRecorded { ticket, .. }
-            | Event::NotifyOptedIn { ticket, .. } => Some(*ticket),
-            _ => None,
-        }
-    }
 }

@@ -67,11 +67,37 @@ fn default_retry_base_ms() -> u64 {
     2_000
 }
 
-/// One webhook sink: `POST url` with the notification as JSON, signed with
-/// `X-Hall-Signature: sha256=<hex HMAC-SHA256(body, secret)>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One sink: `POST url`, signed with `X-Hall-Signature: sha256=<hex
+/// HMAC-SHA256(body, secret)>` and carrying `Idempotency-Key`, whatever its
+/// kind; the kind decides the body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
+    /// `webhook` (default): the notification as the hall's JSON;
+    /// `sms`: an SMS gateway's own request, `template` with placeholders;
+    /// `wechat`: a WeChat subscribe message (订阅消息) for the hall's relay,
+    /// `template_id` and `fields`.
+    #[serde(default, skip_serializing_if = "SinkKind::is_webhook")]
+    pub kind: SinkKind,
+    /// `sms`: the request body, e.g.
+    /// `{"mobile": "{phone}", "content": "{text}"}`; each `{placeholder}`
+    /// becomes the value (escaped for the `content_type`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub template: String,
+    /// `sms`: the body's type (default `application/json`; also
+    /// `application/x-www-form-urlencoded`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub content_type: String,
+    /// `wechat`: the subscribe message's template id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub template_id: String,
+    /// `wechat`: the mini-program page the message opens (placeholders too).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub page: String,
+    /// `wechat`: the template's fields, each a text with placeholders, e.g.
+    /// `thing1 = "{categoryNameZh}"`, `character_string2 = "{number}"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
     /// How the console and the outcomes name it; default: the URL without
     /// credentials or query.
     #[serde(default)]
@@ -82,6 +108,61 @@ pub struct Webhook {
     /// system's roots.
     #[serde(default)]
     pub ca_file: String,
+}
+
+/// What kind of request a sink gets (`Webhook::kind`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkKind {
+    #[default]
+    Webhook,
+    Sms,
+    Wechat,
+}
+
+impl SinkKind {
+    fn is_webhook(&self) -> bool {
+        *self == SinkKind::Webhook
+    }
+}
+
+/// The placeholders a template may use: the fields of the hall's JSON body.
+pub const PLACEHOLDERS: [&str; 18] = [
+    "key",
+    "id",
+    "trigger",
+    "number",
+    "serviceDate",
+    "category",
+    "categoryNameZh",
+    "categoryNameEn",
+    "phone",
+    "window",
+    "windowName",
+    "peopleAhead",
+    "estimatedWaitMin",
+    "slot",
+    "until",
+    "hallNameZh",
+    "regionCode",
+    "text",
+];
+
+/// The `{name}` placeholders of a template, in order (a brace not followed
+/// by a name and a closing brace is text, as in a JSON template's own).
+pub fn placeholders(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        rest = &rest[i + 1..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        if end > 0 && rest[end..].starts_with('}') {
+            out.push(&rest[..end]);
+        }
+    }
+    out
 }
 
 impl NotifyConfig {
@@ -154,6 +235,76 @@ impl NotifyConfig {
                     "must be at least 16 characters (the HMAC key the receiver checks)".into(),
                 ));
             }
+            let unknown = |t: &str| {
+                placeholders(t)
+                    .into_iter()
+                    .find(|p| !PLACEHOLDERS.contains(p))
+                    .map(|p| {
+                        format!(
+                            "{{{p}}} is not a placeholder (use one of {})",
+                            PLACEHOLDERS.join(", ")
+                        )
+                    })
+            };
+            match w.kind {
+                SinkKind::Webhook => {}
+                SinkKind::Sms => {
+                    if !placeholders(&w.template).contains(&"phone") {
+                        out.push((
+                            key("template"),
+                            "an sms sink's template must use {phone}".into(),
+                        ));
+                    }
+                    if let Some(p) = unknown(&w.template) {
+                        out.push((key("template"), p));
+                    }
+                    if !matches!(
+                        w.content_type.as_str(),
+                        "" | "application/json" | "application/x-www-form-urlencoded"
+                    ) {
+                        out.push((
+                            key("content_type"),
+                            format!(
+                                "'{}' is not application/json or application/x-www-form-urlencoded",
+                                w.content_type
+                            ),
+                        ));
+                    }
+                }
+                SinkKind::Wechat => {
+                    if w.template_id.trim().is_empty() {
+                        out.push((
+                            key("template_id"),
+                            "a wechat sink needs its template id".into(),
+                        ));
+                    }
+                    if w.fields.is_empty() {
+                        out.push((
+                            key("fields"),
+                            "a wechat sink needs the template's fields".into(),
+                        ));
+                    }
+                    for (f, t) in &w.fields {
+                        if let Some(p) = unknown(t) {
+                            out.push((key(&format!("fields.{f}")), p));
+                        }
+                    }
+                    if let Some(p) = unknown(&w.page) {
+                        out.push((key("page"), p));
+                    }
+                }
+            }
+            if w.kind != SinkKind::Sms && (!w.template.is_empty() || !w.content_type.is_empty()) {
+                out.push((key("template"), "only an sms sink has a template".into()));
+            }
+            if w.kind != SinkKind::Wechat
+                && (!w.template_id.is_empty() || !w.fields.is_empty() || !w.page.is_empty())
+            {
+                out.push((
+                    key("template_id"),
+                    "only a wechat sink has template_id, page and fields".into(),
+                ));
+            }
             if !names.insert(self.sink_name(i)) {
                 out.push((
                     key("name"),
@@ -175,6 +326,19 @@ pub enum Trigger {
     Called,
     /// The ticket was called again.
     Recalled,
+    /// A remote ticket not yet checked in has nobody ahead: come now,
+    /// within the category's grace minutes.
+    Front,
+    /// A remote ticket expired before its visitor checked in.
+    Expired,
+    /// A booking was made (the confirmation).
+    Booked,
+    /// A booking was cancelled (by the visitor or by staff).
+    BookingCancelled,
+    /// A booking's reminder: the day before, or 30 minutes before.
+    Reminder,
+    /// Booking is blocked after missed appointments (`until` says to when).
+    Blocked,
 }
 
 impl Trigger {
@@ -183,6 +347,12 @@ impl Trigger {
             Trigger::Ahead => "ahead",
             Trigger::Called => "called",
             Trigger::Recalled => "recalled",
+            Trigger::Front => "front",
+            Trigger::Expired => "expired",
+            Trigger::Booked => "booked",
+            Trigger::BookingCancelled => "booking_cancelled",
+            Trigger::Reminder => "reminder",
+            Trigger::Blocked => "blocked",
         }
     }
 }
@@ -212,6 +382,13 @@ pub struct Notification {
     pub at: Millis,
     /// The sinks it is owed to.
     pub sinks: Vec<String>,
+    /// A booking's slot ("09:00-09:30"), for the booking triggers (whose
+    /// `number` is `B{booking id}` and `service_date` the booking's day).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub slot: String,
+    /// The first day booking opens again (`blocked`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
 }
 
 impl Notification {
@@ -360,10 +537,7 @@ impl Hall {
                 format!("{ahead} is not between 1 and 100"),
             ));
         }
-        if service_date != self.service_date {
-            return Err(EngineError::UnknownTicket(number));
-        }
-        let t = self.today_ticket(&number)?;
+        let t = self.ticket_of_day(service_date, &number)?;
         if !t.state.is_active() {
             return Err(EngineError::WrongState {
                 number,
@@ -402,7 +576,7 @@ impl Hall {
     /// and recalled for the tickets they name, and `ahead` for every
     /// subscribed waiting ticket that has now few enough people ahead.
     pub(crate) fn notification_triggers(&self, events: &[Event], now: Millis) -> Vec<Event> {
-        if self.notify.subs.is_empty() || self.catalog.notify.webhooks.is_empty() {
+        if self.catalog.notify.webhooks.is_empty() {
             return Vec::new();
         }
         let mut out = Vec::new();
@@ -424,9 +598,12 @@ impl Hall {
                         wait_min: ahead.map(|a| a.1),
                         at: now,
                         sinks: sinks.clone(),
+                        slot: String::new(),
+                        until: None,
                     }),
                 }
             };
+        let mut booking = Vec::new();
         let mut queue_moved = false;
         for e in events {
             match e {
@@ -444,6 +621,41 @@ impl Hall {
                         (self.notify.subs.get(ticket), self.ticket(*ticket))
                     {
                         out.push(make(Trigger::Recalled, t, sub, Some(*window), None));
+                    }
+                }
+                Event::RemoteAtFront { ticket } | Event::TicketExpired { ticket, .. } => {
+                    queue_moved |= matches!(e, Event::TicketExpired { .. });
+                    let trigger = if matches!(e, Event::RemoteAtFront { .. }) {
+                        Trigger::Front
+                    } else {
+                        Trigger::Expired
+                    };
+                    if let (Some(sub), Some(t)) =
+                        (self.notify.subs.get(ticket), self.ticket(*ticket))
+                    {
+                        out.push(make(trigger, t, sub, None, None));
+                    }
+                }
+                Event::AppointmentBooked { appointment, .. } => {
+                    booking.push((Trigger::Booked, appointment.id, None));
+                }
+                Event::AppointmentCancelled { id, .. } => {
+                    booking.push((Trigger::BookingCancelled, *id, None));
+                }
+                Event::AppointmentReminder { id, .. } => {
+                    booking.push((Trigger::Reminder, *id, None));
+                }
+                Event::BookingBlocked {
+                    person_key, until, ..
+                } => {
+                    // Told at the number of the person's latest booking.
+                    if let Some(a) = self
+                        .appointments
+                        .values()
+                        .filter(|a| a.person.key == *person_key && !a.phone.is_empty())
+                        .max_by_key(|a| (a.slot.start, a.id))
+                    {
+                        booking.push((Trigger::Blocked, a.id, Some(*until)));
                     }
                 }
                 Event::Audited { .. }
@@ -469,6 +681,33 @@ impl Hall {
                     out.push(make(Trigger::Ahead, t, sub, None, Some((ahead, wait))));
                 }
             }
+        }
+        for (trigger, id, until) in booking {
+            let Some(a) = self.appointments.get(&id) else {
+                continue;
+            };
+            // No phone, or a reminder too late to help (the slot is over).
+            if a.phone.is_empty() || (trigger == Trigger::Reminder && now >= a.slot.end) {
+                continue;
+            }
+            next_id += 1;
+            out.push(Event::NotificationQueued {
+                notification: Box::new(Notification {
+                    id: next_id,
+                    trigger,
+                    service_date: a.date,
+                    number: format!("B{}", a.id),
+                    queue: a.queue.clone(),
+                    phone: a.phone.clone(),
+                    window: None,
+                    people_ahead: None,
+                    wait_min: None,
+                    at: now,
+                    sinks: sinks.clone(),
+                    slot: format!("{}-{}", a.slot_label.0, a.slot_label.1),
+                    until,
+                }),
+            });
         }
         out
     }
@@ -578,13 +817,61 @@ mod tests {
                     name: String::new(),
                     url: "ftp://x".into(),
                     secret: "short".into(),
-                    ca_file: String::new(),
+                    ..Webhook::default()
                 },
                 Webhook {
                     name: "ftp://x".into(),
                     url: "https://x".into(),
                     secret: "0123456789abcdef".into(),
-                    ca_file: String::new(),
+                    ..Webhook::default()
+                },
+                // An SMS gateway's template without the phone, with an
+                // unknown placeholder, and a body type it cannot fill.
+                Webhook {
+                    name: "sms".into(),
+                    url: "https://sms".into(),
+                    secret: "0123456789abcdef".into(),
+                    kind: SinkKind::Sms,
+                    template: r#"{"to": "{mobile}", "text": "{text}"}"#.into(),
+                    content_type: "text/xml".into(),
+                    ..Webhook::default()
+                },
+                // WeChat without its template id, a field with an unknown
+                // placeholder; and a webhook with a template it never uses.
+                Webhook {
+                    name: "wx".into(),
+                    url: "https://wx".into(),
+                    secret: "0123456789abcdef".into(),
+                    kind: SinkKind::Wechat,
+                    fields: [("thing1".to_string(), "{categry}".to_string())].into(),
+                    ..Webhook::default()
+                },
+                Webhook {
+                    name: "hook".into(),
+                    url: "https://hook".into(),
+                    secret: "0123456789abcdef".into(),
+                    template: "{text}".into(),
+                    ..Webhook::default()
+                },
+                // Both well formed.
+                Webhook {
+                    name: "sms2".into(),
+                    url: "https://sms2".into(),
+                    secret: "0123456789abcdef".into(),
+                    kind: SinkKind::Sms,
+                    template: "mobile={phone}&msg={text}".into(),
+                    content_type: "application/x-www-form-urlencoded".into(),
+                    ..Webhook::default()
+                },
+                Webhook {
+                    name: "wx2".into(),
+                    url: "https://wx2".into(),
+                    secret: "0123456789abcdef".into(),
+                    kind: SinkKind::Wechat,
+                    template_id: "TPL".into(),
+                    page: "pages/ticket?n={number}".into(),
+                    fields: [("thing1".to_string(), "{categoryNameZh}".to_string())].into(),
+                    ..Webhook::default()
                 },
             ],
             ..NotifyConfig::default()
@@ -595,9 +882,19 @@ mod tests {
             [
                 "notify.webhooks[0].url",
                 "notify.webhooks[0].secret",
-                "notify.webhooks[1].name"
+                "notify.webhooks[1].name",
+                "notify.webhooks[2].template",
+                "notify.webhooks[2].template",
+                "notify.webhooks[2].content_type",
+                "notify.webhooks[3].template_id",
+                "notify.webhooks[3].fields.thing1",
+                "notify.webhooks[4].template",
             ]
         );
         assert!(NotifyConfig::default().problems().is_empty());
+        assert_eq!(
+            placeholders(r#"{"a": "{phone}", "b": {"c": "{text}x{ }"}}"#),
+            ["phone", "text"]
+        );
     }
 }

@@ -13,6 +13,19 @@ pub struct FreeSlot {
 }
 
 impl Hall {
+    /// How long past bookings are kept: the month limit and the
+    /// missed-appointment window both look back over them.
+    pub(crate) fn booking_memory_days(&self) -> u64 {
+        u64::from(self.catalog.policy.booking_missed_days.max(31))
+    }
+
+    /// The person's booking block, if one is in force.
+    pub fn booking_block(&self, person_key: &str) -> Option<&BookingBlock> {
+        self.booking_blocks
+            .get(person_key)
+            .filter(|b| b.until > self.service_date)
+    }
+
     /// The slots of category `code` on `date` still open for booking at
     /// `now` with at least one free place, in order. Empty for a category
     /// without `[categories.booking]`, a closed day, or a day outside the
@@ -38,7 +51,11 @@ impl Hall {
                 let taken = self
                     .appointments
                     .values()
-                    .filter(|a| a.queue == code && a.slot.start == start)
+                    .filter(|a| {
+                        a.queue == code
+                            && a.slot.start == start
+                            && a.state != AppointmentState::Cancelled
+                    })
                     .count() as u32;
                 if taken < b.capacity {
                     out.push(FreeSlot {
@@ -51,6 +68,17 @@ impl Hall {
             s += step;
         }
         out
+    }
+
+    /// A person's bookings still kept (upcoming and recent past), by slot.
+    pub fn bookings_of(&self, person_key: &str) -> Vec<&Appointment> {
+        let mut v: Vec<&Appointment> = self
+            .appointments
+            .values()
+            .filter(|a| !person_key.is_empty() && a.person.key == person_key)
+            .collect();
+        v.sort_by_key(|a| (a.slot.start, a.id));
+        v
     }
 
     pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {

@@ -32,6 +32,7 @@
 
 use crate::calendar::Clock;
 use crate::catalog::Catalog;
+use crate::event::*;
 use crate::model::*;
 use chrono::{NaiveDate, Timelike};
 use serde::{Deserialize, Serialize};

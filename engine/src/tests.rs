@@ -235,6 +235,7 @@ impl Run {
                     date: s(3).parse::<NaiveDate>().unwrap(),
                     slot_start: from,
                     slot_end: to,
+                    phone: opt("phone="),
                 }
             }
             "notify" => Command::OptInNotify {
@@ -287,6 +288,41 @@ impl Run {
                     n.delivered
                 )
                 .unwrap();
+                return;
+            }
+            "unbook" => Command::CancelAppointment {
+                id: s(1).parse().unwrap(),
+                person_key: opt("person="),
+                reason: "plans changed".into(),
+            },
+            "remote" => Command::IssueTicket {
+                request_id: None,
+                code: s(1),
+                priority: Priority::Normal,
+                channel: Channel::Mobile,
+                person: opt("person=").map(|k| Person {
+                    key: k,
+                    masked_name: String::new(),
+                    birth_date: None,
+                }),
+            },
+            "arrive" => Command::ArriveRemote {
+                service_date: self.hall.service_date,
+                number: s(1),
+            },
+            "bookings" => {
+                let key = opt("person=").unwrap();
+                let list: Vec<String> = self
+                    .hall
+                    .bookings_of(&key)
+                    .iter()
+                    .map(|a| format!("#{} {} {}", a.id, a.date, a.state.name()))
+                    .collect();
+                let block = self
+                    .hall
+                    .booking_block(&key)
+                    .map_or(String::new(), |b| format!(" blocked until {}", b.until));
+                writeln!(self.out, "{line} -> [{}]{block}", list.join(", ")).unwrap();
                 return;
             }
             "checkin" => Command::CheckInAppointment {
@@ -495,6 +531,27 @@ impl Run {
             }
             Event::AppointmentBooked { appointment, .. } => format!("booked #{}", appointment.id),
             Event::TicketCancelled { ticket, .. } => format!("{} cancelled", self.number(*ticket)),
+            Event::AppointmentCancelled { id, by_visitor, .. } => format!(
+                "booking #{id} cancelled by {}",
+                if *by_visitor { "the visitor" } else { "staff" }
+            ),
+            Event::AppointmentsMissed { ids } => format!("missed {ids:?}"),
+            Event::AppointmentReminder { id, soon } => format!(
+                "remind #{id} {}",
+                if *soon {
+                    "30 min before"
+                } else {
+                    "the day before"
+                }
+            ),
+            Event::BookingBlocked {
+                person_key,
+                until,
+                missed,
+            } => format!("{person_key} blocked until {until} ({missed} missed)"),
+            Event::RemoteArrived { ticket } => format!("{} arrived", self.number(*ticket)),
+            Event::RemoteAtFront { ticket } => format!("{} at the front", self.number(*ticket)),
+            Event::TicketExpired { ticket, .. } => format!("{} expired", self.number(*ticket)),
             Event::WindowOpened { window, clerk, .. } => {
                 format!("window {window} opened by {clerk}")
             }
@@ -608,7 +665,7 @@ impl Run {
                 crate::notify::mask_phone(phone)
             ),
             Event::NotificationQueued { notification: n } => format!(
-                "notify #{} {} {} to {}{}{} key {}",
+                "notify #{} {} {} to {}{}{}{}{} key {}",
                 n.id,
                 n.trigger.as_str(),
                 n.number,
@@ -617,6 +674,12 @@ impl Run {
                 n.people_ahead
                     .map(|a| format!(" ahead {a}"))
                     .unwrap_or_default(),
+                if n.slot.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {} {}", n.service_date, n.slot)
+                },
+                n.until.map(|u| format!(" until {u}")).unwrap_or_default(),
                 n.key()
             ),
             Event::NotificationDone { id, sink, outcome } => {
@@ -684,6 +747,12 @@ fn check_on(catalog: Catalog, script: &str, expect: Expect) {
     let mut restored: Hall =
         serde_json::from_str(&serde_json::to_string(&run.hall).unwrap()).unwrap();
     restored.after_load();
+    // The remote tickets awaiting arrival agree too.
+    assert_eq!(replayed.remote_pending, run.hall.remote_pending);
+    assert_eq!(restored.remote_pending, run.hall.remote_pending);
+    // ...and the bookings' reminders still due.
+    assert_eq!(replayed.reminders, run.hall.reminders);
+    assert_eq!(restored.reminders, run.hall.reminders);
     for w in run.hall.windows.keys() {
         assert_eq!(
             restored.window_queue(*w, run.now, 50),
@@ -1803,7 +1872,7 @@ fn notifying_catalog() -> Catalog {
             name: name.into(),
             url: format!("https://{name}.example/hook"),
             secret: "0123456789abcdef0123".into(),
-            ca_file: String::new(),
+            ..Default::default()
         });
     }
     c.validate().unwrap();
@@ -1961,6 +2030,237 @@ fn appointment_slots_have_a_grid_a_capacity_a_horizon_and_a_cutoff() {
             slots a 2026-12-01 -> []
             slots a 2026-11-28 -> [09:00-09:30:2 09:30-10:00:2 10:00-10:30:2 10:30-11:00:2 11:00-11:30:2 11:30-12:00:2]
             book b person=p3 2026-11-27 09:10-09:20 -> booked #4
+        "#]],
+    );
+}
+
+fn with_category(
+    f: impl Fn(&mut crate::catalog::Category, &mut crate::catalog::Policy),
+) -> Catalog {
+    let mut c = notifying_catalog();
+    let cat = c.categories.iter_mut().find(|k| k.code == "a").unwrap();
+    f(cat, &mut c.policy);
+    c.validate().unwrap();
+    c
+}
+
+#[test]
+fn bookings_have_limits_a_cancel_deadline_and_a_block_for_missing_them() {
+    let c = with_category(|a, p| {
+        a.booking = Some(crate::catalog::Booking {
+            slot_minutes: 30,
+            capacity: 1,
+            horizon_days: 14,
+            cutoff_minutes: 60,
+        });
+        p.booking_per_person_week = 3;
+        p.booking_per_person_month = 3;
+    });
+    check_on(
+        c,
+        r"
+        at 09:00
+        # Friday 2026-11-27. Three in the week of Monday 11-30 at most.
+        book a person=p1 2026-11-30 10:00-10:30
+        book a person=p1 2026-12-01 10:00-10:30
+        book a person=p1 2026-12-02 10:00-10:30
+        book a person=p1 2026-12-03 10:00-10:30
+        # A cancelled booking counts no more, and gives its slot back.
+        unbook 2 person=p1
+        unbook 2 person=p1
+        book a person=p2 2026-12-01 10:00-10:30
+        book a person=p1 2026-12-03 10:00-10:30
+        # Three in December at most (12-02, 12-03, 12-07).
+        book a person=p1 2026-12-07 10:00-10:30
+        book a person=p1 2026-12-08 10:00-10:30
+        # Someone else's booking is not yours to cancel.
+        unbook 1 person=p2
+        # The visitor cancels until 2 h before the slot; staff until it starts.
+        book a person=p3 2026-11-27 10:30-11:00
+        unbook 7 person=p3
+        unbook 7
+        unbook 7 person=p3
+        # p4 comes, p5 does not (twice within 30 days).
+        book a person=p4 2026-11-27 11:00-11:30
+        book a person=p5 2026-11-27 11:30-12:00 phone=13800138005
+        book a person=p5 2026-11-30 09:00-09:30 phone=13800138005
+        at 10:50
+        checkin person=p4
+        at 2026-11-28 08:00
+        tick
+        bookings person=p5
+        at 2026-12-01 08:00
+        tick
+        bookings person=p5
+        bookings person=p1
+        book a person=p5 2026-12-04 10:00-10:30
+        # The block ends on its day.
+        at 2027-02-28 08:00
+        tick
+        book a person=p5 2027-03-01 10:00-10:30
+        at 2027-03-01 08:00
+        tick
+        bookings person=p5
+        book a person=p5 2027-03-02 10:00-10:30
+        ",
+        expect![[r#"
+            book a person=p1 2026-11-30 10:00-10:30 -> booked #1
+            book a person=p1 2026-12-01 10:00-10:30 -> booked #2
+            book a person=p1 2026-12-02 10:00-10:30 -> booked #3
+            book a person=p1 2026-12-03 10:00-10:30 -> ERROR at most 3 bookings per person per week
+            unbook 2 person=p1 -> booking #2 cancelled by the visitor
+            unbook 2 person=p1 -> (no change)
+            book a person=p2 2026-12-01 10:00-10:30 -> booked #4
+            book a person=p1 2026-12-03 10:00-10:30 -> booked #5
+            book a person=p1 2026-12-07 10:00-10:30 -> booked #6
+            book a person=p1 2026-12-08 10:00-10:30 -> ERROR at most 3 bookings per person per month
+            unbook 1 person=p2 -> ERROR no booking 1 for this person
+            book a person=p3 2026-11-27 10:30-11:00 -> booked #7
+            unbook 7 person=p3 -> ERROR booking 7 (2026-11-27 10:30-11:00) could be cancelled until 120 minutes before it
+            unbook 7 -> booking #7 cancelled by staff
+            unbook 7 person=p3 -> (no change)
+            book a person=p4 2026-11-27 11:00-11:30 -> booked #8
+            book a person=p5 2026-11-27 11:30-12:00 phone=13800138005 -> booked #9; notify #1 booked B9 to 138****8005 2026-11-27 11:30-12:00 key 20261127-n1-booked-B9
+            book a person=p5 2026-11-30 09:00-09:30 phone=13800138005 -> booked #10; notify #2 booked B10 to 138****8005 2026-11-30 09:00-09:30 key 20261130-n2-booked-B10
+            checkin person=p4 -> issued A001 in a (appointment) ahead=0 wait=0m
+            tick -> day rolled to 2026-11-28, 1 expired; missed [9]
+            bookings person=p5 -> [#9 2026-11-27 missed, #10 2026-11-30 booked]
+            tick -> day rolled to 2026-12-01, 0 expired; missed [1, 10]; p5 blocked until 2027-03-01 (2 missed); notify #3 blocked B10 to 138****8005 2026-11-30 09:00-09:30 until 2027-03-01 key 20261130-n3-blocked-B10
+            bookings person=p5 -> [#9 2026-11-27 missed, #10 2026-11-30 missed] blocked until 2027-03-01
+            bookings person=p1 -> [#1 2026-11-30 missed, #2 2026-12-01 cancelled, #3 2026-12-02 booked, #5 2026-12-03 booked, #6 2026-12-07 booked]
+            book a person=p5 2026-12-04 10:00-10:30 -> ERROR booking is blocked until 2027-03-01: 2 missed appointments
+            tick -> day rolled to 2027-02-28, 0 expired; missed [3, 4, 5, 6]
+            book a person=p5 2027-03-01 10:00-10:30 -> ERROR booking is blocked until 2027-03-01: 2 missed appointments
+            tick -> day rolled to 2027-03-01, 0 expired
+            bookings person=p5 -> []
+            book a person=p5 2027-03-02 10:00-10:30 -> booked #11
+        "#]],
+    );
+}
+
+#[test]
+fn remote_tickets_hold_their_place_until_arrival_then_expire_after_grace() {
+    let c = with_category(|a, _| {
+        a.daily_quota = 10;
+        a.remote = Some(crate::catalog::RemoteTickets {
+            share_pct: 20,
+            grace_minutes: 10,
+        });
+    });
+    check_on(
+        c,
+        r"
+        at 09:00
+        login 1 c1
+        remote a person=r1
+        issue a
+        remote a person=r2
+        notify A003 13800138000 1
+        # 20 % of a quota of 10.
+        remote a person=r3
+        remote b person=r3
+        status A001
+        # Not callable before arrival: the walk-in goes first.
+        call 1
+        issue a
+        tick
+        +5
+        arrive A001
+        arrive A001
+        queue 1
+        start 1
+        finish 1
+        call 1
+        start 1
+        +6
+        tick
+        arrive A003
+        arrive A004
+        finish 1
+        call 1
+        ",
+        expect![[r#"
+            login 1 c1 -> window 1 opened by c1
+            remote a person=r1 -> issued A001 in a (normal) ahead=0 wait=0m
+            issue a -> issued A002 in a (normal) ahead=0 wait=0m
+            remote a person=r2 -> issued A003 in a (normal) ahead=1 wait=10m
+            notify A003 13800138000 1 -> A003 notify 138****8000 when 1 ahead; notify #1 ahead A003 to 138****8000 ahead 1 key 20261127-n1-ahead-A003
+            remote a person=r3 -> ERROR the 2 remote tickets of 'a' for today are taken: please take a number in the hall
+            remote b person=r3 -> ERROR 'b' cannot be taken remotely: please take a number in the hall
+            status A001 -> waiting queue=a ahead=0 wait=0m
+            call 1 -> A002 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            issue a -> issued A004 in a (normal) ahead=0 wait=0m
+            tick -> A001 at the front; A003 at the front; notify #2 front A003 to 138****8000 key 20261127-n2-front-A003
+            arrive A001 -> A001 arrived
+            arrive A001 -> (no change)
+            queue 1 -> [A001 A004]
+            start 1 -> A002 serving
+            finish 1 -> A002 finished then closed
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 5 min); 1 others waiting
+            start 1 -> A001 serving
+            tick -> A003 expired; notify #3 expired A003 to 138****8000 key 20261127-n3-expired-A003
+            arrive A003 -> ERROR ticket A003 is expired; cannot check in
+            arrive A004 -> ERROR A004 was taken in the hall, not remotely
+            finish 1 -> A001 finished then closed
+            call 1 -> A004 to window 1: primary tier: oldest ticket (waited 11 min); 0 others waiting
+        "#]],
+    );
+}
+
+#[test]
+fn bookings_are_confirmed_reminded_and_cancelled_by_text() {
+    let c = with_category(|a, _| {
+        a.booking = Some(crate::catalog::Booking {
+            slot_minutes: 30,
+            capacity: 2,
+            horizon_days: 7,
+            cutoff_minutes: 30,
+        });
+    });
+    check_on(
+        c,
+        r"
+        at 09:00
+        # Friday. Monday's booking gets both reminders; today's only the
+        # one 30 minutes before; one without a phone gets nothing.
+        book a person=p1 2026-11-30 10:00-10:30 phone=13800138001
+        book a person=p2 2026-11-27 10:00-10:30 phone=138-0013-8002
+        book a person=p3 2026-11-27 10:00-10:30
+        book a person=p4 2026-11-28 10:00-10:30 phone=12345
+        at 09:29
+        tick
+        at 09:30
+        tick
+        tick
+        unbook 1 person=p1
+        book a person=p1 2026-11-28 11:00-11:30 phone=13800138001
+        at 2026-11-27 11:00
+        tick
+        at 2026-11-28 10:29
+        tick
+        tick
+        at 10:30
+        tick
+        at 10:40
+        checkin person=p1
+        tick
+        ",
+        expect![[r#"
+            book a person=p1 2026-11-30 10:00-10:30 phone=13800138001 -> booked #1; notify #1 booked B1 to 138****8001 2026-11-30 10:00-10:30 key 20261130-n1-booked-B1
+            book a person=p2 2026-11-27 10:00-10:30 phone=138-0013-8002 -> booked #2; notify #2 booked B2 to 138****8002 2026-11-27 10:00-10:30 key 20261127-n2-booked-B2
+            book a person=p3 2026-11-27 10:00-10:30 -> booked #3
+            book a person=p4 2026-11-28 10:00-10:30 phone=12345 -> ERROR not a mobile number: 11 digits starting with 13–19 (手机号为11位数字)
+            tick -> (no change)
+            tick -> remind #2 30 min before; notify #3 reminder B2 to 138****8002 2026-11-27 10:00-10:30 key 20261127-n3-reminder-B2
+            tick -> (no change)
+            unbook 1 person=p1 -> booking #1 cancelled by the visitor; notify #4 booking_cancelled B1 to 138****8001 2026-11-30 10:00-10:30 key 20261130-n4-booking_cancelled-B1
+            book a person=p1 2026-11-28 11:00-11:30 phone=13800138001 -> booked #4; notify #5 booked B4 to 138****8001 2026-11-28 11:00-11:30 key 20261128-n5-booked-B4
+            tick -> remind #4 the day before; notify #6 reminder B4 to 138****8001 2026-11-28 11:00-11:30 key 20261128-n6-reminder-B4
+            tick -> day rolled to 2026-11-28, 0 expired; missed [2, 3]
+            tick -> (no change)
+            tick -> remind #4 30 min before; notify #7 reminder B4 to 138****8001 2026-11-28 11:00-11:30 key 20261128-n7-reminder-B4
+            checkin person=p1 -> issued A001 in a (appointment) ahead=0 wait=0m
+            tick -> (no change)
         "#]],
     );
 }

@@ -196,7 +196,7 @@ impl Controller {
                 Some(self.issued(r))
             }
             Effect::CheckIn { request_id, identity } => {
-                let req = pb::CheckInAppointmentRequest { request_id, identity: Some(identity), kiosk_id: self.kiosk_id.clone() };
+                let req = pb::CheckInAppointmentRequest { request_id, identity: Some(identity), kiosk_id: self.kiosk_id.clone(), qr: String::new() };
                 let r = self.with_retry(|mut c, token| {
                     let req = req.clone();
                     async move { c.check_in_appointment(request(&token, req)).await }

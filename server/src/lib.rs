@@ -498,6 +498,7 @@ impl Prepared {
                     hub: hub.clone(),
                     revocations: security.as_ref().map(|s| s.revocations.clone()),
                     ticket_streams: Arc::default(),
+                    codes: Arc::default(),
                 };
                 tracing::info!(url = %hub.web_url, "web face serving");
                 Some(tokio::spawn(web::serve(l, web, tls, stopping.clone())))

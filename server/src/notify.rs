@@ -65,9 +65,11 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
         let mut save_failures = 0u32;
         let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<(Key, Result<(), String>)>(64);
         let tls = Arc::new(TlsConfigs::default());
+        // Until the first read says what the configuration wants.
+        let defaults = crate::engine::notify::NotifyConfig::default();
         let mut retry = Retry {
-            max_attempts: 8,
-            base_ms: 2_000,
+            max_attempts: defaults.max_attempts,
+            base_ms: defaults.retry_base_ms,
         };
         loop {
             if !unsaved.is_empty() && Instant::now() >= save_again {
@@ -217,7 +219,7 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 
 /// TLS client configurations per CA file ("" = the system's roots), made once.
 #[derive(Default)]
-struct TlsConfigs(std::sync::Mutex<HashMap<String, Arc<rustls::ClientConfig>>>);
+pub(crate) struct TlsConfigs(std::sync::Mutex<HashMap<String, Arc<rustls::ClientConfig>>>);
 
 /// Where the system's CA bundle is (Debian and Ubuntu, Fedora and RHEL,
 /// openSUSE, Alpine), after `SSL_CERT_FILE` if that is set.
@@ -273,7 +275,7 @@ impl TlsConfigs {
 }
 
 /// One attempt: POST the body to the sink's URL; Ok on a 2xx answer.
-async fn deliver(d: &Delivery, tls: &TlsConfigs) -> Result<(), String> {
+pub(crate) async fn deliver(d: &Delivery, tls: &TlsConfigs) -> Result<(), String> {
     use http_body_util::Full;
     if d.url.is_empty() {
         return Err(format!("{GONE}: {}", d.sink));
@@ -298,7 +300,7 @@ async fn deliver(d: &Delivery, tls: &TlsConfigs) -> Result<(), String> {
     let _ = tcp.set_nodelay(true);
     let req = http::Request::post(path)
         .header(http::header::HOST, authority)
-        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CONTENT_TYPE, d.content_type.as_str())
         .header("Idempotency-Key", &d.key)
         .header("X-Hall-Trigger", d.trigger)
         .header("X-Hall-Signature", signature(d.secret.as_bytes(), &d.body))

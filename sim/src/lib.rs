@@ -99,6 +99,53 @@ pub struct Visitor {
     pub no_show: bool,
     pub late_return_after: Option<Millis>,
     pub transfer_to: Option<String>,
+    /// A remote ticket (线上取号) taken this long before arriving
+    /// (`with_remote_share`); `None`: a number taken at the kiosk.
+    pub remote_lead: Option<Millis>,
+    /// A remote visitor's way to the hall: told "your turn" (`front`)
+    /// before they planned to come, they arrive this long after.
+    pub remote_travel: Millis,
+}
+
+/// The same visitors with `pct` percent of them (drawn with `seed`, the
+/// ordinary-class ones only) taking a remote ticket 20 to 60 minutes before
+/// they plan to arrive, 5 to 20 minutes away from the hall (told that it
+/// is their turn earlier, they set off at once: beyond the 15 minutes of
+/// grace, their ticket expires).
+pub fn with_remote_share(visitors: &[Visitor], pct: u32, seed: u64) -> Vec<Visitor> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x005E_ED0F_AE70);
+    visitors
+        .iter()
+        .map(|v| {
+            let roll: f64 = rng.random();
+            let lead = 20.0 + rng.random::<f64>() * 40.0;
+            let travel = 5.0 + rng.random::<f64>() * 15.0;
+            let mut v = v.clone();
+            if v.priority == Priority::Normal && roll < f64::from(pct) / 100.0 {
+                v.remote_lead = Some((lead * MIN) as Millis);
+                v.remote_travel = (travel * MIN) as Millis;
+            }
+            v
+        })
+        .collect()
+}
+
+/// `base` with remote tickets offered for every category (grace 15 min):
+/// how many are taken is the visitors' choice (`with_remote_share`), so
+/// the share is not capped here (a category without a quota gets one no
+/// day reaches).
+pub fn remote_catalog(base: &Catalog) -> Catalog {
+    let mut c = base.clone();
+    for cat in &mut c.categories {
+        if cat.daily_quota == 0 {
+            cat.daily_quota = 100_000;
+        }
+        cat.remote = Some(hall_engine::catalog::RemoteTickets {
+            share_pct: 100,
+            grace_minutes: 15,
+        });
+    }
+    c
 }
 
 fn normal(rng: &mut StdRng) -> f64 {
@@ -190,6 +237,8 @@ fn draw_one(scn: &Scenario, rng: &mut StdRng, at: Millis, code: &str) -> Visitor
         no_show,
         late_return_after,
         transfer_to,
+        remote_lead: None,
+        remote_travel: 0,
     }
 }
 
@@ -204,6 +253,11 @@ pub struct VisitorOutcome {
     pub longest_leg_min: f64,
     pub served: bool,
     pub issued: bool,
+    /// Took a remote ticket (its wait counts from arrival at the hall).
+    pub remote: bool,
+    /// Its remote ticket expired before it arrived (it then took a number
+    /// at the kiosk).
+    pub expired: bool,
 }
 
 /// Figures of one run.
@@ -271,6 +325,10 @@ enum Ev {
     Close(WindowNo),
     LateReturn(usize),
     Sample,
+    /// A remote visitor takes a number from the phone.
+    RemoteIssue(usize),
+    /// The engine's clock tick (remote tickets reach the front, expire).
+    Tick,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -309,6 +367,8 @@ struct Run<'a> {
     last_finish: Millis,
     /// Every event with its instant, when the caller asked for the log.
     log: Option<Vec<(Event, Millis)>>,
+    /// Visitors already in the hall (a remote one may come early).
+    arrived: Vec<bool>,
 }
 
 impl<'a> Run<'a> {
@@ -558,7 +618,86 @@ impl<'a> Run<'a> {
 
     fn step(&mut self, now: Millis, ev: Ev) {
         match ev {
+            Ev::RemoteIssue(v) => {
+                let vis = &self.visitors[v];
+                let cmd = Command::IssueTicket {
+                    request_id: None,
+                    code: vis.code.clone(),
+                    priority: Priority::Normal,
+                    channel: hall_engine::Channel::Mobile,
+                    person: Some(Person {
+                        key: format!("v{v}"),
+                        masked_name: String::new(),
+                        birth_date: None,
+                    }),
+                };
+                // Refused (outside the hours, say): a number at the kiosk
+                // on arrival instead.
+                if let Ok(events) = self.apply(cmd, now) {
+                    for e in &events {
+                        if let Event::TicketIssued { ticket, .. } = e {
+                            self.by_ticket.insert(ticket.id, v);
+                            self.ticket_of[v] = Some(ticket.id);
+                            self.out[v].issued = true;
+                            self.out[v].remote = true;
+                        }
+                    }
+                }
+            }
+            Ev::Tick => {
+                if let Ok(events) = self.apply(Command::Tick, now) {
+                    for e in &events {
+                        match e {
+                            Event::TicketExpired { ticket, .. } => {
+                                if let Some(&v) = self.by_ticket.get(ticket) {
+                                    self.out[v].expired = true;
+                                }
+                            }
+                            // Told it is their turn: on their way now, if
+                            // that is sooner than they planned.
+                            Event::RemoteAtFront { ticket } => {
+                                if let Some(&v) = self.by_ticket.get(ticket) {
+                                    let come = now + self.visitors[v].remote_travel;
+                                    if come < self.visitors[v].at {
+                                        self.at(come, Ev::Arrive(v));
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                if now < self.close_at {
+                    self.at(now + 60_000, Ev::Tick);
+                }
+            }
+            // Came already (a remote visitor told to come early), or a
+            // no-show with a remote ticket, who never comes: it expires.
+            Ev::Arrive(v) if self.arrived[v] => {}
+            Ev::Arrive(v) if self.out[v].remote && self.visitors[v].no_show => {}
+            Ev::Arrive(v)
+                if self.out[v].remote
+                    && !self.out[v].expired
+                    && self.ticket_of[v]
+                        .and_then(|id| self.hall.ticket(id))
+                        .is_some_and(|t| t.awaiting_arrival()) =>
+            {
+                let number = self.ticket_of[v]
+                    .and_then(|id| self.hall.ticket(id))
+                    .map(|t| t.number.clone())
+                    .unwrap_or_default();
+                let cmd = Command::ArriveRemote {
+                    service_date: self.hall.service_date,
+                    number,
+                };
+                self.arrived[v] = true;
+                if self.apply(cmd, now).is_ok() {
+                    self.wait_since[v] = Some(now);
+                    self.wake_idle(now);
+                }
+            }
             Ev::Arrive(v) => {
+                self.arrived[v] = true;
                 let vis = &self.visitors[v];
                 let birth = if vis.priority == Priority::Elderly {
                     chrono::NaiveDate::from_ymd_opt(1950, 6, 1)
@@ -751,6 +890,7 @@ fn run_logged(
         close_at: 0,
         last_finish: 0,
         log: record.then(Vec::new),
+        arrived: vec![false; n],
     };
     // Roll the engine into the scenario's day before anything happens.
     let day_start = instant(&r.hall, scn, "00:01");
@@ -773,6 +913,12 @@ fn run_logged(
     r.close_at = close_at;
     for (i, v) in visitors.iter().enumerate() {
         r.at(v.at, Ev::Arrive(i));
+        if let Some(lead) = v.remote_lead {
+            r.at(v.at - lead, Ev::RemoteIssue(i));
+        }
+    }
+    if visitors.iter().any(|v| v.remote_lead.is_some()) {
+        r.at(day_start + 60_000, Ev::Tick);
     }
     let first = r.queue.peek().map(|Reverse((t, _, _))| *t).unwrap_or(0);
     r.at(first, Ev::Sample);

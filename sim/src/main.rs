@@ -5,6 +5,8 @@
 //!   prints a table, writes `summary.csv`, `staffing.csv` and `waiting.png`
 //!   into DIR; the last stdout line is key=value pairs.
 //! - `hall-sim erlang --arrivals-per-hour L --service-min S --windows C`.
+//! - `hall-sim remote [--shares 0,20,40]`: walk-ins' waits when part of the
+//!   visitors take remote tickets.
 //! - `hall-sim drive --server URL [--speed X] [--duration S]`: simulated
 //!   visitors and clerks against a running server.
 
@@ -50,6 +52,17 @@ enum Cmd {
         /// Also print the share served within this many minutes.
         #[arg(long, default_value_t = 15.0)]
         target_min: f64,
+    },
+    /// Walk-ins' waits when part of the visitors take remote tickets
+    /// (线上取号) 20-60 min before they come: the same day at each share.
+    Remote {
+        /// Remote shares in percent, e.g. 0,20,40.
+        #[arg(long, default_value = "0,20,40")]
+        shares: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        scenario: Option<PathBuf>,
     },
     /// Drive a running server with simulated visitors and clerks.
     Drive {
@@ -124,6 +137,29 @@ fn main() -> Result<()> {
             println!(
                 "prob_wait={p:.4} mean_wait_min={w:.3} within_target_pct={:.1}",
                 sl * 100.0
+            );
+            Ok(())
+        }
+        Some(Cmd::Remote {
+            shares,
+            seed,
+            scenario,
+        }) => {
+            let scn = load_scenario(&scenario)?;
+            let shares = shares
+                .split(',')
+                .map(|p| p.trim().parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+                .context("--shares: percentages like 0,20,40")?;
+            if let Some(bad) = shares.iter().find(|p| **p > 100) {
+                anyhow::bail!("--shares: {bad} is more than 100");
+            }
+            let base = hall_engine::config::builtin();
+            print!(
+                "{}",
+                hall_sim::report::remote_table(&hall_sim::report::remote_shares(
+                    &scn, &base, seed, &shares
+                ))
             );
             Ok(())
         }

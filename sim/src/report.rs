@@ -448,4 +448,104 @@ mod tests {
             }
         }
     }
+
+    /// Remote tickets through the engine: none at 0 %, about the share
+    /// asked for otherwise; every remote visitor is served once (checked in,
+    /// or with a kiosk number after their ticket expired) and nobody
+    /// waits forever.
+    #[test]
+    fn remote_tickets_take_their_share_and_everyone_is_still_served() {
+        let scn = Scenario::builtin();
+        let base = hall_engine::config::builtin();
+        let figs = remote_shares(&scn, &base, 1, &[0, 40]);
+        assert_eq!(figs[0].remote_tickets, 0);
+        assert_eq!(figs[0].expired, 0);
+        let all = figs[0].walk_in.n;
+        let r = &figs[1];
+        assert!(r.remote_tickets > all / 4 && r.remote_tickets < all / 2, "{r:?}");
+        assert!(r.expired > 0 && r.expired < r.remote_tickets / 2, "{r:?}");
+        // The served count does not change with the share (nobody lost).
+        assert!(r.walk_in.n + r.remote.n >= all * 99 / 100, "{r:?} of {all}");
+        assert!(r.remote.max < 180.0 && r.walk_in.max < 240.0, "{r:?}");
+    }
+}
+
+/// Walk-ins' and remote visitors' waits at one remote share (`remote_shares`).
+#[derive(Debug, Clone)]
+pub struct RemoteFigures {
+    pub share_pct: u32,
+    /// Visitors who took their number at the kiosk (first number of the day).
+    pub walk_in: WaitStats,
+    /// Remote visitors, from their arrival (those whose ticket expired are
+    /// counted here with the walk-in number they then took).
+    pub remote: WaitStats,
+    pub remote_tickets: usize,
+    pub expired: usize,
+}
+
+/// The engine's policy on the same day at each remote share: how much the
+/// walk-ins' waits move when part of the visitors take their number from
+/// the phone before they come (20-60 min ahead, checked in on arrival,
+/// 15 min of grace at the front).
+pub fn remote_shares(
+    scn: &Scenario,
+    base: &Catalog,
+    seed: u64,
+    shares: &[u32],
+) -> Vec<RemoteFigures> {
+    let catalog = crate::remote_catalog(base);
+    let clock = Hall::new(catalog.clone());
+    let visitors = draw_visitors(scn, &clock, seed);
+    shares
+        .iter()
+        .map(|&pct| {
+            let vs = crate::with_remote_share(&visitors, pct, seed);
+            let r = run(scn, &catalog, PolicyKind::Engine, &vs);
+            let target = scn.target_wait_minutes;
+            RemoteFigures {
+                share_pct: pct,
+                walk_in: WaitStats::of(&r.served_waits(|v| !v.remote), target),
+                remote: WaitStats::of(&r.served_waits(|v| v.remote), target),
+                remote_tickets: r.visitors.iter().filter(|v| v.remote).count(),
+                expired: r.visitors.iter().filter(|v| v.expired).count(),
+            }
+        })
+        .collect()
+}
+
+/// The remote-share table and its key=value line.
+pub fn remote_table(figs: &[RemoteFigures]) -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "remote share | walk-ins | walk-in mean | walk-in p95 | remote tickets | remote mean | remote p95 | expired\n",
+    );
+    for f in figs {
+        let _ = writeln!(
+            out,
+            "{:>11}% | {:>8} | {:>9.1} min | {:>8.1} min | {:>14} | {:>8.1} min | {:>7.1} min | {:>7}",
+            f.share_pct,
+            f.walk_in.n,
+            f.walk_in.mean,
+            f.walk_in.p95,
+            f.remote_tickets,
+            f.remote.mean,
+            f.remote.p95,
+            f.expired
+        );
+    }
+    let kv: Vec<String> = figs
+        .iter()
+        .map(|f| {
+            format!(
+                "walkin_mean_min_{p}={:.1} walkin_p95_min_{p}={:.1} remote_mean_min_{p}={:.1} expired_{p}={}",
+                f.walk_in.mean,
+                f.walk_in.p95,
+                f.remote.mean,
+                f.expired,
+                p = f.share_pct
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "{}", kv.join(" "));
+    out
 }

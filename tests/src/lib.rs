@@ -112,6 +112,31 @@ pub async fn channel_named(url: &str, role: Role, id: &str) -> Channel {
     .unwrap()
 }
 
+/// A real `hall-server` process with the test PKI (`provision`): gRPC on
+/// a free port of 127.0.0.1, the web face on `http`, then `extra`
+/// arguments; answers the child and its gRPC URL once it serves.
+pub fn spawn_server_process(
+    data: &Path,
+    config: &Path,
+    http: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
+    provision(data);
+    let mut child = std::process::Command::new(workspace_bin("hall-server"))
+        .args(["--listen", "127.0.0.1:0", "--http", http, "--data-dir"])
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting hall-server");
+    let addr = listening_addr(&mut child);
+    (child, format!("https://{addr}"))
+}
+
 /// The address a `hall-server` process serves on, from its first stdout
 /// line (`hall-server listening on ADDR`, printed once it serves).
 pub fn listening_addr(child: &mut std::process::Child) -> String {

@@ -8,7 +8,9 @@ impl Hall {
     pub(super) fn tick(&self, now: Millis) -> Result<Vec<Event>, EngineError> {
         let to = self.clock().service_date(now);
         if to == self.service_date {
-            return Ok(vec![]);
+            let mut events = self.remote_deadlines(now);
+            events.extend(self.reminders_due(now));
+            return Ok(events);
         }
         let mut expired: Vec<TicketId> = self
             .tickets
@@ -32,7 +34,93 @@ impl Hall {
             open.into_iter()
                 .map(|window| Event::WindowClosed { window }),
         );
+        events.extend(self.missed_appointments(to));
         Ok(events)
+    }
+
+    /// At the rollover to `to`: the bookings of past days nobody checked
+    /// in for, and the blocks they bring (`policy.booking_missed_*`).
+    fn missed_appointments(&self, to: NaiveDate) -> Vec<Event> {
+        let missed: Vec<u64> = self
+            .appointments
+            .values()
+            .filter(|a| a.state == AppointmentState::Booked && a.date < to)
+            .map(|a| a.id)
+            .collect();
+        if missed.is_empty() {
+            return vec![];
+        }
+        let mut events = vec![Event::AppointmentsMissed {
+            ids: missed.clone(),
+        }];
+        let p = &self.catalog.policy;
+        if p.booking_missed_limit == 0 {
+            return events;
+        }
+        let since = to - chrono::Days::new(u64::from(p.booking_missed_days));
+        let mut per_person: BTreeMap<&str, u32> = BTreeMap::new();
+        for a in self.appointments.values() {
+            let is_missed = a.state == AppointmentState::Missed || missed.contains(&a.id);
+            if is_missed && a.date >= since && !a.person.key.is_empty() {
+                *per_person.entry(a.person.key.as_str()).or_default() += 1;
+            }
+        }
+        for (key, n) in per_person {
+            let blocked = self.booking_blocks.get(key).is_some_and(|b| b.until > to);
+            if n >= p.booking_missed_limit && !blocked {
+                events.push(Event::BookingBlocked {
+                    person_key: key.to_string(),
+                    until: to + chrono::Days::new(u64::from(p.booking_block_days)),
+                    missed: n,
+                });
+            }
+        }
+        events
+    }
+
+    /// Bookings whose reminder is due: the day before, or (when that one
+    /// was never sent, or is sent) 30 minutes before the slot.
+    fn reminders_due(&self, now: Millis) -> Vec<Event> {
+        self.reminders
+            .range(..=(now, u64::MAX))
+            .filter_map(|(_, id)| self.appointments.get(id))
+            .map(|a| Event::AppointmentReminder {
+                id: a.id,
+                soon: a.reminded & REMIND_DAY != 0 || now >= a.slot.start - 30 * 60_000,
+            })
+            .collect()
+    }
+
+    /// Remote tickets not yet checked in: the one with nobody ahead starts
+    /// its grace period; one whose grace ran out expires.
+    fn remote_deadlines(&self, now: Millis) -> Vec<Event> {
+        let mut events = Vec::new();
+        for id in &self.remote_pending {
+            let Some(t) = self.tickets.get(id) else {
+                continue;
+            };
+            let Some(r) = &t.remote else { continue };
+            let grace = self
+                .catalog
+                .category(&t.origin)
+                .and_then(|c| c.remote.as_ref())
+                .map_or(15, |r| r.grace_minutes);
+            match r.front_at {
+                None if crate::policy::people_ahead(self, t, now) == 0 => {
+                    events.push(Event::RemoteAtFront { ticket: t.id });
+                }
+                Some(front) if now >= front + i64::from(grace) * 60_000 => {
+                    events.push(Event::TicketExpired {
+                        ticket: t.id,
+                        reason: format!(
+                            "remote ticket not checked in within {grace} minutes of reaching the front"
+                        ),
+                    });
+                }
+                _ => {}
+            }
+        }
+        events
     }
 
     pub(super) fn replace_catalog(&self, catalog: Box<Catalog>) -> Result<Vec<Event>, EngineError> {

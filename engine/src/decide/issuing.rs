@@ -17,6 +17,7 @@ impl Hall {
         self.decide_issue(request_id, &code, priority, channel, person, None, now)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn book_appointment(
         &self,
         request_id: Option<String>,
@@ -25,6 +26,7 @@ impl Hall {
         date: NaiveDate,
         slot_start: String,
         slot_end: String,
+        phone: Option<String>,
         now: Millis,
     ) -> Result<Vec<Event>, EngineError> {
         if let Some(r) = &request_id
@@ -35,6 +37,10 @@ impl Hall {
         if self.catalog.queue(&code).is_none() {
             return Err(EngineError::UnknownCategory(code));
         }
+        let phone = match phone.filter(|p| !p.trim().is_empty()) {
+            Some(p) => crate::notify::normalise_phone(&p)?,
+            None => String::new(),
+        };
         let (Some(s), Some(e)) = (calendar::hhmm(&slot_start), calendar::hhmm(&slot_end)) else {
             return Err(EngineError::invalid(
                 "slot_start",
@@ -69,6 +75,15 @@ impl Hall {
                 ),
             ));
         }
+        if let Some(b) = self.booking_blocks.get(&person.key)
+            && date >= self.service_date
+        {
+            return Err(EngineError::BookingBlocked {
+                until: b.until,
+                missed: b.missed,
+            });
+        }
+        self.check_booking_limits(&person.key, date)?;
         let clock = self.clock();
         let start = clock.instant(date.and_time(s));
         if let Some(b) = self
@@ -110,7 +125,11 @@ impl Hall {
             let taken = self
                 .appointments
                 .values()
-                .filter(|a| a.queue == code && a.slot.start == start)
+                .filter(|a| {
+                    a.queue == code
+                        && a.slot.start == start
+                        && a.state != AppointmentState::Cancelled
+                })
                 .count();
             if taken >= b.capacity as usize {
                 return Err(EngineError::SlotFull {
@@ -132,6 +151,9 @@ impl Hall {
             },
             slot_label: (slot_start, slot_end),
             ticket: None,
+            state: AppointmentState::Booked,
+            phone,
+            reminded: 0,
         };
         Ok(vec![Event::AppointmentBooked {
             appointment: Box::new(appointment),
@@ -154,7 +176,9 @@ impl Hall {
             .appointments
             .values()
             .filter(|a| {
-                a.date == self.service_date && a.person.key == person_key && a.ticket.is_none()
+                a.date == self.service_date
+                    && a.person.key == person_key
+                    && a.state == AppointmentState::Booked
             })
             .min_by_key(|a| a.slot.start)
             .ok_or(EngineError::NoAppointment)?;
@@ -167,6 +191,103 @@ impl Hall {
             Some((appt.id, appt.slot.clone())),
             now,
         )
+    }
+
+    /// The week and month limits of `policy.booking_per_person_*` for a
+    /// booking of `person_key` on `date`.
+    fn check_booking_limits(&self, person_key: &str, date: NaiveDate) -> Result<(), EngineError> {
+        use chrono::Datelike;
+        let policy = &self.catalog.policy;
+        let held: Vec<NaiveDate> = self
+            .appointments
+            .values()
+            .filter(|a| a.person.key == person_key && a.state != AppointmentState::Cancelled)
+            .map(|a| a.date)
+            .collect();
+        let week = date.iso_week();
+        let in_week = held.iter().filter(|d| d.iso_week() == week).count() as u32;
+        if policy.booking_per_person_week > 0 && in_week >= policy.booking_per_person_week {
+            return Err(EngineError::BookingLimit {
+                period: "week",
+                limit: policy.booking_per_person_week,
+            });
+        }
+        let in_month = held
+            .iter()
+            .filter(|d| d.year() == date.year() && d.month() == date.month())
+            .count() as u32;
+        if policy.booking_per_person_month > 0 && in_month >= policy.booking_per_person_month {
+            return Err(EngineError::BookingLimit {
+                period: "month",
+                limit: policy.booking_per_person_month,
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn cancel_appointment(
+        &self,
+        id: u64,
+        person_key: Option<String>,
+        reason: String,
+        now: Millis,
+    ) -> Result<Vec<Event>, EngineError> {
+        let a = self
+            .appointments
+            .get(&id)
+            .filter(|a| person_key.as_ref().is_none_or(|k| *k == a.person.key))
+            .ok_or(EngineError::UnknownAppointment(id))?;
+        match a.state {
+            AppointmentState::Booked => {}
+            AppointmentState::Cancelled => return Ok(vec![]), // a retry
+            other => {
+                return Err(EngineError::invalid(
+                    "id",
+                    format!(
+                        "booking {id} is {} and can no longer be cancelled",
+                        other.name()
+                    ),
+                ));
+            }
+        }
+        let by_visitor = person_key.is_some();
+        let minutes = self.catalog.policy.booking_cancel_minutes;
+        let deadline = a.slot.start - i64::from(if by_visitor { minutes } else { 0 }) * 60_000;
+        if now > deadline {
+            return Err(EngineError::invalid(
+                "id",
+                format!(
+                    "booking {id} ({} {}-{}) could be cancelled until {} minutes before it",
+                    a.date, a.slot_label.0, a.slot_label.1, minutes
+                ),
+            ));
+        }
+        Ok(vec![Event::AppointmentCancelled {
+            id,
+            by_visitor,
+            reason,
+        }])
+    }
+
+    pub(super) fn arrive_remote(
+        &self,
+        service_date: NaiveDate,
+        number: String,
+    ) -> Result<Vec<Event>, EngineError> {
+        let t = self.ticket_of_day(service_date, &number)?;
+        if t.remote.is_none() {
+            return Err(EngineError::invalid(
+                "number",
+                format!("{number} was taken in the hall, not remotely"),
+            ));
+        }
+        if !t.awaiting_arrival() {
+            return Ok(vec![]); // already checked in: a second scan changes nothing
+        }
+        if t.state != TicketState::Waiting {
+            return Err(Self::wrong_state(t, "check in"));
+        }
+        Ok(vec![Event::RemoteArrived { ticket: t.id }])
     }
 
     pub(super) fn cancel_ticket(
@@ -293,6 +414,25 @@ impl Hall {
                 quota,
             });
         }
+        let remote = if channel == Channel::Mobile {
+            let rules = hours_cat.and_then(|c| c.remote.as_ref()).ok_or_else(|| {
+                EngineError::invalid(
+                    "channel",
+                    format!("'{code}' cannot be taken remotely: please take a number in the hall"),
+                )
+            })?;
+            // Walk-ins keep the rest of the quota.
+            let cap = quota * rules.share_pct / 100;
+            if self.issued_remote.get(code).copied().unwrap_or(0) >= cap {
+                return Err(EngineError::RemoteShareExhausted {
+                    code: code.to_string(),
+                    cap,
+                });
+            }
+            Some(Remote::default())
+        } else {
+            None
+        };
         let n = self.last_number.get(prefix).copied().unwrap_or(0) + 1;
         let ticket = Ticket {
             id: self.next_ticket_id,
@@ -319,6 +459,7 @@ impl Hall {
             appointment: appointment.as_ref().map(|a| a.1.clone()),
             rating: None,
             note: None,
+            remote,
         };
         Ok(vec![Event::TicketIssued {
             ticket: Box::new(ticket),

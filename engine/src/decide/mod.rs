@@ -40,12 +40,24 @@ impl Hall {
                 date,
                 slot_start,
                 slot_end,
-            } => self.book_appointment(request_id, code, person, date, slot_start, slot_end, now),
+                phone,
+            } => self.book_appointment(
+                request_id, code, person, date, slot_start, slot_end, phone, now,
+            ),
             Command::CheckInAppointment {
                 request_id,
                 person_key,
             } => self.check_in_appointment(request_id, person_key, now),
             Command::CancelTicket { number, reason } => self.cancel_ticket(number, reason),
+            Command::CancelAppointment {
+                id,
+                person_key,
+                reason,
+            } => self.cancel_appointment(id, person_key, reason, now),
+            Command::ArriveRemote {
+                service_date,
+                number,
+            } => self.arrive_remote(service_date, number),
             Command::Login {
                 window,
                 clerk,
@@ -138,6 +150,19 @@ impl Hall {
     pub(crate) fn today_ticket(&self, number: &str) -> Result<&Ticket, EngineError> {
         self.ticket_by_number(number)
             .ok_or_else(|| EngineError::UnknownTicket(number.to_string()))
+    }
+
+    /// Ticket `number` of `service_date`, which must still be today: a
+    /// holder's request that arrives after the rollover is for no ticket.
+    pub(crate) fn ticket_of_day(
+        &self,
+        service_date: NaiveDate,
+        number: &str,
+    ) -> Result<&Ticket, EngineError> {
+        if service_date != self.service_date {
+            return Err(EngineError::UnknownTicket(number.to_string()));
+        }
+        self.today_ticket(number)
     }
 
     fn ensure_free(&self, s: &Session) -> Result<(), EngineError> {

@@ -81,10 +81,7 @@ impl Hall {
                 format!("rating {rating} is out of range: 5 非常满意 … 1 非常不满意"),
             ));
         }
-        if service_date != self.service_date {
-            return Err(EngineError::UnknownTicket(number));
-        }
-        let t = self.today_ticket(&number)?;
+        let t = self.ticket_of_day(service_date, &number)?;
         if t.rating.is_some() {
             return Err(EngineError::AlreadyRated(number));
         }

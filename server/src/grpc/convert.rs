@@ -118,6 +118,20 @@ pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
         // Only the answer to the issuing request carries it (`Hub::with_secret`).
         holder_secret: String::new(),
         status_url: String::new(),
+        awaiting_arrival: t.awaiting_arrival(),
+        check_in_by_ms: t
+            .remote
+            .as_ref()
+            .filter(|_| t.awaiting_arrival())
+            .and_then(|r| r.front_at)
+            .map_or(0, |front| {
+                let grace = h
+                    .catalog
+                    .category(&t.origin)
+                    .and_then(|c| c.remote.as_ref())
+                    .map_or(15, |r| r.grace_minutes);
+                front + i64::from(grace) * 60_000
+            }),
     }
 }
 
@@ -429,6 +443,31 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
             })
         }
         Event::TicketCancelled { ticket, reason } => changed(*ticket, 0, reason.clone()),
+        Event::RemoteArrived { ticket } => changed(*ticket, 0, "checked in".into()),
+        Event::RemoteAtFront { ticket } => changed(*ticket, 0, "at the front".into()),
+        Event::TicketExpired { ticket, reason } => changed(*ticket, 0, reason.clone()),
+        Event::AppointmentCancelled { id, .. } => {
+            Body::AppointmentChanged(pb::AppointmentChanged {
+                ids: vec![*id],
+                state: "cancelled".into(),
+                until: String::new(),
+            })
+        }
+        Event::AppointmentReminder { id, .. } => Body::AppointmentChanged(pb::AppointmentChanged {
+            ids: vec![*id],
+            state: "reminded".into(),
+            until: String::new(),
+        }),
+        Event::AppointmentsMissed { ids } => Body::AppointmentChanged(pb::AppointmentChanged {
+            ids: ids.clone(),
+            state: "missed".into(),
+            until: String::new(),
+        }),
+        Event::BookingBlocked { until, .. } => Body::AppointmentChanged(pb::AppointmentChanged {
+            ids: vec![],
+            state: "blocked".into(),
+            until: until.to_string(),
+        }),
         Event::WindowOpened { window, .. }
         | Event::WindowClosed { window }
         | Event::WindowForcedOut { window, .. }

@@ -32,11 +32,21 @@ impl pb::kiosk_service_server::KioskService for Hub {
         let r = limits::checked(req)?;
         let person = self.person(r.identity)?;
         let rid = request_id(r.request_id)?;
+        let channel = convert::channel_from(r.channel)?;
+        if channel == crate::engine::Channel::Mobile {
+            // A remote ticket is not callable before its visitor checks in:
+            // it comes from the phone (`/remote`), never from a device.
+            return Err(Refusal::invalid_field(
+                "channel",
+                "remote tickets are taken on the phone (/remote), not at a device",
+            )
+            .into_status());
+        }
         let cmd = Command::IssueTicket {
             request_id: Some(rid.clone()),
             code: r.category,
             priority: convert::priority_from(r.priority)?,
-            channel: convert::channel_from(r.channel)?,
+            channel,
             person,
         };
         self.ask(Some(cmd), with_public_url(render_request(rid)))
@@ -49,8 +59,15 @@ impl pb::kiosk_service_server::KioskService for Hub {
         req: Req<pb::CheckInAppointmentRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
         let r = limits::checked(req)?;
+        if !r.qr.trim().is_empty() {
+            return self
+                .check_in_qr(&r.qr, r.request_id)
+                .await
+                .map(Response::new);
+        }
         let person = self.person(r.identity)?.ok_or_else(|| {
-            Refusal::invalid_field("identity", "check-in needs the ID card").into_status()
+            Refusal::invalid_field("identity", "check-in needs the ID card or the booking's QR")
+                .into_status()
         })?;
         let rid = request_id(r.request_id)?;
         let cmd = Command::CheckInAppointment {
@@ -85,6 +102,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
             date,
             slot_start: r.slot_start,
             slot_end: r.slot_end,
+            phone: None,
         };
         let render = Box::new(move |h: &Hall, _: &[LoggedEvent], _| {
             let a = h

@@ -4,6 +4,7 @@
 
 mod admin;
 pub mod audit;
+mod booking;
 pub mod convert;
 mod counter;
 mod devices;
@@ -18,6 +19,7 @@ mod reports;
 pub mod roles;
 pub mod staff;
 mod visitor;
+pub use booking::{PublicCatalog, VisitorBooking, VisitorBookings};
 pub use outbox::{Delivery, Retry, site_tag};
 pub use visitor::{VisitorIndex, VisitorTicket};
 
@@ -67,6 +69,24 @@ pub fn status(f: Failure) -> Status {
             r(Code::NotFound, Reason::NothingWaiting).with("window", w)
         }
         EngineError::NoAppointment => r(Code::NotFound, Reason::NoAppointment),
+        EngineError::UnknownAppointment(id) => {
+            r(Code::NotFound, Reason::UnknownAppointment).with("id", id)
+        }
+        EngineError::BookingBlocked { until, missed } => {
+            r(Code::FailedPrecondition, Reason::BookingBlocked)
+                .with("until", until)
+                .with("missed", missed)
+        }
+        EngineError::BookingLimit { period, limit } => {
+            r(Code::ResourceExhausted, Reason::BookingLimit)
+                .with("period", period)
+                .with("limit", limit)
+        }
+        EngineError::RemoteShareExhausted { code, cap } => {
+            r(Code::ResourceExhausted, Reason::RemoteShareExhausted)
+                .with("category", code)
+                .with("cap", cap)
+        }
         EngineError::UnknownFollowUp(id) => {
             r(Code::NotFound, Reason::UnknownFollowUp).with("id", id)
         }

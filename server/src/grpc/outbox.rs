@@ -21,8 +21,9 @@ pub struct Delivery {
     pub url: String,
     pub secret: String,
     pub ca_file: String,
-    /// The JSON body.
+    /// The body (the hall's JSON, or the sink kind's own request).
     pub body: Vec<u8>,
+    pub content_type: String,
 }
 
 /// What the delivery task needs besides the deliveries.
@@ -45,6 +46,91 @@ pub fn site_tag(secret: &[u8]) -> String {
 /// The idempotency key `n` is sent with, e.g. `3f9a0c41d2e7-20261201-n17-called-A004`.
 pub fn key(site: &str, n: &Notification) -> String {
     format!("{site}-{}", n.key())
+}
+
+/// What sink `w` is sent for a notification whose hall JSON is `v`: the
+/// body and its content type. A `webhook` gets `v`; an `sms` sink its
+/// template filled in; a `wechat` sink a subscribe message (`template_id`,
+/// `page`, `data.{field}.value`) with the phone for the hall's relay.
+pub fn sink_body(w: &notify::Webhook, v: &serde_json::Value) -> (Vec<u8>, String) {
+    let val = |name: &str| match &v[name] {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    const JSON: &str = "application/json";
+    match w.kind {
+        notify::SinkKind::Webhook => (serde_json::to_vec(v).unwrap_or_default(), JSON.into()),
+        notify::SinkKind::Sms => {
+            let form = w.content_type == "application/x-www-form-urlencoded";
+            let body = fill(&w.template, |p| {
+                let s = val(p);
+                if form {
+                    url_encode(&s)
+                } else {
+                    // Inside the template's own quotes.
+                    let q = serde_json::to_string(&s).unwrap_or_default();
+                    q[1..q.len() - 1].to_string()
+                }
+            });
+            let ct = if w.content_type.is_empty() {
+                JSON.to_string()
+            } else {
+                w.content_type.clone()
+            };
+            (body.into_bytes(), ct)
+        }
+        notify::SinkKind::Wechat => {
+            let data: serde_json::Map<String, serde_json::Value> = w
+                .fields
+                .iter()
+                .map(|(f, t)| (f.clone(), serde_json::json!({ "value": fill(t, val) })))
+                .collect();
+            let msg = serde_json::json!({
+                "key": v["key"],
+                "trigger": v["trigger"],
+                "phone": v["phone"],
+                "template_id": w.template_id,
+                "page": fill(&w.page, val),
+                "data": data,
+            });
+            (serde_json::to_vec(&msg).unwrap_or_default(), JSON.into())
+        }
+    }
+}
+
+/// `template` with each known `{placeholder}` replaced by `f(name)`.
+fn fill(template: &str, f: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let end = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        let name = &after[..end];
+        if end > 0 && after[end..].starts_with('}') && notify::PLACEHOLDERS.contains(&name) {
+            out.push_str(&f(name));
+            rest = &after[end + 1..];
+        } else {
+            out.push('{');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The JSON a sink receives for `n` (documented in the README).
@@ -81,6 +167,35 @@ pub fn body(h: &Hall, site: &str, n: &Notification) -> serde_json::Value {
             "【{}】再次请{}号到{}办理，过号将重新排队。",
             c.hall.name_zh, n.number, window_name
         ),
+        notify::Trigger::Front => format!(
+            "【{}】您的线上取号{}号即将叫到，请在{}分钟内到大厅扫码签到，逾时作废。",
+            c.hall.name_zh,
+            n.number,
+            c.category(&n.queue)
+                .and_then(|k| k.remote.as_ref())
+                .map_or(15, |r| r.grace_minutes)
+        ),
+        notify::Trigger::Expired => format!(
+            "【{}】您的线上取号{}号未按时签到，已作废，请重新取号。",
+            c.hall.name_zh, n.number
+        ),
+        notify::Trigger::Booked => format!(
+            "【{}】您已预约{} {} {}，请携带身份证按时到厅签到。",
+            c.hall.name_zh, n.service_date, n.slot, name_zh
+        ),
+        notify::Trigger::BookingCancelled => format!(
+            "【{}】您{} {}的{}预约已取消。",
+            c.hall.name_zh, n.service_date, n.slot, name_zh
+        ),
+        notify::Trigger::Reminder => format!(
+            "【{}】温馨提醒：您预约了{} {} {}，请携带身份证按时到厅签到。",
+            c.hall.name_zh, n.service_date, n.slot, name_zh
+        ),
+        notify::Trigger::Blocked => format!(
+            "【{}】因近期多次预约未到，{}前暂停您的网上预约，可到大厅现场取号。",
+            c.hall.name_zh,
+            n.until.map(|d| d.to_string()).unwrap_or_default()
+        ),
     };
     serde_json::json!({
         "key": key(site, n),
@@ -96,6 +211,8 @@ pub fn body(h: &Hall, site: &str, n: &Notification) -> serde_json::Value {
         "windowName": window_name,
         "peopleAhead": n.people_ahead,
         "estimatedWaitMin": n.wait_min,
+        "slot": n.slot,
+        "until": n.until.map(|d| d.to_string()),
         "atMs": n.at,
         "hallNameZh": c.hall.name_zh,
         "regionCode": c.hall.region_code,
@@ -150,13 +267,14 @@ impl Hub {
                         if out.len() >= BATCH {
                             break 'outbox;
                         }
-                        let body = body_json
-                            .get_or_insert_with(|| {
-                                serde_json::to_vec(&body(h, &site, n)).unwrap_or_default()
-                            })
-                            .clone();
-                        let (url, secret, ca_file) = match cfg.webhook(sink) {
-                            Some(w) => (w.url.clone(), w.secret.clone(), w.ca_file.clone()),
+                        let v = body_json.get_or_insert_with(|| body(h, &site, n));
+                        let (url, secret, ca_file, (body, content_type)) = match cfg.webhook(sink) {
+                            Some(w) => (
+                                w.url.clone(),
+                                w.secret.clone(),
+                                w.ca_file.clone(),
+                                sink_body(w, v),
+                            ),
                             None => Default::default(),
                         };
                         out.push(Delivery {
@@ -168,6 +286,7 @@ impl Hub {
                             secret,
                             ca_file,
                             body,
+                            content_type,
                         });
                     }
                 }

@@ -25,6 +25,7 @@
 //! ticket pages.
 
 mod api;
+mod book;
 mod events;
 pub mod openapi;
 mod reports;
@@ -52,6 +53,8 @@ pub struct Web {
     pub revocations: Option<Arc<Revocations>>,
     /// Live ticket-page streams per ticket (`ticket::events` caps them).
     pub ticket_streams: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    /// One-time codes outstanding (`book`).
+    pub codes: Arc<book::Codes>,
 }
 
 /// The caller a connection authenticated (its client certificate), put on
@@ -223,6 +226,17 @@ pub fn router(web: Web) -> Router {
         .route("/api/v1/ratings/export", get(reports::ratings))
         .route("/api/v1/tickets/{secret}/rating", post(ticket::rate))
         .route("/api/v1/tickets/{secret}/notify", post(ticket::opt_in))
+        .route("/api/v1/tickets/{secret}/arrive", post(book::arrive))
+        .route("/api/v1/book/catalog", get(book::catalog))
+        .route("/api/v1/book/slots", get(book::slots))
+        .route("/api/v1/book/code", post(book::send_code))
+        .route("/api/v1/book/verify", post(book::verify))
+        .route("/api/v1/book/mine", get(book::mine))
+        .route("/api/v1/book/{id}/cancel", post(book::cancel))
+        .route("/api/v1/book", post(book::book))
+        .route("/api/v1/remote", post(book::remote))
+        .route("/book", get(book::book_page))
+        .route("/remote", get(book::remote_page))
         .route("/api/v1/{service}/{method}", post(api::call))
         .route("/console", get(reports::page))
         .route("/console/login", post(reports::login))
@@ -232,6 +246,9 @@ pub fn router(web: Web) -> Router {
         .route("/t/{secret}/events", get(ticket::events))
         .route("/t/{secret}/rating", post(ticket::rate))
         .route("/t/{secret}/notify", post(ticket::opt_in))
+        .route("/t/{secret}/arrive", post(book::arrive))
+        .route("/t/{secret}/qr.svg", get(book::ticket_qr))
+        .route("/b/{secret}/qr.svg", get(book::booking_qr))
         .route("/screen", get(screen))
         .route("/assets/echarts.min.js", get(echarts))
         .route("/assets/echarts-LICENSE", get(echarts_licence))

@@ -202,6 +202,8 @@ fn ticket_view_schema() -> Value {
         "recallCount": n, "issuedAtMs": s, "calledAtMs": s, "rating": n,
         "canRate": {"type": "boolean"},
         "materials": {"type": "array", "items": s},
+        "awaitingArrival": {"type": "boolean", "description": "a remote ticket not checked in yet (not called until it is)"},
+        "checkInByMs": {"type": "string", "description": "with nobody ahead: check in before this (Unix ms), or it expires; \"0\" otherwise"},
         "canNotify": {"type": "boolean"},
         "notify": {"type": "object", "nullable": true,
                    "properties": {"phoneMasked": s, "ahead": n}},
@@ -213,38 +215,84 @@ fn query(name: &str, what: &str, required: bool) -> Value {
            "schema": {"type": "string"}})
 }
 
-/// Rating a finished ticket with its secret (the ticket page's two routes).
-fn rating_op(id: &str, secret: &Value, not_found: &Value) -> Value {
+/// A holder's POST on their ticket with its secret (the ticket page's
+/// routes): a JSON body, the ticket's view after it.
+fn holder_op(
+    id: &str,
+    summary: &str,
+    body: Value,
+    after: &str,
+    secret: &Value,
+    not_found: &Value,
+) -> Value {
     json!({
         "operationId": id,
-        "summary": "the visitor rates a ticket served today, once (5 非常满意 … 1 非常不满意; a reason for 2 and 1)",
+        "summary": summary,
         "parameters": secret,
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object",
-            "required": ["level"],
-            "properties": {"level": {"type": "integer", "minimum": 1, "maximum": 5},
-                           "reason": {"type": "string", "maxLength": 600}}}}}},
-        "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the ticket's view after the rating",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
+        "responses": (|| { let mut r = errors(); r["200"] = json!({"description": after,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketView"}}}});
             r["404"] = not_found.clone(); r })(),
     })
 }
 
-/// Opting in to notifications with the ticket's secret (two routes).
+/// Rating a finished ticket with its secret.
+fn rating_op(id: &str, secret: &Value, not_found: &Value) -> Value {
+    holder_op(
+        id,
+        "the visitor rates a ticket served today, once (5 非常满意 … 1 非常不满意; a reason for 2 and 1)",
+        json!({"type": "object", "required": ["level"],
+            "properties": {"level": {"type": "integer", "minimum": 1, "maximum": 5},
+                           "reason": {"type": "string", "maxLength": 600}}}),
+        "the ticket's view after the rating",
+        secret,
+        not_found,
+    )
+}
+
+/// Opting in to notifications with the ticket's secret.
 fn notify_op(id: &str, secret: &Value, not_found: &Value) -> Value {
-    json!({
-        "operationId": id,
-        "summary": "the holder asks to be told (through the hall's webhooks) when `ahead` or fewer people are ahead, and when the ticket is called or recalled; again replaces the opt-in",
-        "parameters": secret,
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object",
-            "required": ["phone"], "additionalProperties": false,
+    holder_op(
+        id,
+        "the holder asks to be told (through the hall's webhooks) when `ahead` or fewer people are ahead, and when the ticket is called or recalled; again replaces the opt-in",
+        json!({"type": "object", "required": ["phone"], "additionalProperties": false,
             "properties": {"phone": {"type": "string", "maxLength": 32,
                                      "description": "a mainland mobile number (11 digits; +86, spaces, dashes allowed)"},
                            "ahead": {"type": "integer", "minimum": 1, "maximum": 100,
-                                     "description": "default: the hall's notify.default_ahead"}}}}}},
-        "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the ticket's view after the opt-in",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketView"}}}});
-            r["404"] = not_found.clone(); r })(),
-    })
+                                     "description": "default: the hall's notify.default_ahead"}}}),
+        "the ticket's view after the opt-in",
+        secret,
+        not_found,
+    )
+}
+
+/// An HTML page.
+fn page(id: &str, summary: &str) -> Value {
+    json!({"operationId": id, "summary": summary,
+           "responses": {"200": {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}}})
+}
+
+/// A JSON object answer.
+fn obj(what: &str) -> Value {
+    json!({"description": what, "content": {"application/json": {"schema": {"type": "object"}}}})
+}
+
+/// One of the phone pages' calls (`web::book`): a JSON body or none, the
+/// visitor token or not.
+fn visitor_op(id: &str, summary: &str, body: Option<Value>, token: bool) -> Value {
+    let mut op = json!({
+        "operationId": id, "summary": summary,
+        "responses": (|| { let mut r = errors(); r["200"] = obj("the answer"); r })(),
+    });
+    if let Some(b) = body {
+        op["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": b}}});
+    }
+    if token {
+        op["parameters"] = json!([{"name": "X-Visitor-Token", "in": "header", "required": true,
+            "description": "from /api/v1/book/verify", "schema": {"type": "string"}}]);
+    }
+    op
 }
 
 /// The routes that are not RPCs, as (method, OpenAPI path, operation).
@@ -394,6 +442,161 @@ fn static_paths() -> Vec<(&'static str, &'static str, Value)> {
                 "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "logged out",
                     "content": {"application/json": {"schema": {"type": "object"}}}}); r })(),
             }),
+        ),
+        (
+            "post",
+            "/api/v1/tickets/{secret}/arrive",
+            json!({
+                "operationId": "ticketArrive",
+                "summary": "the holder of a remote ticket (线上取号) checks in from the phone; accepted only from the hall's networks (`hall.checkin_networks`), elsewhere the kiosk's QR scan does it (KioskService/CheckInAppointment with `qr`)",
+                "parameters": secret,
+                "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the ticket's view, callable from now",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketView"}}}});
+                    r["404"] = not_found.clone(); r })(),
+            }),
+        ),
+        (
+            "post",
+            "/t/{secret}/arrive",
+            json!({
+                "operationId": "ticketArriveFromPage", "summary": "as /api/v1/tickets/{secret}/arrive (the ticket page's own route)",
+                "parameters": secret,
+                "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the ticket's view",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketView"}}}});
+                    r["404"] = not_found.clone(); r })(),
+            }),
+        ),
+        (
+            "get",
+            "/t/{secret}/qr.svg",
+            json!({
+                "operationId": "ticketQr", "summary": "the ticket page's address as a QR code (SVG): a kiosk's scan of it checks a remote ticket in",
+                "parameters": secret,
+                "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}, "404": not_found},
+            }),
+        ),
+        (
+            "get",
+            "/b/{secret}/qr.svg",
+            json!({
+                "operationId": "bookingQr", "summary": "a booking's QR code (SVG, `{base}/b/{secret}`): a kiosk's scan of it checks the booking in (KioskService/CheckInAppointment with `qr`)",
+                "parameters": [{"name": "secret", "in": "path", "required": true, "description": "the booking's secret (from /api/v1/book)",
+                                "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}}],
+                "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}, "404": {"description": "no such booking"}},
+            }),
+        ),
+        (
+            "get",
+            "/book",
+            page(
+                "bookPage",
+                "掌上办: book a slot, see and cancel one's bookings (HTML, zh/en)",
+            ),
+        ),
+        (
+            "get",
+            "/remote",
+            page(
+                "remotePage",
+                "掌上办: take a number remotely, then follow it on its ticket page (HTML, zh/en)",
+            ),
+        ),
+        (
+            "get",
+            "/api/v1/book/catalog",
+            visitor_op(
+                "bookCatalog",
+                "the categories that can be booked (`slotMinutes` > 0) or taken remotely (`remote`), with today's date and the cancel deadline",
+                None,
+                false,
+            ),
+        ),
+        (
+            "get",
+            "/api/v1/book/slots",
+            json!({
+                "operationId": "bookSlots", "summary": "the slots of a category on a day still open for booking, with their free places",
+                "parameters": [query("category", "category code", true), query("date", "YYYY-MM-DD", true)],
+                "responses": (|| { let mut r = errors(); r["200"] = obj("`{date, slots: [{start, end, free}]}`"); r })(),
+            }),
+        ),
+        (
+            "post",
+            "/api/v1/book/code",
+            visitor_op(
+                "bookCode",
+                "sends a six-digit one-time code (验证码) to the phone through the hall's notification sinks (trigger `code`); once a minute per phone, good for 5 minutes and 5 tries",
+                Some(
+                    json!({"type": "object", "required": ["phone"], "additionalProperties": false,
+                "properties": {"phone": {"type": "string", "maxLength": 32}}}),
+                ),
+                false,
+            ),
+        ),
+        (
+            "post",
+            "/api/v1/book/verify",
+            visitor_op(
+                "bookVerify",
+                "checks the code and the ID number; answers `{token, maskedName, phoneMasked}`: the visitor token for the calls below (header X-Visitor-Token, two hours)",
+                Some(
+                    json!({"type": "object", "required": ["phone", "code", "idNumber"], "additionalProperties": false,
+                "properties": {"phone": {"type": "string"}, "code": {"type": "string"},
+                               "idNumber": {"type": "string", "description": "18 characters; kept only as its keyed hash"},
+                               "name": {"type": "string", "description": "shown masked (张*三)"}}}),
+                ),
+                false,
+            ),
+        ),
+        (
+            "post",
+            "/api/v1/book",
+            visitor_op(
+                "book",
+                "books a slot for the visitor (limits per week and month, blocks after missed appointments, capacity); answers the booking with its QR secret (`/b/{secret}` at a kiosk checks it in)",
+                Some(
+                    json!({"type": "object", "required": ["category", "date", "slotStart", "slotEnd", "requestId"], "additionalProperties": false,
+                "properties": {"category": {"type": "string"}, "date": {"type": "string"},
+                               "slotStart": {"type": "string"}, "slotEnd": {"type": "string"},
+                               "requestId": {"type": "string", "description": "one per attempt, the same on its retries"}}}),
+                ),
+                true,
+            ),
+        ),
+        (
+            "get",
+            "/api/v1/book/mine",
+            visitor_op(
+                "bookMine",
+                "the visitor's bookings (upcoming and of the last month) and any block (`blockedUntil`, `missed`)",
+                None,
+                true,
+            ),
+        ),
+        (
+            "post",
+            "/api/v1/book/{id}/cancel",
+            json!({
+                "operationId": "bookCancel",
+                "summary": "the visitor cancels one of their bookings (until `policy.booking_cancel_minutes` before it); answers their bookings",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
+                               {"name": "X-Visitor-Token", "in": "header", "required": true, "schema": {"type": "string"}}],
+                "responses": (|| { let mut r = errors(); r["200"] = obj("the visitor's bookings"); r })(),
+            }),
+        ),
+        (
+            "post",
+            "/api/v1/remote",
+            visitor_op(
+                "remoteTicket",
+                "a remote ticket (线上取号) for the phone that the code confirms, within the category's share of the day's quota; answers `{number, serviceDate, page}` (the ticket page, where it is checked in)",
+                Some(
+                    json!({"type": "object", "required": ["category", "phone", "code", "requestId"], "additionalProperties": false,
+                "properties": {"category": {"type": "string"}, "phone": {"type": "string"},
+                               "code": {"type": "string"}, "requestId": {"type": "string"}}}),
+                ),
+                false,
+            ),
         ),
         (
             "get",

@@ -60,6 +60,8 @@ pub fn view(v: &VisitorTicket) -> serde_json::Value {
         "rating": t.rating,
         "canRate": t.rating == 0 && matches!(state.as_str(), "DONE" | "UNRESOLVED"),
         "materials": v.materials,
+        "awaitingArrival": t.awaiting_arrival,
+        "checkInByMs": t.check_in_by_ms.to_string(),
         "canNotify": v.can_notify && matches!(state.as_str(), "WAITING" | "CALLED" | "SERVING" | "SUSPENDED"),
         "notify": v.notify.as_ref().map(|(phone, ahead)| serde_json::json!({
             "phoneMasked": phone,
@@ -132,20 +134,44 @@ pub(super) async fn rate(
     headers: axum::http::HeaderMap,
     axum::Json(r): axum::Json<Rating>,
 ) -> Response {
-    let Some((date, number)) = (match find(&web, &secret).await {
+    holder_post(
+        web,
+        &secret,
+        &uri,
+        &headers,
+        |web, date, number| async move {
+            web.hub
+                .rate_from_phone(&date, number, r.rating, r.comment)
+                .await
+        },
+    )
+    .await
+}
+
+/// A holder's POST on their ticket (a rating, an opt-in): the ticket found
+/// by its secret, the request same-origin JSON, then `act` with the
+/// ticket's (date, number); answers the page's view again.
+pub(super) async fn holder_post<F, Fut>(
+    web: Web,
+    secret: &str,
+    uri: &http::Uri,
+    headers: &axum::http::HeaderMap,
+    act: F,
+) -> Response
+where
+    F: FnOnce(Web, String, String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>>,
+{
+    let Some((date, number)) = (match find(&web, secret).await {
         Ok(f) => f,
         Err(resp) => return resp,
     }) else {
         return not_found();
     };
-    if let Err(resp) = super::api::same_origin(&headers, &uri) {
+    if let Err(resp) = super::api::same_origin(headers, uri) {
         return resp;
     }
-    if let Err(s) = web
-        .hub
-        .rate_from_phone(&date, number.clone(), r.rating, r.comment)
-        .await
-    {
+    if let Err(s) = act(web.clone(), date.clone(), number.clone()).await {
         return error(Refusal::from_status(&s));
     }
     match web.hub.visitor_ticket(date, number).await {
@@ -177,27 +203,10 @@ pub(super) async fn opt_in(
     headers: axum::http::HeaderMap,
     axum::Json(o): axum::Json<OptIn>,
 ) -> Response {
-    let Some((date, number)) = (match find(&web, &secret).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    }) else {
-        return not_found();
-    };
-    if let Err(resp) = super::api::same_origin(&headers, &uri) {
-        return resp;
-    }
-    if let Err(s) = web
-        .hub
-        .opt_in_notify(&date, number.clone(), o.phone, o.ahead)
-        .await
-    {
-        return error(Refusal::from_status(&s));
-    }
-    match web.hub.visitor_ticket(date, number).await {
-        Ok(Some(v)) => axum::Json(view(&v)).into_response(),
-        Ok(None) => not_found(),
-        Err(s) => error(Refusal::from_status(&s)),
-    }
+    holder_post(web, &secret, &uri, &headers, |web, date, number| async move {
+        web.hub.opt_in_notify(&date, number, o.phone, o.ahead).await
+    })
+    .await
 }
 
 /// The page's live view: the JSON again after every committed batch that

@@ -266,3 +266,236 @@ async fn the_screen_pairs_with_a_code_and_asks_again_when_revoked() {
     browser.quit().await;
     srv.stop().await;
 }
+
+/// 掌上办 on a phone: `/book` until the slot is full (a second phone sees
+/// it go, and come back when cancelled), the booking's QR checked in at a
+/// kiosk, and `/remote`: a number taken remotely that becomes callable when
+/// its holder checks in from the ticket page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_books_until_full_cancels_and_takes_a_remote_number() {
+    use crate::notify::{Received, SECRET, code_for, receiver};
+    use std::sync::{Arc, Mutex};
+    if !chromium_or_skip("phone pages") {
+        return;
+    }
+    let state = Arc::new(Mutex::new(Received::default()));
+    let (port, cert_pem) = receiver(state.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("receiver.pem");
+    std::fs::write(&ca_file, &cert_pem).unwrap();
+    let mut catalog = always_open();
+    catalog.hall.checkin_networks = vec!["127.0.0.0/8".into()];
+    catalog.notify.webhooks = vec![hall_server::engine::notify::Webhook {
+        name: "sms".into(),
+        url: format!("https://127.0.0.1:{port}/hook"),
+        secret: SECRET.into(),
+        ca_file: ca_file.display().to_string(),
+        ..Default::default()
+    }];
+    let cat = catalog
+        .categories
+        .iter_mut()
+        .find(|c| c.code == "social_insurance")
+        .unwrap();
+    cat.booking = Some(hall_server::engine::catalog::Booking {
+        slot_minutes: 30,
+        capacity: 1,
+        horizon_days: 3,
+        cutoff_minutes: 0,
+    });
+    cat.remote = Some(hall_server::engine::catalog::RemoteTickets {
+        share_pct: 50,
+        grace_minutes: 10,
+    });
+    let srv = TestServer::start(dir.path(), catalog).await;
+    let web = srv.web_url();
+
+    let a = Browser::start(390, 844).await;
+    let b = Browser::start(390, 844).await;
+    for br in [&a, &b] {
+        br.goto(&format!("{web}/book")).await;
+        br.wait_for(
+            "return document.querySelectorAll('#days button').length === 4",
+            Duration::from_secs(10),
+        )
+        .await;
+        // Tomorrow: every slot of the day is still ahead.
+        br.eval("document.querySelectorAll('#days button')[1].click(); return true")
+            .await;
+        br.wait_for(
+            "return !!document.querySelector('#slots [data-slot=\"00:00\"]')",
+            Duration::from_secs(5),
+        )
+        .await;
+    }
+    // A confirms the phone and the ID number, then books 00:00.
+    a.eval("document.getElementById('phone').value = '139 0013 9011'; document.getElementById('get-code').click(); return true")
+        .await;
+    a.wait_for(
+        "return document.getElementById('who-msg').textContent.includes('139****9011')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let code = code_for(&state, "13900139011");
+    a.eval(&format!(
+        "document.getElementById('code').value = '{code}'; document.getElementById('id-number').value = '110101199001011237'; document.getElementById('name').value = '张三丰'; document.getElementById('verify').click(); return true"
+    ))
+    .await;
+    a.wait_for(
+        "return document.getElementById('verified').textContent.includes('张*丰')",
+        Duration::from_secs(5),
+    )
+    .await;
+    a.eval("document.querySelector('#slots [data-slot=\"00:00\"]').click(); document.getElementById('book').click(); return true")
+        .await;
+    a.wait_for(
+        "const q = document.getElementById('qr'); return document.getElementById('confirm').style.display === 'block' && q.complete && q.naturalWidth > 0",
+        Duration::from_secs(5),
+    )
+    .await;
+    screenshot(&a, "book.png").await;
+    // Full: the slot disappears from the other phone's page by itself.
+    let took = b
+        .wait_for(
+            "return !document.querySelector('#slots [data-slot=\"00:00\"]') && !!document.querySelector('#slots [data-slot=\"00:30\"]')",
+            Duration::from_secs(8),
+        )
+        .await;
+    eprintln!("phone pages: the full slot left the other page after {took:?}");
+    // Cancelled: it comes back.
+    a.wait_for(
+        "return !!document.querySelector('#mine .cancel')",
+        Duration::from_secs(5),
+    )
+    .await;
+    a.eval("document.querySelector('#mine .cancel').click(); return true")
+        .await;
+    a.wait_for(
+        "return document.getElementById('mine').textContent.includes('已取消')",
+        Duration::from_secs(5),
+    )
+    .await;
+    b.wait_for(
+        "return !!document.querySelector('#slots [data-slot=\"00:00\"]')",
+        Duration::from_secs(8),
+    )
+    .await;
+
+    // Today's next slot (when the day has one left), checked in at a kiosk
+    // with the booking's QR: the ticket it issues is an appointment's.
+    a.eval("document.querySelectorAll('#days button')[0].click(); return true")
+        .await;
+    a.wait_for(
+            "return document.querySelectorAll('#slots button').length > 0 || document.getElementById('slots-note').textContent !== ''",
+            Duration::from_secs(5),
+        )
+        .await;
+    let today_open = a
+        .eval("return document.querySelectorAll('#slots button').length > 0")
+        .await
+        .as_bool()
+        .unwrap();
+    if today_open {
+        let before = a
+            .eval("return document.getElementById('qr').getAttribute('src')")
+            .await;
+        a.eval("document.querySelector('#slots button').click(); document.getElementById('book').click(); return true")
+            .await;
+        a.wait_for(
+            &format!("return document.getElementById('qr').getAttribute('src') !== {before}"),
+            Duration::from_secs(5),
+        )
+        .await;
+        let src = a
+            .eval("return document.getElementById('qr').getAttribute('src')")
+            .await;
+        let secret = src.as_str().unwrap().split('/').nth(2).unwrap().to_string();
+        let mut k = srv.kiosk().await;
+        let t = k
+            .check_in_appointment(pb::CheckInAppointmentRequest {
+                request_id: "qr-browser".into(),
+                qr: format!("{web}/b/{secret}"),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(t.channel, pb::Channel::Appointment as i32);
+        a.eval("location.reload(); return true").await;
+        a.wait_for(
+            "return document.getElementById('mine').textContent.includes('已签到')",
+            Duration::from_secs(8),
+        )
+        .await;
+        let mut c = srv.counter().await;
+        let s = login(&mut c, 2, "c02").await;
+        let called = c
+            .call_next(pb::WindowRequest {
+                session: Some(s.clone()),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(called.number, t.number);
+    } else {
+        eprintln!("phone pages: no slot left today, the QR check-in is shown by it::notify");
+    }
+
+    // A remote number: not called until its holder checks in on the page.
+    a.goto(&format!("{web}/remote")).await;
+    a.wait_for(
+        "return document.getElementById('category').options.length === 1",
+        Duration::from_secs(10),
+    )
+    .await;
+    a.eval("document.getElementById('phone').value = '13900139012'; document.getElementById('get-code').click(); return true")
+        .await;
+    a.wait_for(
+        "return document.getElementById('msg').textContent.includes('139****9012')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let code = code_for(&state, "13900139012");
+    a.eval(&format!(
+        "document.getElementById('code').value = '{code}'; document.getElementById('take').click(); return true"
+    ))
+    .await;
+    a.wait_for(
+        "return location.pathname.startsWith('/t/') && !!document.getElementById('arrive-card') && document.getElementById('arrive-card').style.display === 'block'",
+        Duration::from_secs(10),
+    )
+    .await;
+    screenshot(&a, "remote-ticket.png").await;
+    let number = a
+        .eval("return document.getElementById('number').textContent")
+        .await;
+    let number = number.as_str().unwrap().to_string();
+    let mut c = srv.counter().await;
+    let s = login(&mut c, 1, "c01").await;
+    let ws = || pb::WindowRequest {
+        session: Some(s.clone()),
+    };
+    let e = c.call_next(ws()).await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        tonic::Code::NotFound,
+        "not callable before check-in"
+    );
+    a.eval("document.getElementById('arrive').click(); return true")
+        .await;
+    a.wait_for(
+        "return document.getElementById('arrive-card').style.display === 'none'",
+        Duration::from_secs(5),
+    )
+    .await;
+    let called = c.call_next(ws()).await.unwrap().into_inner();
+    assert_eq!(called.number, number);
+    a.wait_for(
+        "const c = document.getElementById('call'); return c.style.display === 'block' && c.textContent.includes('请到 1 号窗口')",
+        Duration::from_secs(3),
+    )
+    .await;
+    a.quit().await;
+    b.quit().await;
+    srv.stop().await;
+}

@@ -7,43 +7,24 @@ use hall_proto::v1 as pb;
 use hall_tests::*;
 use std::collections::{HashMap, HashSet};
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const CATEGORIES: [&str; 4] = ["social_insurance", "tax_declaration", "invoice", "id_card"];
 
-fn spawn_server(
-    bin: &std::path::Path,
-    data: &std::path::Path,
-    config: &std::path::Path,
-) -> (Child, String) {
-    provision(data);
-    let mut child = Command::new(bin)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        // Rotate and archive log segments often, so kills land mid-rotation too.
-        .args(["--snapshot-every", "200", "--segment-events", "500"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting hall-server");
-    let addr = listening_addr(&mut child);
-    (child, format!("https://{addr}"))
+fn spawn_server(data: &std::path::Path, config: &std::path::Path) -> (Child, String) {
+    // Rotate and archive log segments often, so kills land mid-rotation too.
+    spawn_server_process(
+        data,
+        config,
+        "127.0.0.1:0",
+        &["--snapshot-every", "200", "--segment-events", "500"],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_and_duplicates_nothing() {
-    let bin = workspace_bin("hall-server");
     let dir = tempfile::tempdir().unwrap();
     let mut catalog = always_open();
     for c in &mut catalog.categories {
@@ -57,7 +38,7 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
     let acked: Arc<Mutex<HashMap<String, (String, String)>>> = Arc::default();
     let mut attempted: Vec<(String, String)> = Vec::new(); // (request id, category)
     for round in 0..3 {
-        let (mut child, url) = spawn_server(&bin, &data, &config);
+        let (mut child, url) = spawn_server(&data, &config);
         let ch = channel_as(&url, Role::Kiosk).await;
         let mut tasks = vec![];
         for c in 0..8 {
@@ -102,7 +83,7 @@ async fn kill_9_under_load_loses_and_duplicates_nothing() {
     );
 
     // Restart and check.
-    let (mut child, url) = spawn_server(&bin, &data, &config);
+    let (mut child, url) = spawn_server(&data, &config);
     let ch = channel_as(&url, Role::Kiosk).await;
     let mut k = pb::kiosk_service_client::KioskServiceClient::new(ch);
     for (rid, (cat, number)) in &acked {

@@ -13,16 +13,16 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const SECRET: &str = "a-webhook-secret-of-some-length";
+pub(crate) const SECRET: &str = "a-webhook-secret-of-some-length";
 
 /// What the receiver got: (idempotency key, signature ok, body).
 #[derive(Default)]
-struct Received {
-    posts: Vec<(String, bool, Value)>,
+pub(crate) struct Received {
+    pub(crate) posts: Vec<(String, bool, Value)>,
     /// Answer the first post of these triggers with 503.
     refuse_first: Vec<String>,
     /// Hold the first post of this (trigger, ticket) for a while (the
@@ -41,7 +41,7 @@ fn sign(body: &[u8]) -> String {
 
 /// An HTTPS webhook receiver on 127.0.0.1; returns its port and its
 /// certificate (PEM).
-async fn receiver(state: Arc<Mutex<Received>>) -> (u16, String) {
+pub(crate) async fn receiver(state: Arc<Mutex<Received>>) -> (u16, String) {
     let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
     let cert_pem = cert.cert.pem();
     let key = PrivateKeyDer::from_pem_slice(cert.signing_key.serialize_pem().as_bytes()).unwrap();
@@ -149,25 +149,23 @@ fn free_port() -> u16 {
 }
 
 fn spawn_server(data: &std::path::Path, config: &std::path::Path, web: u16) -> (Child, String) {
-    provision(data);
-    let mut child = Command::new(workspace_bin("hall-server"))
-        .args(["--listen", "127.0.0.1:0", "--http"])
-        .arg(format!("127.0.0.1:{web}"))
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting hall-server");
-    let addr = listening_addr(&mut child);
-    (child, format!("https://{addr}"))
+    spawn_server_process(data, config, &format!("127.0.0.1:{web}"), &[])
 }
 
 /// POSTs JSON to the web face (no client certificate: a visitor's phone).
 async fn post_json(web: u16, path: &str, body: &Value) -> (u16, Value) {
+    call_json(web, "POST", path, Some(body), None).await
+}
+
+/// A request to the web face as a visitor's phone: JSON in and out, the
+/// visitor token when given.
+async fn call_json(
+    web: u16,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> (u16, Value) {
     let tls = identity(Role::Kiosk);
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
@@ -191,11 +189,17 @@ async fn post_json(web: u16, path: &str, body: &Value) -> (u16, Value) {
         .await
         .unwrap();
     tokio::spawn(conn);
-    let req = http::Request::post(path)
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
         .header("host", format!("127.0.0.1:{web}"))
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("x-visitor-token", t);
+    }
+    let req = req
         .body(http_body_util::Full::new(bytes::Bytes::from(
-            body.to_string(),
+            body.map(|b| b.to_string()).unwrap_or_default(),
         )))
         .unwrap();
     let resp = send.send_request(req).await.unwrap();
@@ -229,6 +233,7 @@ async fn every_notification_arrives_signed_across_a_kill_9() {
             url: format!("https://127.0.0.1:{port}/hook"),
             secret: SECRET.into(),
             ca_file: ca_file.display().to_string(),
+            ..Default::default()
         },
         // Nobody listens there: it ends as a dead letter.
         hall_server::engine::notify::Webhook {
@@ -236,6 +241,7 @@ async fn every_notification_arrives_signed_across_a_kill_9() {
             url: format!("http://127.0.0.1:{}/hook", free_port()),
             secret: SECRET.into(),
             ca_file: String::new(),
+            ..Default::default()
         },
     ];
     let config = dir.path().join("hall.toml");
@@ -418,4 +424,408 @@ async fn every_notification_arrives_signed_across_a_kill_9() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// The code the receiver got last for `phone` (trigger `code`, signed).
+pub(crate) fn code_for(state: &Arc<Mutex<Received>>, phone: &str) -> String {
+    let s = state.lock().unwrap();
+    let p = s
+        .posts
+        .iter()
+        .rev()
+        .find(|p| p.2["trigger"] == "code" && p.2["phone"] == phone && p.2["code"].is_string())
+        .expect("a code was sent");
+    assert!(p.1, "the code's post is signed");
+    assert!(!p.0.is_empty(), "with an idempotency key");
+    p.2["code"].as_str().unwrap().to_string()
+}
+
+/// A visitor confirms their phone (a one-time code through the webhook)
+/// and ID number; the visitor token.
+async fn verified(web: u16, state: &Arc<Mutex<Received>>, phone: &str, id_number: &str) -> String {
+    let (status, v) = post_json(
+        web,
+        "/api/v1/book/code",
+        &serde_json::json!({"phone": phone}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let code = code_for(state, phone);
+    let (status, v) = post_json(
+        web,
+        "/api/v1/book/verify",
+        &serde_json::json!({"phone": phone, "code": code, "idNumber": id_number, "name": "张三丰"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["maskedName"], "张*丰", "{v}");
+    assert!(!v.to_string().contains(id_number), "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_and_remote_tickets_from_the_phone() {
+    let state = Arc::new(Mutex::new(Received::default()));
+    let (port, cert_pem) = receiver(state.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("receiver.pem");
+    std::fs::write(&ca_file, &cert_pem).unwrap();
+    let mut catalog = always_open();
+    catalog.hall.checkin_networks = vec!["127.0.0.0/8".into()];
+    use hall_server::engine::notify::{SinkKind, Webhook};
+    let ca = ca_file.display().to_string();
+    catalog.notify.webhooks = vec![
+        Webhook {
+            name: "hook".into(),
+            url: format!("https://127.0.0.1:{port}/hook"),
+            secret: SECRET.into(),
+            ca_file: ca.clone(),
+            ..Default::default()
+        },
+        // An SMS gateway's own request, and WeChat subscribe messages.
+        Webhook {
+            name: "sms-gateway".into(),
+            url: format!("https://127.0.0.1:{port}/sms"),
+            secret: SECRET.into(),
+            ca_file: ca.clone(),
+            kind: SinkKind::Sms,
+            template: r#"{"mobile": "{phone}", "content": "{text}", "ref": "{key}"}"#.into(),
+            ..Default::default()
+        },
+        Webhook {
+            name: "wechat".into(),
+            url: format!("https://127.0.0.1:{port}/wx"),
+            secret: SECRET.into(),
+            ca_file: ca,
+            kind: SinkKind::Wechat,
+            template_id: "TPL-1".into(),
+            page: "pages/ticket?n={number}".into(),
+            fields: [
+                ("thing1".to_string(), "{categoryNameZh}".to_string()),
+                ("character_string2".to_string(), "{number}".to_string()),
+                ("time3".to_string(), "{serviceDate} {slot}".to_string()),
+            ]
+            .into(),
+            ..Default::default()
+        },
+    ];
+    let cat = catalog
+        .categories
+        .iter_mut()
+        .find(|c| c.code == "social_insurance")
+        .unwrap();
+    cat.booking = Some(hall_server::engine::catalog::Booking {
+        slot_minutes: 30,
+        capacity: 1,
+        horizon_days: 3,
+        cutoff_minutes: 0,
+    });
+    cat.remote = Some(hall_server::engine::catalog::RemoteTickets {
+        share_pct: 50,
+        grace_minutes: 10,
+    });
+    let config = dir.path().join("hall.toml");
+    std::fs::write(&config, hall_server::config::to_toml(&catalog)).unwrap();
+    let web = free_port();
+    let (mut child, url) = spawn_server(&dir.path().join("data"), &config, web);
+
+    let (status, cat) = call_json(web, "GET", "/api/v1/book/catalog", None, None).await;
+    assert_eq!(status, 200, "{cat}");
+    let today: chrono::NaiveDate = cat["serviceDate"].as_str().unwrap().parse().unwrap();
+    let offered = cat["categories"].as_array().unwrap();
+    assert_eq!(
+        offered.len(),
+        1,
+        "only the category with booking or remote: {cat}"
+    );
+    assert_eq!(offered[0]["slotMinutes"], 30);
+    assert_eq!(offered[0]["remote"], true);
+
+    // The code: a wrong one is refused, one per minute per phone.
+    let (status, v) = post_json(
+        web,
+        "/api/v1/book/code",
+        &serde_json::json!({"phone": "13900139001"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["phoneMasked"], "139****9001");
+    let (status, v) = post_json(
+        web,
+        "/api/v1/book/code",
+        &serde_json::json!({"phone": "13900139001"}),
+    )
+    .await;
+    assert_eq!(status, 429, "{v}");
+    let (status, v) = post_json(
+        web,
+        "/api/v1/book/verify",
+        &serde_json::json!({"phone": "13900139001", "code": "000000x", "idNumber": "110101199001011237"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(v["error"]["reason"], "BAD_CODE", "{v}");
+    let (status, v) = post_json(
+        web,
+        "/api/v1/book/verify",
+        &serde_json::json!({"phone": "13900139001", "code": code_for(&state, "13900139001"), "idNumber": "110101199001011234"}),
+    )
+    .await;
+    assert_eq!(status, 400, "a bad ID number, before the code is used: {v}");
+    let (status, v) = post_json(
+        web,
+        "/api/v1/book/verify",
+        &serde_json::json!({"phone": "13900139001", "code": code_for(&state, "13900139001"), "idNumber": "110101199001011237", "name": "张三丰"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let alice = v["token"].as_str().unwrap().to_string();
+
+    // Book tomorrow's first slot until it is full: it disappears for others.
+    let tomorrow = today.succ_opt().unwrap();
+    let slots_of = |date: chrono::NaiveDate| async move {
+        let (status, v) = call_json(
+            web,
+            "GET",
+            &format!("/api/v1/book/slots?category=social_insurance&date={date}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        v["slots"].as_array().unwrap().clone()
+    };
+    let free = slots_of(tomorrow).await;
+    assert_eq!(free[0]["start"], "00:00");
+    assert_eq!(free[0]["free"], 1);
+    let book = |token: String, date: chrono::NaiveDate, slot: Value, rid: &'static str| async move {
+        call_json(
+            web,
+            "POST",
+            "/api/v1/book",
+            Some(
+                &serde_json::json!({"category": "social_insurance", "date": date.to_string(),
+                "slotStart": slot["start"], "slotEnd": slot["end"], "requestId": rid}),
+            ),
+            Some(&token),
+        )
+        .await
+    };
+    let (status, b) = book(alice.clone(), tomorrow, free[0].clone(), "r1").await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["state"], "booked");
+    assert_eq!(b["maskedName"], "张*丰");
+    // Confirmed by text: the hall's JSON, the SMS gateway's request and
+    // the WeChat subscribe message, all signed.
+    let booking_no = format!("B{}", b["id"]);
+    let slot = format!(
+        "{}-{}",
+        free[0]["start"].as_str().unwrap(),
+        free[0]["end"].as_str().unwrap()
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (hook, sms, wx) = {
+            let s = state.lock().unwrap();
+            let hook = s.posts.iter().any(|p| {
+                p.1 && p.2["trigger"] == "booked"
+                    && p.2["number"] == booking_no.as_str()
+                    && p.2["slot"] == slot.as_str()
+                    && p.2["phone"] == "13900139001"
+            });
+            let sms = s.posts.iter().any(|p| {
+                p.1 && p.2["mobile"] == "13900139001"
+                    && p.2["content"].as_str().unwrap_or("").contains("您已预约")
+                    && p.2["ref"]
+                        .as_str()
+                        .unwrap_or("")
+                        .ends_with(&format!("-booked-{booking_no}"))
+            });
+            let wx = s.posts.iter().any(|p| {
+                p.1 && p.2["template_id"] == "TPL-1"
+                    && p.2["trigger"] == "booked"
+                    && p.2["data"]["character_string2"]["value"] == booking_no.as_str()
+                    && p.2["data"]["time3"]["value"] == format!("{tomorrow} {slot}").as_str()
+                    && p.2["page"] == format!("pages/ticket?n={booking_no}").as_str()
+            });
+            (hook, sms, wx)
+        };
+        if hook && sms && wx {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "booked: hook {hook} sms {sms} wechat {wx}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The codes went through the SMS gateway's template too.
+    let code = code_for(&state, "13900139001");
+    assert!(
+        state
+            .lock()
+            .unwrap()
+            .posts
+            .iter()
+            .any(|p| p.2["mobile"] == "13900139001"
+                && p.2["content"].as_str().unwrap_or("").contains(&code))
+    );
+    // A retry of the same attempt is the same booking.
+    let (status, again) = book(alice.clone(), tomorrow, free[0].clone(), "r1").await;
+    assert_eq!((status, &again["id"]), (200, &b["id"]), "{again}");
+    assert_ne!(
+        slots_of(tomorrow).await[0]["start"],
+        "00:00",
+        "the full slot is gone"
+    );
+    let bob = verified(web, &state, "13900139002", "11010519491231002X").await;
+    let (status, v) = book(bob.clone(), tomorrow, free[0].clone(), "r2").await;
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["error"]["reason"], "QUOTA_EXHAUSTED", "{v}");
+    // Without a token, or with a forged one: refused.
+    let forged = format!("{}0", &alice[..alice.len() - 1]);
+    let (status, _) = call_json(web, "GET", "/api/v1/book/mine", None, Some(&forged)).await;
+    assert_eq!(status, 401);
+    let (status, qr) = call_json(
+        web,
+        "GET",
+        &format!("/b/{}/qr.svg", b["secret"].as_str().unwrap()),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{qr}");
+
+    // My bookings; cancel gives the slot back.
+    let (status, mine) = call_json(web, "GET", "/api/v1/book/mine", None, Some(&alice)).await;
+    assert_eq!(status, 200, "{mine}");
+    assert_eq!(mine["bookings"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine["bookings"][0]["canCancel"], true, "{mine}");
+    let (status, mine) = call_json(
+        web,
+        "POST",
+        &format!("/api/v1/book/{}/cancel", b["id"]),
+        Some(&serde_json::json!({})),
+        Some(&bob),
+    )
+    .await;
+    assert_eq!(status, 404, "not Bob's to cancel: {mine}");
+    let (status, mine) = call_json(
+        web,
+        "POST",
+        &format!("/api/v1/book/{}/cancel", b["id"]),
+        Some(&serde_json::json!({})),
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(status, 200, "{mine}");
+    assert_eq!(mine["bookings"][0]["state"], "cancelled", "{mine}");
+    assert_eq!(slots_of(tomorrow).await[0]["start"], "00:00", "free again");
+
+    // A remote ticket: in the queue, not callable until it checks in.
+    let (status, v) = post_json(
+        web,
+        "/api/v1/book/code",
+        &serde_json::json!({"phone": "13900139003"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, r) = post_json(
+        web,
+        "/api/v1/remote",
+        &serde_json::json!({"category": "social_insurance", "phone": "13900139003",
+            "code": code_for(&state, "13900139003"), "requestId": "remote-1"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let page = r["page"].as_str().unwrap().to_string();
+    let (status, view) = call_json(web, "GET", &format!("{page}/state"), None, None).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["awaitingArrival"], true, "{view}");
+    let mut c = pb::counter_service_client::CounterServiceClient::new(
+        channel_as(&url, Role::Counter).await,
+    );
+    let session = login(&mut c, 1, "c01").await;
+    let ws = || pb::WindowRequest {
+        session: Some(session.clone()),
+    };
+    let e = c.call_next(ws()).await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        tonic::Code::NotFound,
+        "not callable before arrival: {e:?}"
+    );
+    let secret = page.rsplit('/').next().unwrap();
+    let (status, view) = post_json(
+        web,
+        &format!("/api/v1/tickets/{secret}/arrive"),
+        &serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "checked in from the hall's network: {view}");
+    assert_eq!(view["awaitingArrival"], false, "{view}");
+    let called = c.call_next(ws()).await.unwrap().into_inner();
+    assert_eq!(called.number, r["number"].as_str().unwrap());
+    assert_eq!(called.channel, pb::Channel::Mobile as i32);
+    // The remote ticket opted in with its phone: its call is announced.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !state
+        .lock()
+        .unwrap()
+        .posts
+        .iter()
+        .any(|p| p.2["trigger"] == "called" && p.2["number"] == called.number.as_str() && p.1)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call was announced"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.finish(pb::FinishRequest {
+        session: Some(session.clone()),
+        outcome: pb::FinishOutcome::Resolved as i32,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    // Check-in at the kiosk with the booking's QR (today's first free slot,
+    // when the day has one left).
+    let mut k =
+        pb::kiosk_service_client::KioskServiceClient::new(channel_as(&url, Role::Kiosk).await);
+    let today_free = slots_of(today).await;
+    let day = if today_free.is_empty() {
+        tomorrow
+    } else {
+        today
+    };
+    let slot = today_free
+        .first()
+        .cloned()
+        .unwrap_or_else(|| free[0].clone());
+    let (status, b) = book(bob.clone(), day, slot, "r3").await;
+    assert_eq!(status, 200, "{b}");
+    let qr = format!("https://hall.example/b/{}", b["secret"].as_str().unwrap());
+    let checked = k
+        .check_in_appointment(pb::CheckInAppointmentRequest {
+            request_id: "qr-1".into(),
+            qr,
+            ..Default::default()
+        })
+        .await;
+    if day == today {
+        let t = checked.unwrap().into_inner();
+        assert_eq!(t.channel, pb::Channel::Appointment as i32, "{t:?}");
+        let (_, mine) = call_json(web, "GET", "/api/v1/book/mine", None, Some(&bob)).await;
+        assert_eq!(mine["bookings"][0]["state"], "checked_in", "{mine}");
+    } else {
+        assert_eq!(checked.unwrap_err().code(), tonic::Code::NotFound);
+    }
+    // Nothing personal reached the webhook beyond the phone it is for.
+    for p in &state.lock().unwrap().posts {
+        assert!(!p.2.to_string().contains("110101199001011237"));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
