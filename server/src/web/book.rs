@@ -37,14 +37,23 @@ const CODE_EVERY: Duration = Duration::from_secs(60);
 const CODE_TRIES: u32 = 5;
 /// Codes outstanding at once (a flood of requests cannot grow the map).
 const CODES_MAX: usize = 20_000;
+/// Codes one address may ask for per window: a hall's visitor Wi-Fi puts
+/// many phones behind one address, so this only stops one machine from
+/// texting numbers by the thousand.
+const CODES_PER_ADDRESS: u32 = 30;
+const ADDRESS_WINDOW: Duration = Duration::from_secs(600);
 /// A visitor token's life.
 const TOKEN_TTL_MS: i64 = 2 * 3600 * 1000;
 /// The header the pages send their visitor token in.
 pub const TOKEN_HEADER: &str = "x-visitor-token";
 
-/// Outstanding one-time codes by phone number.
+/// Outstanding one-time codes by phone number, and the codes asked for
+/// per address in the current window.
 #[derive(Default)]
-pub struct Codes(Mutex<HashMap<String, Pending>>);
+pub struct Codes(
+    Mutex<HashMap<String, Pending>>,
+    Mutex<HashMap<std::net::IpAddr, (Instant, u32)>>,
+);
 
 struct Pending {
     /// HMAC of the code under the site secret (never the code itself).
@@ -145,10 +154,36 @@ pub(super) async fn send_code(
     State(web): State<Web>,
     uri: http::Uri,
     headers: HeaderMap,
+    conn: axum::Extension<super::Peer>,
     axum::Json(r): axum::Json<CodeRequest>,
 ) -> Response {
     if let Err(resp) = same_origin(&headers, &uri) {
         return resp;
+    }
+    {
+        let ip = (conn.0).0.ip();
+        let mut per = web.codes.1.lock().unwrap_or_else(|e| e.into_inner());
+        if per.len() > CODES_MAX {
+            per.retain(|_, (since, _)| since.elapsed() < ADDRESS_WINDOW);
+        }
+        let entry = per.entry(ip).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= ADDRESS_WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        if entry.1 >= CODES_PER_ADDRESS {
+            let wait = (ADDRESS_WINDOW.saturating_sub(entry.0.elapsed()))
+                .as_secs()
+                .max(1);
+            return error(
+                Refusal::new(
+                    Code::ResourceExhausted,
+                    ErrorReason::BadCode,
+                    format!("too many codes from this address: try again in {wait} s"),
+                )
+                .with("retry_after_s", wait),
+            );
+        }
+        entry.1 += 1;
     }
     let phone = match crate::engine::notify::normalise_phone(&r.phone) {
         Ok(p) => p,

@@ -822,6 +822,27 @@ async fn bookings_and_remote_tickets_from_the_phone() {
     } else {
         assert_eq!(checked.unwrap_err().code(), tonic::Code::NotFound);
     }
+    // One address asking codes for phone after phone is stopped (30 in ten
+    // minutes, those above included).
+    let mut refused = None;
+    for i in 0..40 {
+        let (status, v) = post_json(
+            web,
+            "/api/v1/book/code",
+            &serde_json::json!({"phone": format!("137{i:08}")}),
+        )
+        .await;
+        if status == 429 {
+            refused = Some((i, v));
+            break;
+        }
+        assert_eq!(status, 200, "{v}");
+    }
+    let (i, v) = refused.expect("the address was stopped");
+    assert!(
+        i < 30 && v["error"]["message"].as_str().unwrap().contains("address"),
+        "{i}: {v}"
+    );
     // Nothing personal reached the webhook beyond the phone it is for.
     for p in &state.lock().unwrap().posts {
         assert!(!p.2.to_string().contains("110101199001011237"));
