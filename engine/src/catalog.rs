@@ -605,6 +605,44 @@ impl Catalog {
                 format!("'{}' is not an http(s) URL", self.hall.public_url),
             );
         }
+        {
+            let p = &self.policy;
+            let mut range = |key: &str, v: u32, lo: u32, hi: u32| {
+                if !(lo..=hi).contains(&v) {
+                    bad(
+                        format!("policy.{key}"),
+                        format!("{v} is not between {lo} and {hi}"),
+                    );
+                }
+            };
+            range("booking_per_person_week", p.booking_per_person_week, 0, 100);
+            range(
+                "booking_per_person_month",
+                p.booking_per_person_month,
+                0,
+                400,
+            );
+            range(
+                "booking_cancel_minutes",
+                p.booking_cancel_minutes,
+                0,
+                7 * 24 * 60,
+            );
+            range("booking_missed_limit", p.booking_missed_limit, 0, 100);
+            range("booking_missed_days", p.booking_missed_days, 1, 365);
+            range("booking_block_days", p.booking_block_days, 1, 3650);
+            // Longer, and the misses that caused a block would block again
+            // once it ended.
+            if p.booking_missed_days > p.booking_block_days {
+                bad(
+                    "policy.booking_missed_days".into(),
+                    format!(
+                        "{} is longer than booking_block_days ({})",
+                        p.booking_missed_days, p.booking_block_days
+                    ),
+                );
+            }
+        }
         for (i, net) in self.hall.checkin_networks.iter().enumerate() {
             if !cidr_ok(net) {
                 bad(

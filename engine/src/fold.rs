@@ -240,7 +240,13 @@ impl Hall {
                 if let Some(t) = self.tickets.get(ticket)
                     && t.called_at.is_none()
                 {
-                    let waited = ((at - t.issued_at) / 1000).max(0) as u64;
+                    // A remote ticket waits in the hall from its check-in.
+                    let since = t
+                        .remote
+                        .as_ref()
+                        .and_then(|r| r.arrived_at)
+                        .unwrap_or(t.issued_at);
+                    let waited = ((at - since) / 1000).max(0) as u64;
                     if let Some(f) = self.figures_of(*ticket) {
                         f.called += 1;
                         f.wait_s += waited;

@@ -282,6 +282,13 @@ impl Hall {
         self.targeted.clear();
         self.suspended.clear();
         self.remote_pending.clear();
+        // A snapshot from before booking states: a checked-in booking is one
+        // with its ticket.
+        for a in self.appointments.values_mut() {
+            if a.state == AppointmentState::Booked && a.ticket.is_some() {
+                a.state = AppointmentState::CheckedIn;
+            }
+        }
         let ids: Vec<TicketId> = self.tickets.keys().copied().collect();
         for id in ids {
             self.index(id);

@@ -459,6 +459,10 @@ pub struct Appointment {
     /// minutes before).
     #[serde(default)]
     pub reminded: u8,
+    /// Booked under the missed-appointment rule (a booking from an older
+    /// log, made before the rule existed, never counts towards a block).
+    #[serde(default)]
+    pub counted: bool,
 }
 
 /// `Appointment::reminded` bits.
@@ -541,6 +545,9 @@ pub enum Command {
     CheckInAppointment {
         request_id: Option<String>,
         person_key: String,
+        /// The booking (its QR was scanned); `None`: the person's earliest
+        /// booking of today (their ID card was read).
+        appointment: Option<u64>,
     },
     CancelTicket {
         number: String,

@@ -127,7 +127,9 @@ impl SinkKind {
 }
 
 /// The placeholders a template may use: the fields of the hall's JSON body.
-pub const PLACEHOLDERS: [&str; 18] = [
+pub const PLACEHOLDERS: [&str; 19] = [
+    // A one-time code (only in the `code` messages of the phone pages).
+    "code",
     "key",
     "id",
     "trigger",
@@ -638,6 +640,17 @@ impl Hall {
                 }
                 Event::AppointmentBooked { appointment, .. } => {
                     booking.push((Trigger::Booked, appointment.id, None));
+                }
+                // Opted in when it is already its turn: told so now.
+                Event::NotifyOptedIn { ticket, .. } => {
+                    queue_moved = true;
+                    if let (Some(sub), Some(t)) =
+                        (self.notify.subs.get(ticket), self.ticket(*ticket))
+                        && t.awaiting_arrival()
+                        && t.remote.as_ref().is_some_and(|r| r.front_at.is_some())
+                    {
+                        out.push(make(Trigger::Front, t, sub, None, None));
+                    }
                 }
                 Event::AppointmentCancelled { id, .. } => {
                     booking.push((Trigger::BookingCancelled, *id, None));

@@ -43,20 +43,19 @@ impl Hall {
         };
         let step = chrono::Duration::minutes(i64::from(b.slot_minutes));
         let clock = self.clock();
+        // Places taken per slot start, in one pass (a page polls this).
+        let mut taken_at: HashMap<Millis, u32> = HashMap::new();
+        for a in self.appointments.values() {
+            if a.queue == code && a.date == date && a.state != AppointmentState::Cancelled {
+                *taken_at.entry(a.slot.start).or_default() += 1;
+            }
+        }
         let mut out = Vec::new();
         let mut s = open;
         while s + step <= close && s + step > s {
             let start = clock.instant(date.and_time(s));
             if now <= start - i64::from(b.cutoff_minutes) * 60_000 {
-                let taken = self
-                    .appointments
-                    .values()
-                    .filter(|a| {
-                        a.queue == code
-                            && a.slot.start == start
-                            && a.state != AppointmentState::Cancelled
-                    })
-                    .count() as u32;
+                let taken = taken_at.get(&start).copied().unwrap_or(0);
                 if taken < b.capacity {
                     out.push(FreeSlot {
                         start: s.format("%H:%M").to_string(),
@@ -68,6 +67,33 @@ impl Hall {
             s += step;
         }
         out
+    }
+
+    /// A window that serves `queue` (in any tier) is open and not paused.
+    pub(crate) fn serving_window_open(&self, queue: &str) -> bool {
+        self.catalog.windows.iter().any(|w| {
+            w.tiers.iter().flatten().any(|c| c == queue)
+                && self
+                    .windows
+                    .get(&w.number)
+                    .is_some_and(|rt| rt.status == WindowStatus::Open)
+        })
+    }
+
+    /// When remote ticket `t` must be checked in by: `None` while it is not
+    /// yet its turn (or it is not a remote ticket awaiting arrival).
+    pub fn check_in_by(&self, t: &Ticket) -> Option<Millis> {
+        let front = t
+            .remote
+            .as_ref()
+            .filter(|_| t.awaiting_arrival())?
+            .front_at?;
+        let grace = self
+            .catalog
+            .category(&t.origin)
+            .and_then(|c| c.remote.as_ref())
+            .map_or(15, |r| r.grace_minutes);
+        Some(front + i64::from(grace) * 60_000)
     }
 
     /// A person's bookings still kept (upcoming and recent past), by slot.

@@ -440,6 +440,16 @@ impl DayBuilder {
                 );
             }
             Event::TicketCancelled { ticket, .. } => self.end(*ticket, Outcome::Cancelled, at),
+            Event::TicketExpired { ticket, .. } => self.end(*ticket, Outcome::Expired, at),
+            // A remote ticket's wait is the visitor's in the hall: from the
+            // check-in, not from taking it at home.
+            Event::RemoteArrived { ticket } => {
+                let hour = self.hour(at);
+                if let Some(l) = self.leg_of(*ticket) {
+                    l.entered_at = at;
+                    l.hour = hour;
+                }
+            }
             Event::TicketCalled {
                 ticket,
                 window,

@@ -328,6 +328,7 @@ impl Run {
             "checkin" => Command::CheckInAppointment {
                 request_id: None,
                 person_key: opt("person=").unwrap(),
+                appointment: opt("booking=").map(|b| b.parse().unwrap()),
             },
             "work" => Command::WorkFollowUp {
                 id: s(1).parse().unwrap(),
@@ -2263,4 +2264,133 @@ fn bookings_are_confirmed_reminded_and_cancelled_by_text() {
             tick -> (no change)
         "#]],
     );
+}
+
+#[test]
+fn a_remote_ticket_s_turn_needs_an_open_window_and_its_grace_is_kept() {
+    let c = with_category(|a, _| {
+        a.daily_quota = 10;
+        a.remote = Some(crate::catalog::RemoteTickets {
+            share_pct: 50,
+            grace_minutes: 10,
+        });
+    });
+    check_on(
+        c,
+        r"
+        at 09:00
+        remote a person=r1
+        # Nobody serves 'a' yet: not its turn, whatever the queue.
+        at 09:05
+        tick
+        login 1 c1
+        # A clerk may not pick it before its visitor is here.
+        pick 1 A001
+        tick
+        # Opting in when it is already its turn: told at once.
+        notify A001 13800138000 1
+        +10
+        arrive A001
+        tick
+        ",
+        expect![[r#"
+            remote a person=r1 -> issued A001 in a (normal) ahead=0 wait=0m
+            tick -> (no change)
+            login 1 c1 -> window 1 opened by c1
+            pick 1 A001 -> ERROR A001 is a remote ticket whose visitor has not checked in at the hall
+            tick -> A001 at the front
+            notify A001 13800138000 1 -> A001 notify 138****8000 when 1 ahead; notify #1 front A001 to 138****8000 key 20261127-n1-front-A001; notify #2 ahead A001 to 138****8000 ahead 0 key 20261127-n2-ahead-A001
+            arrive A001 -> ERROR remote ticket A001 was not checked in in time: please take a new number
+            tick -> A001 expired; notify #3 expired A001 to 138****8000 key 20261127-n3-expired-A001
+        "#]],
+    );
+}
+
+#[test]
+fn a_booking_is_one_per_day_one_phone_per_person_and_checked_in_by_its_own_qr() {
+    let c = with_category(|a, _| {
+        a.booking = Some(crate::catalog::Booking {
+            slot_minutes: 30,
+            capacity: 5,
+            horizon_days: 7,
+            cutoff_minutes: 0,
+        });
+    });
+    check_on(
+        c,
+        r"
+        at 09:00
+        book a person=p1 2026-11-27 10:00-10:30 phone=13800138001
+        book a person=p1 2026-11-27 11:00-11:30 phone=13800138001
+        book b person=p1 2026-11-27 11:00-11:30 phone=13800138001
+        book a person=p1 2026-11-30 11:00-11:30 phone=13900139009
+        book a person=p1 2026-11-30 11:00-11:30 phone=13800138001
+        book a person=p2 2026-11-27 14:00-14:30
+        book b person=p2 2026-11-27 16:00-16:30
+        # The later booking's QR checks in that one, not the earliest.
+        at 13:50
+        checkin person=p2 booking=5
+        bookings person=p2
+        ",
+        expect![[r#"
+            book a person=p1 2026-11-27 10:00-10:30 phone=13800138001 -> booked #1; notify #1 booked B1 to 138****8001 2026-11-27 10:00-10:30 key 20261127-n1-booked-B1
+            book a person=p1 2026-11-27 11:00-11:30 phone=13800138001 -> ERROR you already have booking 1 for this on 2026-11-27 at 10:00-10:30
+            book b person=p1 2026-11-27 11:00-11:30 phone=13800138001 -> booked #2; notify #2 booked B2 to 138****8001 2026-11-27 11:00-11:30 key 20261127-n2-booked-B2
+            book a person=p1 2026-11-30 11:00-11:30 phone=13900139009 -> ERROR this ID number is booked with another phone (138****8001): book with that phone, or at the hall
+            book a person=p1 2026-11-30 11:00-11:30 phone=13800138001 -> booked #3; notify #3 booked B3 to 138****8001 2026-11-30 11:00-11:30 key 20261130-n3-booked-B3
+            book a person=p2 2026-11-27 14:00-14:30 -> booked #4
+            book b person=p2 2026-11-27 16:00-16:30 -> booked #5
+            checkin person=p2 booking=5 -> issued B001 in b (appointment) ahead=0 wait=0m
+            bookings person=p2 -> [#4 2026-11-27 booked, #5 2026-11-27 checked_in]
+        "#]],
+    );
+    let mut bad = test_catalog();
+    bad.policy.booking_missed_days = 120;
+    bad.policy.booking_block_days = 90;
+    let problems = bad.validate().unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "policy.booking_missed_days"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_remote_ticket_waits_from_its_check_in_in_the_figures_and_reports() {
+    let c = with_category(|a, _| {
+        a.daily_quota = 10;
+        a.remote = Some(crate::catalog::RemoteTickets {
+            share_pct: 50,
+            grace_minutes: 30,
+        });
+    });
+    let mut run = Run {
+        hall: Hall::new(c.clone()),
+        now: 0,
+        out: String::new(),
+        log: vec![],
+    };
+    for l in [
+        "at 2026-11-27 09:00",
+        "tick",
+        "remote a person=r1",
+        "+40",
+        "login 1 c1",
+        "arrive A001",
+        "+5",
+        "call 1",
+    ] {
+        run.line(l);
+    }
+    assert!(run.out.contains("A001 to window 1"), "{}", run.out);
+    // 5 minutes in the hall, not 45 since it was taken at home.
+    assert_eq!(run.hall.figures["a"].wait_s, 300);
+    let mut day = crate::report::DayBuilder::new(&c);
+    for (i, (e, at)) in run.log.iter().enumerate() {
+        day.apply(i as u64 + 1, *at, e);
+    }
+    let agg = day.snapshot();
+    let cell = &agg.cells[&crate::report::Dimension::Category]["a"];
+    assert_eq!(cell.waits_s, [300], "{cell:?}");
 }

@@ -203,6 +203,14 @@ impl Controller {
                 }).await;
                 Some(self.issued(r))
             }
+            Effect::CheckInQr { request_id, qr } => {
+                let req = pb::CheckInAppointmentRequest { request_id, identity: None, kiosk_id: self.kiosk_id.clone(), qr };
+                let r = self.with_retry(|mut c, token| {
+                    let req = req.clone();
+                    async move { c.check_in_appointment(request(&token, req)).await }
+                }).await;
+                Some(self.issued(r))
+            }
             Effect::Print(slip) => {
                 let number = slip.ticket_no.clone();
                 let r = self.printer.print(*slip).await;

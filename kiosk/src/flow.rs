@@ -198,6 +198,9 @@ pub enum Input {
     /// The printer's fresh status said no just before issuing.
     Refused(PrinterHealth),
     Issued(Result<pb::Ticket, String>),
+    /// What the QR scanner read from a visitor's phone: a booking's code
+    /// (`…/b/{secret}`) or a remote ticket's (`…/t/{secret}`).
+    Scan(String),
     /// The print finished: the printer's state after it, or the failure code.
     Printed(Result<PrinterHealth, String>),
     Tick,
@@ -207,6 +210,8 @@ pub enum Input {
 pub enum Effect {
     Issue { request_id: String, code: String, priority: pb::PriorityClass, identity: Option<pb::Identity> },
     CheckIn { request_id: String, identity: pb::Identity },
+    /// Check-in by a scanned QR (a booking, or a remote ticket's arrival).
+    CheckInQr { request_id: String, qr: String },
     Print(Box<TicketSlip>),
     /// Tell the server (and so the staff) the printer's state.
     Report(PrinterHealth),
@@ -364,6 +369,35 @@ pub fn update(st: &mut State, input: Input, now: i64, s: &Settings) -> Vec<Effec
             }
             Screen::Issuing | Screen::Done | Screen::Failed => {}
         },
+        Input::Scan(text) => {
+            let qr = text.trim().to_string();
+            match st.screen {
+                // Someone's ticket is on its way or on screen: a scan is
+                // the next visitor's, once this one is done.
+                Screen::Issuing => {}
+                _ if !(qr.contains("/b/") || qr.contains("/t/")) => {
+                    st.last_touch_ms = now;
+                    st.message = if st.en {
+                        "This QR code is not a booking or a remote ticket of this hall.".into()
+                    } else {
+                        "该二维码不是本厅的预约码或线上取号码".into()
+                    };
+                    st.go(Screen::CheckIn, now);
+                }
+                _ => {
+                    st.last_touch_ms = now;
+                    st.selected = None;
+                    st.visitor = None;
+                    st.message.clear();
+                    if st.blocked().is_none() {
+                        let request_id = hall_proto::client::new_request_id();
+                        st.request_id = Some(request_id.clone());
+                        st.go(Screen::Issuing, now);
+                        fx.push(Effect::CheckInQr { request_id, qr });
+                    }
+                }
+            }
+        }
         Input::CardError(m) => {
             if matches!(st.screen, Screen::Identity | Screen::CheckIn) {
                 st.message = m;

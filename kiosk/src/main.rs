@@ -9,7 +9,8 @@
 //! - Commands on stdin drive it like touches (for the whole-hall demo and the
 //!   end-to-end test): `choose CODE`, `take`, `skip`, `green on|off`,
 //!   `confirm`, `back`, `home`, `checkin`, `lang zh|en`, `elder on|off`,
-//!   `search TEXT`, `zone CODE|all`; with the in-process simulators also
+//!   `search TEXT`, `zone CODE|all`, `scan TEXT` (what a QR scanner read:
+//!   a booking's or a remote ticket's code checks it in); with the in-process simulators also
 //!   `sim-card N`, `sim-remove`, `sim-paper-out`, `sim-paper-ok`. Outcomes are
 //!   printed one per line (`issued A001 …`, `printed A001`, …).
 
@@ -238,6 +239,8 @@ fn stdin_command(line: &str, sim: Option<&Simulated>) -> Option<Msg> {
     let t = match cmd {
         "" => return None,
         "quit" => return Some(Msg::Quit),
+        // What a QR scanner read (a booking's or a remote ticket's code).
+        "scan" => return Some(Msg::Input(Input::Scan(arg.to_string()))),
         sim_cmd if sim_cmd.starts_with("sim-") => {
             let Some(sim) = sim else {
                 eprintln!("kiosk: {sim_cmd} needs the in-process simulators (no device port configured)");

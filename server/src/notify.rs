@@ -37,7 +37,7 @@ const PER_SINK: usize = 4;
 /// How an error for a sink no longer configured starts.
 const GONE: &str = "sink no longer configured";
 /// One attempt's time limit (connect, TLS, request and answer).
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often the outbox is looked at when nothing is committed.

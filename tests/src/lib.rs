@@ -153,6 +153,20 @@ pub fn listening_addr(child: &mut std::process::Child) -> String {
 
 /// The built-in hall open around the clock without ID-card requirements,
 /// so tests do not depend on when CI runs.
+/// A fixed-offset time zone in which it is about noon now: a test that
+/// needs the rest of "today" (today's booking slots, say) has half a day of
+/// it whenever it runs.
+pub fn midday_zone() -> String {
+    use chrono::Timelike;
+    let off = 12 - chrono::Utc::now().hour() as i32; // -11..=12
+    // Etc/GMT-N is N hours *ahead* of UTC (the POSIX sign).
+    if off >= 0 {
+        format!("Etc/GMT-{off}")
+    } else {
+        format!("Etc/GMT+{}", -off)
+    }
+}
+
 pub fn always_open() -> Catalog {
     hall_server::config::around_the_clock(hall_server::config::builtin())
 }

@@ -61,7 +61,7 @@ impl Hall {
         let mut per_person: BTreeMap<&str, u32> = BTreeMap::new();
         for a in self.appointments.values() {
             let is_missed = a.state == AppointmentState::Missed || missed.contains(&a.id);
-            if is_missed && a.date >= since && !a.person.key.is_empty() {
+            if is_missed && a.counted && a.date >= since && !a.person.key.is_empty() {
                 *per_person.entry(a.person.key.as_str()).or_default() += 1;
             }
         }
@@ -106,7 +106,12 @@ impl Hall {
                 .and_then(|c| c.remote.as_ref())
                 .map_or(15, |r| r.grace_minutes);
             match r.front_at {
-                None if crate::policy::people_ahead(self, t, now) == 0 => {
+                // Its turn: nobody callable ahead, and a window that serves
+                // its queue is open (before the windows open, or with all of
+                // them away, nobody would call it).
+                None if crate::policy::people_ahead(self, t, now) == 0
+                    && self.serving_window_open(&t.queue) =>
+                {
                     events.push(Event::RemoteAtFront { ticket: t.id });
                 }
                 Some(front) if now >= front + i64::from(grace) * 60_000 => {

@@ -75,15 +75,49 @@ impl Hall {
                 ),
             ));
         }
-        if let Some(b) = self.booking_blocks.get(&person.key)
-            && date >= self.service_date
-        {
+        if let Some(b) = self.booking_block(&person.key) {
             return Err(EngineError::BookingBlocked {
                 until: b.until,
                 missed: b.missed,
             });
         }
         self.check_booking_limits(&person.key, date)?;
+        if let Some(a) = self.appointments.values().find(|a| {
+            a.person.key == person.key
+                && a.queue == code
+                && a.date == date
+                && a.state == AppointmentState::Booked
+        }) {
+            return Err(EngineError::invalid(
+                "date",
+                format!(
+                    "you already have booking {} for this on {date} at {}-{}",
+                    a.id, a.slot_label.0, a.slot_label.1
+                ),
+            ));
+        }
+        // A person books with one phone: their bookings' notifications (and
+        // the visitor pages' "my bookings") go to the number they first
+        // booked with, not to whoever else knows their ID number.
+        if !phone.is_empty()
+            && let Some(a) = self.appointments.values().find(|a| {
+                a.person.key == person.key
+                    && !a.phone.is_empty()
+                    && a.phone != phone
+                    && matches!(
+                        a.state,
+                        AppointmentState::Booked | AppointmentState::CheckedIn
+                    )
+            })
+        {
+            return Err(EngineError::invalid(
+                "phone",
+                format!(
+                    "this ID number is booked with another phone ({}): book with that phone, or at the hall",
+                    crate::notify::mask_phone(&a.phone)
+                ),
+            ));
+        }
         let clock = self.clock();
         let start = clock.instant(date.and_time(s));
         if let Some(b) = self
@@ -154,6 +188,7 @@ impl Hall {
             state: AppointmentState::Booked,
             phone,
             reminded: 0,
+            counted: true,
         };
         Ok(vec![Event::AppointmentBooked {
             appointment: Box::new(appointment),
@@ -165,6 +200,7 @@ impl Hall {
         &self,
         request_id: Option<String>,
         person_key: String,
+        appointment: Option<u64>,
         now: Millis,
     ) -> Result<Vec<Event>, EngineError> {
         if let Some(r) = &request_id
@@ -179,6 +215,7 @@ impl Hall {
                 a.date == self.service_date
                     && a.person.key == person_key
                     && a.state == AppointmentState::Booked
+                    && appointment.is_none_or(|id| id == a.id)
             })
             .min_by_key(|a| a.slot.start)
             .ok_or(EngineError::NoAppointment)?;
@@ -273,6 +310,7 @@ impl Hall {
         &self,
         service_date: NaiveDate,
         number: String,
+        now: Millis,
     ) -> Result<Vec<Event>, EngineError> {
         let t = self.ticket_of_day(service_date, &number)?;
         if t.remote.is_none() {
@@ -286,6 +324,17 @@ impl Hall {
         }
         if t.state != TicketState::Waiting {
             return Err(Self::wrong_state(t, "check in"));
+        }
+        // Past its grace, whether or not a tick has expired it yet.
+        if let Some(by) = self.check_in_by(t)
+            && now >= by
+        {
+            return Err(EngineError::Conflict {
+                problem: format!(
+                    "remote ticket {number} was not checked in in time: please take a new number"
+                ),
+                number,
+            });
         }
         Ok(vec![Event::RemoteArrived { ticket: t.id }])
     }

@@ -47,7 +47,8 @@ impl Hall {
             Command::CheckInAppointment {
                 request_id,
                 person_key,
-            } => self.check_in_appointment(request_id, person_key, now),
+                appointment,
+            } => self.check_in_appointment(request_id, person_key, appointment, now),
             Command::CancelTicket { number, reason } => self.cancel_ticket(number, reason),
             Command::CancelAppointment {
                 id,
@@ -57,7 +58,7 @@ impl Hall {
             Command::ArriveRemote {
                 service_date,
                 number,
-            } => self.arrive_remote(service_date, number),
+            } => self.arrive_remote(service_date, number, now),
             Command::Login {
                 window,
                 clerk,

@@ -166,6 +166,14 @@ impl Hall {
         if t.state != TicketState::Waiting {
             return Err(Self::wrong_state(t, "call it"));
         }
+        if t.awaiting_arrival() {
+            return Err(EngineError::Conflict {
+                problem: format!(
+                    "{number} is a remote ticket whose visitor has not checked in at the hall"
+                ),
+                number,
+            });
+        }
         if let Some(w) = t.target_window
             && w != session.window
         {

@@ -205,6 +205,31 @@ fn check_in_reads_the_card_then_asks_the_server() {
 }
 
 #[test]
+fn a_scanned_qr_checks_in_from_any_screen_but_never_twice_at_once() {
+    let s = Settings::default();
+    let mut st = state();
+    // From the home screen: a booking's QR asks the server at once.
+    let qr = "https://hall.example.gov.cn/b/0123456789abcdef0123456789abcdef";
+    let fx = update(&mut st, Input::Scan(format!(" {qr}\r")), 1, &s);
+    assert_eq!(fx, [Effect::CheckInQr { request_id: st.request_id.clone().unwrap(), qr: qr.into() }]);
+    assert_eq!(st.screen, Screen::Issuing);
+    // A second scan while it is in flight starts nothing.
+    assert!(update(&mut st, Input::Scan(qr.into()), 2, &s).is_empty());
+    // The server's answer is shown and printed like any ticket.
+    let fx = update(&mut st, Input::Issued(Ok(ticket("A007", "A"))), 3, &s);
+    assert!(matches!(fx.as_slice(), [Effect::Print(_)]), "{fx:?}");
+    assert_eq!(st.screen, Screen::Done);
+    // Something else: said so on the check-in screen, nothing asked.
+    let fx = update(&mut st, Input::Scan("WIFI:S:hall;;".into()), 4, &s);
+    assert!(fx.is_empty());
+    assert_eq!(st.screen, Screen::CheckIn);
+    assert!(st.message.contains("二维码"), "{}", st.message);
+    // A remote ticket's page QR, from the check-in screen.
+    let fx = update(&mut st, Input::Scan("https://x/t/00112233445566778899aabbccddeeff".into()), 5, &s);
+    assert!(matches!(fx.as_slice(), [Effect::CheckInQr { .. }]), "{fx:?}");
+}
+
+#[test]
 fn search_zone_and_elder_mode_filter_the_choices() {
     let s = Settings::default();
     let mut st = state();

@@ -60,6 +60,14 @@ pub struct VisitorBooking {
     pub can_cancel: bool,
 }
 
+/// A remote ticket as the phone gets it: its number and its page's secret.
+#[derive(Debug, Clone)]
+pub struct RemoteTicket {
+    pub number: String,
+    pub service_date: String,
+    pub secret: String,
+}
+
 /// The person's bookings and any block on booking.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,13 +78,31 @@ pub struct VisitorBookings {
     pub missed: u32,
 }
 
-/// A booking's secret under the site secret: 32 hex digits, as a ticket's.
+/// A booking's secret under the site secret: `{id}-{32 hex digits of
+/// HMAC}`, so a scan or a page names its booking and is checked with one
+/// HMAC, not one per stored booking.
 fn booking_secret(key: &[u8], id: u64) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(b"booking|");
     mac.update(id.to_string().as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
+    format!("{id}-{}", hex::encode(&mac.finalize().into_bytes()[..16]))
+}
+
+/// The booking a secret names, if it is genuine.
+pub fn booking_of_secret(key: &[u8], secret: &str) -> Option<u64> {
+    let (id, mac) = secret.split_once('-')?;
+    if id.len() > 20 || mac.len() != 32 {
+        return None;
+    }
+    let id: u64 = id.parse().ok()?;
+    let want = booking_secret(key, id);
+    let got = format!("{id}-{}", mac.to_ascii_lowercase());
+    bool::from(subtle::ConstantTimeEq::ct_eq(
+        want.as_bytes(),
+        got.as_bytes(),
+    ))
+    .then_some(id)
 }
 
 fn visitor_booking(
@@ -195,6 +221,28 @@ impl Hub {
         request_id: String,
     ) -> Result<VisitorBooking, Status> {
         let rid = super::request_id(request_id)?;
+        let bookable = {
+            let code = code.clone();
+            self.read(move |h, _, _| {
+                Ok(h.catalog
+                    .category(&code)
+                    .is_some_and(|c| c.booking.is_some()))
+            })
+            .await?
+            .into_inner()
+        };
+        if !bookable {
+            // Slots, horizon and capacity come from `[categories.booking]`:
+            // without it a category is not booked from a phone.
+            return Err(Refusal::invalid_field(
+                "category",
+                format!(
+                    "'{}' cannot be booked online",
+                    hall_proto::errors::echo(&code)
+                ),
+            )
+            .into_status());
+        }
         let key = self.secret.clone();
         let cmd = Command::BookAppointment {
             request_id: Some(rid.clone()),
@@ -214,13 +262,20 @@ impl Hub {
         self.ask(Some(cmd), render).await
     }
 
-    /// The person's bookings (upcoming and of the last month) and any block.
-    pub async fn visitor_bookings(&self, person_key: String) -> Result<VisitorBookings, Status> {
+    /// The person's bookings made with `phone` (upcoming and of the last
+    /// month) and any block: someone else who knows the ID number but not
+    /// the phone sees none of them.
+    pub async fn visitor_bookings(
+        &self,
+        person_key: String,
+        phone: String,
+    ) -> Result<VisitorBookings, Status> {
         let key = self.secret.clone();
         self.read(move |h, _, now| {
             let bookings = h
                 .bookings_of(&person_key)
                 .into_iter()
+                .filter(|a| a.phone == phone)
                 .map(|a| visitor_booking(h, &key, a, now))
                 .collect();
             let block = h.booking_block(&person_key);
@@ -234,8 +289,21 @@ impl Hub {
         .map(Response::into_inner)
     }
 
-    /// The visitor cancels their booking `id` (until the deadline).
-    pub async fn cancel_for_visitor(&self, person_key: String, id: u64) -> Result<(), Status> {
+    /// The visitor cancels their booking `id` (until the deadline), one
+    /// made with the phone they confirmed.
+    pub async fn cancel_for_visitor(
+        &self,
+        person_key: String,
+        phone: String,
+        id: u64,
+    ) -> Result<(), Status> {
+        let theirs = self
+            .read(move |h, _, _| Ok(h.appointments.get(&id).is_some_and(|a| a.phone == phone)))
+            .await?
+            .into_inner();
+        if !theirs {
+            return Err(status(Failure::Engine(EngineError::UnknownAppointment(id))));
+        }
         let cmd = Command::CancelAppointment {
             id,
             person_key: Some(person_key),
@@ -244,27 +312,108 @@ impl Hub {
         self.ask(Some(cmd), Box::new(|_, _, _| Ok(()))).await
     }
 
+    /// Whether `code` takes remote tickets (before a code is used up on it).
+    pub async fn remote_offered(&self, code: &str) -> Result<(), Status> {
+        let code = code.to_string();
+        let offered = {
+            let code = code.clone();
+            self.read(move |h, _, _| {
+                Ok(h.catalog
+                    .category(&code)
+                    .is_some_and(|c| c.remote.is_some()))
+            })
+            .await?
+            .into_inner()
+        };
+        if offered {
+            Ok(())
+        } else {
+            Err(Refusal::invalid_field(
+                "category",
+                format!(
+                    "'{}' cannot be taken remotely",
+                    hall_proto::errors::echo(&code)
+                ),
+            )
+            .into_status())
+        }
+    }
+
+    /// The remote ticket request `rid` made for `phone`, if it was made.
+    pub async fn remote_of_request(
+        &self,
+        rid: &str,
+        phone: &str,
+    ) -> Result<Option<RemoteTicket>, Status> {
+        let rid = rid.to_string();
+        let key = self.phone_person(phone).key;
+        let found = self
+            .read(move |h, _, _| {
+                Ok(h.ticket_for_request(&rid)
+                    .filter(|t| t.person.as_ref().is_some_and(|p| p.key == key))
+                    .map(|t| (t.service_date.to_string(), t.number.clone())))
+            })
+            .await?
+            .into_inner();
+        Ok(found.map(|(date, number)| self.remote_ticket(date, number)))
+    }
+
+    fn remote_ticket(&self, service_date: String, number: String) -> RemoteTicket {
+        let secret = self.ticket_secret(&service_date, &number);
+        self.visitor_index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(&service_date, &secret, &number);
+        RemoteTicket {
+            number,
+            service_date,
+            secret,
+        }
+    }
+
     /// A remote ticket (线上取号) of `code` for the holder of `phone`, who
     /// is told (when the hall sends notifications) when it nears the front,
-    /// when it must be checked in and when it is called.
+    /// when it must be checked in and when it is called. A phone that
+    /// already holds one of this category today gets that one back (it
+    /// proved the phone).
     pub async fn issue_remote(
         &self,
         code: String,
         phone: String,
         request_id: String,
-    ) -> Result<pb::Ticket, Status> {
+    ) -> Result<RemoteTicket, Status> {
         let rid = super::request_id(request_id)?;
+        let person = self.phone_person(&phone);
         let cmd = Command::IssueTicket {
             request_id: Some(rid.clone()),
-            code,
+            code: code.clone(),
             priority: crate::engine::Priority::Normal,
             channel: Channel::Mobile,
-            person: Some(self.phone_person(&phone)),
+            person: Some(person.clone()),
         };
-        let t = self
-            .ask(Some(cmd), render_request(rid))
-            .await
-            .map(|t| self.with_secret(t))?;
+        let t = match self.ask(Some(cmd), render_request(rid)).await {
+            Ok(t) => t,
+            Err(e) => {
+                let key = person.key.clone();
+                let held = self
+                    .read(move |h, _, _| {
+                        Ok(h.tickets()
+                            .find(|t| {
+                                t.origin == code
+                                    && t.channel == Channel::Mobile
+                                    && t.state.is_active()
+                                    && t.person.as_ref().is_some_and(|p| p.key == key)
+                            })
+                            .map(|t| (t.service_date.to_string(), t.number.clone())))
+                    })
+                    .await?
+                    .into_inner();
+                return match held {
+                    Some((date, number)) => Ok(self.remote_ticket(date, number)),
+                    None => Err(e),
+                };
+            }
+        };
         let notifies = self
             .read(|h, _, _| Ok(!h.catalog.notify.webhooks.is_empty()))
             .await?
@@ -280,9 +429,13 @@ impl Hub {
                 phone,
                 ahead: None,
             };
-            self.ask(Some(cmd), Box::new(|_, _, _| Ok(()))).await?;
+            // The ticket stands whatever happens to the opt-in (its page
+            // offers it again).
+            if let Err(e) = self.ask(Some(cmd), Box::new(|_, _, _| Ok(()))).await {
+                tracing::warn!(number = %t.number, error = %e.message(), "remote ticket: the opt-in failed");
+            }
         }
-        Ok(t)
+        Ok(self.remote_ticket(t.service_date, t.number))
     }
 
     /// The holder of remote ticket `number` of `date` has arrived.
@@ -301,8 +454,15 @@ impl Hub {
     /// issues its ticket, or a remote ticket's (`…/t/{secret}`), which makes
     /// it callable. The ticket either way.
     pub async fn check_in_qr(&self, qr: &str, request_id: String) -> Result<pb::Ticket, Status> {
+        // The path's last part, without a query, a fragment or a trailing
+        // slash a scanner or a phone may have added.
         let text = qr.trim();
-        let secret = text.rsplit('/').next().unwrap_or(text).to_ascii_lowercase();
+        let path = text
+            .split(['?', '#'])
+            .next()
+            .unwrap_or(text)
+            .trim_end_matches('/');
+        let secret = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
         let not_found = || {
             Refusal::new(
                 Code::NotFound,
@@ -311,33 +471,25 @@ impl Hub {
             )
             .into_status()
         };
-        if text.contains("/t/") || !text.contains("/b/") {
-            if let Some((date, number)) = self.find_by_secret(&secret).await? {
-                self.arrive_remote(&date, number.clone()).await?;
-                return self
-                    .read(move |h, _, now| {
-                        let t = h.ticket_by_number(&number).ok_or_else(not_found)?;
-                        Ok(convert::ticket(h, t, now))
-                    })
-                    .await
-                    .map(|r| self.with_secret(r.into_inner()));
-            }
-            if text.contains("/t/") {
-                return Err(not_found());
-            }
+        if path.contains("/t/") {
+            let (date, number) = self.find_by_secret(&secret).await?.ok_or_else(not_found)?;
+            self.arrive_remote(&date, number.clone()).await?;
+            return self
+                .read(move |h, _, now| {
+                    let t = h.ticket_by_number(&number).ok_or_else(not_found)?;
+                    Ok(convert::ticket(h, t, now))
+                })
+                .await
+                .map(|r| self.with_secret(r.into_inner()));
         }
-        let key = self.secret.clone();
-        let want = secret.clone();
+        // A booking: the one scanned, if it is today's.
+        let id = booking_of_secret(&self.secret, &secret).ok_or_else(not_found)?;
         let person_key = self
             .read(move |h, _, _| {
-                let found = h.appointments.values().find(|a| {
-                    a.date == h.service_date
-                        && bool::from(subtle::ConstantTimeEq::ct_eq(
-                            booking_secret(&key, a.id).as_bytes(),
-                            want.as_bytes(),
-                        ))
-                });
-                Ok(found.map(|a| a.person.key.clone()))
+                Ok(h.appointments
+                    .get(&id)
+                    .filter(|a| a.date == h.service_date)
+                    .map(|a| a.person.key.clone()))
             })
             .await?
             .into_inner()
@@ -346,6 +498,7 @@ impl Hub {
         let cmd = Command::CheckInAppointment {
             request_id: Some(rid.clone()),
             person_key,
+            appointment: Some(id),
         };
         self.ask(Some(cmd), render_request(rid))
             .await
@@ -367,7 +520,8 @@ impl Hub {
     pub async fn send_code(&self, phone: &str, code: &str) -> Result<(), Status> {
         let (hall, sinks) = self
             .read(|h, _, _| {
-                let sinks: Vec<(String, crate::engine::notify::Webhook)> = h
+                use crate::engine::notify::SinkKind;
+                let all: Vec<(String, crate::engine::notify::Webhook)> = h
                     .catalog
                     .notify
                     .webhooks
@@ -375,6 +529,15 @@ impl Hub {
                     .enumerate()
                     .map(|(i, w)| (h.catalog.notify.sink_name(i), w.clone()))
                     .collect();
+                // A code is a text message: to the SMS gateways when there
+                // are any, else to the plain webhooks; never to WeChat (a
+                // subscribe message is no proof of the phone).
+                let kind = if all.iter().any(|(_, w)| w.kind == SinkKind::Sms) {
+                    SinkKind::Sms
+                } else {
+                    SinkKind::Webhook
+                };
+                let sinks: Vec<_> = all.into_iter().filter(|(_, w)| w.kind == kind).collect();
                 Ok((h.catalog.hall.name_zh.clone(), sinks))
             })
             .await?
@@ -413,7 +576,14 @@ impl Hub {
                 body,
                 content_type,
             };
-            match crate::notify::deliver(&d, &tls).await {
+            let attempt = tokio::time::timeout(
+                crate::notify::ATTEMPT_TIMEOUT,
+                crate::notify::deliver(&d, &tls),
+            );
+            match attempt
+                .await
+                .unwrap_or_else(|_| Err("no answer in time".into()))
+            {
                 Ok(()) => sent = true,
                 Err(e) => {
                     tracing::warn!(sink = %sink, error = %e, "the code was not sent to this sink");
@@ -450,18 +620,16 @@ impl Hub {
         Ok(base.trim_end_matches('/').to_string())
     }
 
-    /// Whether one of today's or a coming day's bookings has this secret.
+    /// Whether `secret` is genuine and names one of today's or a coming
+    /// day's bookings.
     pub async fn booking_exists(&self, secret: &str) -> Result<bool, Status> {
-        let key = self.secret.clone();
-        let want = secret.to_ascii_lowercase();
+        let Some(id) = booking_of_secret(&self.secret, secret) else {
+            return Ok(false);
+        };
         self.read(move |h, _, _| {
-            Ok(h.appointments.values().any(|a| {
-                a.date >= h.service_date
-                    && bool::from(subtle::ConstantTimeEq::ct_eq(
-                        booking_secret(&key, a.id).as_bytes(),
-                        want.as_bytes(),
-                    ))
-            }))
+            Ok(h.appointments
+                .get(&id)
+                .is_some_and(|a| a.date >= h.service_date))
         })
         .await
         .map(Response::into_inner)

@@ -119,19 +119,7 @@ pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
         holder_secret: String::new(),
         status_url: String::new(),
         awaiting_arrival: t.awaiting_arrival(),
-        check_in_by_ms: t
-            .remote
-            .as_ref()
-            .filter(|_| t.awaiting_arrival())
-            .and_then(|r| r.front_at)
-            .map_or(0, |front| {
-                let grace = h
-                    .catalog
-                    .category(&t.origin)
-                    .and_then(|c| c.remote.as_ref())
-                    .map_or(15, |r| r.grace_minutes);
-                front + i64::from(grace) * 60_000
-            }),
+        check_in_by_ms: h.check_in_by(t).unwrap_or(0),
     }
 }
 

@@ -73,6 +73,7 @@ impl pb::kiosk_service_server::KioskService for Hub {
         let cmd = Command::CheckInAppointment {
             request_id: Some(rid.clone()),
             person_key: person.key,
+            appointment: None,
         };
         self.ask(Some(cmd), with_public_url(render_request(rid)))
             .await

@@ -19,7 +19,7 @@ mod reports;
 pub mod roles;
 pub mod staff;
 mod visitor;
-pub use booking::{PublicCatalog, VisitorBooking, VisitorBookings};
+pub use booking::{PublicCatalog, RemoteTicket, VisitorBooking, VisitorBookings};
 pub use outbox::{Delivery, Retry, site_tag};
 pub use visitor::{VisitorIndex, VisitorTicket};
 

@@ -42,6 +42,9 @@ const CODES_MAX: usize = 20_000;
 /// texting numbers by the thousand.
 const CODES_PER_ADDRESS: u32 = 30;
 const ADDRESS_WINDOW: Duration = Duration::from_secs(600);
+/// Codes the whole hall sends per window (every address together): the
+/// ceiling of what a distributed flood can cost the hall's SMS account.
+const CODES_PER_HALL: u32 = 2_000;
 /// A visitor token's life.
 const TOKEN_TTL_MS: i64 = 2 * 3600 * 1000;
 /// The header the pages send their visitor token in.
@@ -53,7 +56,34 @@ pub const TOKEN_HEADER: &str = "x-visitor-token";
 pub struct Codes(
     Mutex<HashMap<String, Pending>>,
     Mutex<HashMap<std::net::IpAddr, (Instant, u32)>>,
+    Mutex<Option<(Instant, u32)>>,
 );
+
+/// The address a limit counts: an IPv6 client's /64 (it can pick any
+/// address inside it), an IPv4 one's own.
+fn limit_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => {
+                std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64)))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// Counts one code against a fixed window: false when `max` are used up.
+fn take(slot: &mut (Instant, u32), max: u32) -> bool {
+    if slot.0.elapsed() >= ADDRESS_WINDOW {
+        *slot = (Instant::now(), 0);
+    }
+    if slot.1 >= max {
+        return false;
+    }
+    slot.1 += 1;
+    true
+}
 
 struct Pending {
     /// HMAC of the code under the site secret (never the code itself).
@@ -161,29 +191,37 @@ pub(super) async fn send_code(
         return resp;
     }
     {
-        let ip = (conn.0).0.ip();
-        let mut per = web.codes.1.lock().unwrap_or_else(|e| e.into_inner());
-        if per.len() > CODES_MAX {
-            per.retain(|_, (since, _)| since.elapsed() < ADDRESS_WINDOW);
-        }
-        let entry = per.entry(ip).or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= ADDRESS_WINDOW {
-            *entry = (Instant::now(), 0);
-        }
-        if entry.1 >= CODES_PER_ADDRESS {
-            let wait = (ADDRESS_WINDOW.saturating_sub(entry.0.elapsed()))
+        let too_many = |what: &str, since: Instant| {
+            let wait = ADDRESS_WINDOW
+                .saturating_sub(since.elapsed())
                 .as_secs()
                 .max(1);
-            return error(
+            error(
                 Refusal::new(
                     Code::ResourceExhausted,
                     ErrorReason::BadCode,
-                    format!("too many codes from this address: try again in {wait} s"),
+                    format!("too many codes {what}: try again in {wait} s"),
                 )
                 .with("retry_after_s", wait),
-            );
+            )
+        };
+        let ip = limit_key((conn.0).0.ip());
+        let mut per = web.codes.1.lock().unwrap_or_else(|e| e.into_inner());
+        if per.len() >= CODES_MAX {
+            per.retain(|_, (since, _)| since.elapsed() < ADDRESS_WINDOW);
+            if per.len() >= CODES_MAX && !per.contains_key(&ip) {
+                return too_many("from everywhere at once", Instant::now());
+            }
         }
-        entry.1 += 1;
+        let entry = per.entry(ip).or_insert((Instant::now(), 0));
+        if !take(entry, CODES_PER_ADDRESS) {
+            return too_many("from this address", entry.0);
+        }
+        let mut hall = web.codes.2.lock().unwrap_or_else(|e| e.into_inner());
+        let all = hall.get_or_insert((Instant::now(), 0));
+        if !take(all, CODES_PER_HALL) {
+            return too_many("for the hall", all.0);
+        }
     }
     let phone = match crate::engine::notify::normalise_phone(&r.phone) {
         Ok(p) => p,
@@ -418,11 +456,11 @@ pub(super) async fn book(
 
 /// `GET /api/v1/book/mine` (visitor token): the visitor's bookings.
 pub(super) async fn mine(State(web): State<Web>, headers: HeaderMap) -> Response {
-    let (person, _) = match visitor(&web, &headers) {
+    let (person, phone) = match visitor(&web, &headers) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    match web.hub.visitor_bookings(person.key).await {
+    match web.hub.visitor_bookings(person.key, phone).await {
         Ok(v) => json(v),
         Err(s) => status_error(s),
     }
@@ -439,14 +477,18 @@ pub(super) async fn cancel(
     if let Err(resp) = same_origin(&headers, &uri) {
         return resp;
     }
-    let (person, _) = match visitor(&web, &headers) {
+    let (person, phone) = match visitor(&web, &headers) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if let Err(s) = web.hub.cancel_for_visitor(person.key.clone(), id).await {
+    if let Err(s) = web
+        .hub
+        .cancel_for_visitor(person.key.clone(), phone.clone(), id)
+        .await
+    {
         return status_error(s);
     }
-    match web.hub.visitor_bookings(person.key).await {
+    match web.hub.visitor_bookings(person.key, phone).await {
         Ok(v) => json(v),
         Err(s) => status_error(s),
     }
@@ -476,15 +518,29 @@ pub(super) async fn remote(
         Ok(p) => p,
         Err(e) => return error(Refusal::invalid_field("phone", e.to_string())),
     };
+    let page = |t: crate::grpc::RemoteTicket| {
+        json(serde_json::json!({
+            "number": t.number,
+            "serviceDate": t.service_date,
+            "page": format!("/t/{}", t.secret),
+        }))
+    };
+    // A retry of an attempt that was answered (the answer lost on the way)
+    // is that ticket again: its code was used up by the first.
+    match web.hub.remote_of_request(&r.request_id, &phone).await {
+        Ok(Some(t)) => return page(t),
+        Ok(None) => {}
+        Err(s) => return status_error(s),
+    }
+    // Before the code is used up: a category that takes no remote numbers.
+    if let Err(s) = web.hub.remote_offered(&r.category).await {
+        return status_error(s);
+    }
     if let Err(resp) = check_code(&web, &phone, &r.code) {
         return resp;
     }
     match web.hub.issue_remote(r.category, phone, r.request_id).await {
-        Ok(t) => json(serde_json::json!({
-            "number": t.number,
-            "serviceDate": t.service_date,
-            "page": format!("/t/{}", t.holder_secret),
-        })),
+        Ok(t) => page(t),
         Err(s) => status_error(s),
     }
 }
@@ -562,9 +618,8 @@ fn nothing() -> Response {
 /// `GET /b/{secret}/qr.svg`: a booking's QR (`{base}/b/{secret}`), which a
 /// kiosk's scanner reads to check it in.
 pub(super) async fn booking_qr(State(web): State<Web>, Path(secret): Path<String>) -> Response {
-    let ok = secret.len() == 32 && secret.bytes().all(|b| b.is_ascii_hexdigit());
     match web.hub.booking_exists(&secret).await {
-        Ok(true) if ok => {}
+        Ok(true) => {}
         Ok(_) => return nothing(),
         Err(s) => return status_error(s),
     }

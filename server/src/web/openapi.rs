@@ -448,6 +448,7 @@ fn static_paths() -> Vec<(&'static str, &'static str, Value)> {
             "/api/v1/tickets/{secret}/arrive",
             json!({
                 "operationId": "ticketArrive",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "summary": "the holder of a remote ticket (线上取号) checks in from the phone; accepted only from the hall's networks (`hall.checkin_networks`), elsewhere the kiosk's QR scan does it (KioskService/CheckInAppointment with `qr`)",
                 "parameters": secret,
                 "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the ticket's view, callable from now",
@@ -460,6 +461,7 @@ fn static_paths() -> Vec<(&'static str, &'static str, Value)> {
             "/t/{secret}/arrive",
             json!({
                 "operationId": "ticketArriveFromPage", "summary": "as /api/v1/tickets/{secret}/arrive (the ticket page's own route)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "parameters": secret,
                 "responses": (|| { let mut r = errors(); r["200"] = json!({"description": "the ticket's view",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketView"}}}});
@@ -578,6 +580,7 @@ fn static_paths() -> Vec<(&'static str, &'static str, Value)> {
             "/api/v1/book/{id}/cancel",
             json!({
                 "operationId": "bookCancel",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "summary": "the visitor cancels one of their bookings (until `policy.booking_cancel_minutes` before it); answers their bookings",
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
                                {"name": "X-Visitor-Token", "in": "header", "required": true, "schema": {"type": "string"}}],
