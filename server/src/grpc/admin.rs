@@ -286,6 +286,41 @@ impl pb::admin_service_server::AdminService for Hub {
         .await
         .map(Response::new)
     }
+    async fn cancel_appointment(
+        &self,
+        req: Req<pb::CancelAppointmentRequest>,
+    ) -> Result<Response<pb::CancelAppointmentResponse>, Status> {
+        let r = limits::checked(req)?;
+        if r.reason.trim().is_empty() {
+            return Err(Refusal::invalid_field(
+                "reason",
+                "say why the booking is cancelled (it is recorded, and the visitor is told)",
+            )
+            .into_status());
+        }
+        let id = r.id;
+        let cmd = Command::CancelAppointment {
+            id,
+            person_key: None,
+            reason: r.reason,
+        };
+        self.ask(
+            Some(cmd),
+            Box::new(move |h, _, _| {
+                Ok(pb::CancelAppointmentResponse {
+                    id,
+                    state: h
+                        .appointments
+                        .get(&id)
+                        .map(|a| a.state.name().to_string())
+                        .unwrap_or_default(),
+                })
+            }),
+        )
+        .await
+        .map(Response::new)
+    }
+
     async fn work_follow_up(
         &self,
         req: Req<pb::WorkFollowUpRequest>,

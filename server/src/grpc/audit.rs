@@ -71,6 +71,7 @@ fn subject_of(cmd: &Command) -> (String, String) {
     let window = window_of(cmd).map(|w| format!("window {w}"));
     let (number, why) = match cmd {
         CancelTicket { number, reason } => (Some(number.clone()), reason.clone()),
+        CancelAppointment { id, reason, .. } => return (format!("booking {id}"), reason.clone()),
         CallTicket { number, .. } | Requeue { number, .. } | CallBack { number, .. } => {
             (Some(number.clone()), String::new())
         }

@@ -107,6 +107,7 @@ pub const TABLE: &[(&str, &str, Rule)] = &[
     ("AdminService", "CloseFollowUp", Rule::Roles(STAFF)),
     ("AdminService", "GetDayReport", Rule::Roles(STAFF)),
     ("AdminService", "ForceLogout", Rule::Roles(STAFF)),
+    ("AdminService", "CancelAppointment", Rule::Roles(STAFF)),
     ("AdminService", "GetServerStatus", Rule::Roles(STAFF)),
     ("AdminService", "ListAudit", Rule::Roles(STAFF)),
     ("AdminService", "WorkFollowUp", Rule::Roles(STAFF)),
