@@ -223,9 +223,9 @@ pub(super) async fn send_code(
             return too_many("for the hall", all.0);
         }
     }
-    let phone = match crate::engine::notify::normalise_phone(&r.phone) {
+    let phone = match phone_of(&r.phone) {
         Ok(p) => p,
-        Err(e) => return error(Refusal::invalid_field("phone", e.to_string())),
+        Err(r) => return r,
     };
     let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
     {
@@ -275,6 +275,12 @@ pub(super) async fn send_code(
             status_error(s)
         }
     }
+}
+
+/// The visitor's phone number, normalised, or the refusal naming the field.
+fn phone_of(raw: &str) -> Result<String, Response> {
+    crate::engine::notify::normalise_phone(raw)
+        .map_err(|e| error(Refusal::invalid_field("phone", e.to_string())))
 }
 
 /// Checks (and uses up) the code for `phone`.
@@ -389,9 +395,9 @@ pub(super) async fn verify(
     if let Err(resp) = same_origin(&headers, &uri) {
         return resp;
     }
-    let phone = match crate::engine::notify::normalise_phone(&v.phone) {
+    let phone = match phone_of(&v.phone) {
         Ok(p) => p,
-        Err(e) => return error(Refusal::invalid_field("phone", e.to_string())),
+        Err(r) => return r,
     };
     // The ID number first: a typo in it must not use up the code.
     let person = match web.hub.visitor_person(&v.id_number, &v.name) {
@@ -514,9 +520,9 @@ pub(super) async fn remote(
     if let Err(resp) = same_origin(&headers, &uri) {
         return resp;
     }
-    let phone = match crate::engine::notify::normalise_phone(&r.phone) {
+    let phone = match phone_of(&r.phone) {
         Ok(p) => p,
-        Err(e) => return error(Refusal::invalid_field("phone", e.to_string())),
+        Err(r) => return r,
     };
     let page = |t: crate::grpc::RemoteTicket| {
         json(serde_json::json!({
