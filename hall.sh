@@ -20,7 +20,9 @@ cd "$(dirname "$0")"
 # - ALSA headers (rodio's playback links libasound even where no sound card
 #   exists; the board then writes WAV files);
 # - curl and certificates for rustup, when there is no Rust toolchain;
-# - with a display, the X11 libraries winit opens at run time.
+# - with a display, the X11 libraries winit opens at run time;
+# - Chromium and its driver (the pages' browser tests) and PostgreSQL (the
+#   city tests start their own server from its binaries).
 # Everything else is pure Rust or in the repository (fonts, voice pack).
 install_missing() {
   local need=()
@@ -31,6 +33,9 @@ install_missing() {
   # the data screen's screenshot in a headless run.
   command -v chromium >/dev/null || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
+  # A real PostgreSQL for the city tests (三级协同): the tests start their
+  # own cluster with initdb/pg_ctl in a temporary folder.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
   if ! command -v cargo >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
     command -v curl >/dev/null || need+=(curl ca-certificates)
   fi

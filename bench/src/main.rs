@@ -20,6 +20,8 @@
 //!    (memory stays bounded), then the server's RSS, then a SIGKILL and the
 //!    time until a restarted server answers again (`restart_ms`).
 
+mod city;
+
 use anyhow::{Context, bail};
 use clap::Parser;
 use hall_proto::v1 as pb;
@@ -63,6 +65,15 @@ struct Args {
     /// The server binary (default: hall-server beside this binary).
     #[arg(long)]
     server_bin: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Option<Bench>,
+}
+
+#[derive(clap::Subcommand)]
+enum Bench {
+    /// The city database (三级协同): one day of N sites shipped into
+    /// PostgreSQL, then the city's day and month reports (`city`).
+    City(city::CityArgs),
 }
 
 /// Reads per second in the paced readers' phase.
@@ -196,7 +207,10 @@ async fn wait_serving(url: &str) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(Bench::City(c)) = args.command.take() {
+        return city::run(c).await;
+    }
     let tmp = std::env::temp_dir().join(format!("hall-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let bin = match &args.server_bin {

@@ -35,6 +35,12 @@ pub struct Catalog {
     /// `[notify]`: where notifications go (掌上办).
     #[serde(default)]
     pub notify: crate::notify::NotifyConfig,
+    /// `[site]`: which site of the city this hall is (三级协同).
+    #[serde(default)]
+    pub site: crate::site::SiteConfig,
+    /// `[ship]`: copying the log and figures to PostgreSQL; none by default.
+    #[serde(default)]
+    pub ship: Option<crate::site::ShipConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -652,6 +658,9 @@ impl Catalog {
             }
         }
         for (key, problem) in self.notify.problems() {
+            bad(key, problem);
+        }
+        for (key, problem) in crate::site::problems(&self.site, self.ship.as_ref()) {
             bad(key, problem);
         }
         for (i, c) in self.categories.iter().enumerate() {

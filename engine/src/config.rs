@@ -9,6 +9,32 @@ use crate::catalog::{Catalog, CatalogProblem};
 
 /// The built-in hall's TOML text.
 pub const BUILTIN_HALL: &str = include_str!("../config/default-hall.toml");
+/// The built-in street service centre (三级协同), under the district hall.
+pub const BUILTIN_STREET: &str = include_str!("../config/street-centre.toml");
+/// The built-in community station, under the street centre.
+pub const BUILTIN_COMMUNITY: &str = include_str!("../config/community-station.toml");
+
+/// The built-in profiles by name: `district` (the hall), `street`,
+/// `community`.
+pub const PROFILES: [(&str, &str); 3] = [
+    ("district", BUILTIN_HALL),
+    ("street", BUILTIN_STREET),
+    ("community", BUILTIN_COMMUNITY),
+];
+
+/// A built-in profile's TOML text.
+pub fn profile_text(name: &str) -> Option<&'static str> {
+    PROFILES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// A built-in profile, parsed.
+pub fn profile(name: &str) -> Option<Catalog> {
+    let text = profile_text(name)?;
+    Some(
+        parse(text, &format!("built-in {name} profile"))
+            .expect("the built-in profiles are valid (tested)"),
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -97,6 +123,47 @@ mod tests {
         assert!(c.calendar.weekend_open.is_some(), "weekend opening");
         // Round trip through TOML (AdminService.GetConfig -> UpdateConfig).
         assert_eq!(parse(&to_toml(&c), "round trip").unwrap(), c);
+    }
+
+    #[test]
+    fn the_three_levels_form_one_network() {
+        use crate::site::SiteLevel;
+        let d = profile("district").unwrap();
+        let s = profile("street").unwrap();
+        let c = profile("community").unwrap();
+        assert_eq!(d, builtin());
+        assert_eq!(
+            [d.site.level, s.site.level, c.site.level],
+            [SiteLevel::District, SiteLevel::Street, SiteLevel::Community]
+        );
+        assert_eq!(s.site.parent, d.site.id);
+        assert_eq!(c.site.parent, s.site.id);
+        assert!(s.windows.len() < d.windows.len() && c.windows.len() < s.windows.len());
+        assert!(profile("province").is_none());
+        for p in [&s, &c] {
+            assert_eq!(parse(&to_toml(p), "round trip").unwrap(), *p);
+        }
+    }
+
+    #[test]
+    fn site_and_ship_problems_are_named_at_their_key() {
+        let base = BUILTIN_STREET.replace("id = \"610102-street-1\"", "id = \"Street 1\"");
+        let err = parse(&base, "s.toml").unwrap_err().to_string();
+        assert!(err.contains("site.id"), "{err}");
+        let ship =
+            format!("{BUILTIN_COMMUNITY}\n[ship]\nurl = \"mysql://x\"\naggregate_every_s = 0\n");
+        let err = parse(&ship, "c.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("ship.url") && err.contains("ship.aggregate_every_s"),
+            "{err}"
+        );
+        let ok =
+            format!("{BUILTIN_COMMUNITY}\n[ship]\nurl = \"postgres://hall@127.0.0.1:5432/city\"\n");
+        let c = parse(&ok, "c.toml").unwrap();
+        assert_eq!(c.ship.unwrap().aggregate_every_s, 30);
+        let orphan = BUILTIN_STREET.replace("parent = \"610102-district\"", "parent = \"\"");
+        let err = parse(&orphan, "s.toml").unwrap_err().to_string();
+        assert!(err.contains("site.parent"), "{err}");
     }
 
     #[test]

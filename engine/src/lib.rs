@@ -20,6 +20,7 @@ pub mod notify;
 mod policy;
 mod query;
 pub mod report;
+pub mod site;
 
 pub use error::EngineError;
 pub use event::*;

@@ -14,6 +14,7 @@ pub mod pki;
 pub mod pki_client;
 pub mod read_model;
 pub mod reports;
+pub mod ship;
 pub mod store;
 pub mod stream;
 pub mod web;
@@ -353,6 +354,7 @@ impl Prepared {
             staff: Arc::default(),
             visitor_index: Arc::default(),
             reports,
+            ship: Arc::default(),
             web_url: match web_listener.as_ref().and_then(|l| l.local_addr().ok()) {
                 Some(a) if security.is_some() => format!("https://{a}"),
                 Some(a) => format!("http://{a}"),
@@ -361,6 +363,8 @@ impl Prepared {
         };
         // Notifications leave the hall from their own task (`notify`).
         let notify_task = notify::spawn(hub.clone());
+        // The log and figures go to the city's PostgreSQL (`[ship]`).
+        let ship_task = ship::spawn(hub.clone());
         let revocation_audit = security
             .is_some()
             .then(|| tokio::spawn(grpc::audit_revocations(hub.clone())));
@@ -553,6 +557,10 @@ impl Prepared {
         // What it has not delivered stays in the outbox for the next start.
         notify_task.abort();
         let _ = notify_task.await;
+        // What it has not shipped, the next start ships (from the
+        // database's own shipped_seq).
+        ship_task.abort();
+        let _ = ship_task.await;
         if let Some(t) = web_task {
             // Cancelled with `stopping`: it closes its connections.
             let _ = t.await;

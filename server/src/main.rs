@@ -23,6 +23,11 @@ struct Cli {
     /// Hall configuration (TOML); without it the built-in hall is served.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Without --config: the built-in site to serve — `district` (the
+    /// district hall), `street` (a street service centre) or `community` (a
+    /// community station), one network of three levels (三级协同).
+    #[arg(long, default_value = "district", value_parser = ["district", "street", "community"], conflicts_with = "config")]
+    profile: String,
     /// Skip the fsync after each group commit: survives a killed process but
     /// not a power cut. Faster on slow disks.
     #[arg(long)]
@@ -62,8 +67,13 @@ struct Cli {
 enum Cmd {
     /// Validates a configuration file: exit 0 when valid, 1 with the problems otherwise.
     CheckConfig { file: PathBuf },
-    /// Prints the built-in hall configuration (a starting point for a real one).
-    PrintDefaultConfig,
+    /// Prints the built-in hall configuration (a starting point for a real
+    /// one), or another built-in profile's.
+    PrintDefaultConfig {
+        /// district, street or community.
+        #[arg(long, default_value = "district", value_parser = ["district", "street", "community"])]
+        profile: String,
+    },
     /// Sets a clerk's PIN (`--clerk ID`) or a supervisor's or admin's
     /// password (`--staff ID`), read from the first line of stdin, as an
     /// Argon2id hash: in the configuration file given (edited in place; a
@@ -154,8 +164,11 @@ fn main() -> anyhow::Result<()> {
                 }
             };
         }
-        Some(Cmd::PrintDefaultConfig) => {
-            print!("{}", hall_server::config::BUILTIN_HALL);
+        Some(Cmd::PrintDefaultConfig { profile }) => {
+            print!(
+                "{}",
+                hall_server::config::profile_text(profile).unwrap_or_default()
+            );
             return Ok(());
         }
         Some(Cmd::Passwd {
@@ -256,7 +269,8 @@ fn main() -> anyhow::Result<()> {
         .init();
     let catalog = match &cli.config {
         Some(path) => hall_server::config::load(path)?,
-        None => hall_server::config::builtin(),
+        None => hall_server::config::profile(&cli.profile)
+            .with_context(|| format!("no built-in profile {:?}", cli.profile))?,
     };
     let catalog = if cli.always_open {
         hall_server::config::around_the_clock(catalog)

@@ -279,6 +279,31 @@ impl Reports {
         (st.builder.date == Some(date)).then_some((st.builder.first_seq, committed))
     }
 
+    /// The kept (finished) days and the last sequence number of each.
+    pub fn finished_days(&self) -> Vec<(NaiveDate, u64)> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.days.iter().map(|(d, a)| (*d, a.through_seq)).collect()
+    }
+
+    /// One kept day's aggregate.
+    pub fn day(&self, date: NaiveDate) -> Option<Arc<DayAggregate>> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.days.get(&date).cloned()
+    }
+
+    /// Today's aggregate so far (none before the first day began, or when
+    /// the builder's day is already kept as finished).
+    pub fn today(&self) -> Option<DayAggregate> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let today = st.builder.date?;
+        (!st.days.contains_key(&today)).then(|| st.builder.snapshot())
+    }
+
+    /// The last sequence number folded into the aggregates.
+    pub fn folded(&self) -> u64 {
+        self.folded.load(Ordering::Acquire)
+    }
+
     /// The 好差评 records rated in `from..=to` (by service date), oldest first.
     pub fn ratings(&self, from: NaiveDate, to: NaiveDate) -> Vec<report::RatingRecord> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());

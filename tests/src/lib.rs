@@ -19,6 +19,8 @@ use std::sync::{LazyLock, Mutex};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
+/// A throwaway PostgreSQL for the city tests (`hall_pg::cluster`).
+pub use hall_pg::cluster as pg;
 pub mod webdriver;
 
 /// The test process's hall CA: a data dir holding only `tls/`.

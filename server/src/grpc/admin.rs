@@ -216,8 +216,13 @@ impl pb::admin_service_server::AdminService for Hub {
             .ok()
             .map(Response::into_inner);
         let problem = self.shared.storage.borrow().clone();
+        let committed = self
+            .shared
+            .committed
+            .load(std::sync::atomic::Ordering::Acquire);
         Ok(Response::new(pb::ServerStatus {
             notifications,
+            shipping: Some(convert::ship_status(&self.ship, committed)),
             writable: problem.is_none(),
             refusing_since_ms: problem.as_ref().map_or(0, |p| p.since),
             storage_problem: problem.map(|p| p.reason).unwrap_or_default(),

@@ -708,3 +708,27 @@ pub fn follow_up(f: &crate::engine::FollowUp) -> pb::FollowUp {
         masked_name: f.masked_name.clone().unwrap_or_default(),
     }
 }
+
+/// Shipping's progress for `GetServerStatus`.
+pub fn ship_status(s: &crate::ship::ShipState, committed: u64) -> pb::ShipStatus {
+    use std::sync::atomic::Ordering::Acquire;
+    let configured = s.configured.load(Acquire);
+    let shipped = s.shipped_seq.load(Acquire);
+    pb::ShipStatus {
+        configured,
+        url: s.url.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        connected: s.connected.load(Acquire),
+        shipped_seq: shipped,
+        backlog: if configured {
+            committed.saturating_sub(shipped)
+        } else {
+            0
+        },
+        last_error: s
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+        last_ok_ms: s.last_ok_ms.load(Acquire),
+    }
+}

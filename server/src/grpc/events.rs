@@ -99,6 +99,46 @@ impl Hub {
     pub(super) async fn screen(&self) -> Result<Response<pb::ScreenState>, Status> {
         self.read(|h, seq, now| Ok(screen(h, seq, now))).await
     }
+
+    /// The site's live figures as the city screen shows them (shipped with
+    /// the heartbeat): today's counts, windows, overdue tickets and device
+    /// alerts, from the data screen's state. No personal data.
+    pub(crate) async fn live_figures(&self) -> Option<serde_json::Value> {
+        let s = self
+            .read(|h, seq, now| Ok(screen(h, seq, now)))
+            .await
+            .ok()?
+            .into_inner();
+        let t = s.today.unwrap_or_default();
+        let open = s.windows.iter().filter(|w| w.state != "offline").count();
+        let serving = s
+            .windows
+            .iter()
+            .filter(|w| w.state == "serving" || w.state == "calling")
+            .count();
+        Some(serde_json::json!({
+            "seq": s.seq,
+            "service_date": s.service_date,
+            "at_ms": s.now_ms,
+            "issued": t.issued,
+            "served": t.served,
+            "waiting": t.waiting,
+            "mean_wait_s": t.mean_wait_s,
+            "longest_wait_s": t.longest_wait_s,
+            "ratings": t.ratings,
+            "satisfaction_pct": t.satisfaction_pct,
+            "bad_ratings": t.bad_ratings,
+            "follow_ups_open": t.follow_ups_open,
+            "follow_ups_overdue": t.follow_ups_overdue,
+            "windows": s.windows.len(),
+            "windows_open": open,
+            "windows_busy": serving,
+            "overdue": s.overdue.len(),
+            "alerts": s.alerts.iter().map(|a| serde_json::json!({
+                "device": a.device_id, "kind": a.kind, "status": a.status,
+            })).collect::<Vec<_>>(),
+        }))
+    }
 }
 
 /// The data screen's state, from the hall as it stands.

@@ -15,7 +15,7 @@ mod kiosk;
 pub mod limits;
 pub mod lockout;
 mod outbox;
-mod reports;
+pub mod reports;
 pub mod roles;
 pub mod staff;
 mod visitor;
@@ -199,6 +199,8 @@ pub struct Hub {
     pub visitor_index: Arc<std::sync::Mutex<VisitorIndex>>,
     /// The per-day report aggregates (`crate::reports`).
     pub reports: Arc<crate::reports::Reports>,
+    /// Shipping to PostgreSQL (`crate::ship`): its progress for the status.
+    pub ship: Arc<crate::ship::ShipState>,
 }
 
 type Render<R> = Box<dyn FnOnce(&Hall, &[LoggedEvent], Millis) -> Result<R, Status> + Send>;

@@ -30,7 +30,8 @@ pub fn date_range(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), Status
     Ok((f, t))
 }
 
-fn row(r: &ReportRow, label: String) -> pb::ReportRow {
+/// A report row on the wire (the city's reports use it too).
+pub fn row(r: &ReportRow, label: String) -> pb::ReportRow {
     pb::ReportRow {
         key: r.key.clone(),
         label,
@@ -85,7 +86,8 @@ fn label(h: &Hall, by: Dimension, key: &str) -> String {
     }
 }
 
-fn record(r: &RatingRecord) -> pb::RatingRecord {
+/// A 好差评 record on the wire (the city's export uses it too).
+pub fn record(r: &RatingRecord) -> pb::RatingRecord {
     pb::RatingRecord {
         service_date: r.service_date.to_string(),
         ticket_number: r.ticket_number.clone(),

@@ -31,6 +31,9 @@ pub mod openapi;
 mod reports;
 mod ticket;
 
+// The reports API's answers, shared with the city (`hall-city`).
+pub use reports::{ratings_answer, report_answer};
+
 use crate::grpc::roles::{Caller, InProcessCaller};
 use crate::pki::Revocations;
 use axum::Router;
@@ -223,6 +226,7 @@ pub fn router(web: Web) -> Router {
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/v1/events", get(events::serve))
         .route("/api/v1/reports", get(reports::report))
+        .route("/metrics", get(reports::metrics))
         .route("/api/v1/ratings/export", get(reports::ratings))
         .route("/api/v1/tickets/{secret}/rating", post(ticket::rate))
         .route("/api/v1/tickets/{secret}/notify", post(ticket::opt_in))

@@ -279,7 +279,14 @@ pub(super) async fn report(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let rows = table(&r);
+    report_answer(&r, format)
+}
+
+/// A report as the reports API answers it: JSON (proto3 JSON plus the
+/// console's table), CSV or XLSX (`format` checked by the caller). The
+/// city's reports answer with it too.
+pub fn report_answer(r: &pb::Report, format: &str) -> Response {
+    let rows = table(r);
     let name = format!("report-{}-{}-{}", r.from, r.to, r.by);
     match format {
         "csv" => {
@@ -386,13 +393,30 @@ pub(super) async fn ratings(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let name = format!("ratings-{}-{}", req.from, req.to);
+    ratings_answer(&r, format!("ratings-{}-{}", req.from, req.to), format, &[])
+}
+
+/// The 好差评 records as the export answers them: JSON (proto3 JSON) or
+/// CSV (`format` checked by the caller). `sites`, when not empty, is each
+/// record's site (the city's export): a first column in the CSV, a `site`
+/// field in the JSON.
+pub fn ratings_answer(
+    r: &pb::RatingExport,
+    name: String,
+    format: &str,
+    sites: &[String],
+) -> Response {
     if format == "csv" {
         let rows: Vec<Vec<String>> = r
             .records
             .iter()
-            .map(|x| {
-                vec![
+            .enumerate()
+            .map(|(i, x)| {
+                let mut row = Vec::with_capacity(RATING_COLUMNS.len() + 1);
+                if !sites.is_empty() {
+                    row.push(sites.get(i).cloned().unwrap_or_default());
+                }
+                row.extend([
                     x.service_date.clone(),
                     x.ticket_number.clone(),
                     x.case_no.clone(),
@@ -408,11 +432,17 @@ pub(super) async fn ratings(
                     iso(x.issued_at_ms),
                     iso(x.finished_at_ms),
                     iso(x.rated_at_ms),
-                ]
+                ]);
+                row
             })
             .collect();
+        let mut header: Vec<&str> = Vec::new();
+        if !sites.is_empty() {
+            header.push("site");
+        }
+        header.extend(RATING_COLUMNS);
         return download(
-            csv(&RATING_COLUMNS, &rows),
+            csv(&header, &rows),
             "text/csv; charset=utf-8",
             format!("{name}.csv"),
         );
@@ -424,11 +454,15 @@ pub(super) async fn ratings(
         r.encode_to_vec().as_slice(),
     )
     .expect("re-reads");
-    (
-        [(http::header::CACHE_CONTROL, "no-store")],
-        axum::Json(api::to_json(&msg)),
-    )
-        .into_response()
+    let mut v = api::to_json(&msg);
+    if !sites.is_empty()
+        && let Some(records) = v.get_mut("records").and_then(|r| r.as_array_mut())
+    {
+        for (rec, site) in records.iter_mut().zip(sites) {
+            rec["site"] = serde_json::Value::String(site.clone());
+        }
+    }
+    ([(http::header::CACHE_CONTROL, "no-store")], axum::Json(v)).into_response()
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -563,6 +597,95 @@ pub(super) async fn page() -> Response {
             (http::header::CACHE_CONTROL, "no-cache"),
         ],
         include_str!("../../web/console.html"),
+    )
+        .into_response()
+}
+
+/// `GET /metrics`: the server's state in the Prometheus text format, for
+/// the hall's monitoring — the committed log, shipping to the city (its
+/// backlog above all), the notification outbox, storage. It is
+/// `AdminService.GetServerStatus` called in-process, so the same roles
+/// read it.
+pub(super) async fn metrics(
+    State(web): State<Web>,
+    conn: axum::Extension<ConnCaller>,
+    peer: axum::Extension<Peer>,
+    headers: http::HeaderMap,
+) -> Response {
+    let s: pb::ServerStatus = match call(
+        &web,
+        &conn.0,
+        &headers,
+        (peer.0).0,
+        "/hall.v1.AdminService/GetServerStatus",
+        pb::ServerStatusRequest {},
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let ship = s.shipping.unwrap_or_default();
+    let n = s.notifications.unwrap_or_default();
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, v: f64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+        ));
+    };
+    gauge(
+        "hall_committed_seq",
+        "The last sequence number on disk.",
+        s.committed_seq as f64,
+    );
+    gauge(
+        "hall_writable",
+        "1 while the store takes writes.",
+        f64::from(u8::from(s.writable)),
+    );
+    gauge(
+        "hall_data_dir_free_bytes",
+        "Free space under the data directory.",
+        s.data_dir_free_bytes as f64,
+    );
+    gauge(
+        "hall_ship_configured",
+        "1 when [ship] is configured.",
+        f64::from(u8::from(ship.configured)),
+    );
+    gauge(
+        "hall_ship_connected",
+        "1 while the city database answers.",
+        f64::from(u8::from(ship.connected)),
+    );
+    gauge(
+        "hall_ship_shipped_seq",
+        "The last sequence number in the city database.",
+        ship.shipped_seq as f64,
+    );
+    gauge(
+        "hall_ship_backlog_events",
+        "Committed events not yet in the city database.",
+        ship.backlog as f64,
+    );
+    gauge(
+        "hall_ship_last_ok_ms",
+        "When the city database last answered (unix ms).",
+        ship.last_ok_ms as f64,
+    );
+    gauge(
+        "hall_notify_pending",
+        "Notifications not yet taken by every sink.",
+        n.pending as f64,
+    );
+    gauge(
+        "hall_notify_dead_total",
+        "Deliveries given up since the log began.",
+        n.dead as f64,
+    );
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        out,
     )
         .into_response()
 }

@@ -630,6 +630,7 @@ fn check_config_exit_codes() {
 }
 
 mod browser;
+mod city;
 mod console;
 mod crash;
 mod e2e;

@@ -1,0 +1,135 @@
+//! The site in the city (三级协同): `[site]` says which site this hall is
+//! (id, level, parent; the region is `hall.region_code`), `[ship]` where it
+//! copies its log and figures (PostgreSQL). Both are configuration only:
+//! the queue never reads them.
+
+use serde::{Deserialize, Serialize};
+
+/// A site's level in the district's service network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteLevel {
+    /// 区政务服务中心.
+    #[default]
+    District,
+    /// 街道（乡镇）便民服务中心.
+    Street,
+    /// 社区（村）便民服务站.
+    Community,
+}
+
+impl SiteLevel {
+    pub fn name(self) -> &'static str {
+        match self {
+            SiteLevel::District => "district",
+            SiteLevel::Street => "street",
+            SiteLevel::Community => "community",
+        }
+    }
+}
+
+/// `[site]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The site's id in the city, stable for its life (lowercase letters,
+    /// digits and dashes, at most 40): the key of everything it ships.
+    /// Empty: a hall on its own (it cannot ship).
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub level: SiteLevel,
+    /// The id of the site above it (a community station's street centre, a
+    /// street centre's district hall); empty at the top.
+    #[serde(default)]
+    pub parent: String,
+}
+
+/// `[ship]`: copy the committed log, the day figures and the 好差评 records
+/// into PostgreSQL for the city view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipConfig {
+    /// `postgres://user@host:port/db` (a password here is kept in the log
+    /// with the rest of the configuration: prefer `password_file`).
+    pub url: String,
+    /// A file holding the database password (its first line).
+    #[serde(default)]
+    pub password_file: Option<String>,
+    /// How often today's figures so far are sent (seconds); finished days
+    /// are sent at once.
+    #[serde(default = "default_aggregate_every_s")]
+    pub aggregate_every_s: u32,
+    /// Events per transaction.
+    #[serde(default = "default_batch")]
+    pub batch: u32,
+}
+
+fn default_aggregate_every_s() -> u32 {
+    30
+}
+
+fn default_batch() -> u32 {
+    2000
+}
+
+fn id_ok(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 40
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The problems of `[site]` and `[ship]`, each with its key.
+pub fn problems(site: &SiteConfig, ship: Option<&ShipConfig>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if !site.id.is_empty() && !id_ok(&site.id) {
+        out.push((
+            "site.id".into(),
+            format!(
+                "'{}' is not a site id: lowercase letters, digits and dashes, at most 40",
+                site.id.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    if !site.parent.is_empty() && !id_ok(&site.parent) {
+        out.push(("site.parent".into(), "not a site id".into()));
+    }
+    if !site.parent.is_empty() && site.parent == site.id {
+        out.push((
+            "site.parent".into(),
+            "a site cannot be its own parent".into(),
+        ));
+    }
+    if site.level != SiteLevel::District && site.parent.is_empty() && !site.id.is_empty() {
+        out.push((
+            "site.parent".into(),
+            format!("a {} site names its parent site", site.level.name()),
+        ));
+    }
+    if let Some(s) = ship {
+        if !(s.url.starts_with("postgres://") || s.url.starts_with("postgresql://")) {
+            out.push((
+                "ship.url".into(),
+                "not a PostgreSQL URL (postgres://user@host:port/database)".into(),
+            ));
+        }
+        if site.id.is_empty() {
+            out.push(("site.id".into(), "a site that ships needs an id".into()));
+        }
+        if !(1..=3600).contains(&s.aggregate_every_s) {
+            out.push((
+                "ship.aggregate_every_s".into(),
+                format!("{} is not between 1 and 3600", s.aggregate_every_s),
+            ));
+        }
+        if !(1..=20000).contains(&s.batch) {
+            out.push((
+                "ship.batch".into(),
+                format!("{} is not between 1 and 20000", s.batch),
+            ));
+        }
+    }
+    out
+}

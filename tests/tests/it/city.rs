@@ -1,0 +1,453 @@
+//! 三级协同 over real processes: three `hall-server` sites (the built-in
+//! district, street and community profiles) shipping to a real PostgreSQL
+//! started by the test (`hall_tests::pg`), and `hall-city` reading it.
+//!
+//! Under load the database is stopped for 10 s and one site is killed with
+//! SIGKILL and started again; afterwards every event of every site is in
+//! PostgreSQL exactly once, and the city's report equals the sum of the
+//! sites' own reports.
+
+use hall_proto::v1 as pb;
+use hall_tests::pg::Postgres;
+use hall_tests::*;
+use http_body_util::BodyExt;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PROFILES: [&str; 3] = ["district", "street", "community"];
+/// Categories every profile has.
+const SHARED: [&str; 3] = ["social_insurance", "medical_insurance", "pension"];
+
+/// One site process and what it needs to be started again.
+struct Site {
+    profile: &'static str,
+    data: PathBuf,
+    config: PathBuf,
+    child: std::process::Child,
+    url: String,
+}
+
+impl Site {
+    fn start(profile: &'static str, root: &Path, pg: &Postgres) -> Site {
+        let data = root.join(profile);
+        let config = root.join(format!("{profile}.toml"));
+        let text = hall_server::config::profile_text(profile).unwrap();
+        std::fs::write(
+            &config,
+            format!(
+                "{text}\n[ship]\nurl = \"{}\"\naggregate_every_s = 1\nbatch = 500\n",
+                pg.url()
+            ),
+        )
+        .unwrap();
+        let (child, url) = spawn_server_process(&data, &config, "none", &["--always-open"]);
+        Site {
+            profile,
+            data,
+            config,
+            child,
+            url,
+        }
+    }
+
+    fn restart(&mut self) {
+        let (child, url) =
+            spawn_server_process(&self.data, &self.config, "none", &["--always-open"]);
+        self.child = child;
+        self.url = url;
+    }
+
+    fn id(&self) -> String {
+        hall_server::config::profile(self.profile).unwrap().site.id
+    }
+
+    async fn status(&self) -> pb::ServerStatus {
+        let ch = channel_as(&self.url, Role::Admin).await;
+        pb::admin_service_client::AdminServiceClient::new(ch)
+            .get_server_status(pb::ServerStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn report(&self, day: &str) -> pb::Report {
+        let ch = channel_as(&self.url, Role::Admin).await;
+        pb::report_service_client::ReportServiceClient::new(ch)
+            .get_report(pb::ReportRequest {
+                from: day.into(),
+                to: day.into(),
+                by: "category".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+}
+
+/// Issues and serves tickets at a site for `ops` rounds; stops quietly at
+/// the first error (the site was killed under it). Returns the rounds done.
+async fn load(url: String, ops: usize, window: u32, clerk: &'static str) -> usize {
+    let Ok(ch) = tokio::time::timeout(Duration::from_secs(10), channel_as(&url, Role::Kiosk)).await
+    else {
+        return 0;
+    };
+    let mut kiosk = pb::kiosk_service_client::KioskServiceClient::new(ch);
+    let mut counter = pb::counter_service_client::CounterServiceClient::new(
+        channel_as(&url, Role::Counter).await,
+    );
+    let Ok(s) = counter
+        .login(pb::LoginRequest {
+            window,
+            clerk_id: clerk.into(),
+            pin: "1234".into(),
+        })
+        .await
+    else {
+        return 0;
+    };
+    let s = s.into_inner().session.unwrap();
+    let ws = || pb::WindowRequest {
+        session: Some(s.clone()),
+    };
+    for i in 0..ops {
+        if kiosk.issue_ticket(issue(SHARED[i % 3], "")).await.is_err() {
+            return i;
+        }
+        if i % 2 == 1 {
+            if counter.call_next(ws()).await.is_err() {
+                return i;
+            }
+            let _ = counter.start_service(ws()).await;
+            let finished = counter
+                .finish(pb::FinishRequest {
+                    session: Some(s.clone()),
+                    outcome: pb::FinishOutcome::Resolved as i32,
+                    ..Default::default()
+                })
+                .await;
+            if finished.is_err() {
+                return i;
+            }
+        }
+    }
+    ops
+}
+
+/// The service date at the sites (Asia/Shanghai).
+fn today() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .date_naive()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_sites_ship_every_event_once_through_an_outage_and_a_kill_9() {
+    let pg = Postgres::start();
+    let root = tempfile::tempdir().unwrap();
+    let mut sites: Vec<Site> = PROFILES
+        .iter()
+        .map(|p| Site::start(p, root.path(), &pg))
+        .collect();
+
+    // Load at every site while the database goes away for 10 s.
+    let loads: Vec<_> = sites
+        .iter()
+        .map(|s| tokio::spawn(load(s.url.clone(), 60, 1, "c01")))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pg.stop();
+    let down_at = Instant::now();
+    // The sites keep serving with the database down: a ticket is issued
+    // and the backlog grows (shipping never blocks the writer).
+    let mut kiosk = pb::kiosk_service_client::KioskServiceClient::new(
+        channel_as(&sites[0].url, Role::Kiosk).await,
+    );
+    issue_ok(&mut kiosk, "pension", "").await;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let st = sites[0].status().await.shipping.unwrap();
+        assert!(st.configured);
+        if !st.connected && st.backlog > 0 {
+            assert!(!st.last_error.is_empty());
+            assert_eq!(st.url, pg.url(), "the URL, without any password");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backlog never showed: {st:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(down_at.elapsed())).await;
+    pg.start_again();
+    for l in loads {
+        assert_eq!(
+            l.await.unwrap(),
+            60,
+            "a site refused work during the outage"
+        );
+    }
+
+    // The street centre is killed (SIGKILL) under load and started again.
+    let street = tokio::spawn(load(sites[1].url.clone(), 400, 2, "c02"));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    sites[1].child.kill().unwrap();
+    sites[1].child.wait().unwrap();
+    let done_before_kill = street.await.unwrap();
+    assert!(done_before_kill < 400, "the kill came too late to matter");
+    sites[1].restart();
+    // Window 4 serves medical_insurance (among others) at the street centre.
+    assert_eq!(load(sites[1].url.clone(), 20, 4, "c04").await, 20);
+
+    // Everything arrives exactly once.
+    let mut client = hall_pg::connect(&pg.url(), None).await.unwrap();
+    hall_pg::migrate::migrate(&mut client).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let committed = loop {
+        let mut all = true;
+        let mut committed = Vec::new();
+        for s in &sites {
+            let st = s.status().await;
+            let ship = st.shipping.unwrap();
+            all &= ship.connected && ship.backlog == 0 && ship.shipped_seq == st.committed_seq;
+            committed.push(st.committed_seq as i64);
+        }
+        if all {
+            break committed;
+        }
+        assert!(Instant::now() < deadline, "shipping never caught up");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let counts = hall_pg::city::event_counts(&client).await.unwrap();
+    for (s, committed) in sites.iter().zip(&committed) {
+        let c = counts
+            .iter()
+            .find(|c| c.site == s.id())
+            .unwrap_or_else(|| panic!("nothing of {} in PostgreSQL", s.id()));
+        assert_eq!(
+            (c.rows, c.distinct_seqs, c.min_seq, c.max_seq),
+            (*committed, *committed, 1, *committed),
+            "{}: every event exactly once",
+            s.profile
+        );
+    }
+    // No personal data left the sites: no masked name, person key or phone.
+    let leaked: i64 = client
+        .query_one(
+            "select count(*) from events where body::text ~ '\"(person|phone)\":\\s*(\\{|\"[^\"])'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leaked, 0, "personal data in the shipped events");
+
+    // The city's report of today equals the sum of the sites' own.
+    let day = today();
+    let date = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (city, own) = loop {
+        let city = hall_pg::city::report(
+            &client,
+            date,
+            date,
+            hall_pg::city::By::Dim(hall_server::engine::report::Dimension::Category),
+            &[],
+        )
+        .await
+        .unwrap();
+        let mut own = Vec::new();
+        for s in &sites {
+            own.push(s.report(&day).await.total.unwrap());
+        }
+        let sum = |f: fn(&pb::ReportRow) -> u32| own.iter().map(f).sum::<u32>();
+        let t = &city.total;
+        if (t.arrived, t.served, t.called, t.expired)
+            == (
+                sum(|r| r.arrived),
+                sum(|r| r.served),
+                sum(|r| r.called),
+                sum(|r| r.expired),
+            )
+        {
+            break (city, own);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the city's report never matched: {t:?} vs {own:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let t = &city.total;
+    assert!(t.arrived >= 3 * 60 + 20, "{t:?}");
+    let sum_u = |f: fn(&pb::ReportRow) -> u32| own.iter().map(f).sum::<u32>();
+    assert_eq!(t.unresolved, sum_u(|r| r.unresolved));
+    assert_eq!(t.no_show, sum_u(|r| r.no_show));
+    assert_eq!(t.moved_in, sum_u(|r| r.moved_in));
+    assert_eq!(
+        t.max_wait_s,
+        own.iter().map(|r| r.max_wait_s).max().unwrap()
+    );
+    let waited: f64 = own
+        .iter()
+        .map(|r| r.mean_wait_s * f64::from(r.called))
+        .sum();
+    assert!(
+        (t.mean_wait_s * f64::from(t.called) - waited).abs() < 1.0,
+        "the city's mean wait is the sites' mean weighted by calls"
+    );
+
+    // hall-city serves the same over HTTPS, to a logged-in supervisor only.
+    let city_dir = root.path().join("city");
+    let mut city_proc = std::process::Command::new(workspace_bin("hall-city"))
+        .args(["--pg", &pg.url(), "--http", "127.0.0.1:0", "--data"])
+        .arg(&city_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting hall-city");
+    let addr = ready_addr(&mut city_proc);
+    let ca = std::fs::read_to_string(city_dir.join("tls/ca.pem")).unwrap();
+    let (status, _) = city_get(&addr, &ca, "/api/v1/city/sites", None).await;
+    assert_eq!(status, 401, "the city is not open to anyone");
+    let (status, login) = city_send(
+        &addr,
+        &ca,
+        "POST",
+        "/city/login",
+        r#"{"account":"s01","password":"demo-supervisor"}"#,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{login}");
+    let token = login["token"].as_str().unwrap().to_string();
+    let (status, screen) = city_get(&addr, &ca, "/api/v1/city/sites", Some(&token)).await;
+    assert_eq!(status, 200, "{screen}");
+    let listed: Vec<&str> = screen["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["district", "street", "community"]);
+    for s in screen["sites"].as_array().unwrap() {
+        assert_eq!(s["offline"], false, "{s}");
+        assert!(s["live"]["issued"].as_u64().is_some(), "{s}");
+    }
+    let (status, by_site) = city_get(
+        &addr,
+        &ca,
+        &format!("/api/v1/reports?from={day}&to={day}&by=site"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 200, "{by_site}");
+    let rows = by_site["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for (s, own) in sites.iter().zip(&own) {
+        let row = rows.iter().find(|r| r["key"] == s.id()).unwrap();
+        assert_eq!(
+            row["arrived"].as_u64().unwrap_or(0),
+            u64::from(own.arrived),
+            "{row}"
+        );
+        assert_eq!(
+            row["served"].as_u64().unwrap_or(0),
+            u64::from(own.served),
+            "{row}"
+        );
+    }
+    assert_eq!(
+        by_site["total"]["arrived"].as_u64().unwrap(),
+        u64::from(t.arrived)
+    );
+    let (status, _) = city_get(
+        &addr,
+        &ca,
+        &format!("/api/v1/reports?from={day}&to=2001-01-01"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 400, "a range that ends before it starts");
+    let _ = city_proc.kill();
+    for s in &mut sites {
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+    }
+}
+
+/// The address from hall-city's readiness line.
+fn ready_addr(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("city ready: https://")
+        .unwrap_or_else(|| panic!("no readiness line: {line:?}"));
+    url.trim_end_matches("/city").to_string()
+}
+
+async fn city_get(addr: &str, ca: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    city_send(addr, ca, "GET", path, "", token).await
+}
+
+/// One request to hall-city over HTTPS, trusting its own CA.
+async fn city_send(
+    addr: &str,
+    ca: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = send
+        .send_request(
+            req.body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_string(),
+            )))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, v)
+}
