@@ -68,5 +68,5 @@ if [ "${1:-}" = "test" ]; then
 fi
 
 # hall-bench too: .ci/run builds exactly this set, so this build is then a no-op.
-cargo build --release --locked -p hall-server -p hall-runner -p hall-sim -p hall-hardware -p kiosk -p counter-terminal -p display-board -p hall-bench --bins
+cargo build --release --locked -p hall-server -p hall-runner -p hall-sim -p hall-hardware -p kiosk -p counter-terminal -p display-board -p hall-bench -p hall-city --bins
 exec ./target/release/hall "$@"

@@ -109,6 +109,10 @@ pub fn refusal_text(r: &Refusal, lang: Lang) -> String {
             "Today's remote numbers for this service are all taken; please take a number in the hall.".into(),
         ),
         R::BadCode => ("验证码错误或已过期，请重新获取。".into(), "The code is wrong or has expired; ask for a new one.".into()),
+        R::SiteUnreachable => (
+            format!("{} 暂时无法连接，号仍在本窗口，请稍后重试。", m("site")),
+            format!("{} cannot be reached; the ticket stays here. Try again shortly.", m("site")),
+        ),
         R::TokenRejected => (
             "本机未获授权取号（设备令牌无效），请到咨询台或使用其他取号机。".into(),
             "This kiosk is not authorised (device token refused); please use another kiosk or ask at the desk.".into(),

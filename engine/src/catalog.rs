@@ -41,6 +41,9 @@ pub struct Catalog {
     /// `[ship]`: copying the log and figures to PostgreSQL; none by default.
     #[serde(default)]
     pub ship: Option<crate::site::ShipConfig>,
+    /// `[[peers]]`: the other sites a clerk may send a ticket to (跨区域通办).
+    #[serde(default)]
+    pub peers: Vec<crate::site::Peer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -658,6 +661,9 @@ impl Catalog {
             }
         }
         for (key, problem) in self.notify.problems() {
+            bad(key, problem);
+        }
+        for (key, problem) in crate::site::peer_problems(&self.site, &self.peers) {
             bad(key, problem);
         }
         for (key, problem) in crate::site::problems(&self.site, self.ship.as_ref()) {

@@ -350,6 +350,10 @@ impl Hall {
                             t.target_window = Some(*window);
                             t.return_to = None;
                         }
+                        AfterFinish::SentAway { to } => {
+                            t.state = TicketState::Done;
+                            t.sent_to = Some(to.clone());
+                        }
                     }
                 });
             }

@@ -62,6 +62,21 @@ pub enum Channel {
     Mobile,
     Counter,
     Appointment,
+    /// Issued for a ticket another site sent here (跨区域通办): the origin
+    /// checked the visitor; `Ticket::from_site` names it.
+    Site,
+}
+
+/// A ticket at another site of the network (跨区域通办): where it came from,
+/// or where it was sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteTicket {
+    /// The other site's id (`[site] id`).
+    pub site: String,
+    /// The ticket's number there.
+    pub number: String,
+    /// The category there.
+    pub category: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +196,12 @@ pub struct Ticket {
     /// A remote ticket's arrival: `None` for tickets taken in the hall.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<Remote>,
+    /// Issued for a ticket another site sent here: that ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_site: Option<SiteTicket>,
+    /// Sent on to another site: the ticket it has there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_to: Option<SiteTicket>,
 }
 
 /// A remote ticket (线上取号) holds its place from issue but is not
@@ -518,6 +539,11 @@ pub enum AfterFinish {
         window: WindowNo,
         queue: String,
     },
+    /// Sent to another site (跨区域通办), which issued it a ticket there: it
+    /// leaves this hall's queues.
+    SentAway {
+        to: SiteTicket,
+    },
 }
 
 /// Everything a client can ask the engine to do.
@@ -531,6 +557,20 @@ pub enum Command {
         priority: Priority,
         channel: Channel,
         person: Option<Person>,
+    },
+    /// A ticket for one another site sends here (跨区域通办). The edge has
+    /// checked that the caller is that site; `request_id` is derived from
+    /// the origin's ticket, so a retry never issues twice.
+    IssueFromSite {
+        request_id: String,
+        code: String,
+        from: SiteTicket,
+    },
+    /// The current ticket of a window goes to another site, which has
+    /// issued it `to.number` (the server asked it first).
+    SendToSite {
+        session: Session,
+        to: SiteTicket,
     },
     BookAppointment {
         request_id: Option<String>,

@@ -476,14 +476,15 @@ impl DayBuilder {
                 after,
                 ..
             } => {
-                let outcome = if *resolved {
-                    Outcome::Served
-                } else {
-                    Outcome::Unresolved
+                let outcome = match after {
+                    // It goes on at another site: transferred, not served here.
+                    AfterFinish::SentAway { .. } => Outcome::Transferred,
+                    _ if *resolved => Outcome::Served,
+                    _ => Outcome::Unresolved,
                 };
                 self.end(*ticket, outcome, at);
                 match after {
-                    AfterFinish::Closed => {}
+                    AfterFinish::Closed | AfterFinish::SentAway { .. } => {}
                     AfterFinish::NextStage { queue, .. } | AfterFinish::Returned { queue, .. } => {
                         self.move_to(*ticket, queue.clone(), at)
                     }

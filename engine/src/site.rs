@@ -65,6 +65,56 @@ pub struct ShipConfig {
     pub batch: u32,
 }
 
+/// `[[peers]]`: another site a clerk may send a ticket to (跨区域通办).
+/// This hall calls that site's `KioskService.IssueTicket` with the origin,
+/// as the kiosk `peer-<this site's id>` enrolled there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// Its `[site] id`.
+    pub site: String,
+    /// What clerks see.
+    #[serde(default)]
+    pub name: String,
+    /// Its gRPC address, `https://host:port`.
+    pub url: String,
+    /// The folder `hall-server redeem` wrote for the enrollment at that site
+    /// (`device.pem`, `device.key`, `ca.pem`); empty with `--insecure-demo`
+    /// peers (`http://`).
+    #[serde(default)]
+    pub tls_dir: String,
+}
+
+/// The problems of `[[peers]]`.
+pub fn peer_problems(site: &SiteConfig, peers: &[Peer]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, p) in peers.iter().enumerate() {
+        let key = |k: &str| format!("peers[{i}].{k}");
+        if !id_ok(&p.site) {
+            out.push((key("site"), "not a site id".into()));
+        } else if p.site == site.id {
+            out.push((key("site"), "a site is not its own peer".into()));
+        } else if !seen.insert(p.site.clone()) {
+            out.push((key("site"), format!("'{}' is listed twice", p.site)));
+        }
+        if p.url.starts_with("https://") {
+            if p.tls_dir.is_empty() {
+                out.push((
+                    key("tls_dir"),
+                    "an https peer needs the certificate folder from its enrollment".into(),
+                ));
+            }
+        } else if !p.url.starts_with("http://") {
+            out.push((key("url"), "not an http(s):// address".into()));
+        }
+    }
+    if !peers.is_empty() && site.id.is_empty() {
+        out.push(("site.id".into(), "a site with peers needs an id".into()));
+    }
+    out
+}
+
 fn default_aggregate_every_s() -> u32 {
     30
 }

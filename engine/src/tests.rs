@@ -468,6 +468,23 @@ impl Run {
                 with_return: has("return"),
                 reason: "needs another department".into(),
             },
+            "send" => Command::SendToSite {
+                session: self.session(&s(1)),
+                to: SiteTicket {
+                    site: opt("site=").unwrap_or_default(),
+                    number: opt("num=").unwrap_or_default(),
+                    category: opt("cat=").unwrap_or_default(),
+                },
+            },
+            "from-site" => Command::IssueFromSite {
+                request_id: opt("req=").unwrap_or_default(),
+                code: s(1),
+                from: SiteTicket {
+                    site: opt("site=").unwrap_or_default(),
+                    number: opt("num=").unwrap_or_default(),
+                    category: s(1),
+                },
+            },
             "rate" => Command::RateFromPad {
                 window: s(1).parse().unwrap(),
                 number: s(2),
@@ -524,10 +541,13 @@ impl Run {
                 let t = &self.hall.tickets[&ticket.id];
                 let (ahead, wait) = self.hall.estimate(t, self.now);
                 format!(
-                    "issued {} in {} ({}) ahead={ahead} wait={wait}m",
+                    "issued {} in {} ({}) ahead={ahead} wait={wait}m{}",
                     t.number,
                     t.queue,
-                    t.priority.name()
+                    t.priority.name(),
+                    t.from_site
+                        .as_ref()
+                        .map_or(String::new(), |f| format!(" from {} {}", f.site, f.number))
                 )
             }
             Event::AppointmentBooked { appointment, .. } => format!("booked #{}", appointment.id),
@@ -591,6 +611,8 @@ impl Run {
                     AfterFinish::NextStage { stage, queue } =>
                         format!("stage {} in {queue}", stage + 1),
                     AfterFinish::Returned { window, .. } => format!("returns to window {window}"),
+                    AfterFinish::SentAway { to } =>
+                        format!("sent to {} as {} ({})", to.site, to.number, to.category),
                 }
             ),
             Event::TicketNoShow { ticket, auto, .. } => {
@@ -1089,6 +1111,56 @@ fn transfer_to_a_window_without_return() {
             call 3 -> A001 to window 3: transferred to this window (waited 0 min); 0 others waiting
             finish 3 -> A001 finished then closed
             call 3 -> ERROR no ticket is waiting for window 3
+        "#]],
+    );
+}
+
+/// 跨区域通办 between two sites, each side of it: the sending window's
+/// ticket leaves its hall (transferred in the report, not served), and the
+/// receiving hall issues one ticket with its origin, once per request id,
+/// without an ID card (the origin checked it).
+#[test]
+fn a_ticket_sent_to_another_site_leaves_and_arrives_once() {
+    let mut c = test_catalog();
+    c.site.id = "district".into();
+    c.peers.push(crate::site::Peer {
+        site: "street".into(),
+        name: "街道".into(),
+        url: "http://127.0.0.1:1".into(),
+        tls_dir: String::new(),
+    });
+    check_on(
+        c,
+        r"
+        at 09:00
+        issue a
+        login 1 c1
+        send 1 site=street num=B007 cat=a
+        call 1
+        send 1 site=nowhere num=B007 cat=a
+        send 1 site=street num= cat=a
+        send 1 site=street num=B007 cat=a
+        call 1
+        from-site a site=street num=C001 req=x-1
+        from-site a site=street num=C001 req=x-1
+        from-site a site= num=C001 req=x-2
+        issue c
+        from-site c site=street num=C002 req=x-3
+        ",
+        expect![[r#"
+            issue a -> issued A001 in a (normal) ahead=0 wait=0m
+            login 1 c1 -> window 1 opened by c1
+            send 1 site=street num=B007 cat=a -> ERROR window 1 has no current ticket
+            call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            send 1 site=nowhere num=B007 cat=a -> ERROR 'nowhere' is not a site of this hall's network ([[peers]])
+            send 1 site=street num= cat=a -> ERROR the other site's ticket is needed
+            send 1 site=street num=B007 cat=a -> A001 finished then sent to street as B007 (a)
+            call 1 -> ERROR no ticket is waiting for window 1
+            from-site a site=street num=C001 req=x-1 -> issued A002 in a (normal) ahead=0 wait=0m from street C001
+            from-site a site=street num=C001 req=x-1 -> (no change)
+            from-site a site= num=C001 req=x-2 -> ERROR a transferred ticket names its site and number
+            issue c -> ERROR 'c' requires an ID card: please place the ID card on the reader
+            from-site c site=street num=C002 req=x-3 -> issued C001 in c (normal) ahead=0 wait=0m from street C002
         "#]],
     );
 }

@@ -188,6 +188,7 @@ impl Controller {
                     channel: pb::Channel::Kiosk as i32,
                     identity,
                     kiosk_id: self.kiosk_id.clone(),
+                    origin: None,
                 };
                 let r = self.with_retry(|mut c, token| {
                     let req = req.clone();

@@ -216,6 +216,7 @@ async fn visitors(channel: Channel, opts: DriveOptions, stats: Arc<DriveStats>) 
             channel: pb::Channel::Kiosk as i32,
             identity: Some(fake_identity(&mut rng, elderly)),
             kiosk_id: "sim-visitors".into(),
+            origin: None,
         };
         match kiosk.issue_ticket(req).await {
             Ok(_) => stats.issued.fetch_add(1, Ordering::Relaxed),

@@ -462,7 +462,10 @@ mod tests {
         assert_eq!(figs[0].expired, 0);
         let all = figs[0].walk_in.n;
         let r = &figs[1];
-        assert!(r.remote_tickets > all / 4 && r.remote_tickets < all / 2, "{r:?}");
+        assert!(
+            r.remote_tickets > all / 4 && r.remote_tickets < all / 2,
+            "{r:?}"
+        );
         assert!(r.expired > 0 && r.expired < r.remote_tickets / 2, "{r:?}");
         // The served count does not change with the share (nobody lost).
         assert!(r.walk_in.n + r.remote.n >= all * 99 / 100, "{r:?} of {all}");

@@ -17,6 +17,39 @@ impl Hall {
         self.decide_issue(request_id, &code, priority, channel, person, None, now)
     }
 
+    /// A ticket for one another site sent here: issued as a kiosk's would
+    /// be (quota, hours), without an identity (the origin checked it), with
+    /// its origin recorded.
+    pub(super) fn issue_from_site(
+        &self,
+        request_id: String,
+        code: String,
+        from: SiteTicket,
+        now: Millis,
+    ) -> Result<Vec<Event>, EngineError> {
+        if from.site.is_empty() || from.number.is_empty() {
+            return Err(EngineError::invalid(
+                "origin",
+                "a transferred ticket names its site and number",
+            ));
+        }
+        let mut events = self.decide_issue(
+            Some(request_id),
+            &code,
+            Priority::Normal,
+            Channel::Site,
+            None,
+            None,
+            now,
+        )?;
+        for e in &mut events {
+            if let Event::TicketIssued { ticket, .. } = e {
+                ticket.from_site = Some(from.clone());
+            }
+        }
+        Ok(events)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn book_appointment(
         &self,
@@ -417,7 +450,7 @@ impl Hall {
                     }),
             });
         }
-        if id_required && person.is_none() {
+        if id_required && person.is_none() && channel != Channel::Site {
             return Err(EngineError::IdCardRequired(code.to_string()));
         }
         if priority == Priority::Elderly {
@@ -509,6 +542,8 @@ impl Hall {
             rating: None,
             note: None,
             remote,
+            from_site: None,
+            sent_to: None,
         };
         Ok(vec![Event::TicketIssued {
             ticket: Box::new(ticket),

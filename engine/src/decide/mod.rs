@@ -33,6 +33,12 @@ impl Hall {
                 channel,
                 person,
             } => self.issue_ticket(request_id, code, priority, channel, person, now),
+            Command::IssueFromSite {
+                request_id,
+                code,
+                from,
+            } => self.issue_from_site(request_id, code, from, now),
+            Command::SendToSite { session, to } => self.send_to_site(session, to),
             Command::BookAppointment {
                 request_id,
                 code,

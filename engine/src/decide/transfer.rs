@@ -45,4 +45,39 @@ impl Hall {
             reason,
         }])
     }
+
+    /// 跨区域通办: the window's current ticket goes to another site of the
+    /// network (a `[[peers]]` entry), which has already issued it `to`.
+    pub(super) fn send_to_site(
+        &self,
+        session: Session,
+        to: SiteTicket,
+    ) -> Result<Vec<Event>, EngineError> {
+        let t = self.current(&session)?;
+        if t.state != TicketState::Serving && t.state != TicketState::Called {
+            return Err(Self::wrong_state(t, "send it to another site"));
+        }
+        if !self.catalog.peers.iter().any(|p| p.site == to.site) {
+            return Err(EngineError::invalid(
+                "site",
+                format!(
+                    "'{}' is not a site of this hall's network ([[peers]])",
+                    to.site
+                ),
+            ));
+        }
+        if to.number.is_empty() || to.category.is_empty() {
+            return Err(EngineError::invalid(
+                "number",
+                "the other site's ticket is needed",
+            ));
+        }
+        Ok(vec![Event::TicketFinished {
+            ticket: t.id,
+            window: session.window,
+            resolved: true,
+            reason: format!("跨区域通办 → {} {}", to.site, to.number),
+            after: AfterFinish::SentAway { to },
+        }])
+    }
 }

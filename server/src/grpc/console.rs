@@ -459,6 +459,9 @@ pub fn history_entry(l: &LoggedEvent, clerk_of: &mut Option<String>) -> Option<p
                 engine::AfterFinish::Closed => reason.clone(),
                 engine::AfterFinish::NextStage { queue, .. } => format!("下一阶段：{queue}"),
                 engine::AfterFinish::Returned { window, .. } => format!("返回 {window} 号窗口"),
+                engine::AfterFinish::SentAway { to } => {
+                    format!("跨区域通办：{} {}", to.site, to.number)
+                }
             },
         ),
         E::TicketNoShow { window, auto, .. } => (
@@ -528,6 +531,7 @@ fn channel_zh(c: engine::Channel) -> &'static str {
         engine::Channel::Mobile => "手机",
         engine::Channel::Counter => "窗口",
         engine::Channel::Appointment => "预约",
+        engine::Channel::Site => "跨站点",
     }
 }
 

@@ -51,6 +51,7 @@ pub fn channel_from(c: i32) -> Result<Channel, Status> {
         pb::Channel::Mobile => Channel::Mobile,
         pb::Channel::Counter => Channel::Counter,
         pb::Channel::Appointment => Channel::Appointment,
+        pb::Channel::Site => Channel::Site,
     })
 }
 
@@ -60,6 +61,7 @@ fn channel_to(c: Channel) -> pb::Channel {
         Channel::Mobile => pb::Channel::Mobile,
         Channel::Counter => pb::Channel::Counter,
         Channel::Appointment => pb::Channel::Appointment,
+        Channel::Site => pb::Channel::Site,
     }
 }
 
@@ -120,6 +122,16 @@ pub fn ticket(h: &Hall, t: &Ticket, now: Millis) -> pb::Ticket {
         status_url: String::new(),
         awaiting_arrival: t.awaiting_arrival(),
         check_in_by_ms: h.check_in_by(t).unwrap_or(0),
+        from_site: t.from_site.as_ref().map(site_ticket),
+        sent_to: t.sent_to.as_ref().map(site_ticket),
+    }
+}
+
+pub fn site_ticket(s: &crate::engine::SiteTicket) -> pb::SiteTicket {
+    pb::SiteTicket {
+        site: s.site.clone(),
+        number: s.number.clone(),
+        category: s.category.clone(),
     }
 }
 
@@ -483,6 +495,7 @@ pub fn wire_event(h: &Hall, l: &LoggedEvent) -> pb::Event {
                 AfterFinish::Closed => reason.clone(),
                 AfterFinish::NextStage { queue, .. } => format!("next stage: {queue}"),
                 AfterFinish::Returned { window, .. } => format!("returns to window {window}"),
+                AfterFinish::SentAway { to } => format!("sent to {} as {}", to.site, to.number),
             };
             changed(*ticket, *window, detail)
         }

@@ -322,6 +322,14 @@ impl pb::counter_service_server::CounterService for Hub {
         };
         self.ticket_cmd(cmd).await
     }
+    async fn send_to_site(
+        &self,
+        req: Req<pb::SendToSiteRequest>,
+    ) -> Result<Response<pb::SendToSiteResponse>, Status> {
+        let dev = roles::session_device(&req);
+        let r = limits::checked(req)?;
+        self.send_ticket_to_site(&dev, r).await
+    }
     async fn get_my_queue(
         &self,
         req: Req<pb::WindowRequest>,

@@ -29,10 +29,23 @@ impl pb::kiosk_service_server::KioskService for Hub {
         &self,
         req: Req<pb::IssueTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = roles::caller(&req);
         let r = limits::checked(req)?;
+        if let Some(origin) = r.origin {
+            return self
+                .issue_from_site(&caller, r.request_id, r.category, origin)
+                .await;
+        }
         let person = self.person(r.identity)?;
         let rid = request_id(r.request_id)?;
         let channel = convert::channel_from(r.channel)?;
+        if channel == crate::engine::Channel::Site {
+            return Err(Refusal::invalid_field(
+                "channel",
+                "only another site sends a ticket here (with its origin)",
+            )
+            .into_status());
+        }
         if channel == crate::engine::Channel::Mobile {
             // A remote ticket is not callable before its visitor checks in:
             // it comes from the phone (`/remote`), never from a device.

@@ -17,6 +17,7 @@ pub mod lockout;
 mod outbox;
 pub mod reports;
 pub mod roles;
+mod sites;
 pub mod staff;
 mod visitor;
 pub use booking::{PublicCatalog, RemoteTicket, VisitorBooking, VisitorBookings};

@@ -91,6 +91,7 @@ pub const TABLE: &[(&str, &str, Rule)] = &[
     ("CounterService", "Suspend", Rule::Roles(&[Counter])),
     ("CounterService", "CallBack", Rule::Roles(&[Counter])),
     ("CounterService", "Transfer", Rule::Roles(&[Counter])),
+    ("CounterService", "SendToSite", Rule::Roles(&[Counter])),
     ("CounterService", "GetMyQueue", Rule::Roles(&[Counter])),
     ("CounterService", "GetCatalog", Rule::Roles(&[Counter])),
     // The event stream: every screen follows it (boards only read).

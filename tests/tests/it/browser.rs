@@ -12,7 +12,7 @@ use hall_tests::*;
 use std::time::Duration;
 
 /// A screenshot once the page's fonts have loaded.
-async fn screenshot(browser: &Browser, name: &str) {
+pub(crate) async fn screenshot(browser: &Browser, name: &str) {
     browser
         .wait_for(
             "return document.fonts.status === 'loaded'",

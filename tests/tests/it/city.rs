@@ -375,6 +375,46 @@ async fn three_sites_ship_every_event_once_through_an_outage_and_a_kill_9() {
     )
     .await;
     assert_eq!(status, 400, "a range that ends before it starts");
+
+    // The city screen in a real headless Chromium: the login, then the three
+    // sites under each other and the report by site.
+    if super::browser::chromium_or_skip("city screen") {
+        let browser = hall_tests::webdriver::Browser::start(1440, 900).await;
+        browser.goto(&format!("https://{addr}/city")).await;
+        browser
+            .wait_for(
+                "return !document.getElementById('login').classList.contains('hidden')",
+                Duration::from_secs(10),
+            )
+            .await;
+        browser
+            .eval(
+                "document.getElementById('account').value = 's01';
+                 document.getElementById('password').value = 'demo-supervisor';
+                 document.getElementById('loginBtn').click(); return true;",
+            )
+            .await;
+        browser
+            .wait_for(
+                "return document.querySelectorAll('#sites tbody tr').length === 3
+                    && document.querySelectorAll('#report tbody tr').length === 4",
+                Duration::from_secs(15),
+            )
+            .await;
+        let levels = browser
+            .eval("return [...document.querySelectorAll('#sites tbody tr')].map(r => r.className)")
+            .await;
+        assert_eq!(
+            levels,
+            serde_json::json!(["level-district", "level-street", "level-community"])
+        );
+        let online = browser
+            .eval("return document.getElementById('t-sites').textContent")
+            .await;
+        assert_eq!(online, "3 / 3");
+        super::browser::screenshot(&browser, "city.png").await;
+        browser.quit().await;
+    }
     let _ = city_proc.kill();
     for s in &mut sites {
         let _ = s.child.kill();
@@ -450,4 +490,203 @@ async fn city_send(
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, v)
+}
+
+/// 跨区域通办: a clerk at the district hall sends the current ticket to a
+/// category at the street centre. The street centre issues exactly one
+/// ticket with its origin (a retry of the same request gets the same one),
+/// the district's ticket closes with the street's number, an origin from
+/// anyone but that site's own certificate is refused, and an unreachable
+/// site leaves the ticket at the window.
+#[tokio::test]
+async fn a_ticket_sent_to_another_site_is_issued_there_exactly_once() {
+    let (d_dir, s_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let open =
+        |p: &str| hall_server::config::around_the_clock(hall_server::config::profile(p).unwrap());
+    let street = TestServer::start(s_dir.path(), open("street")).await;
+    let mut district_cfg = open("district");
+    let me = district_cfg.site.id.clone();
+    district_cfg.peers = vec![
+        hall_server::engine::site::Peer {
+            site: "610102-street-1".into(),
+            name: "街道便民服务中心".into(),
+            url: street.url(),
+            // Enrolled at the street centre as its kiosk peer-<our id>.
+            tls_dir: identity_dir(Role::Kiosk, &format!("peer-{me}"))
+                .display()
+                .to_string(),
+        },
+        hall_server::engine::site::Peer {
+            site: "610102-community-1".into(),
+            name: "社区便民服务站".into(),
+            url: "https://127.0.0.1:9".into(),
+            tls_dir: identity_dir(Role::Kiosk, &format!("peer-{me}"))
+                .display()
+                .to_string(),
+        },
+    ];
+    let district = TestServer::start(d_dir.path(), district_cfg).await;
+
+    let mut kiosk = district.kiosk().await;
+    let mut counter = district.counter().await;
+    let a = issue_ok(&mut kiosk, "social_insurance", "").await;
+    let s = login(&mut counter, 1, "c01").await;
+    let called = counter
+        .call_next(pb::WindowRequest {
+            session: Some(s.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(called.number, a.number);
+
+    // The community station is down: the ticket stays at the window.
+    let err = counter
+        .send_to_site(pb::SendToSiteRequest {
+            session: Some(s.clone()),
+            site: "610102-community-1".into(),
+            category: "pension".into(),
+        })
+        .await
+        .unwrap_err();
+    let r = hall_proto::errors::Refusal::from_status(&err);
+    assert_eq!(
+        (err.code(), r.reason, r.meta("site")),
+        (
+            tonic::Code::Unavailable,
+            hall_proto::errors::ErrorReason::SiteUnreachable,
+            "610102-community-1"
+        )
+    );
+    let mine = counter
+        .get_my_queue(pb::WindowRequest {
+            session: Some(s.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        mine.current.unwrap().number,
+        a.number,
+        "still at the window"
+    );
+    // A category the street centre does not have: its own refusal, named.
+    let err = counter
+        .send_to_site(pb::SendToSiteRequest {
+            session: Some(s.clone()),
+            site: "610102-street-1".into(),
+            category: "notary".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message().starts_with("610102-street-1: "), "{err:?}");
+
+    let sent = counter
+        .send_to_site(pb::SendToSiteRequest {
+            session: Some(s.clone()),
+            site: "610102-street-1".into(),
+            category: "pension".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let there = sent.there.unwrap();
+    let here = sent.ticket.unwrap();
+    assert_eq!(here.number, a.number);
+    assert_eq!(here.sent_to.as_ref().unwrap().number, there.number);
+    assert_eq!(here.state, pb::TicketState::Done as i32);
+
+    // At the street centre: one ticket, with its origin.
+    let mut s_kiosk = street.kiosk().await;
+    let at_street = s_kiosk
+        .get_ticket_status(pb::GetTicketStatusRequest {
+            number: there.number.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let from = at_street.from_site.clone().unwrap();
+    assert_eq!(
+        (from.site.as_str(), from.number.as_str()),
+        (me.as_str(), a.number.as_str())
+    );
+    assert_eq!(at_street.channel, pb::Channel::Site as i32);
+    let issued_at_street = |srv: &TestServer| {
+        let url = srv.url();
+        async move {
+            let ch = channel_as(&url, Role::Admin).await;
+            pb::report_service_client::ReportServiceClient::new(ch)
+                .get_report(pb::ReportRequest {
+                    from: today(),
+                    to: today(),
+                    by: "category".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .total
+                .unwrap()
+                .arrived
+        }
+    };
+    assert_eq!(issued_at_street(&street).await, 1);
+
+    // The district's own request again (a lost answer, a restart): the same
+    // ticket, not a second; an origin from any other certificate: refused.
+    let origin = pb::SiteTicket {
+        site: me.clone(),
+        number: a.number.clone(),
+        category: "social_insurance".into(),
+    };
+    let as_peer = channel_named(&street.url(), Role::Kiosk, &format!("peer-{me}")).await;
+    let mut peer = pb::kiosk_service_client::KioskServiceClient::new(as_peer);
+    let once = pb::IssueTicketRequest {
+        request_id: "xs-retry".into(),
+        category: "pension".into(),
+        origin: Some(origin.clone()),
+        ..Default::default()
+    };
+    let first = peer.issue_ticket(once.clone()).await.unwrap().into_inner();
+    let again = peer.issue_ticket(once.clone()).await.unwrap().into_inner();
+    assert_eq!(first.number, again.number);
+    assert_eq!(issued_at_street(&street).await, 2);
+    let err = s_kiosk.issue_ticket(once.clone()).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        tonic::Code::PermissionDenied,
+        "a plain kiosk cannot claim an origin"
+    );
+    let forged = pb::IssueTicketRequest {
+        origin: Some(pb::SiteTicket {
+            site: "610102-community-1".into(),
+            ..origin
+        }),
+        request_id: "xs-forged".into(),
+        ..once
+    };
+    let err = peer.issue_ticket(forged).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        tonic::Code::PermissionDenied,
+        "one site cannot speak for another"
+    );
+    assert_eq!(issued_at_street(&street).await, 2);
+
+    // The district's report counts the ticket as transferred on, not served.
+    let ch = channel_as(&district.url(), Role::Admin).await;
+    let rep = pb::report_service_client::ReportServiceClient::new(ch)
+        .get_report(pb::ReportRequest {
+            from: today(),
+            to: today(),
+            by: "category".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .total
+        .unwrap();
+    assert_eq!((rep.transferred, rep.served), (1, 0));
+    district.stop().await;
+    street.stop().await;
 }
