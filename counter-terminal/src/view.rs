@@ -68,7 +68,14 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     let Some(q) = &state.queue else { return };
     a.set_device_alert(device_alert_text(&q.device_alerts).into());
     if let Some(w) = &q.window {
-        a.set_window_name(w.name.clone().into());
+        // A remote window (远程虚拟窗口) names its video room, where the
+        // conversation with the station's visitor takes place.
+        let name = if w.remote && !w.video_url.is_empty() {
+            format!("{}（远程 · 视频 {}）", w.name, w.video_url)
+        } else {
+            w.name.clone()
+        };
+        a.set_window_name(name.into());
         a.set_clerk_name(format!("{} {}", w.clerk_id, w.clerk_name).into());
     }
     match &q.current {

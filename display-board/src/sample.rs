@@ -54,6 +54,7 @@ pub fn snapshot() -> pb::BoardState {
                 pause_reason: String::new(),
                 tiers: vec![],
                 clerk_id: String::new(),
+                ..Default::default()
             })
             .collect(),
         recent_calls: calls

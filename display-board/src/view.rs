@@ -136,3 +136,25 @@ pub fn show(ui: &BoardWindow, board: &Board, opts: &ViewOptions) {
 }
 
 pub use hall_client::headless::{install_headless, snapshot_png};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A remote window's call (远程虚拟窗口) is shown with the name the
+    /// server gives it: the window and the remote clerk's own desk.
+    #[test]
+    fn a_remote_windows_call_names_the_remote_desk() {
+        let c = Call {
+            number: "A001".into(),
+            window: 2,
+            window_name: "2号远程窗口 · 区政务服务中心 12号窗口".into(),
+            category: "pension".into(),
+            masked_name: String::new(),
+            at_ms: 0,
+            recall: false,
+        };
+        assert_eq!(window_label(Lang::Zh, &c), "2号远程窗口 · 区政务服务中心 12号窗口");
+        assert_eq!(window_label(Lang::En, &c), "Window 2");
+    }
+}

@@ -397,6 +397,10 @@ pub struct Window {
     pub zone: String,
     /// Category or bundle codes served, tier by tier: `tiers[0]` is primary.
     pub tiers: Vec<Vec<String>>,
+    /// A remote virtual window (远程虚拟窗口): staffed by clerks of another
+    /// site over video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::site::RemoteWindow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,6 +414,15 @@ pub struct Clerk {
     /// writes it.
     #[serde(default)]
     pub pin_argon2: String,
+    /// A clerk of another site who staffs this hall's remote windows (远程
+    /// 虚拟窗口): that site's id. Such a clerk opens only remote windows
+    /// staffed from there; everyone else only the hall's own windows.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub home_site: String,
+    /// Where that clerk sits, as the board shows it with the call
+    /// ("区政务服务中心 12号窗口").
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub desk: String,
     /// The old unsalted SHA-256 form: read only to refuse it with a way out
     /// (a 4-digit PIN behind a plain SHA-256 falls in milliseconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -661,6 +674,9 @@ impl Catalog {
             }
         }
         for (key, problem) in self.notify.problems() {
+            bad(key, problem);
+        }
+        for (key, problem) in crate::site::remote_problems(self) {
             bad(key, problem);
         }
         for (key, problem) in crate::site::peer_problems(&self.site, &self.peers) {

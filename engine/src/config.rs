@@ -140,6 +140,14 @@ mod tests {
         assert_eq!(c.site.parent, s.site.id);
         assert!(s.windows.len() < d.windows.len() && c.windows.len() < s.windows.len());
         assert!(profile("province").is_none());
+        // The station's window 2 is a remote window staffed from the district.
+        let remote = c.window(2).and_then(|w| w.remote.as_ref()).unwrap();
+        assert_eq!(remote.staffed_from, d.site.id);
+        assert!(
+            c.clerks
+                .iter()
+                .any(|k| k.home_site == d.site.id && !k.desk.is_empty())
+        );
         for p in [&s, &c] {
             assert_eq!(parse(&to_toml(p), "round trip").unwrap(), *p);
         }

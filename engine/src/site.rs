@@ -65,6 +65,21 @@ pub struct ShipConfig {
     pub batch: u32,
 }
 
+/// `[windows.remote]`: a remote virtual window (远程虚拟窗口), staffed by
+/// clerks of another site (a district clerk serving a community station's
+/// visitors over video). The visitor comes to this window's screen; the
+/// call names the remote clerk's own desk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWindow {
+    /// The site whose clerks staff it (their `[[clerks]] home_site`).
+    pub staffed_from: String,
+    /// The hall's video-conferencing room for this window (the video itself
+    /// is the conferencing system's).
+    #[serde(default)]
+    pub video_url: String,
+}
+
 /// `[[peers]]`: another site a clerk may send a ticket to (跨区域通办).
 /// This hall calls that site's `KioskService.IssueTicket` with the origin,
 /// as the kiosk `peer-<this site's id>` enrolled there.
@@ -83,6 +98,32 @@ pub struct Peer {
     /// peers (`http://`).
     #[serde(default)]
     pub tls_dir: String,
+}
+
+/// The problems of remote windows and remote clerks.
+pub fn remote_problems(c: &crate::catalog::Catalog) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, w) in c.windows.iter().enumerate() {
+        let Some(r) = &w.remote else { continue };
+        let key = |k: &str| format!("windows[{i}].remote.{k}");
+        if !id_ok(&r.staffed_from) {
+            out.push((key("staffed_from"), "not a site id".into()));
+        } else if r.staffed_from == c.site.id {
+            out.push((
+                key("staffed_from"),
+                "a remote window is staffed from another site".into(),
+            ));
+        }
+        if !r.video_url.is_empty() && !r.video_url.starts_with("https://") {
+            out.push((key("video_url"), "an https:// address".into()));
+        }
+    }
+    for (i, k) in c.clerks.iter().enumerate() {
+        if !k.home_site.is_empty() && !id_ok(&k.home_site) {
+            out.push((format!("clerks[{i}].home_site"), "not a site id".into()));
+        }
+    }
+    out
 }
 
 /// The problems of `[[peers]]`.

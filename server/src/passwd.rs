@@ -117,6 +117,8 @@ mod tests {
             name: String::new(),
             pin_argon2: c02["pin_argon2"].as_str().unwrap().into(),
             pin_sha256: None,
+            home_site: String::new(),
+            desk: String::new(),
         };
         assert!(hall_engine::catalog::verify_pin(&clerk, "2468"));
         assert!(!hall_engine::catalog::verify_pin(&clerk, "2469"));

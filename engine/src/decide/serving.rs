@@ -19,9 +19,33 @@ impl Hall {
         // The PIN was checked before the command was made (`catalog::
         // verify_pin`, an Argon2id evaluation too slow for the one thread
         // that decides); an unknown clerk is still refused here.
-        self.catalog
+        let who = self
+            .catalog
             .clerk(&clerk)
             .ok_or(EngineError::BadCredentials)?;
+        // Remote windows (远程虚拟窗口) take only the clerks of the site that
+        // staffs them, and those clerks only remote windows.
+        let remote = self
+            .catalog
+            .window(window)
+            .and_then(|w| w.remote.as_ref())
+            .map(|r| r.staffed_from.as_str());
+        match (remote, who.home_site.as_str()) {
+            (None, "") => {}
+            (Some(from), home) if from == home => {}
+            (Some(from), _) => {
+                return Err(EngineError::invalid(
+                    "window",
+                    format!("window {window} is a remote window staffed from {from}"),
+                ));
+            }
+            (None, home) => {
+                return Err(EngineError::invalid(
+                    "window",
+                    format!("{clerk} staffs this hall's remote windows from {home} only"),
+                ));
+            }
+        }
         if let Some(holder) = &rt.clerk
             && *holder != clerk
         {

@@ -146,7 +146,15 @@ pub fn window_info(h: &Hall, number: WindowNo) -> pb::WindowInfo {
         Some(WindowStatus::Open) => pb::WindowState::Open,
     };
     let clerk_id = rt.and_then(|r| r.clerk.clone()).unwrap_or_default();
+    let remote = w.and_then(|w| w.remote.as_ref());
     pb::WindowInfo {
+        remote: remote.is_some(),
+        staffed_from: remote.map(|r| r.staffed_from.clone()).unwrap_or_default(),
+        video_url: remote.map(|r| r.video_url.clone()).unwrap_or_default(),
+        remote_desk: remote
+            .and(h.catalog.clerk(&clerk_id))
+            .map(|c| c.desk.clone())
+            .unwrap_or_default(),
         number,
         name: w.map(|w| w.name.clone()).unwrap_or_default(),
         zone: w.map(|w| w.zone.clone()).unwrap_or_default(),
@@ -261,15 +269,32 @@ pub fn catalog(h: &Hall, now: Millis) -> pb::Catalog {
     }
 }
 
+/// The window a call names: its name, and at a remote window (远程虚拟窗口)
+/// the desk of the remote clerk serving it ("2号远程窗口 · 区政务服务中心
+/// 12号窗口"), so the station's board says who calls.
+fn call_window_name(h: &Hall, window: WindowNo) -> String {
+    let Some(w) = h.catalog.window(window) else {
+        return String::new();
+    };
+    let desk = w
+        .remote
+        .as_ref()
+        .and_then(|_| h.windows.get(&window))
+        .and_then(|rt| rt.clerk.as_deref())
+        .and_then(|id| h.catalog.clerk(id))
+        .map(|c| c.desk.as_str())
+        .filter(|d| !d.is_empty());
+    match desk {
+        Some(d) => format!("{} · {d}", w.name),
+        None => w.name.clone(),
+    }
+}
+
 fn call_info(h: &Hall, c: &crate::engine::RecentCall, recall: bool) -> pb::CallInfo {
     pb::CallInfo {
         number: c.number.clone(),
         window: c.window,
-        window_name: h
-            .catalog
-            .window(c.window)
-            .map(|w| w.name.clone())
-            .unwrap_or_default(),
+        window_name: call_window_name(h, c.window),
         category: c.queue.clone(),
         masked_name: c.masked_name.clone().unwrap_or_default(),
         at_ms: c.at,

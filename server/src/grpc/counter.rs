@@ -11,6 +11,8 @@ static NOBODY: std::sync::LazyLock<crate::engine::catalog::Clerk> =
         name: String::new(),
         pin_argon2: crate::engine::catalog::hash_pin("", "", rand::random()),
         pin_sha256: None,
+        home_site: String::new(),
+        desk: String::new(),
     });
 
 impl Hub {

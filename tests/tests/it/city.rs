@@ -690,3 +690,70 @@ async fn a_ticket_sent_to_another_site_is_issued_there_exactly_once() {
     district.stop().await;
     street.stop().await;
 }
+
+/// 远程虚拟窗口: a district clerk, from a counter terminal enrolled at the
+/// community station, opens the station's remote window and calls its
+/// visitor; the call the station's board follows names the clerk's desk at
+/// the district, and the window carries its video room. A local clerk
+/// cannot open the remote window, nor the remote clerk a local one.
+#[tokio::test]
+async fn a_district_clerk_calls_a_community_ticket_at_its_remote_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let community = TestServer::start(
+        dir.path(),
+        hall_server::config::around_the_clock(hall_server::config::profile("community").unwrap()),
+    )
+    .await;
+    let mut kiosk = community.kiosk().await;
+    let t = issue_ok(&mut kiosk, "pension", "").await;
+    let mut counter = community.counter().await;
+    let refused = |window: u32, clerk: &str| pb::LoginRequest {
+        window,
+        clerk_id: clerk.into(),
+        pin: "1234".into(),
+    };
+    let err = counter.login(refused(2, "c01")).await.unwrap_err();
+    assert!(
+        err.message()
+            .contains("remote window staffed from 610102-district"),
+        "{err:?}"
+    );
+    let err = counter.login(refused(1, "d-c12")).await.unwrap_err();
+    assert!(err.message().contains("remote windows"), "{err:?}");
+
+    let s = login(&mut counter, 2, "d-c12").await;
+    let mut board = community.subscribe_from_now().await;
+    let called = counter
+        .call_next(pb::WindowRequest {
+            session: Some(s.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(called.number, t.number);
+    let call = loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), board.message())
+            .await
+            .expect("the board hears the call")
+            .unwrap()
+            .unwrap();
+        if let Some(pb::event::Body::TicketCalled(c)) = e.body {
+            break c.call.unwrap();
+        }
+    };
+    assert_eq!(call.number, t.number);
+    assert_eq!(call.window, 2);
+    assert_eq!(call.window_name, "2号远程窗口 · 区政务服务中心 12号窗口");
+    let w = counter
+        .get_my_queue(pb::WindowRequest { session: Some(s) })
+        .await
+        .unwrap()
+        .into_inner()
+        .window
+        .unwrap();
+    assert!(w.remote);
+    assert_eq!(w.staffed_from, "610102-district");
+    assert_eq!(w.remote_desk, "区政务服务中心 12号窗口");
+    assert!(w.video_url.starts_with("https://"), "{}", w.video_url);
+    community.stop().await;
+}
