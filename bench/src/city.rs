@@ -12,7 +12,8 @@
 //! each the median of three runs: `city_day_report_ms`,
 //! `city_month_report_ms` (by category; the by-site report of the day too).
 //!
-//! Without `--pg` a throwaway cluster is started (`hall_pg::cluster`). With
+//! Without `--pg` a throwaway cluster is started (`hall_pg::cluster`,
+//! default settings, fsync on). With
 //! `--pg`, the database must hold no sites but earlier benchmark ones
 //! (`bench-…`), which are removed first.
 
@@ -109,7 +110,7 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
     let url = match &args.pg {
         Some(u) => u.clone(),
         None => {
-            let c = tokio::task::spawn_blocking(hall_pg::cluster::Postgres::start).await?;
+            let c = tokio::task::spawn_blocking(hall_pg::cluster::Postgres::start_durable).await?;
             let u = c.url();
             _cluster = c;
             u

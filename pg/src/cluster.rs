@@ -16,6 +16,7 @@ pub struct Postgres {
     bin: PathBuf,
     pub port: u16,
     as_postgres: bool,
+    fsync: bool,
 }
 
 /// The folder of `initdb` and `pg_ctl`: Debian keeps them under
@@ -69,7 +70,18 @@ impl std::fmt::Debug for Postgres {
 impl Postgres {
     /// A new cluster, started; the database `postgres` with the trusted
     /// superuser `hall` (loopback only, a folder only this test sees).
+    /// Without fsync: a test's cluster is thrown away anyway.
     pub fn start() -> Postgres {
+        Postgres::start_with(false)
+    }
+
+    /// [`start`](Postgres::start), durable (fsync on) as a real database:
+    /// what a benchmark measures.
+    pub fn start_durable() -> Postgres {
+        Postgres::start_with(true)
+    }
+
+    fn start_with(fsync: bool) -> Postgres {
         let dir = tempfile::tempdir().expect("a temp dir for PostgreSQL");
         let as_postgres = is_root();
         if as_postgres {
@@ -89,6 +101,7 @@ impl Postgres {
             bin: bin_dir(),
             port,
             as_postgres,
+            fsync,
             dir,
         };
         let data = pg.data();
@@ -137,9 +150,10 @@ impl Postgres {
     /// Starts the server (again), waiting until it accepts connections.
     pub fn start_again(&self) {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            if self.fsync { "on" } else { "off" }
         );
         let log = self.dir.path().join("server.log").display().to_string();
         self.run(

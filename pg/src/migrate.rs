@@ -8,8 +8,14 @@ use tokio_postgres::Client;
 
 /// (version, name, SQL), in order. A new migration is a new file and a new
 /// line here; an applied one is never edited.
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "city", include_str!("../migrations/0001_city.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "city", include_str!("../migrations/0001_city.sql")),
+    (
+        2,
+        "day_cells_by_dimension",
+        include_str!("../migrations/0002_day_cells_by_dimension.sql"),
+    ),
+];
 
 /// The newest version this program knows.
 pub fn latest() -> i32 {
