@@ -162,7 +162,7 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
                     return anyhow::Ok(shipped);
                 }
                 let day = &days[i % days.len()];
-                let mut s = Shipper::new(client, &site(i)).await?;
+                let mut s = Shipper::new(client, &site(i), &format!("bench-{i}")).await?;
                 // The batch a site ships by default.
                 for chunk in day.events.chunks(2000) {
                     s.ship_events(chunk).await?;
@@ -206,7 +206,7 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
                 if i >= sites {
                     return anyhow::Ok(());
                 }
-                let mut s = Shipper::new(client, &site(i)).await?;
+                let mut s = Shipper::new(client, &site(i), &format!("bench-{i}")).await?;
                 for d in 1..month_days {
                     let mut agg = days[i % days.len()].aggregate.clone();
                     agg.date = first + chrono::Duration::days(d);

@@ -77,16 +77,24 @@ impl Auth {
                 },
             ));
         };
+        // Counted before the (slow) check, so parallel attempts cannot
+        // get more than LOCK_AFTER guesses past the lock.
         {
-            let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((n, at)) = f.get(account)
-                && *n >= LOCK_AFTER
-                && at.elapsed() < LOCK_FOR
-            {
+            let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            if f.len() > 10_000 {
+                f.retain(|_, (_, at)| at.elapsed() < LOCK_FOR);
+            }
+            let e = f.entry(account.to_string()).or_insert((0, Instant::now()));
+            if e.1.elapsed() >= LOCK_FOR {
+                *e = (0, Instant::now());
+            }
+            if e.0 >= LOCK_AFTER {
                 return Err(LoginError::Locked {
-                    minutes: (LOCK_FOR - at.elapsed()).as_secs().div_ceil(60),
+                    minutes: (LOCK_FOR - e.1.elapsed()).as_secs().div_ceil(60),
                 });
             }
+            e.0 += 1;
+            e.1 = Instant::now();
         }
         let found = staff.iter().find(|a| a.id == account);
         // An unknown account costs the same check, so timing tells nothing.
@@ -104,18 +112,13 @@ impl Auth {
                 false
             }
         };
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if !ok {
-            let e = f.entry(account.to_string()).or_insert((0, Instant::now()));
-            if e.1.elapsed() >= LOCK_FOR {
-                *e = (0, Instant::now());
-            }
-            e.0 += 1;
-            e.1 = Instant::now();
             return Err(LoginError::Wrong);
         }
-        f.remove(account);
-        drop(f);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(account);
         let a = found.expect("verified");
         let token = hex::encode(rand::random::<[u8; 16]>());
         let caller = Caller {

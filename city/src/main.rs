@@ -1,13 +1,13 @@
 //! `hall-city`: the city view of every site (三级协同), from PostgreSQL only.
 //!
 //! ```text
-//! hall-city --pg postgres://city@db/city --http 0.0.0.0:8500 [--data DIR] [--config FILE]
+//! hall-city --pg postgres://city@db/city --http 0.0.0.0:8500 --config staff.toml [--data DIR]
 //!           [--offline-minutes N] [--insecure-demo]
 //! ```
 //! It applies the schema's migrations, then serves `/city` and the reports
 //! API over HTTPS with its own CA and server certificate under `DIR/tls`
 //! (made on first start, as a site's), and the staff accounts of `--config`
-//! (`[[staff]]`; the built-in hall's demo accounts without one). With
+//! (`[[staff]]`, required). With
 //! `--insecure-demo`: plain HTTP and no login, for a demo on one machine.
 //! It prints `city ready: http(s)://ADDR/city` once it serves.
 
@@ -38,7 +38,9 @@ struct Cli {
     #[arg(long, default_value = "city-data")]
     data: PathBuf,
     /// A TOML file with `[[staff]]` accounts (supervisor, admin), as in a
-    /// hall configuration; without it, the built-in hall's demo accounts.
+    /// hall configuration (`hall-server passwd --staff ID --config FILE`
+    /// writes them). Required unless `--insecure-demo`: the built-in demo
+    /// passwords are published.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Extra DNS names or addresses for the server certificate.
@@ -60,7 +62,9 @@ struct StaffFile {
 
 fn staff_of(path: Option<&PathBuf>) -> anyhow::Result<Vec<hall_engine::catalog::StaffAccount>> {
     let Some(path) = path else {
-        return Ok(hall_engine::config::builtin().staff);
+        anyhow::bail!(
+            "--config FILE with the city's [[staff]] accounts is required (or --insecure-demo for a demo on one machine)"
+        );
     };
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -116,7 +120,11 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("--http {}", cli.http))?;
     let addr = listener.local_addr()?;
     let city = web::City {
-        pg: Arc::new(client),
+        pg: Arc::new(web::Pg {
+            url: cli.pg.clone(),
+            password_file: cli.pg_password_file.clone(),
+            client: tokio::sync::Mutex::new(Arc::new(client)),
+        }),
         auth: Arc::new(auth::Auth::new(staff)),
         offline_after: chrono::Duration::minutes(i64::from(cli.offline_minutes)),
         tls: tls.is_some(),

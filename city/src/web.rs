@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct City {
-    pub pg: Arc<tokio_postgres_client::Client>,
+    pub pg: Arc<Pg>,
     pub auth: Arc<Auth>,
     /// A site without contact for this long shows as offline.
     pub offline_after: chrono::Duration,
@@ -24,9 +24,22 @@ pub struct City {
     pub tls: bool,
 }
 
-// The driver's client type, named once.
-mod tokio_postgres_client {
-    pub use hall_pg::tokio_postgres::Client;
+/// The city's connection to PostgreSQL, made again when it broke (the
+/// database restarted): the next request after an outage answers again.
+pub struct Pg {
+    pub url: String,
+    pub password_file: Option<String>,
+    pub client: tokio::sync::Mutex<Arc<hall_pg::tokio_postgres::Client>>,
+}
+
+impl Pg {
+    pub async fn client(&self) -> Result<Arc<hall_pg::tokio_postgres::Client>, hall_pg::PgError> {
+        let mut c = self.client.lock().await;
+        if c.is_closed() {
+            *c = Arc::new(hall_pg::connect(&self.url, self.password_file.as_deref()).await?);
+        }
+        Ok(c.clone())
+    }
 }
 
 pub fn router(city: City) -> Router {
@@ -104,6 +117,15 @@ async fn login(State(c): State<City>, axum::Json(b): axum::Json<LoginBody>) -> R
             "too long",
         );
     }
+    // At most two Argon2id checks (19 MiB each) at once, whoever asks.
+    static CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let Ok(_permit) = CHECKS.acquire().await else {
+        return json_error(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "INTERNAL",
+            "stopping",
+        );
+    };
     let auth = c.auth.clone();
     let account = b.account.clone();
     let r = tokio::task::spawn_blocking(move || auth.login(&account, &b.password)).await;
@@ -157,7 +179,11 @@ async fn sites(State(c): State<City>, headers: http::HeaderMap) -> Response {
     if c.auth.caller(&headers).is_none() {
         return unauthenticated();
     }
-    let rows = match city::sites(&c.pg).await {
+    let pg = match c.pg.client().await {
+        Ok(pg) => pg,
+        Err(e) => return db_error(e),
+    };
+    let rows = match city::sites(&pg).await {
         Ok(r) => r,
         Err(e) => return db_error(e),
     };
@@ -257,13 +283,17 @@ async fn report(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let r = match city::report(&c.pg, from, to, by, &sites).await {
+    let pg = match c.pg.client().await {
+        Ok(pg) => pg,
+        Err(e) => return db_error(e),
+    };
+    let r = match city::report(&pg, from, to, by, &sites).await {
         Ok(r) => r,
         Err(e) => return db_error(e),
     };
     // Labels: a site's name for by=site (the city holds no catalogue).
     let names: std::collections::HashMap<String, String> = if by == By::Site {
-        city::sites(&c.pg)
+        city::sites(&pg)
             .await
             .map(|v| v.into_iter().map(|s| (s.site, s.name)).collect())
             .unwrap_or_default()
@@ -310,7 +340,11 @@ async fn ratings(
         Ok(r) => r,
         Err(s) => return bad_request("from/to", s.message().to_string()),
     };
-    let rows = match city::ratings(&c.pg, from, to).await {
+    let pg = match c.pg.client().await {
+        Ok(pg) => pg,
+        Err(e) => return db_error(e),
+    };
+    let rows = match city::ratings(&pg, from, to).await {
         Ok(r) => r,
         Err(e) => return db_error(e),
     };

@@ -567,9 +567,12 @@ pub enum Command {
         from: SiteTicket,
     },
     /// The current ticket of a window goes to another site, which has
-    /// issued it `to.number` (the server asked it first).
+    /// issued it `to.number` (the server asked it first). `ticket` is the
+    /// one the server asked for: if the window has moved on meanwhile,
+    /// nothing is closed.
     SendToSite {
         session: Session,
+        ticket: TicketId,
         to: SiteTicket,
     },
     BookAppointment {

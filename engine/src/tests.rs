@@ -470,6 +470,17 @@ impl Run {
             },
             "send" => Command::SendToSite {
                 session: self.session(&s(1)),
+                ticket: opt("ticket=").map_or_else(
+                    || {
+                        let w: WindowNo = s(1).parse().unwrap();
+                        self.hall
+                            .windows
+                            .get(&w)
+                            .and_then(|r| r.current)
+                            .unwrap_or(0)
+                    },
+                    |n| self.hall.ticket_by_number(&n).map_or(0, |t| t.id),
+                ),
                 to: SiteTicket {
                     site: opt("site=").unwrap_or_default(),
                     number: opt("num=").unwrap_or_default(),
@@ -1139,6 +1150,8 @@ fn a_ticket_sent_to_another_site_leaves_and_arrives_once() {
         call 1
         send 1 site=nowhere num=B007 cat=a
         send 1 site=street num= cat=a
+        issue a
+        send 1 site=street num=B007 cat=a ticket=A002
         send 1 site=street num=B007 cat=a
         call 1
         from-site a site=street num=C001 req=x-1
@@ -1154,9 +1167,11 @@ fn a_ticket_sent_to_another_site_leaves_and_arrives_once() {
             call 1 -> A001 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
             send 1 site=nowhere num=B007 cat=a -> ERROR 'nowhere' is not a site of this hall's network ([[peers]])
             send 1 site=street num= cat=a -> ERROR the other site's ticket is needed
+            issue a -> issued A002 in a (normal) ahead=0 wait=0m
+            send 1 site=street num=B007 cat=a ticket=A002 -> ERROR window 1 has moved on to A001: A002 is no longer its ticket
             send 1 site=street num=B007 cat=a -> A001 finished then sent to street as B007 (a)
-            call 1 -> ERROR no ticket is waiting for window 1
-            from-site a site=street num=C001 req=x-1 -> issued A002 in a (normal) ahead=0 wait=0m from street C001
+            call 1 -> A002 to window 1: primary tier: oldest ticket (waited 0 min); 0 others waiting
+            from-site a site=street num=C001 req=x-1 -> issued A003 in a (normal) ahead=0 wait=0m from street C001
             from-site a site=street num=C001 req=x-1 -> (no change)
             from-site a site= num=C001 req=x-2 -> ERROR a transferred ticket names its site and number
             issue c -> ERROR 'c' requires an ID card: please place the ID card on the reader

@@ -15,6 +15,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "day_cells_by_dimension",
         include_str!("../migrations/0002_day_cells_by_dimension.sql"),
     ),
+    (
+        3,
+        "owner_and_detached_months",
+        include_str!("../migrations/0003_owner_and_detached_months.sql"),
+    ),
 ];
 
 /// The newest version this program knows.

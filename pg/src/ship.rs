@@ -24,18 +24,78 @@ pub struct ShipEvent {
     pub body: serde_json::Value,
 }
 
+/// Free-text fields a citizen or a clerk writes (a rating's comment, a
+/// follow-up's notes, a reason given, a contact attempt), which may name
+/// someone, and secrets (a clerk session's token): blanked in every shipped
+/// event, wherever they sit in it. The city's figures never need them; the
+/// 好差评 records keep their reason in `ratings` (blanked after the
+/// retention period, as at the site).
+const BLANKED: [&str; 11] = [
+    "comment",
+    "reason",
+    "note",
+    "text",
+    "why",
+    "resolution",
+    "fix",
+    "detail",
+    "token",
+    "phone",
+    "masked_name",
+];
+
+fn blank_free_text(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if BLANKED.contains(&k.as_str()) && (x.is_string() || x.is_null()) {
+                    *x = serde_json::Value::String(String::new());
+                } else {
+                    blank_free_text(x);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(blank_free_text),
+        _ => {}
+    }
+}
+
+/// PostgreSQL's `jsonb` (and `text`) refuse U+0000: a NUL a visitor typed
+/// into a comment would stop the site's shipping for good. It becomes
+/// U+FFFD in what is shipped.
+pub fn without_nul(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        serde_json::Value::Object(m) => {
+            let nul_keys: Vec<String> = m.keys().filter(|k| k.contains('\0')).cloned().collect();
+            for k in nul_keys {
+                if let Some(x) = m.remove(&k) {
+                    m.insert(k.replace('\0', "\u{FFFD}"), x);
+                }
+            }
+            m.values_mut().for_each(without_nul);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(without_nul),
+        _ => {}
+    }
+}
+
 impl ShipEvent {
     /// The shipped form of a committed event: the engine's `strip_persons`
     /// first (no person key, masked name, birth date or phone leaves the
-    /// site), and a configuration change without its body (it holds PIN and
-    /// password hashes and webhook secrets): only that it happened.
+    /// site), free text and session tokens blanked, no NUL, and a
+    /// configuration change without its body (it holds PIN and password
+    /// hashes and webhook secrets): only that it happened.
     pub fn of(seq: u64, at: Millis, event: &Event) -> ShipEvent {
         let body = if matches!(event, Event::CatalogReplaced { .. }) {
             serde_json::json!({ "type": "catalog_replaced" })
         } else {
             let mut e = event.clone();
             e.strip_persons();
-            serde_json::to_value(&e).unwrap_or(serde_json::Value::Null)
+            let mut v = serde_json::to_value(&e).unwrap_or(serde_json::Value::Null);
+            blank_free_text(&mut v);
+            without_nul(&mut v);
+            v
         };
         let kind = body
             .get("type")
@@ -72,25 +132,34 @@ impl std::fmt::Debug for Shipper {
 
 impl Shipper {
     /// Registers the site (name, region, level and parent are updated; what
-    /// was shipped is kept).
-    pub async fn new(client: Client, site: &SiteInfo) -> Result<Shipper, PgError> {
+    /// was shipped is kept) for the installation `owner` (a stable id of
+    /// the site's data directory): the first installation to ship under an
+    /// id owns it, and another one with the same id is refused, since the
+    /// two logs would merge (two centres set up from the same profile).
+    pub async fn new(client: Client, site: &SiteInfo, owner: &str) -> Result<Shipper, PgError> {
         if site.id.is_empty() {
             return Err(PgError::Invalid("a shipping site needs a site id".into()));
         }
         client
             .execute(
-                "insert into sites (site, name, region, level, parent) values ($1, $2, $3, $4, $5)
+                "insert into sites (site, name, region, level, parent, owner) values ($1, $2, $3, $4, $5, $6)
                  on conflict (site) do update set name = excluded.name, region = excluded.region,
-                     level = excluded.level, parent = excluded.parent",
-                &[
-                    &site.id,
-                    &site.name,
-                    &site.region,
-                    &site.level,
-                    &site.parent,
-                ],
+                     level = excluded.level, parent = excluded.parent,
+                     owner = coalesce(sites.owner, excluded.owner)",
+                &[&site.id, &site.name, &site.region, &site.level, &site.parent, &owner],
             )
             .await?;
+        let holder: Option<String> = client
+            .query_one("select owner from sites where site = $1", &[&site.id])
+            .await?
+            .get(0);
+        if holder.as_deref() != Some(owner) {
+            return Err(PgError::Invalid(format!(
+                "site id {} is already shipped by another installation: give this site its own \
+                 [site] id (or, if this one replaces it, clear sites.owner for it in the city database)",
+                site.id
+            )));
+        }
         Ok(Shipper {
             client,
             site: site.id.clone(),
@@ -168,6 +237,20 @@ impl Shipper {
         Ok(())
     }
 
+    /// When the database says event `seq` of this site was committed (none
+    /// if it does not hold it): compared with the site's own log to find a
+    /// log that is not the one shipped (a restored backup).
+    pub async fn at_of(&self, seq: u64) -> Result<Option<Millis>, PgError> {
+        let row = self
+            .client
+            .query_opt(
+                "select at from events where site = $1 and seq = $2 limit 1",
+                &[&self.site, &(seq as i64)],
+            )
+            .await?;
+        Ok(row.map(|r| r.get::<_, DateTime<Utc>>(0).timestamp_millis()))
+    }
+
     /// The days whose figures are in the database: day -> (final, through_seq).
     pub async fn shipped_days(&self) -> Result<BTreeMap<NaiveDate, (bool, u64)>, PgError> {
         let rows = self
@@ -224,7 +307,11 @@ impl Shipper {
             let records: Vec<serde_json::Value> = day
                 .ratings
                 .iter()
-                .map(|r| serde_json::to_value(r).unwrap_or_default())
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    without_nul(&mut v);
+                    v
+                })
                 .collect();
             tx.execute(
                 "insert into ratings (site, day, n, rated_at, level, record)
@@ -407,5 +494,38 @@ impl CellColumns {
             p.push(col);
         }
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hall_engine::report::RatingChannel;
+
+    #[test]
+    fn free_text_tokens_and_nul_never_leave_the_site() {
+        let rated = Event::RatingSubmitted {
+            ticket: 1,
+            window: 3,
+            rating: 1,
+            comment: "张三 13800138000\0".into(),
+            channel: RatingChannel::default(),
+        };
+        let s = ShipEvent::of(7, 1_000, &rated);
+        assert_eq!(s.kind, "rating_submitted");
+        assert_eq!(s.body["comment"], "");
+        assert_eq!(s.body["rating"], 1);
+        let opened = Event::WindowOpened {
+            window: 3,
+            clerk: "c03".into(),
+            token: "counter-t|secret-token".into(),
+        };
+        let s = ShipEvent::of(8, 1_000, &opened);
+        assert_eq!(s.body["token"], "");
+        assert_eq!(s.body["clerk"], "c03");
+        let mut v = serde_json::json!({"a\0": ["x\0y"]});
+        without_nul(&mut v);
+        assert_eq!(v, serde_json::json!({"a\u{FFFD}": ["x\u{FFFD}y"]}));
+        assert!(!serde_json::to_string(&v).unwrap().contains("\\u0000"));
     }
 }

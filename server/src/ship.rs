@@ -131,8 +131,10 @@ async fn session(
     let state = hub.ship.clone();
     let mut client = hall_pg::connect(&ship.url, ship.password_file.as_deref()).await?;
     hall_pg::migrate::migrate(&mut client).await?;
-    let mut shipper = Shipper::new(client, site).await?;
+    let owner = crate::grpc::site_tag(&hub.secret);
+    let mut shipper = Shipper::new(client, site, &owner).await?;
     let mut shipped = shipper.shipped_seq().await?;
+    same_log(hub, &shipper, shipped).await?;
     let mut days = shipper.shipped_days().await?;
     state.shipped_seq.store(shipped, Ordering::Release);
     state.ok();
@@ -157,9 +159,14 @@ async fn session(
                     .shipped_events
                     .fetch_add(events.len() as u64, Ordering::Relaxed);
                 state.ok();
-                // Keep going while there is a backlog; days and the
-                // heartbeat follow once caught up.
+                // Keep going while there is a backlog (the live figures
+                // still go every few seconds); days follow once caught up.
                 if shipped < committed {
+                    if beat_at.elapsed() >= HEARTBEAT {
+                        let figures = hub.live_figures().await.unwrap_or_default();
+                        shipper.heartbeat(&figures).await?;
+                        beat_at = Instant::now();
+                    }
                     continue;
                 }
             }
@@ -170,7 +177,7 @@ async fn session(
                 && today.through_seq <= shipped
                 && days
                     .get(&today.date)
-                    .is_none_or(|(f, t)| !*f && *t != today.through_seq)
+                    .is_none_or(|(f, t)| !*f && *t < today.through_seq)
             {
                 shipper.ship_day(&today, false).await?;
                 days.insert(today.date, (false, today.through_seq));
@@ -188,6 +195,48 @@ async fn session(
             _ = live.recv() => {}
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
+    }
+}
+
+/// Refuses to ship onto a database that holds another log under this
+/// site's id: events beyond this site's committed log (a data directory
+/// restored from an older backup, a batch lost with `--no-fsync`), or a
+/// different commit time for the last shipped sequence number. Shipping
+/// would otherwise skip the site's new events, or add a second event under
+/// a sequence number. The error stays in the status until someone looks.
+async fn same_log(hub: &Hub, shipper: &Shipper, shipped: u64) -> Result<(), PgError> {
+    let committed = hub.shared.committed.load(Ordering::Acquire);
+    let differs = |why: String| {
+        PgError::Invalid(format!(
+            "the city database holds another log under this site's id ({why}): shipping stopped; \
+             see README (City) for how to hand the site id over"
+        ))
+    };
+    if shipped > committed {
+        return Err(differs(format!(
+            "shipped up to {shipped}, this site's log ends at {committed}"
+        )));
+    }
+    if shipped == 0 {
+        return Ok(());
+    }
+    let store = hub.store.clone();
+    let local = tokio::task::spawn_blocking(move || {
+        store
+            .read_from(shipped, 1)
+            .ok()
+            .and_then(|r| r.into_iter().next())
+            .filter(|r| r.seq == shipped)
+            .and_then(|r| serde_json::from_slice::<LoggedEvent>(&r.json).ok())
+            .map(|e| e.at)
+    })
+    .await
+    .map_err(|e| PgError::Invalid(e.to_string()))?;
+    match (local, shipper.at_of(shipped).await?) {
+        (Some(here), Some(there)) if here != there => Err(differs(format!(
+            "event {shipped} was committed at {there} there, at {here} here"
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -38,7 +38,11 @@ impl Hall {
                 code,
                 from,
             } => self.issue_from_site(request_id, code, from, now),
-            Command::SendToSite { session, to } => self.send_to_site(session, to),
+            Command::SendToSite {
+                session,
+                ticket,
+                to,
+            } => self.send_to_site(session, ticket, to),
             Command::BookAppointment {
                 request_id,
                 code,

@@ -51,9 +51,23 @@ impl Hall {
     pub(super) fn send_to_site(
         &self,
         session: Session,
+        ticket: TicketId,
         to: SiteTicket,
     ) -> Result<Vec<Event>, EngineError> {
         let t = self.current(&session)?;
+        if t.id != ticket {
+            return Err(EngineError::invalid(
+                "session",
+                format!(
+                    "window {} has moved on to {}: {} is no longer its ticket",
+                    session.window,
+                    t.number,
+                    self.tickets
+                        .get(&ticket)
+                        .map_or("the ticket", |x| x.number.as_str())
+                ),
+            ));
+        }
         if t.state != TicketState::Serving && t.state != TicketState::Called {
             return Err(Self::wrong_state(t, "send it to another site"));
         }

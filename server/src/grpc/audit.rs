@@ -60,7 +60,8 @@ pub fn session_of(cmd: &Command) -> Option<(WindowNo, &str)> {
         | Requeue { session, .. }
         | Suspend { session, .. }
         | CallBack { session, .. }
-        | Transfer { session, .. } => Some((session.window, session.token.as_str())),
+        | Transfer { session, .. }
+        | SendToSite { session, .. } => Some((session.window, session.token.as_str())),
         _ => None,
     }
 }

@@ -45,7 +45,9 @@ impl Hub {
                 "only the site itself (its kiosk certificate peer-<site id>) sends a ticket with an origin",
             ));
         }
-        let rid = request_id(rid)?;
+        // Scoped by the sending site: one site's request ids never meet
+        // another's (or a kiosk's).
+        let rid = format!("{}:{}", origin.site, request_id(rid)?);
         let cmd = Command::IssueFromSite {
             request_id: rid.clone(),
             code: category,
@@ -176,8 +178,11 @@ impl Hub {
             category: category.clone(),
         };
         tracing::info!(site = %site, number = %there.number, "跨区域通办: sent");
+        // Closes this ticket only: if the window moved on while the other
+        // site answered, the engine refuses.
         let cmd = Command::SendToSite {
             session: s,
+            ticket: ticket.id,
             to: to.clone(),
         };
         let ticket = self.ask(Some(cmd), Box::new(render_subject)).await?;

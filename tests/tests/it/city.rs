@@ -304,8 +304,14 @@ async fn three_sites_ship_every_event_once_through_an_outage_and_a_kill_9() {
 
     // hall-city serves the same over HTTPS, to a logged-in supervisor only.
     let city_dir = root.path().join("city");
+    // The city's staff: the built-in hall's accounts (a hall configuration
+    // works as the staff file; only [[staff]] is read).
+    let staff = root.path().join("staff.toml");
+    std::fs::write(&staff, hall_server::config::BUILTIN_HALL).unwrap();
     let mut city_proc = std::process::Command::new(workspace_bin("hall-city"))
-        .args(["--pg", &pg.url(), "--http", "127.0.0.1:0", "--data"])
+        .args(["--pg", &pg.url(), "--http", "127.0.0.1:0", "--config"])
+        .arg(&staff)
+        .arg("--data")
         .arg(&city_dir)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
@@ -416,6 +422,32 @@ async fn three_sites_ship_every_event_once_through_an_outage_and_a_kill_9() {
         browser.quit().await;
     }
     let _ = city_proc.kill();
+
+    // Another installation under the street centre's id (a second centre
+    // set up from the same profile) is refused, and says so; the database
+    // keeps the first one's log only.
+    let other_root = tempfile::tempdir().unwrap();
+    let mut twin = Site::start("street", other_root.path(), &pg);
+    let mut kiosk =
+        pb::kiosk_service_client::KioskServiceClient::new(channel_as(&twin.url, Role::Kiosk).await);
+    issue_ok(&mut kiosk, "pension", "").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let st = twin.status().await.shipping.unwrap();
+        if st.last_error.contains("another installation") {
+            assert!(!st.connected && st.backlog > 0, "{st:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the twin was never refused: {st:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = hall_pg::city::event_counts(&client).await.unwrap();
+    assert_eq!(after, counts, "nothing of the twin's log was shipped");
+    let _ = twin.child.kill();
+    let _ = twin.child.wait();
     for s in &mut sites {
         let _ = s.child.kill();
         let _ = s.child.wait();
