@@ -158,6 +158,12 @@ async fn not_serving(health: &tonic_health::server::HealthReporter) {
 /// The health entry that is NOT_SERVING while writes are refused.
 pub const STORAGE_HEALTH: &str = "hall.v1.Storage";
 
+/// The health entry of shipping to the city's PostgreSQL (`[ship]`):
+/// SERVING while the database takes the log, NOT_SERVING while shipping is
+/// paused (the site itself serves on; `GetServerStatus.shipping` has the
+/// backlog and the error). Unknown to the health service without `[ship]`.
+pub const SHIP_HEALTH: &str = "hall.v1.Shipping";
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -413,6 +419,30 @@ impl Prepared {
                 }
             })
         };
+        let ship_health = {
+            let health = health.clone();
+            let ship = hub.ship.clone();
+            tokio::spawn(async move {
+                let mut said = None;
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    every.tick().await;
+                    if !ship.configured.load(std::sync::atomic::Ordering::Acquire) {
+                        continue;
+                    }
+                    let up = ship.connected.load(std::sync::atomic::Ordering::Acquire);
+                    if said != Some(up) {
+                        let status = if up {
+                            tonic_health::ServingStatus::Serving
+                        } else {
+                            tonic_health::ServingStatus::NotServing
+                        };
+                        health.set_service_status(SHIP_HEALTH, status).await;
+                        said = Some(up);
+                    }
+                }
+            })
+        };
         // Reflection v1 and v1alpha: grpcurl speaks v1, Python's grpcio-reflection
         // and older grpcurl only v1alpha.
         let reflection_builder = || {
@@ -548,6 +578,7 @@ impl Prepared {
         };
         // Stop feeding the writer; it drains what it has, snapshots and flushes.
         storage_health.abort();
+        ship_health.abort();
         ticker.abort();
         let _ = ticker.await;
         if let Some(t) = revocation_audit {
