@@ -213,6 +213,18 @@ async fn a_supervisor_works_the_hall_from_the_console() {
     );
     assert_eq!(f.contacts[0].by, "s01", "acted in the account's name");
 
+    // Devices: a hall without [ship] says so where the shipping backlog
+    // would be (三级协同).
+    browser
+        .eval("document.querySelector('[data-tab=devices]').click(); return true;")
+        .await;
+    browser
+        .wait_for(
+            "return document.getElementById('s-stat').textContent.includes('未配置')",
+            WAIT,
+        )
+        .await;
+
     // Reports: the page's table equals the CSV and the XLSX it exports.
     browser
         .eval("document.querySelector('[data-tab=reports]').click(); return true;")
