@@ -179,9 +179,9 @@ async fn sites(State(c): State<City>, headers: http::HeaderMap) -> Response {
     if c.auth.caller(&headers).is_none() {
         return unauthenticated();
     }
-    let pg = match c.pg.client().await {
+    let pg = match client(&c).await {
         Ok(pg) => pg,
-        Err(e) => return db_error(e),
+        Err(r) => return r,
     };
     let rows = match city::sites(&pg).await {
         Ok(r) => r,
@@ -249,6 +249,38 @@ fn site_list(s: &str) -> Result<Vec<String>, Response> {
     Ok(v)
 }
 
+/// What both report answers check first: a session, a known format, a
+/// date range as a site's reports API takes it.
+fn report_request(
+    c: &City,
+    headers: &http::HeaderMap,
+    q: &ReportQuery,
+    formats: &[&str],
+) -> Result<(String, chrono::NaiveDate, chrono::NaiveDate), Response> {
+    if c.auth.caller(headers).is_none() {
+        return Err(unauthenticated());
+    }
+    let format = if q.format.is_empty() {
+        "json"
+    } else {
+        q.format.as_str()
+    };
+    if !formats.contains(&format) {
+        return Err(bad_request(
+            "format",
+            format!("one of {}", formats.join(", ")),
+        ));
+    }
+    let (from, to) = hall_server::grpc::reports::date_range(&q.from, &q.to)
+        .map_err(|s| bad_request("from/to", s.message().to_string()))?;
+    Ok((format.to_string(), from, to))
+}
+
+/// The connection, or the answer that the database is away.
+async fn client(c: &City) -> Result<Arc<hall_pg::tokio_postgres::Client>, Response> {
+    c.pg.client().await.map_err(db_error)
+}
+
 /// `GET /api/v1/reports?from&to&by&site&format`: the report of a site's
 /// reports API, over the chosen sites (`by=site` gives one row per site).
 async fn report(
@@ -256,21 +288,11 @@ async fn report(
     headers: http::HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Response {
-    if c.auth.caller(&headers).is_none() {
-        return unauthenticated();
-    }
-    let format = if q.format.is_empty() {
-        "json"
-    } else {
-        q.format.as_str()
-    };
-    if !matches!(format, "json" | "csv" | "xlsx") {
-        return bad_request("format", "one of json, csv, xlsx");
-    }
-    let (from, to) = match hall_server::grpc::reports::date_range(&q.from, &q.to) {
+    let (format, from, to) = match report_request(&c, &headers, &q, &["json", "csv", "xlsx"]) {
         Ok(r) => r,
-        Err(s) => return bad_request("from/to", s.message().to_string()),
+        Err(r) => return r,
     };
+    let format = format.as_str();
     let by_name = if q.by.is_empty() {
         "category"
     } else {
@@ -283,9 +305,9 @@ async fn report(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let pg = match c.pg.client().await {
+    let pg = match client(&c).await {
         Ok(pg) => pg,
-        Err(e) => return db_error(e),
+        Err(r) => return r,
     };
     let r = match city::report(&pg, from, to, by, &sites).await {
         Ok(r) => r,
@@ -325,24 +347,14 @@ async fn ratings(
     headers: http::HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Response {
-    if c.auth.caller(&headers).is_none() {
-        return unauthenticated();
-    }
-    let format = if q.format.is_empty() {
-        "json"
-    } else {
-        q.format.as_str()
-    };
-    if !matches!(format, "json" | "csv") {
-        return bad_request("format", "one of json, csv");
-    }
-    let (from, to) = match hall_server::grpc::reports::date_range(&q.from, &q.to) {
+    let (format, from, to) = match report_request(&c, &headers, &q, &["json", "csv"]) {
         Ok(r) => r,
-        Err(s) => return bad_request("from/to", s.message().to_string()),
+        Err(r) => return r,
     };
-    let pg = match c.pg.client().await {
+    let format = format.as_str();
+    let pg = match client(&c).await {
         Ok(pg) => pg,
-        Err(e) => return db_error(e),
+        Err(r) => return r,
     };
     let rows = match city::ratings(&pg, from, to).await {
         Ok(r) => r,
