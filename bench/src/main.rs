@@ -21,8 +21,13 @@
 //!    time until a restarted server answers again (`restart_ms`).
 
 mod city;
+mod clients;
+mod proc;
+mod soak;
 
-use anyhow::{Context, bail};
+use proc::{connect, cpu_secs, percentile, rss_mib, start_server, wait_serving};
+
+use anyhow::bail;
 use clap::Parser;
 use hall_proto::v1 as pb;
 use std::sync::Arc;
@@ -74,6 +79,12 @@ enum Bench {
     /// The city database (三级协同): one day of N sites shipped into
     /// PostgreSQL, then the city's day and month reports (`city`).
     City(city::CityArgs),
+    /// A year in the hall (`soak --days 365`): the simulator's days played
+    /// to the real server process on a test clock, restarted every month.
+    Soak(soak::SoakArgs),
+    /// The three Slint clients idle in their windows under Xvfb: CPU and
+    /// RSS of each (`clients --seconds S`).
+    Clients(clients::ClientsArgs),
 }
 
 /// Reads per second in the paced readers' phase.
@@ -94,122 +105,14 @@ const CATEGORIES: [&str; 12] = [
     "cross_region",
 ];
 
-struct Server {
-    child: std::process::Child,
-    url: String,
-    /// The web face (plain HTTP: the bench's server runs as a demo).
-    web: std::net::SocketAddr,
-}
-
-fn start_server(
-    bin: &std::path::Path,
-    data: &std::path::Path,
-    config: &std::path::Path,
-    fsync: bool,
-) -> anyhow::Result<Server> {
-    use std::io::BufRead;
-    let mut cmd = std::process::Command::new(bin);
-    // Plaintext, no roles: the figures compare the server's work with the
-    // no-op gRPC ceiling on the same transport (its clients speak as
-    // kiosk, clerk and board over shared connections, which roles forbid).
-    cmd.args([
-        "--insecure-demo",
-        "--listen",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--data-dir",
-    ])
-    .arg(data)
-    .arg("--config")
-    .arg(config);
-    if !fsync {
-        cmd.arg("--no-fsync");
-    }
-    let mut child = cmd
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    // The first line that names the address (a wrapper such as a profiler
-    // may print its own lines before it).
-    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut addr = None;
-    let web = loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            bail!("hall-server exited before listening");
-        }
-        if let Some(a) = line.trim().strip_prefix("hall-server listening on ") {
-            addr = Some(a.to_string());
-        }
-        if let Some(w) = line.trim().strip_prefix("hall-server web on http://") {
-            break w.parse::<std::net::SocketAddr>()?;
-        }
-    };
-    let addr = addr.context("no listening line before the web line")?;
-    Ok(Server {
-        child,
-        url: format!("http://{addr}"),
-        web,
-    })
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// CPU seconds (user + system) a process has used so far, from
-/// `/proc/<pid>/stat` (`self` for this one). Linux counts in USER_HZ = 100.
-fn cpu_secs(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-async fn connect(url: &str) -> anyhow::Result<Channel> {
-    Ok(hall_proto::client::connect_with_backoff(url, 100, Duration::from_millis(200)).await?)
-}
-
-async fn wait_serving(url: &str) -> anyhow::Result<()> {
-    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    loop {
-        if let Ok(ch) = connect(url).await
-            && HealthClient::new(ch)
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .is_ok()
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
-    if let Some(Bench::City(c)) = args.command.take() {
-        return city::run(c).await;
+    match args.command.take() {
+        Some(Bench::City(c)) => return city::run(c).await,
+        Some(Bench::Soak(s)) => return soak::run(s).await,
+        Some(Bench::Clients(c)) => return clients::run(c).await,
+        None => {}
     }
     let tmp = std::env::temp_dir().join(format!("hall-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
@@ -240,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
     let config = tmp.join("hall.toml");
     std::fs::write(&config, hall_server::config::to_toml(&catalog))?;
     let data = tmp.join("data");
-    let mut server = start_server(&bin, &data, &config, !args.no_fsync)?;
+    let mut server = start_server(&bin, &data, Some(&config), !args.no_fsync, &[])?;
     let url = server.url.clone();
     wait_serving(&url).await?;
     let mut channels = Vec::new();
@@ -546,7 +449,7 @@ async fn main() -> anyhow::Result<()> {
     server.child.kill()?;
     server.child.wait()?;
     let t0 = Instant::now();
-    let mut restarted = start_server(&bin, &data, &config, !args.no_fsync)?;
+    let mut restarted = start_server(&bin, &data, Some(&config), !args.no_fsync, &[])?;
     let restart_url = restarted.url.clone();
     wait_serving(&restart_url).await?;
     let restart_ms = t0.elapsed().as_secs_f64() * 1000.0;

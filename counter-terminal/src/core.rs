@@ -98,6 +98,26 @@ pub fn transfer_targets(state: &State) -> Vec<(String, Target)> {
     cats.into_iter().take(9).map(|(c, i)| (format!("{}（{}）", i.name, c), Target::Category(c.clone()))).collect()
 }
 
+/// 跨区域通办 targets offered in the dialog: every category open now at
+/// every site that answered, with its waiting count, as (label, site,
+/// category), in the order the server listed the sites.
+pub fn site_targets(state: &State) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for p in state.peers.iter().filter(|p| p.reachable) {
+        for c in p.categories.iter().filter(|c| c.open_now) {
+            let wait = if c.estimated_wait_min > 0 { format!("，约 {} 分钟", c.estimated_wait_min) } else { String::new() };
+            out.push((format!("{} · {}（{}）等候 {} 人{wait}", p.name, c.name_zh, c.code, c.waiting), p.site.clone(), c.code.clone()));
+        }
+    }
+    out
+}
+
+/// The sites of the network that did not answer, for the dialog's footnote.
+pub fn unreachable_sites(state: &State) -> String {
+    let down: Vec<String> = state.peers.iter().filter(|p| !p.reachable).map(|p| format!("{}（{}）", p.name, p.site)).collect();
+    if down.is_empty() { String::new() } else { format!("暂时无法连接：{}", down.join("、")) }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// A button or F-key.
@@ -107,6 +127,10 @@ pub enum Input {
     CallBack(String),
     /// The transfer dialog's choice (index into [`transfer_targets`]).
     Transfer { index: usize, with_return: bool },
+    /// The 跨区域通办 dialog opened: read the other sites' categories.
+    LoadPeers,
+    /// The 跨区域通办 dialog's choice (index into [`site_targets`]).
+    SendToSite { index: usize },
     /// An event on the stream, at `now_ms`: a read of the queue if it
     /// [`touches`] this window (at most one per [`COALESCE_MS`]).
     Event { event: Box<pb::Event>, now_ms: i64 },
@@ -150,6 +174,8 @@ pub enum Effect {
     CallTicket(String),
     CallBack(String),
     Transfer(Target, bool),
+    LoadPeers,
+    SendToSite { site: String, category: String },
     /// Re-read the window's queue.
     Refresh,
     /// Connect again (keeping the session), then re-read.
@@ -181,6 +207,14 @@ pub fn update(st: &mut State, input: Input) -> Vec<Effect> {
             transfer_targets(st).into_iter().nth(index).map(|(_, t)| Effect::Transfer(t, with_return)).into_iter().collect()
         }
         Input::Transfer { .. } => vec![],
+        Input::LoadPeers if usable => vec![Effect::LoadPeers],
+        Input::SendToSite { index } if usable => site_targets(st)
+            .into_iter()
+            .nth(index)
+            .map(|(_, site, category)| Effect::SendToSite { site, category })
+            .into_iter()
+            .collect(),
+        Input::LoadPeers | Input::SendToSite { .. } => vec![],
         // A new or lost stream: read (or reconnect) at once, whatever was due.
         Input::Stream(c) => {
             st.stream = Some(c);

@@ -6,6 +6,8 @@
 //!   window's queue (`GetMyQueue`), ratings.
 //! - [`view`]: the terminal's state → the Slint `CounterAdapter` global (and
 //!   Slint's typed actions back to the core's).
+//! - [`sites`]: one terminal at several sites (a session, a stream and a
+//!   core per site; the tabs and the site on screen).
 //! - [`auto`]: a simulated clerk working a real terminal (demo, end-to-end test).
 //! - [`pad`]: the rating pad (评价器, `--rating-pad`): the citizen's screen
 //!   at one window; the only place a rating is given at the counter.
@@ -18,6 +20,7 @@ pub mod auto;
 pub mod core;
 pub mod pad;
 pub mod sample;
+pub mod sites;
 pub mod terminal;
 pub mod view;
 

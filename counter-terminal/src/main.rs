@@ -1,7 +1,9 @@
 //! `counter-terminal`: the clerk's screen at a window.
 //!
 //! - `counter-terminal --server URL [--window N] [--clerk ID]` opens the
-//!   terminal (with a display).
+//!   terminal (with a display); `--server` given again for each further
+//!   site (三级协同: a district clerk staffing a station's remote window)
+//!   puts one tab per site on the screen, each with its own session.
 //! - `counter-terminal --screenshot DIR [--server URL]` renders every screen
 //!   headless to PNG (sample data without a server) and exits.
 //! - `counter-terminal --rating-pad --window N --server URL` is the rating
@@ -14,7 +16,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use counter_terminal::core::Input;
-use counter_terminal::terminal::{State, StreamToCore, Terminal, drive};
+use counter_terminal::terminal::{State, Terminal};
 use counter_terminal::view;
 use counter_terminal::{sample, CounterAdapter, CounterWindow};
 use slint::ComponentHandle;
@@ -24,8 +26,10 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(name = "counter-terminal", about = "Counter terminal (窗口叫号终端) with the citizen-facing rating pad (评价器, --rating-pad)")]
 struct Cli {
+    /// The site's server; repeat it to work at several sites (one tab each,
+    /// F11 switches). The first is on screen first.
     #[arg(long)]
-    server: Option<String>,
+    server: Vec<String>,
     #[arg(long)]
     screenshot: Option<PathBuf>,
     /// Window number pre-filled on the login screen.
@@ -61,17 +65,20 @@ fn main() -> Result<()> {
         if let Some(dir) = &cli.screenshot {
             return pad_screenshots(cli.window, dir);
         }
-        let Some(server) = cli.server.clone() else { bail!("give --server URL (or --screenshot DIR)") };
+        let Some(server) = cli.server.first().cloned() else { bail!("give --server URL (or --screenshot DIR)") };
         return run_pad(cli.window, server);
     }
     if let Some(dir) = &cli.screenshot {
         return screenshots(&cli, dir);
     }
-    let Some(server) = cli.server.clone() else { bail!("give --server URL (or --screenshot DIR)") };
+    let Some(server) = cli.server.first().cloned() else { bail!("give --server URL (or --screenshot DIR)") };
     if cli.run.headless() {
         return run_headless(&cli, server);
     }
-    run(&cli, server)
+    if cli.auto_clerk {
+        return run_auto(&cli, server);
+    }
+    run(&cli)
 }
 
 fn auto_clerk(cli: &Cli, server: String) -> counter_terminal::auto::AutoClerk {
@@ -162,7 +169,7 @@ fn live_state(url: &str, window: u32) -> Result<State> {
 fn screenshots(cli: &Cli, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let now = now_ms();
-    let state = match &cli.server {
+    let state = match cli.server.first() {
         Some(url) => live_state(url, cli.window)?,
         None => sample::state(now),
     };
@@ -184,6 +191,23 @@ fn screenshots(cli: &Cli, dir: &Path) -> Result<()> {
     a.set_transfer_index(1);
     shot("transfer.png", &ui)?;
     a.set_show_transfer(false);
+    // 跨区域通办 from a terminal at two sites (the sample's network).
+    let mut network = state.clone();
+    network.peers = sample::peers();
+    view::show(&ui, &network, now);
+    let (mut sites, _inputs) = counter_terminal::sites::Sites::new(vec!["district".into(), "community".into()]);
+    sites.update(0, network.clone());
+    sites.update(1, sample::remote_state(now));
+    view::show_sites(&ui, &sites.tabs());
+    a.set_show_send(true);
+    a.set_send_index(1);
+    shot("send-to-site.png", &ui)?;
+    a.set_show_send(false);
+    sites.switch(1);
+    view::show_sites(&ui, &sites.tabs());
+    view::show(&ui, sites.active_state(), now);
+    shot("sites.png", &ui)?;
+    view::show_sites(&ui, &[]);
     let mut rating = state.clone();
     rating.rating_for = Some(rating.queue.as_ref().and_then(|q| q.current.as_ref()).map(|t| t.number.clone()).unwrap_or("A023".into()));
     view::show(&ui, &rating, now);
@@ -195,97 +219,158 @@ fn screenshots(cli: &Cli, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn run(cli: &Cli, server: String) -> Result<()> {
+/// A simulated clerk works; the window only shows it.
+fn run_auto(cli: &Cli, server: String) -> Result<()> {
     let ui = CounterWindow::new()?;
-    if cli.auto_clerk {
-        // The simulated clerk works; the window only shows it.
-        let clerk = auto_clerk(cli, server);
-        let weak = ui.as_weak();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-            rt.block_on(clerk.run(
-                |st| {
-                    let st = st.clone();
-                    let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &st, now_ms()));
-                },
-                print_line,
-                || true,
-            ));
-        });
-        ui.run()?;
-        return Ok(());
-    }
+    let clerk = auto_clerk(cli, server);
+    let weak = ui.as_weak();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+        rt.block_on(clerk.run(
+            |st| {
+                let st = st.clone();
+                let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &st, now_ms()));
+            },
+            print_line,
+            || true,
+        ));
+    });
+    ui.run()?;
+    Ok(())
+}
+
+/// The terminal with a display, at one site or several (one tab each).
+fn run(cli: &Cli) -> Result<()> {
+    use counter_terminal::sites::{Sites, spawn_site};
+    use std::sync::{Arc, Mutex};
+    let ui = CounterWindow::new()?;
     let a = ui.global::<CounterAdapter>();
+    let first_clerk = cli.clerk.clone().unwrap_or_else(|| format!("c{:02}", cli.window));
     a.set_login_window(cli.window.to_string().into());
-    a.set_login_clerk(cli.clerk.clone().unwrap_or_else(|| format!("c{:02}", cli.window)).into());
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Input>();
+    a.set_login_clerk(first_clerk.clone().into());
+    let (mut sites, inputs) = Sites::new(cli.server.clone());
+    for l in sites.login.iter_mut() {
+        *l = (cli.window.to_string(), first_clerk.clone());
+    }
+    let senders: Vec<_> = (0..sites.len()).map(|i| sites.sender(i)).collect();
+    let sites = Arc::new(Mutex::new(sites));
+    let several = cli.server.len() > 1;
+    if several {
+        view::show_sites(&ui, &sites.lock().unwrap_or_else(|p| p.into_inner()).tabs());
+    }
     {
-        let tx = tx.clone();
+        let sites = sites.clone();
         let weak = ui.as_weak();
         a.on_login(move || {
             if let Some(ui) = weak.upgrade() {
                 let a = ui.global::<CounterAdapter>();
                 let window = a.get_login_window().trim().parse().unwrap_or(0);
-                let _ = tx.send(Input::Login { window, clerk: a.get_login_clerk().to_string(), pin: a.get_login_pin().to_string() });
+                let input = Input::Login { window, clerk: a.get_login_clerk().to_string(), pin: a.get_login_pin().to_string() };
+                a.set_login_pin("".into());
+                sites.lock().unwrap_or_else(|p| p.into_inner()).send(input);
             }
         });
     }
-    let t = tx.clone();
-    a.on_action(move |action| {
-        let _ = t.send(Input::Action(view::action(action)));
-    });
-    let t = tx.clone();
-    a.on_call_ticket(move |n| {
-        let _ = t.send(Input::CallTicket(n.to_string()));
-    });
-    let t = tx.clone();
-    a.on_call_back(move |n| {
-        let _ = t.send(Input::CallBack(n.to_string()));
-    });
+    let send = {
+        let sites = sites.clone();
+        move |input: Input| sites.lock().unwrap_or_else(|p| p.into_inner()).send(input)
+    };
+    let s = send.clone();
+    a.on_action(move |action| s(Input::Action(view::action(action))));
+    let s = send.clone();
+    a.on_call_ticket(move |n| s(Input::CallTicket(n.to_string())));
+    let s = send.clone();
+    a.on_call_back(move |n| s(Input::CallBack(n.to_string())));
     {
-        let t = tx.clone();
+        let s = send.clone();
         let weak = ui.as_weak();
         a.on_transfer(move || {
             if let Some(ui) = weak.upgrade() {
                 let a = ui.global::<CounterAdapter>();
                 a.set_show_transfer(false);
-                let _ = t.send(Input::Transfer { index: a.get_transfer_index().max(0) as usize, with_return: a.get_transfer_return() });
+                s(Input::Transfer { index: a.get_transfer_index().max(0) as usize, with_return: a.get_transfer_return() });
             }
         });
     }
+    {
+        let s = send.clone();
+        let weak = ui.as_weak();
+        a.on_open_send(move || {
+            if let Some(ui) = weak.upgrade() {
+                let a = ui.global::<CounterAdapter>();
+                // The list comes fresh from the other sites each time.
+                a.set_send_targets(Default::default());
+                a.set_send_note("".into());
+                a.set_send_index(-1);
+                a.set_show_send(true);
+                s(Input::LoadPeers);
+            }
+        });
+    }
+    {
+        let s = send.clone();
+        let weak = ui.as_weak();
+        a.on_send_to_site(move || {
+            if let Some(ui) = weak.upgrade() {
+                let a = ui.global::<CounterAdapter>();
+                a.set_show_send(false);
+                s(Input::SendToSite { index: a.get_send_index().max(0) as usize });
+            }
+        });
+    }
+    {
+        let sites = sites.clone();
+        let weak = ui.as_weak();
+        a.on_switch_site(move |i| {
+            let Some(ui) = weak.upgrade() else { return };
+            let a = ui.global::<CounterAdapter>();
+            let mut s = sites.lock().unwrap_or_else(|p| p.into_inner());
+            // What was typed on this site's login screen waits for it.
+            let from = s.active();
+            s.login[from] = (a.get_login_window().to_string(), a.get_login_clerk().to_string());
+            if i < 0 {
+                s.next();
+            } else if !s.switch(i as usize) {
+                return;
+            }
+            let (w, c) = s.login[s.active()].clone();
+            a.set_login_window(w.into());
+            a.set_login_clerk(c.into());
+            a.set_login_pin("".into());
+            a.set_show_transfer(false);
+            a.set_show_send(false);
+            view::show(&ui, s.active_state(), now_ms());
+            view::show_sites(&ui, &s.tabs());
+        });
+    }
     let weak = ui.as_weak();
-    let url = server.clone();
-    let events_tx = tx.clone();
+    let urls = cli.server.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-        rt.block_on(async move {
-            // The event stream: the core reads the queue when an event touches this window.
-            let follow_url = url.clone();
-            tokio::spawn(async move {
-                let mut to_core = StreamToCore::new(events_tx);
-                hall_client::follow::follow(follow_url, Default::default(), &mut to_core).await;
-            });
-            let show = |state: &State| {
-                let state = state.clone();
-                let _ = weak.upgrade_in_event_loop(move |ui| view::show(&ui, &state, now_ms()));
-            };
-            let mut term = loop {
-                match Terminal::connect(&url).await {
-                    Ok(t) => break t,
-                    Err(_) => {
-                        show(&State { connected: false, login_error: "无法连接服务器，正在重试…".into(), ..Default::default() });
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                    }
+        let _guard = rt.enter();
+        let said = Arc::new(Mutex::new(false));
+        for (i, (url, rx)) in urls.into_iter().zip(inputs).enumerate() {
+            let (sites, weak, said) = (sites.clone(), weak.clone(), said.clone());
+            spawn_site(i, url, senders[i].clone(), rx, move |i, state| {
+                if i == 0 {
+                    print_ready(&mut said.lock().unwrap_or_else(|p| p.into_inner()), state);
                 }
-            };
-            show(&term.state);
-            let mut ready = false;
-            drive(&mut term, &url, &mut rx, |t| {
-                show(&t.state);
-                print_ready(&mut ready, &t.state);
-            })
-            .await;
-        });
+                let mut s = sites.lock().unwrap_or_else(|p| p.into_inner());
+                let on_screen = s.update(i, state.clone());
+                let tabs = several.then(|| s.tabs());
+                drop(s);
+                let state = on_screen.then(|| state.clone());
+                let _ = weak.upgrade_in_event_loop(move |ui| {
+                    if let Some(st) = state {
+                        view::show(&ui, &st, now_ms());
+                    }
+                    if let Some(tabs) = tabs {
+                        view::show_sites(&ui, &tabs);
+                    }
+                });
+            });
+        }
+        rt.block_on(std::future::pending::<()>());
     });
     ui.run()?;
     Ok(())

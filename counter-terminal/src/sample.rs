@@ -58,6 +58,73 @@ pub fn state(now_ms: i64) -> State {
         categories,
         connected: true,
         message: "已呼叫 A023：本窗口主办业务，按取号先后".into(),
+        hall_name: "区政务服务中心".into(),
         ..Default::default()
     }
+}
+
+/// The district's network as `ListPeerSites` answers it: a street centre
+/// that answered and a community station that did not.
+pub fn peers() -> Vec<pb::PeerSite> {
+    let c = |code: &str, name: &str, waiting: u32, open: bool| pb::PeerCategory {
+        code: code.into(),
+        name_zh: name.into(),
+        waiting,
+        estimated_wait_min: waiting * 6,
+        open_now: open,
+        ..Default::default()
+    };
+    vec![
+        pb::PeerSite {
+            site: "610102-street-1".into(),
+            name: "街道便民服务中心".into(),
+            reachable: true,
+            categories: vec![
+                c("social_insurance", "社保卡申领与补换", 3, true),
+                c("pension", "养老保险", 1, true),
+                c("medical_insurance", "医保参保登记", 0, true),
+                c("civil_affairs", "民政事务", 2, true),
+                c("tax", "税务", 0, false),
+            ],
+            ..Default::default()
+        },
+        pb::PeerSite {
+            site: "610102-community-1".into(),
+            name: "社区便民服务站".into(),
+            reachable: false,
+            error: "no answer within 3 s".into(),
+            ..Default::default()
+        },
+    ]
+}
+
+/// The same clerk at the community station's remote window (远程虚拟窗口).
+pub fn remote_state(now_ms: i64) -> State {
+    let mut st = state(now_ms);
+    st.hall_name = "社区便民服务站".into();
+    st.session = Some(pb::Session { window: 2, token: "sample".into() });
+    if let Some(q) = st.queue.as_mut() {
+        q.window = Some(pb::WindowInfo {
+            number: 2,
+            name: "2号远程窗口".into(),
+            state: 4,
+            clerk_id: "d-c12".into(),
+            clerk_name: "李*华".into(),
+            remote: true,
+            staffed_from: "610102-district".into(),
+            remote_desk: "区政务服务中心 12号窗口".into(),
+            video_url: "https://meet.example.gov.cn/hall/c1-w2".into(),
+            ..Default::default()
+        });
+        q.waiting.truncate(2);
+        q.waiting_total = 2;
+        q.suspended.clear();
+        q.device_alerts.clear();
+        if let Some(t) = q.current.as_mut() {
+            t.number = "P004".into();
+            t.category = "pension".into();
+        }
+    }
+    st.message = "已呼叫 P004".into();
+    st
 }

@@ -43,6 +43,12 @@ pub struct State {
     pub read_due_ms: Option<i64>,
     /// The hall's time zone, from the catalogue.
     pub zone: HallZone,
+    /// The site's name (its catalogue's hall name): the tab of a terminal
+    /// working at several sites.
+    pub hall_name: String,
+    /// The other sites of the network and their categories, as last read
+    /// for the 跨区域通办 dialog.
+    pub peers: Vec<pb::PeerSite>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +103,7 @@ impl Terminal {
         if let Ok(c) = self.counter.get_catalog(req).await {
             let c = c.into_inner();
             self.state.zone = HallZone::of(&c);
+            self.state.hall_name = c.hall_name_zh.clone();
             for cat in c.categories {
                 let materials = cat.guidance.map(|g| g.materials).unwrap_or_default();
                 self.state.categories.insert(cat.code.clone(), CategoryInfo { name: cat.name_zh.clone(), materials });
@@ -209,6 +216,10 @@ impl Terminal {
             Effect::Transfer(target, with_return) => {
                 self.transfer(target, with_return).await;
             }
+            Effect::LoadPeers => self.load_peers().await,
+            Effect::SendToSite { site, category } => {
+                self.send_to_site(&site, &category).await;
+            }
             Effect::Refresh => self.refresh().await,
             Effect::Reconnect => {
                 if let Err(e) = self.reconnect(url).await {
@@ -282,6 +293,44 @@ impl Terminal {
                 let res = if back { self.counter.call_back(req).await } else { self.counter.call_ticket(req).await };
                 res.map(|t| format!("{} {}", if back { "已回呼" } else { "已呼叫" }, t.into_inner().number))
             }
+            Err(e) => Err(e),
+        };
+        let ok = r.is_ok();
+        self.report(r);
+        self.refresh().await;
+        ok
+    }
+
+    /// Reads the other sites' categories (`ListPeerSites`) for the dialog.
+    pub async fn load_peers(&mut self) {
+        let r = match self.win() {
+            Ok(req) => self.counter.list_peer_sites(req).await,
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(p) => self.state.peers = p.into_inner().sites,
+            Err(s) => {
+                self.state.peers.clear();
+                self.report(Err(s));
+            }
+        }
+    }
+
+    /// 跨区域通办: the current ticket to `category` at `site`; the ticket
+    /// here closes only once that site has issued its own.
+    pub async fn send_to_site(&mut self, site: &str, category: &str) -> bool {
+        let r = match self.session() {
+            Ok(s) => self
+                .counter
+                .send_to_site(pb::SendToSiteRequest { session: Some(s), site: site.into(), category: category.into() })
+                .await
+                .map(|r| {
+                    let r = r.into_inner();
+                    let here = r.ticket.map(|t| t.number).unwrap_or_default();
+                    let there = r.there.map(|t| t.number).unwrap_or_default();
+                    let name = self.state.peers.iter().find(|p| p.site == site).map(|p| p.name.clone()).unwrap_or_else(|| site.to_string());
+                    format!("{here} 已转至{name}办理，对方号码 {there}")
+                }),
             Err(e) => Err(e),
         };
         let ok = r.is_ok();

@@ -6,7 +6,7 @@
 
 use crate::core::{self, Action, Desk};
 use crate::terminal::State;
-use crate::{CounterAction, CounterAdapter, CounterWindow, DeskState, TicketRow};
+use crate::{CounterAction, CounterAdapter, CounterWindow, DeskState, SiteTab, TicketRow};
 use hall_client::follow::Connection;
 use hall_client::texts::{self, Lang};
 use hall_proto::v1 as pb;
@@ -65,17 +65,21 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     a.set_rating_ticket(state.rating_for.clone().unwrap_or_default().into());
     let targets: Vec<SharedString> = transfer_targets(state).into_iter().map(|(l, _)| l.into()).collect();
     a.set_transfer_targets(ModelRc::from(Rc::new(VecModel::from(targets))));
+    let sends: Vec<SharedString> = core::site_targets(state).into_iter().map(|(l, ..)| l.into()).collect();
+    a.set_send_targets(ModelRc::from(Rc::new(VecModel::from(sends))));
+    a.set_send_note(core::unreachable_sites(state).into());
     let Some(q) = &state.queue else { return };
     a.set_device_alert(device_alert_text(&q.device_alerts).into());
     if let Some(w) = &q.window {
         // A remote window (远程虚拟窗口) names its video room, where the
         // conversation with the station's visitor takes place.
-        let name = if w.remote && !w.video_url.is_empty() {
-            format!("{}（远程 · 视频 {}）", w.name, w.video_url)
+        a.set_window_name(w.name.clone().into());
+        let room = if w.remote && !w.video_url.is_empty() {
+            format!("远程窗口：与办事人通话请进入视频会议室 {}", w.video_url)
         } else {
-            w.name.clone()
+            String::new()
         };
-        a.set_window_name(name.into());
+        a.set_video_room(room.into());
         a.set_clerk_name(format!("{} {}", w.clerk_id, w.clerk_name).into());
     }
     match &q.current {
@@ -116,6 +120,15 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
         let rating = if f.ratings > 0 { format!("{:.1}（{} 次评价）", f.avg_rating, f.ratings) } else { "暂无评价".into() };
         a.set_figures(format!("今日已办 {} · 平均 {:.1} 分钟 · 满意度 {rating}", f.served, f.avg_handling_s as f64 / 60.0).into());
     }
+}
+
+/// The site tabs of a terminal at several sites ([`crate::sites`]).
+pub fn show_sites(ui: &CounterWindow, tabs: &[crate::sites::Tab]) {
+    let rows: Vec<SiteTab> = tabs
+        .iter()
+        .map(|t| SiteTab { name: t.name.clone().into(), detail: t.detail.clone().into(), active: t.active, attention: t.attention })
+        .collect();
+    ui.global::<CounterAdapter>().set_sites(ModelRc::from(Rc::new(VecModel::from(rows))));
 }
 
 fn desk_state(d: Desk) -> DeskState {

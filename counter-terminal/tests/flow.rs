@@ -15,13 +15,13 @@ fn every_screen_renders_headless() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_counter-terminal")).arg("--screenshot").arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["login.png", "main.png", "transfer.png", "rating.png", "disconnected.png"] {
+    for f in ["login.png", "main.png", "transfer.png", "send-to-site.png", "sites.png", "rating.png", "disconnected.png"] {
         let bytes = std::fs::read(dir.path().join(f)).unwrap();
         assert_eq!(&bytes[1..4], b"PNG", "{f}");
         assert!(bytes.len() > 10_000, "{f} looks empty ({} bytes)", bytes.len());
     }
     if let Ok(docs) = std::env::var("HALL_SCREENSHOT_DIR") {
-        for f in ["login.png", "main.png", "transfer.png", "rating.png"] {
+        for f in ["login.png", "main.png", "transfer.png", "send-to-site.png", "sites.png", "rating.png"] {
             std::fs::copy(dir.path().join(f), std::path::Path::new(&docs).join(format!("counter-{f}"))).unwrap();
         }
     }
@@ -272,4 +272,107 @@ async fn only_events_for_this_window_read_its_queue_and_bursts_are_coalesced() {
     follower.abort();
     driver.abort();
     server.stop().await;
+}
+
+/// 三级协同 at the counter: one terminal logged in at the district (window
+/// 1) and at the community station's remote window (2), keys going only to
+/// the site on screen, the tabs showing each site's waiting count; from the
+/// district's tab the current ticket goes to the street centre (跨区域通办),
+/// which issues exactly one ticket for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_terminal_works_at_two_sites_and_sends_a_ticket_to_a_third() {
+    use counter_terminal::core::{site_targets, Action, Input};
+    use counter_terminal::sites::{spawn_site, Sites};
+    use counter_terminal::terminal::State;
+    use hall_server::config::{around_the_clock, profile};
+    use hall_tests::Role;
+    hall_tests::speak_as(Role::Counter);
+    let open = |p: &str| around_the_clock(profile(p).unwrap());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let street = TestServer::start(dirs[0].path(), open("street")).await;
+    let community = TestServer::start(dirs[1].path(), open("community")).await;
+    let mut cfg = open("district");
+    let me = cfg.site.id.clone();
+    let peer = |site: &str, name: &str, url: String| hall_server::engine::site::Peer {
+        site: site.into(),
+        name: name.into(),
+        url,
+        tls_dir: hall_tests::identity_dir(Role::Kiosk, &format!("peer-{me}")).display().to_string(),
+    };
+    cfg.peers = vec![
+        peer("610102-street-1", "街道便民服务中心", street.url()),
+        peer("610102-community-9", "某社区站", "https://127.0.0.1:9".into()),
+    ];
+    let district = TestServer::start(dirs[2].path(), cfg).await;
+    let here = issue_ok(&mut district.kiosk().await, "social_insurance", "d1").await;
+    let there = issue_ok(&mut community.kiosk().await, "pension", "c1").await;
+
+    let (mut sites, inputs) = Sites::new(vec![district.url(), community.url()]);
+    let (seen_tx, mut seen) = tokio::sync::watch::channel(vec![State::default(), State::default()]);
+    let seen_tx = std::sync::Arc::new(seen_tx);
+    for (i, (url, rx)) in sites.urls.clone().into_iter().zip(inputs).enumerate() {
+        let tx = seen_tx.clone();
+        spawn_site(i, url, sites.sender(i), rx, move |i, st| {
+            let st = st.clone();
+            tx.send_modify(|v| v[i] = st);
+        });
+    }
+    async fn until_sites(seen: &mut tokio::sync::watch::Receiver<Vec<State>>, what: &str, f: impl Fn(&[State]) -> bool) -> Vec<State> {
+        let wait = async {
+            loop {
+                if f(&seen.borrow_and_update()) {
+                    return seen.borrow().clone();
+                }
+                seen.changed().await.unwrap();
+            }
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(20), wait).await {
+            Ok(v) => v,
+            Err(_) => panic!("waiting for {what}: {:?}", seen.borrow().iter().map(|s| (&s.message, &s.login_error)).collect::<Vec<_>>()),
+        }
+    }
+    until_sites(&mut seen, "both sites connected", |v| v.iter().all(|s| !s.hall_name.is_empty())).await;
+    sites.send(Input::Login { window: 1, clerk: "c01".into(), pin: "1234".into() });
+    assert!(sites.switch(1));
+    sites.send(Input::Login { window: 2, clerk: "d-c12".into(), pin: "1234".into() });
+    let v = until_sites(&mut seen, "a session at each site", |v| v.iter().all(|s| s.session.is_some() && s.queue.is_some())).await;
+    for (i, st) in v.into_iter().enumerate() {
+        sites.update(i, st);
+    }
+    let tabs = sites.tabs();
+    assert_eq!(tabs[0].name, "区政务服务中心");
+    assert_eq!(tabs[0].detail, "1号窗口 · 等候 1 人");
+    assert!(!tabs[0].active && tabs[0].attention, "someone waits at the site not on screen: {tabs:?}");
+    assert_eq!(tabs[1].name, "社区便民服务站");
+    assert!(tabs[1].active && tabs[1].detail.ends_with("等候 1 人"), "{tabs:?}");
+
+    // F1 on the community's tab calls there only.
+    sites.send(Input::Action(Action::CallNext));
+    let v = until_sites(&mut seen, "the call at the community", |v| v[1].queue.as_ref().is_some_and(|q| q.current.is_some())).await;
+    assert_eq!(v[1].queue.as_ref().unwrap().current.as_ref().unwrap().number, there.number);
+    let w = v[1].queue.as_ref().unwrap().window.clone().unwrap();
+    assert!(w.remote && w.staffed_from == me, "{w:?}");
+    assert!(v[0].queue.as_ref().unwrap().current.is_none(), "the district's window did not call");
+
+    // Back on the district's tab: call, then send the ticket to the street centre.
+    assert!(sites.switch(0));
+    sites.send(Input::Action(Action::CallNext));
+    until_sites(&mut seen, "the call at the district", |v| v[0].queue.as_ref().is_some_and(|q| q.current.is_some())).await;
+    sites.send(Input::LoadPeers);
+    let v = until_sites(&mut seen, "the other sites' categories", |v| v[0].peers.len() == 2).await;
+    let peers = &v[0].peers;
+    assert!(peers[0].reachable && peers[0].name == "街道便民服务中心", "{peers:?}");
+    assert!(!peers[1].reachable && !peers[1].error.is_empty(), "{peers:?}");
+    let targets = site_targets(&v[0]);
+    let index = targets.iter().position(|(_, s, c)| s == "610102-street-1" && c == "pension").expect("the street's pension category");
+    assert!(targets[index].0.starts_with("街道便民服务中心 · 养老保险待遇（pension）等候 0 人"), "{}", targets[index].0);
+    sites.send(Input::SendToSite { index });
+    let v = until_sites(&mut seen, "the ticket sent", |v| v[0].message.contains("已转至")).await;
+    assert!(!v[0].message_is_error, "{}", v[0].message);
+    assert!(v[0].message.starts_with(&format!("{} 已转至街道便民服务中心办理，对方号码 B", here.number)), "{}", v[0].message);
+    assert!(v[0].queue.as_ref().unwrap().current.is_none(), "the ticket left the district's window");
+    let street_pension = |c: &pb::Catalog| c.categories.iter().find(|c| c.code == "pension").map(|c| (c.issued_today, c.waiting));
+    let c = street.kiosk().await.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner();
+    assert_eq!(street_pension(&c), Some((1, 1)), "exactly one ticket at the street centre");
+    assert!(v[1].queue.as_ref().unwrap().current.is_some(), "the community's window kept its ticket");
 }

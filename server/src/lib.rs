@@ -164,10 +164,68 @@ pub const STORAGE_HEALTH: &str = "hall.v1.Storage";
 /// backlog and the error). Unknown to the health service without `[ship]`.
 pub const SHIP_HEALTH: &str = "hall.v1.Shipping";
 
+/// The hall's time: the system clock, or the test clock when the process
+/// was started with one ([`test_clock`]).
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    match test_clock::now() {
+        Some(t) => t,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    }
+}
+
+/// A controllable clock for benchmarks and tests (`hall-server
+/// --test-clock START_MS`, never a configuration key): simulated days pass
+/// in seconds with real day rollovers, calendars and retention runs.
+///
+/// The clock starts at `START_MS` and stands still; each gRPC call may move
+/// it forward with the header `x-hall-test-clock: MS` (read before the call
+/// is handled; a time before the clock's own is ignored, so the hall's time
+/// never runs backwards). Without `--test-clock` the header is ignored and
+/// the hall keeps the system's time.
+pub mod test_clock {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    /// The header that moves the clock.
+    pub const HEADER: &str = "x-hall-test-clock";
+
+    /// 0: no test clock (the system's time).
+    static NOW: AtomicI64 = AtomicI64::new(0);
+
+    /// Starts the test clock at `start_ms` (once, before serving).
+    pub fn enable(start_ms: i64) {
+        NOW.store(start_ms.max(1), Ordering::SeqCst);
+    }
+
+    pub fn now() -> Option<i64> {
+        match NOW.load(Ordering::SeqCst) {
+            0 => None,
+            t => Some(t),
+        }
+    }
+
+    /// Moves the clock forward to `to_ms` (never back); ignored without a
+    /// test clock.
+    pub fn advance(to_ms: i64) {
+        if NOW.load(Ordering::SeqCst) != 0 {
+            NOW.fetch_max(to_ms, Ordering::SeqCst);
+        }
+    }
+
+    /// [`advance`] from a call's headers.
+    pub fn from_headers(h: &http::HeaderMap) {
+        if NOW.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if let Some(ms) = h
+            .get(HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            advance(ms);
+        }
+    }
 }
 
 /// Runs the server until `shutdown` completes, then drains the writer and

@@ -55,6 +55,12 @@ struct Cli {
     /// machine only; logged as a warning.
     #[arg(long)]
     insecure_demo: bool,
+    /// Benchmarks and tests only: the hall's clock starts at this instant
+    /// (ms since 1970) and moves only forward with each call's
+    /// `x-hall-test-clock` header, so simulated days pass in seconds. Never
+    /// for a real hall (not a configuration key; logged as a warning).
+    #[arg(long, hide = true)]
+    test_clock: Option<i64>,
     /// Another DNS name or address the server certificate is valid for
     /// (repeatable; used when the hall CA is first made).
     #[arg(long = "tls-name")]
@@ -143,6 +149,9 @@ enum Cmd {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before any thread: a few shared malloc arenas keep the RSS flat over
+    // months of days (hall_server::heap).
+    hall_server::heap::limit_arenas(2);
     let cli = Cli::parse();
     match &cli.command {
         Some(Cmd::CheckConfig { file }) => {
@@ -277,6 +286,13 @@ fn main() -> anyhow::Result<()> {
     } else {
         catalog
     };
+    if let Some(start) = cli.test_clock {
+        tracing::warn!(
+            start_ms = start,
+            "TEST CLOCK: the hall's time is set by its callers (a bench or a test, never a real hall)"
+        );
+        hall_server::test_clock::enable(start);
+    }
     let mut opts = hall_server::Options::new(cli.data_dir.clone(), catalog);
     opts.fsync = !cli.no_fsync;
     opts.snapshot_every = cli.snapshot_every.max(10);

@@ -85,8 +85,27 @@ const COLORS: [[u8; 3]; 4] = [
     [148, 103, 189],
 ];
 
-/// Draws the series and writes the PNG.
+/// What the axes say: their titles, and the x axis's tick step and labels.
+pub struct Axes {
+    pub x_title: &'static str,
+    pub y_title: &'static str,
+    pub x_step: f64,
+    pub x_label: fn(f64) -> String,
+}
+
+/// Tickets waiting over the time of day (x in minutes of the day).
 pub fn waiting_chart(path: &Path, title: &str, series: &[Series<'_>]) -> io::Result<()> {
+    let axes = Axes {
+        x_title: "time of day",
+        y_title: "tickets waiting",
+        x_step: 60.0,
+        x_label: |x| format!("{:02}:00", (x / 60.0) as u32),
+    };
+    line_chart(path, title, &axes, series)
+}
+
+/// Draws the series on `axes` and writes the PNG.
+pub fn line_chart(path: &Path, title: &str, axes: &Axes, series: &[Series<'_>]) -> io::Result<()> {
     let font = fontdue::Font::from_bytes(FONT, fontdue::FontSettings::default())
         .map_err(io::Error::other)?;
     let mut cv = Canvas {
@@ -103,8 +122,9 @@ pub fn waiting_chart(path: &Path, title: &str, series: &[Series<'_>]) -> io::Res
     if x_min > x_max {
         (x_min, x_max) = (0.0, 60.0);
     }
-    x_min = (x_min / 60.0).floor() * 60.0;
-    x_max = (x_max / 60.0).ceil() * 60.0;
+    let step = axes.x_step.max(1e-9);
+    x_min = (x_min / step).floor() * step;
+    x_max = (x_max / step).ceil() * step;
     let y_step = [5.0, 10.0, 20.0, 25.0, 50.0, 100.0, 200.0, 500.0]
         .into_iter()
         .find(|s| y_max / s <= 8.0)
@@ -132,23 +152,17 @@ pub fn waiting_chart(path: &Path, title: &str, series: &[Series<'_>]) -> io::Res
     let mut x = x_min;
     while x <= x_max + 1e-9 {
         cv.line((sx(x), sy(0.0)), (sx(x), sy(0.0) + 5.0), [60, 60, 60], 1);
-        let label = format!("{:02}:00", (x / 60.0) as u32);
+        let label = (axes.x_label)(x);
         let tw = cv.text_width(&label, 14.0);
         cv.text(&label, sx(x) - tw / 2.0, sy(0.0) + 22.0, 14.0, [60, 60, 60]);
-        x += 60.0;
+        x += step;
     }
     cv.line((sx(x_min), sy(0.0)), (sx(x_max), sy(0.0)), [0, 0, 0], 1);
     cv.line((sx(x_min), sy(0.0)), (sx(x_min), sy(y_top)), [0, 0, 0], 1);
     cv.text(title, LEFT as f64, 30.0, 18.0, [0, 0, 0]);
+    cv.text(axes.y_title, 8.0, TOP as f64 - 10.0, 13.0, [60, 60, 60]);
     cv.text(
-        "tickets waiting",
-        8.0,
-        TOP as f64 - 10.0,
-        13.0,
-        [60, 60, 60],
-    );
-    cv.text(
-        "time of day",
+        axes.x_title,
         W as f64 / 2.0 - 40.0,
         H as f64 - 12.0,
         13.0,

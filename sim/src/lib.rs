@@ -367,6 +367,9 @@ struct Run<'a> {
     last_finish: Millis,
     /// Every event with its instant, when the caller asked for the log.
     log: Option<Vec<(Event, Millis)>>,
+    /// Every command the engine accepted, with its instant, when the caller
+    /// asked for them (to play the same day to a real server).
+    commands: Option<Vec<(Command, Millis)>>,
     /// Visitors already in the hall (a remote one may come early).
     arrived: Vec<bool>,
 }
@@ -378,7 +381,11 @@ impl<'a> Run<'a> {
     }
 
     fn apply(&mut self, cmd: Command, now: Millis) -> Result<Vec<Event>, hall_engine::EngineError> {
+        let kept = self.commands.is_some().then(|| cmd.clone());
         let events = hall_engine::apply(&mut self.hall, cmd, now)?;
+        if let (Some(list), Some(cmd)) = (&mut self.commands, kept) {
+            list.push((cmd, now));
+        }
         if let Some(log) = &mut self.log {
             log.extend(events.iter().map(|e| (e.clone(), now)));
         }
@@ -835,7 +842,20 @@ impl<'a> Run<'a> {
 
 /// Runs the scenario's day under one policy.
 pub fn run(scn: &Scenario, base: &Catalog, kind: PolicyKind, visitors: &[Visitor]) -> RunResult {
-    run_logged(scn, base, kind, visitors, false).0
+    run_logged(scn, base, kind, visitors, false, false).0
+}
+
+/// [`run`], also returning every command the engine accepted, with its
+/// instant, in order: the same day played to a real server
+/// (`hall-bench soak`) gives the same figures.
+pub fn run_recording(
+    scn: &Scenario,
+    base: &Catalog,
+    kind: PolicyKind,
+    visitors: &[Visitor],
+) -> (RunResult, Vec<(Command, Millis)>) {
+    let (r, _, cmds) = run_logged(scn, base, kind, visitors, false, true);
+    (r, cmds)
 }
 
 /// [`run`], also returning every event the engine made with its instant
@@ -846,7 +866,8 @@ pub fn run_with_log(
     kind: PolicyKind,
     visitors: &[Visitor],
 ) -> (RunResult, Vec<(Event, Millis)>) {
-    run_logged(scn, base, kind, visitors, true)
+    let (r, log, _) = run_logged(scn, base, kind, visitors, true, false);
+    (r, log)
 }
 
 fn run_logged(
@@ -855,7 +876,8 @@ fn run_logged(
     kind: PolicyKind,
     visitors: &[Visitor],
     record: bool,
-) -> (RunResult, Vec<(Event, Millis)>) {
+    record_commands: bool,
+) -> (RunResult, Vec<(Event, Millis)>, Vec<(Command, Millis)>) {
     let catalog = kind.catalog(base);
     let hall = Hall::new(catalog);
     let means = scn
@@ -890,6 +912,7 @@ fn run_logged(
         close_at: 0,
         last_finish: 0,
         log: record.then(Vec::new),
+        commands: record_commands.then(Vec::new),
         arrived: vec![false; n],
     };
     // Roll the engine into the scenario's day before anything happens.
@@ -933,6 +956,7 @@ fn run_logged(
     let total_open: Millis = r.wins.values().map(|w| w.open_ms).sum();
     let total_busy: Millis = r.wins.values().map(|w| w.busy_ms).sum();
     let log = r.log.take().unwrap_or_default();
+    let commands = r.commands.take().unwrap_or_default();
     let result = RunResult {
         visitors: r.out,
         waiting_curve: r.curve,
@@ -944,5 +968,5 @@ fn run_logged(
         overtime_min: ((r.last_finish - close_at).max(0)) as f64 / MIN,
         rejected: r.rejected,
     };
-    (result, log)
+    (result, log, commands)
 }

@@ -140,3 +140,40 @@ fn a_transfer_picks_the_chosen_target() {
     assert_eq!(update(&mut st, Input::Transfer { index: 1, with_return: true }), vec![Effect::Transfer(Target::Category("c".into()), true)]);
     assert!(update(&mut st, Input::Transfer { index: 7, with_return: true }).is_empty());
 }
+
+#[test]
+fn a_ticket_goes_to_an_open_category_at_a_site_that_answered() {
+    let cat = |code: &str, name: &str, waiting: u32, open: bool| pb::PeerCategory {
+        code: code.into(),
+        name_zh: name.into(),
+        waiting,
+        estimated_wait_min: waiting * 4,
+        open_now: open,
+        ..Default::default()
+    };
+    let mut st = with_current(logged_in(), pb::WindowState::Serving, Some(pb::TicketState::Serving));
+    // Logged out or cut off: the dialog reads nothing.
+    assert!(update(&mut State::default(), Input::LoadPeers).is_empty());
+    assert_eq!(update(&mut st, Input::LoadPeers), vec![Effect::LoadPeers]);
+    st.peers = vec![
+        pb::PeerSite {
+            site: "s1".into(),
+            name: "街道中心".into(),
+            reachable: true,
+            categories: vec![cat("pension", "养老", 3, true), cat("tax", "税务", 0, false), cat("medical", "医保", 0, true)],
+            ..Default::default()
+        },
+        pb::PeerSite { site: "c1".into(), name: "社区站".into(), reachable: false, error: "refused".into(), ..Default::default() },
+    ];
+    let labels: Vec<String> = site_targets(&st).into_iter().map(|(l, ..)| l).collect();
+    // A category closed now is not offered; neither is a site that did not answer.
+    assert_eq!(labels, vec!["街道中心 · 养老（pension）等候 3 人，约 12 分钟", "街道中心 · 医保（medical）等候 0 人"]);
+    assert_eq!(unreachable_sites(&st), "暂时无法连接：社区站（c1）");
+    assert_eq!(
+        update(&mut st, Input::SendToSite { index: 1 }),
+        vec![Effect::SendToSite { site: "s1".into(), category: "medical".into() }]
+    );
+    assert!(update(&mut st, Input::SendToSite { index: 2 }).is_empty());
+    st.connected = false;
+    assert!(update(&mut st, Input::SendToSite { index: 0 }).is_empty());
+}

@@ -332,6 +332,14 @@ impl pb::counter_service_server::CounterService for Hub {
         let r = limits::checked(req)?;
         self.send_ticket_to_site(&dev, r).await
     }
+    async fn list_peer_sites(
+        &self,
+        req: Req<pb::WindowRequest>,
+    ) -> Result<Response<pb::PeerSites>, Status> {
+        let dev = roles::session_device(&req);
+        let r = limits::checked(req)?;
+        self.peer_sites(&dev, r).await
+    }
     async fn get_my_queue(
         &self,
         req: Req<pb::WindowRequest>,

@@ -92,6 +92,7 @@ pub const TABLE: &[(&str, &str, Rule)] = &[
     ("CounterService", "CallBack", Rule::Roles(&[Counter])),
     ("CounterService", "Transfer", Rule::Roles(&[Counter])),
     ("CounterService", "SendToSite", Rule::Roles(&[Counter])),
+    ("CounterService", "ListPeerSites", Rule::Roles(&[Counter])),
     ("CounterService", "GetMyQueue", Rule::Roles(&[Counter])),
     ("CounterService", "GetCatalog", Rule::Roles(&[Counter])),
     // The event stream: every screen follows it (boards only read).
@@ -279,6 +280,9 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        // A bench's simulated time (`--test-clock` only), before anything
+        // reads the clock for this call.
+        crate::test_clock::from_headers(req.headers());
         // A call the web face makes in-process carries the caller it
         // authenticated (no peer certificate reaches this layer then). Only
         // code in this process can put an extension on a request.

@@ -23,6 +23,28 @@ use std::time::Duration;
 
 /// One call to another site, connection included.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Listing the peers' categories: a clerk waits for the dialog, so a site
+/// that does not answer soon is shown unreachable.
+const LIST_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The other site's kiosk service, as this site's kiosk `peer-<id>` there.
+async fn peer_kiosk(
+    peer: &hall_engine::site::Peer,
+) -> Result<pb::kiosk_service_client::KioskServiceClient<tonic::transport::Channel>, String> {
+    let tls = if peer.url.starts_with("https://") {
+        Some(
+            hall_proto::client::Tls::from_dir(std::path::Path::new(&peer.tls_dir))
+                .map_err(|e| format!("credentials in {}: {e}", peer.tls_dir))?,
+        )
+    } else {
+        None
+    };
+    let ch =
+        hall_proto::client::connect_tls(&peer.url, tls.as_ref(), 2, Duration::from_millis(500))
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(pb::kiosk_service_client::KioskServiceClient::new(ch))
+}
 
 impl Hub {
     /// `IssueTicket` with an origin: another site sends a ticket here.
@@ -60,6 +82,87 @@ impl Hub {
         self.ask(Some(cmd), render_request(rid))
             .await
             .map(Response::new)
+    }
+
+    /// `CounterService.ListPeerSites`: every peer's categories, asked of
+    /// all peers at once, each within [`LIST_TIMEOUT`].
+    pub(super) async fn peer_sites(
+        &self,
+        dev: &str,
+        r: pb::WindowRequest,
+    ) -> Result<Response<pb::PeerSites>, Status> {
+        let s = session(dev, r.session)?;
+        let (window, token) = (s.window, s.token);
+        let peers = self
+            .read(move |h, _, _| {
+                let rt = h
+                    .windows
+                    .get(&window)
+                    .ok_or_else(|| status(EngineError::UnknownWindow(window).into()))?;
+                if rt.token.as_deref() != Some(token.as_str()) {
+                    return Err(status(EngineError::NotLoggedIn(window).into()));
+                }
+                Ok(h.catalog.peers.clone())
+            })
+            .await?
+            .into_inner();
+        let asks: Vec<_> = peers
+            .into_iter()
+            .map(|peer| {
+                tokio::spawn(async move {
+                    let read = tokio::time::timeout(LIST_TIMEOUT, async {
+                        let mut k = peer_kiosk(&peer).await?;
+                        k.get_catalog(pb::GetCatalogRequest {})
+                            .await
+                            .map(|c| c.into_inner())
+                            .map_err(|e| e.message().to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("no answer within {} s", LIST_TIMEOUT.as_secs()))
+                    });
+                    match read {
+                        Ok(c) => pb::PeerSite {
+                            site: peer.site,
+                            name: if c.hall_name_zh.is_empty() {
+                                peer.name
+                            } else {
+                                c.hall_name_zh
+                            },
+                            reachable: true,
+                            error: String::new(),
+                            categories: c
+                                .categories
+                                .into_iter()
+                                .map(|c| pb::PeerCategory {
+                                    code: c.code,
+                                    name_zh: c.name_zh,
+                                    name_en: c.name_en,
+                                    waiting: c.waiting,
+                                    estimated_wait_min: c.estimated_wait_min,
+                                    open_now: c.open_now,
+                                })
+                                .collect(),
+                        },
+                        Err(why) => pb::PeerSite {
+                            site: peer.site,
+                            name: peer.name,
+                            reachable: false,
+                            error: why,
+                            categories: vec![],
+                        },
+                    }
+                })
+            })
+            .collect();
+        let mut sites = Vec::with_capacity(asks.len());
+        for ask in asks {
+            sites.push(
+                ask.await
+                    .map_err(|e| Status::internal(format!("asking a site: {e}")))?,
+            );
+        }
+        Ok(Response::new(pb::PeerSites { sites }))
     }
 
     /// `CounterService.SendToSite`.
@@ -127,14 +230,6 @@ impl Hub {
             .with("site", &site)
             .into_status()
         };
-        let tls = if peer.url.starts_with("https://") {
-            Some(
-                hall_proto::client::Tls::from_dir(std::path::Path::new(&peer.tls_dir))
-                    .map_err(|e| unreachable(format!("credentials in {}: {e}", peer.tls_dir)))?,
-            )
-        } else {
-            None
-        };
         let request = pb::IssueTicketRequest {
             request_id: rid,
             category: category.clone(),
@@ -146,15 +241,9 @@ impl Hub {
             ..Default::default()
         };
         let asked = tokio::time::timeout(PEER_TIMEOUT, async {
-            let ch = hall_proto::client::connect_tls(
-                &peer.url,
-                tls.as_ref(),
-                2,
-                Duration::from_millis(500),
-            )
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-            pb::kiosk_service_client::KioskServiceClient::new(ch)
+            peer_kiosk(&peer)
+                .await
+                .map_err(unreachable)?
                 .issue_ticket(request)
                 .await
                 .map_err(|e| {
