@@ -36,6 +36,9 @@ install_missing() {
   # A real PostgreSQL for the city tests (三级协同): the tests start their
   # own cluster with initdb/pg_ctl in a temporary folder.
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
+  # A virtual X screen for `hall-bench clients` (the Slint clients in
+  # their windows, measured idle).
+  command -v Xvfb >/dev/null || need+=(xvfb)
   if ! command -v cargo >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
     command -v curl >/dev/null || need+=(curl ca-certificates)
   fi

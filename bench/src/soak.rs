@@ -768,6 +768,12 @@ pub async fn run(a: SoakArgs) -> anyhow::Result<()> {
         rows.iter().map(|r| r.day_report_ms).fold(0.0, f64::max),
         rows.iter().map(|r| r.month_report_ms).fold(0.0, f64::max),
     );
+    // The figures are only worth having if the server kept everything.
+    if lost > 0 || unequal > 0 || !year_equal || diverged > 0 {
+        bail!(
+            "the server's figures differ from the mirror's: {lost} tickets lost, {unequal} days unequal, year equal {year_equal}, {diverged} commands diverged"
+        );
+    }
     Ok(())
 }
 

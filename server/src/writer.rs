@@ -381,7 +381,10 @@ impl Writer {
             if self.read_only.is_none() && self.hall.service_date != retained_on {
                 retained_on = self.hall.service_date;
                 match self.retain() {
-                    Ok(_) => {}
+                    // The day's tickets left the state at the rollover:
+                    // their memory goes back to the OS at night, so the
+                    // RSS does not keep the busiest day's peak.
+                    Ok(_) => crate::heap::trim(),
                     // Like a failed append: the state may be ahead of the disk.
                     Err(e) if e.is_disk_full() => self.turn_read_only(&e),
                     Err(e) => {
