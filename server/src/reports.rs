@@ -8,6 +8,12 @@
 //! rebuilds every day from the log (the aggregates hold no personal data,
 //! so the retention run leaves them alone).
 //!
+//! In memory each finished day keeps its figures (the cells) but not its
+//! 好差评 records: a busy day rates about a thousand tickets, and a year of
+//! those records held in memory was most of the server's RSS growth over a
+//! simulated year (`hall-bench soak`). The records are read from the day's
+//! file when they are asked for (the export, shipping to the city).
+//!
 //! It never slows the writer: it reads the store on a blocking thread, at
 //! its own pace, after the events are committed. A report waits (up to two
 //! seconds) until the aggregates include what was committed when it was
@@ -39,8 +45,22 @@ pub struct Reports {
 }
 
 struct State {
+    /// Finished days, without their 好差评 records (those are on disk).
     days: BTreeMap<NaiveDate, Arc<DayAggregate>>,
+    /// Finished days whose records still hold a citizen's free-text reason
+    /// (scrubbed once past the retention period).
+    reasons: std::collections::BTreeSet<NaiveDate>,
     builder: DayBuilder,
+}
+
+/// A finished day as memory keeps it: its figures, no records.
+fn figures_only(mut d: DayAggregate) -> DayAggregate {
+    d.ratings = Vec::new();
+    d
+}
+
+fn has_reasons(d: &DayAggregate) -> bool {
+    d.ratings.iter().any(|r| !r.reason.is_empty())
 }
 
 impl Reports {
@@ -50,6 +70,7 @@ impl Reports {
     pub fn open(data_dir: &Path, catalog: &Catalog, last_seq: u64) -> Arc<Reports> {
         let dir = data_dir.join("reports");
         let mut days = BTreeMap::new();
+        let mut reasons = std::collections::BTreeSet::new();
         let mut unreadable = false;
         if let Ok(rd) = std::fs::read_dir(dir.join("days")) {
             for entry in rd.flatten() {
@@ -59,7 +80,10 @@ impl Reports {
                     .and_then(|b| serde_json::from_slice::<DayAggregate>(&b).ok());
                 match parsed {
                     Some(d) => {
-                        days.insert(d.date, Arc::new(d));
+                        if has_reasons(&d) {
+                            reasons.insert(d.date);
+                        }
+                        days.insert(d.date, Arc::new(figures_only(d)));
                     }
                     None => {
                         tracing::warn!(file = %path.display(), "unreadable day aggregate: every day is rebuilt from the log");
@@ -87,7 +111,11 @@ impl Reports {
         let folded = builder.through_seq;
         Arc::new(Reports {
             dir,
-            state: Mutex::new(State { days, builder }),
+            state: Mutex::new(State {
+                days,
+                reasons,
+                builder,
+            }),
             folded: AtomicU64::new(folded),
             progress: tokio::sync::Notify::new(),
         })
@@ -164,6 +192,11 @@ impl Reports {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             for (r, e) in records.iter().zip(&events) {
                 if let Some(day) = st.builder.apply(r.seq, e.at, &e.event) {
+                    if has_reasons(&day) {
+                        st.reasons.insert(day.date);
+                    }
+                    // Whole until its file is written (below): its records
+                    // are never missing from both.
                     let day = Arc::new(day);
                     st.days.insert(day.date, day.clone());
                     finished.push(day);
@@ -171,8 +204,16 @@ impl Reports {
             }
         }
         for day in &finished {
-            if let Err(e) = self.write_day(day) {
-                tracing::warn!(error = %e, date = %day.date, "report aggregate not saved; it is rebuilt at the next start");
+            match self.write_day(day) {
+                Ok(()) => {
+                    let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(kept) = st.days.get_mut(&day.date) {
+                        *kept = Arc::new(figures_only(day.as_ref().clone()));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, date = %day.date, "report aggregate not saved (its records stay in memory); it is rebuilt at the next start")
+                }
             }
         }
         if let Some(last_day) = finished.last() {
@@ -189,30 +230,38 @@ impl Reports {
     /// past the retention period (as of the day that just closed): a reason
     /// may name someone, and the aggregates are kept for ever.
     fn scrub_reasons(&self, closed: NaiveDate) {
-        let scrubbed: Vec<Arc<DayAggregate>> = {
+        let old: Vec<NaiveDate> = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let keep = i64::from(st.builder.catalog.retention_days);
             let before = closed - chrono::Duration::days(keep);
-            let old: Vec<NaiveDate> = st
-                .days
-                .range(..before)
-                .filter(|(_, d)| d.ratings.iter().any(|r| !r.reason.is_empty()))
-                .map(|(k, _)| *k)
-                .collect();
-            old.into_iter()
-                .filter_map(|k| {
-                    let d = st.days.get_mut(&k)?;
-                    let d = Arc::make_mut(d);
-                    for r in &mut d.ratings {
-                        r.reason.clear();
-                    }
-                    Some(st.days[&k].clone())
-                })
-                .collect()
+            let old: Vec<NaiveDate> = st.reasons.range(..before).copied().collect();
+            for d in &old {
+                st.reasons.remove(d);
+            }
+            old
         };
-        for day in scrubbed {
-            if let Err(e) = self.write_day(&day) {
-                tracing::warn!(error = %e, date = %day.date, "report aggregate: reasons past the retention period not removed from disk");
+        for date in old {
+            let scrubbed = self.read_day(date).map(|mut day| {
+                for r in &mut day.ratings {
+                    r.reason.clear();
+                }
+                day
+            });
+            if let Some(Err(e)) = scrubbed.map(|day| self.write_day(&day)) {
+                tracing::warn!(error = %e, %date, "report aggregate: reasons past the retention period not removed from disk");
+            }
+        }
+    }
+
+    /// A finished day's file, records included.
+    fn read_day(&self, date: NaiveDate) -> Option<DayAggregate> {
+        let path = self.dir.join("days").join(format!("{date}.json"));
+        let bytes = std::fs::read(&path).ok()?;
+        match serde_json::from_slice(&bytes) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!(error = %e, file = %path.display(), "unreadable day aggregate");
+                None
             }
         }
     }
@@ -285,10 +334,22 @@ impl Reports {
         st.days.iter().map(|(d, a)| (*d, a.through_seq)).collect()
     }
 
-    /// One kept day's aggregate.
+    /// One kept day's aggregate, its 好差评 records read from its file.
     pub fn day(&self, date: NaiveDate) -> Option<Arc<DayAggregate>> {
-        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.days.get(&date).cloned()
+        let kept = {
+            let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.days.get(&date).cloned()?
+        };
+        if !kept.ratings.is_empty() {
+            return Some(kept); // its file is not written yet
+        }
+        match self.read_day(date) {
+            Some(d) => Some(Arc::new(d)),
+            None => {
+                tracing::warn!(%date, "the day's file is missing: its figures without its 好差评 records");
+                Some(kept)
+            }
+        }
     }
 
     /// Today's aggregate so far (none before the first day began, or when
@@ -306,12 +367,19 @@ impl Reports {
 
     /// The 好差评 records rated in `from..=to` (by service date), oldest first.
     pub fn ratings(&self, from: NaiveDate, to: NaiveDate) -> Vec<report::RatingRecord> {
+        let finished: Vec<Arc<DayAggregate>> = {
+            let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.days.range(from..=to).map(|(_, d)| d.clone()).collect()
+        };
+        let mut out: Vec<report::RatingRecord> = Vec::new();
+        for d in finished {
+            if !d.ratings.is_empty() {
+                out.extend(d.ratings.iter().cloned()); // its file is not written yet
+            } else if let Some(on_disk) = self.read_day(d.date) {
+                out.extend(on_disk.ratings);
+            }
+        }
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<report::RatingRecord> = st
-            .days
-            .range(from..=to)
-            .flat_map(|(_, d)| d.ratings.iter().cloned())
-            .collect();
         if let Some(today) = st.builder.date
             && (from..=to).contains(&today)
             && !st.days.contains_key(&today)

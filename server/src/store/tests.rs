@@ -311,15 +311,27 @@ fn archives_are_compressed_and_a_plain_one_from_before_is_still_read() {
     s.append(&(46..=50).map(rec).collect::<Vec<_>>()).unwrap();
     s.close().unwrap();
     drop(s);
-    let (_, _, archive) = Store::open_with(dir.path(), false, 40).unwrap().archive_files().remove(0);
+    let (_, _, archive) = Store::open_with(dir.path(), false, 40)
+        .unwrap()
+        .archive_files()
+        .remove(0);
     let gz = std::fs::read(&archive).unwrap();
-    assert!(gz.starts_with(&[0x1f, 0x8b]), "a new archive is a gzip stream");
+    assert!(
+        gz.starts_with(&[0x1f, 0x8b]),
+        "a new archive is a gzip stream"
+    );
     // The same records as an archive written before compression: plain.
     let mut plain = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
     assert!(plain.len() > gz.len());
     std::fs::write(&archive, &plain).unwrap();
     let s = Store::open_with(dir.path(), false, 40).unwrap();
-    assert_eq!(seqs(&s.read_from(1, 1000).unwrap()), (1..=50).collect::<Vec<_>>());
-    assert_eq!(seqs(&s.read_from(30, 5).unwrap()), (30..35).collect::<Vec<_>>());
+    assert_eq!(
+        seqs(&s.read_from(1, 1000).unwrap()),
+        (1..=50).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        seqs(&s.read_from(30, 5).unwrap()),
+        (30..35).collect::<Vec<_>>()
+    );
 }
