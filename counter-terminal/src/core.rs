@@ -207,14 +207,26 @@ pub fn update(st: &mut State, input: Input) -> Vec<Effect> {
             transfer_targets(st).into_iter().nth(index).map(|(_, t)| Effect::Transfer(t, with_return)).into_iter().collect()
         }
         Input::Transfer { .. } => vec![],
-        Input::LoadPeers if usable => vec![Effect::LoadPeers],
+        // The list is read afresh: until it answers the dialog offers
+        // nothing, so an index always means a row of the list on screen.
+        Input::LoadPeers if usable => {
+            st.peers.clear();
+            st.peers_loaded = false;
+            vec![Effect::LoadPeers]
+        }
         Input::SendToSite { index } if usable => site_targets(st)
             .into_iter()
             .nth(index)
             .map(|(_, site, category)| Effect::SendToSite { site, category })
             .into_iter()
             .collect(),
-        Input::LoadPeers | Input::SendToSite { .. } => vec![],
+        Input::LoadPeers => {
+            // Logged out or cut off: the dialog says there is nothing to offer.
+            st.peers.clear();
+            st.peers_loaded = true;
+            vec![]
+        }
+        Input::SendToSite { .. } => vec![],
         // A new or lost stream: read (or reconnect) at once, whatever was due.
         Input::Stream(c) => {
             st.stream = Some(c);

@@ -194,6 +194,7 @@ fn screenshots(cli: &Cli, dir: &Path) -> Result<()> {
     // 跨区域通办 from a terminal at two sites (the sample's network).
     let mut network = state.clone();
     network.peers = sample::peers();
+    network.peers_loaded = true;
     view::show(&ui, &network, now);
     let (mut sites, _inputs) = counter_terminal::sites::Sites::new(vec!["district".into(), "community".into()]);
     sites.update(0, network.clone());
@@ -301,6 +302,7 @@ fn run(cli: &Cli) -> Result<()> {
                 // The list comes fresh from the other sites each time.
                 a.set_send_targets(Default::default());
                 a.set_send_note("".into());
+                a.set_send_status("正在读取各站点的事项…".into());
                 a.set_send_index(-1);
                 a.set_show_send(true);
                 s(Input::LoadPeers);
@@ -355,17 +357,17 @@ fn run(cli: &Cli) -> Result<()> {
                 if i == 0 {
                     print_ready(&mut said.lock().unwrap_or_else(|p| p.into_inner()), state);
                 }
-                let mut s = sites.lock().unwrap_or_else(|p| p.into_inner());
-                let on_screen = s.update(i, state.clone());
-                let tabs = several.then(|| s.tabs());
-                drop(s);
-                let state = on_screen.then(|| state.clone());
+                sites.lock().unwrap_or_else(|p| p.into_inner()).update(i, state.clone());
+                // Drawn from the sites as they are when the UI thread runs
+                // it: a switch in between must not be undone by this push.
+                let sites = sites.clone();
                 let _ = weak.upgrade_in_event_loop(move |ui| {
-                    if let Some(st) = state {
-                        view::show(&ui, &st, now_ms());
+                    let s = sites.lock().unwrap_or_else(|p| p.into_inner());
+                    if s.active() == i {
+                        view::show(&ui, s.active_state(), now_ms());
                     }
-                    if let Some(tabs) = tabs {
-                        view::show_sites(&ui, &tabs);
+                    if several {
+                        view::show_sites(&ui, &s.tabs());
                     }
                 });
             });

@@ -49,6 +49,8 @@ pub struct State {
     /// The other sites of the network and their categories, as last read
     /// for the 跨区域通办 dialog.
     pub peers: Vec<pb::PeerSite>,
+    /// The last `ListPeerSites` asked for has answered (or failed).
+    pub peers_loaded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +316,7 @@ impl Terminal {
                 self.report(Err(s));
             }
         }
+        self.state.peers_loaded = true;
     }
 
     /// 跨区域通办: the current ticket to `category` at `site`; the ticket

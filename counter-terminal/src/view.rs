@@ -68,6 +68,16 @@ pub fn show(ui: &CounterWindow, state: &State, now_ms: i64) {
     let sends: Vec<SharedString> = core::site_targets(state).into_iter().map(|(l, ..)| l.into()).collect();
     a.set_send_targets(ModelRc::from(Rc::new(VecModel::from(sends))));
     a.set_send_note(core::unreachable_sites(state).into());
+    a.set_send_status(
+        if !state.peers_loaded {
+            "正在读取各站点的事项…"
+        } else if core::site_targets(state).is_empty() {
+            "没有可转出的事项（其他站点未开放或无法连接）"
+        } else {
+            "办事人将在对方站点获得新号码，本号随即办结（记为转出）。"
+        }
+        .into(),
+    );
     let Some(q) = &state.queue else { return };
     a.set_device_alert(device_alert_text(&q.device_alerts).into());
     if let Some(w) = &q.window {

@@ -235,20 +235,45 @@ impl Reports {
             let keep = i64::from(st.builder.catalog.retention_days);
             let before = closed - chrono::Duration::days(keep);
             let old: Vec<NaiveDate> = st.reasons.range(..before).copied().collect();
+            // A day whose file could not be written still holds its
+            // records in memory: those lose their reasons too.
             for d in &old {
-                st.reasons.remove(d);
+                if let Some(kept) = st.days.get_mut(d)
+                    && !kept.ratings.is_empty()
+                {
+                    for r in &mut Arc::make_mut(kept).ratings {
+                        r.reason.clear();
+                    }
+                }
             }
             old
         };
         for date in old {
-            let scrubbed = self.read_day(date).map(|mut day| {
-                for r in &mut day.ratings {
-                    r.reason.clear();
+            let Some(mut day) = self.read_day(date) else {
+                // No file: nothing on disk to scrub (memory is done above).
+                self.state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .reasons
+                    .remove(&date);
+                continue;
+            };
+            for r in &mut day.ratings {
+                r.reason.clear();
+            }
+            match self.write_day(&day) {
+                // Marked done only once the file is scrubbed; else the next
+                // rollover tries again.
+                Ok(()) => {
+                    self.state
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .reasons
+                        .remove(&date);
                 }
-                day
-            });
-            if let Some(Err(e)) = scrubbed.map(|day| self.write_day(&day)) {
-                tracing::warn!(error = %e, %date, "report aggregate: reasons past the retention period not removed from disk");
+                Err(e) => {
+                    tracing::warn!(error = %e, %date, "report aggregate: reasons past the retention period not removed from disk")
+                }
             }
         }
     }

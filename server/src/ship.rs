@@ -255,7 +255,9 @@ async fn ship_days(
         if through > shipped || days.get(&date) == Some(&(true, through)) {
             continue;
         }
-        let Some(day) = hub.reports.day(date) else {
+        // The day's 好差评 records come from its file: off the workers.
+        let reports = hub.reports.clone();
+        let Ok(Some(day)) = tokio::task::spawn_blocking(move || reports.day(date)).await else {
             continue;
         };
         shipper.ship_day(&day, true).await?;

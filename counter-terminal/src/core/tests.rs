@@ -154,7 +154,11 @@ fn a_ticket_goes_to_an_open_category_at_a_site_that_answered() {
     let mut st = with_current(logged_in(), pb::WindowState::Serving, Some(pb::TicketState::Serving));
     // Logged out or cut off: the dialog reads nothing.
     assert!(update(&mut State::default(), Input::LoadPeers).is_empty());
+    st.peers = vec![pb::PeerSite { site: "old".into(), reachable: true, ..Default::default() }];
+    st.peers_loaded = true;
     assert_eq!(update(&mut st, Input::LoadPeers), vec![Effect::LoadPeers]);
+    assert!(st.peers.is_empty() && !st.peers_loaded, "the last opening's list is not offered while the new one loads");
+    st.peers_loaded = true;
     st.peers = vec![
         pb::PeerSite {
             site: "s1".into(),

@@ -172,7 +172,14 @@ impl pb::report_service_server::ReportService for Hub {
         let r = limits::checked(req)?;
         let (from, to) = date_range(&r.from, &r.to)?;
         self.reports_now().await;
-        let records = self.reports.ratings(from, to).iter().map(record).collect();
+        // Finished days' records are read from their files: off the workers.
+        let reports = self.reports.clone();
+        let records = tokio::task::spawn_blocking(move || reports.ratings(from, to))
+            .await
+            .map_err(|e| Status::internal(format!("reading the 好差评 records: {e}")))?
+            .iter()
+            .map(record)
+            .collect();
         Ok(Response::new(pb::RatingExport { records }))
     }
 }

@@ -154,6 +154,11 @@ impl Store {
                     skip(&mut r, len).map_err(|_| damaged(seq, "cut short".into()))?;
                 }
             }
+            // The file ended before the last record its name promises: a
+            // cut-short file (or gzip stream) is damage, not the end.
+            if previous < last {
+                return Err(damaged(previous + 1, format!("ends after {previous}")));
+            }
         }
         Ok(out)
     }

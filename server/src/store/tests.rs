@@ -335,3 +335,23 @@ fn archives_are_compressed_and_a_plain_one_from_before_is_still_read() {
         (30..35).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_cut_short_archive_is_damage_not_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open_with(dir.path(), false, 40).unwrap();
+    s.append(&(1..=45).map(rec).collect::<Vec<_>>()).unwrap();
+    assert!(s.rotate_if_full(45).unwrap());
+    s.append(&(46..=50).map(rec).collect::<Vec<_>>()).unwrap();
+    s.close().unwrap();
+    drop(s);
+    let (_, _, archive) = Store::open_with(dir.path(), false, 40)
+        .unwrap()
+        .archive_files()
+        .remove(0);
+    let bytes = std::fs::read(&archive).unwrap();
+    std::fs::write(&archive, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let s = Store::open_with(dir.path(), false, 40).unwrap();
+    let err = s.read_from(1, 1000).unwrap_err().to_string();
+    assert!(err.contains("events 1-45"), "{err}");
+}
