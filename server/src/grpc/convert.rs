@@ -31,7 +31,8 @@ fn unknown_enum(field: &str, value: i32) -> Status {
         .into_status()
 }
 
-fn priority_to(p: Priority) -> pb::PriorityClass {
+/// An engine priority on the wire (the soak benchmark sends the simulator's).
+pub fn priority_to(p: Priority) -> pb::PriorityClass {
     match p {
         Priority::Normal => pb::PriorityClass::Normal,
         Priority::Elderly => pb::PriorityClass::Elderly,

@@ -347,13 +347,7 @@ impl pb::counter_service_server::CounterService for Hub {
         let dev = roles::session_device(&req);
         let s = session(&dev, limits::checked(req)?.session)?;
         let render = move |h: &Hall, _seq: u64, now| {
-            let rt = h
-                .windows
-                .get(&s.window)
-                .ok_or_else(|| status(EngineError::UnknownWindow(s.window).into()))?;
-            if rt.token.as_deref() != Some(s.token.as_str()) {
-                return Err(status(EngineError::NotLoggedIn(s.window).into()));
-            }
+            let rt = logged_in(h, &s)?;
             let waiting = h
                 .window_queue(s.window, now, 20)
                 .into_iter()

@@ -434,6 +434,19 @@ fn session(device: &str, s: Option<pb::Session>) -> Result<Session, Status> {
     })
 }
 
+/// The window of a read-only counter call, if `s` holds its session (an
+/// action is checked by the engine instead).
+fn logged_in<'h>(h: &'h Hall, s: &Session) -> Result<&'h hall_engine::WindowRuntime, Status> {
+    let rt = h
+        .windows
+        .get(&s.window)
+        .ok_or_else(|| status(EngineError::UnknownWindow(s.window).into()))?;
+    if rt.token.as_deref() != Some(s.token.as_str()) {
+        return Err(status(EngineError::NotLoggedIn(s.window).into()));
+    }
+    Ok(rt)
+}
+
 /// The client's request id of a request that creates something. Required:
 /// a server-made id would make two identical retries two tickets.
 fn request_id(r: String) -> Result<String, Status> {

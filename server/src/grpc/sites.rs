@@ -92,16 +92,9 @@ impl Hub {
         r: pb::WindowRequest,
     ) -> Result<Response<pb::PeerSites>, Status> {
         let s = session(dev, r.session)?;
-        let (window, token) = (s.window, s.token);
         let peers = self
             .read(move |h, _, _| {
-                let rt = h
-                    .windows
-                    .get(&window)
-                    .ok_or_else(|| status(EngineError::UnknownWindow(window).into()))?;
-                if rt.token.as_deref() != Some(token.as_str()) {
-                    return Err(status(EngineError::NotLoggedIn(window).into()));
-                }
+                logged_in(h, &s)?;
                 Ok(h.catalog.peers.clone())
             })
             .await?
@@ -172,19 +165,13 @@ impl Hub {
         r: pb::SendToSiteRequest,
     ) -> Result<Response<pb::SendToSiteResponse>, Status> {
         let s = session(dev, r.session)?;
-        let (window, token, site, category) = (s.window, s.token.clone(), r.site, r.category);
+        let (window, held, site, category) = (s.window, s.clone(), r.site, r.category);
         let to_site = site.clone();
         // The window's current ticket, for a session that holds it, and the
         // peer's address: read before anything is asked of the other site.
         let (me, ticket, peer) = self
             .read(move |h, _, _| {
-                let rt = h
-                    .windows
-                    .get(&window)
-                    .ok_or_else(|| status(EngineError::UnknownWindow(window).into()))?;
-                if rt.token.as_deref() != Some(token.as_str()) {
-                    return Err(status(EngineError::NotLoggedIn(window).into()));
-                }
+                let rt = logged_in(h, &held)?;
                 let t = rt
                     .current
                     .and_then(|id| h.ticket(id))
