@@ -42,7 +42,10 @@ impl Drop for Guard {
 /// A display number with no X server on it.
 fn free_display() -> u32 {
     (90..200)
-        .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })
         .unwrap_or(99)
 }
 
@@ -50,7 +53,14 @@ fn start_xvfb() -> anyhow::Result<(Guard, String)> {
     let n = free_display();
     let display = format!(":{n}");
     let child = Command::new("Xvfb")
-        .args([display.as_str(), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"])
+        .args([
+            display.as_str(),
+            "-screen",
+            "0",
+            "1920x1080x24",
+            "-nolisten",
+            "tcp",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -70,16 +80,28 @@ fn start_xvfb() -> anyhow::Result<(Guard, String)> {
 pub async fn run(a: ClientsArgs) -> anyhow::Result<()> {
     let dir = match &a.bin_dir {
         Some(d) => d.clone(),
-        None => std::env::current_exe()?.parent().context("the bench's folder")?.to_path_buf(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the bench's folder")?
+            .to_path_buf(),
     };
     for b in ["hall-server", "kiosk", "counter-terminal", "display-board"] {
         if !dir.join(b).exists() {
-            bail!("{} is missing: build the workspace first (cargo build --release)", dir.join(b).display());
+            bail!(
+                "{} is missing: build the workspace first (cargo build --release)",
+                dir.join(b).display()
+            );
         }
     }
     let (_x, display) = start_xvfb()?;
     let tmp = tempfile::tempdir()?;
-    let server = start_server(&dir.join("hall-server"), &tmp.path().join("data"), None, true, &["--always-open".to_string()])?;
+    let server = start_server(
+        &dir.join("hall-server"),
+        &tmp.path().join("data"),
+        None,
+        true,
+        &["--always-open".to_string()],
+    )?;
     let _server = Guard(server.child);
     wait_serving(&server.url).await?;
     println!("clients: Xvfb on {display}, hall-server at {}", server.url);
@@ -111,7 +133,10 @@ pub async fn run(a: ClientsArgs) -> anyhow::Result<()> {
             bail!("{name} exited during the warm-up");
         }
     }
-    let before: Vec<f64> = clients.iter().map(|(_, g)| cpu_secs(&g.0.id().to_string())).collect();
+    let before: Vec<f64> = clients
+        .iter()
+        .map(|(_, g)| cpu_secs(&g.0.id().to_string()))
+        .collect();
     let t = Instant::now();
     tokio::time::sleep(Duration::from_secs(a.seconds)).await;
     let wall = t.elapsed().as_secs_f64();

@@ -116,16 +116,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let tmp = std::env::temp_dir().join(format!("hall-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
-    let bin = match &args.server_bin {
-        Some(b) => b.clone(),
-        None => std::env::current_exe()?.with_file_name("hall-server"),
-    };
-    if !bin.exists() {
-        bail!(
-            "{} is missing: build it first (cargo build --release -p hall-server)",
-            bin.display()
-        );
-    }
+    let bin = proc::server_bin(args.server_bin.as_deref())?;
 
     // 1. Raw sled commit rate, same durability as the server.
     let probe = hall_server::store::Store::open(&tmp.join("probe"), !args.no_fsync)?;

@@ -13,6 +13,22 @@ pub struct Server {
     pub web: std::net::SocketAddr,
 }
 
+/// The `hall-server` binary: `given`, or the one beside this benchmark;
+/// an error that says how to build it when it is missing.
+pub fn server_bin(given: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    let bin = match given {
+        Some(b) => b.to_path_buf(),
+        None => std::env::current_exe()?.with_file_name("hall-server"),
+    };
+    if !bin.exists() {
+        bail!(
+            "{} is missing: build it first (cargo build --release -p hall-server)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
 /// Starts `bin` on free ports (a demo hall: plaintext, no roles) with
 /// `config` (the built-in hall when `None`) and `extra` arguments; returns
 /// once it prints its addresses.

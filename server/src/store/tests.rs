@@ -101,8 +101,9 @@ fn damaged_record_is_reported_not_panicked() {
     ));
 }
 
-#[test]
-fn a_damaged_archive_names_its_file_and_range() {
+/// Events 1-45 archived (segments of 40, rotated at 45) and 46-50 in the
+/// current segment, closed; the archive file's path.
+fn one_archive_and_a_segment() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open_with(dir.path(), false, 40).unwrap();
     s.append(&(1..=45).map(rec).collect::<Vec<_>>()).unwrap();
@@ -116,6 +117,12 @@ fn a_damaged_archive_names_its_file_and_range() {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "log"))
         .unwrap();
+    (dir, archive)
+}
+
+#[test]
+fn a_damaged_archive_names_its_file_and_range() {
+    let (dir, archive) = one_archive_and_a_segment();
     // Garbage over the middle of the file, as a bad sector leaves it.
     let mut bytes = std::fs::read(&archive).unwrap();
     let mid = bytes.len() / 2;
@@ -304,17 +311,7 @@ fn a_rotated_and_rewritten_log_keeps_no_old_bytes_anywhere() {
 
 #[test]
 fn archives_are_compressed_and_a_plain_one_from_before_is_still_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open_with(dir.path(), false, 40).unwrap();
-    s.append(&(1..=45).map(rec).collect::<Vec<_>>()).unwrap();
-    assert!(s.rotate_if_full(45).unwrap());
-    s.append(&(46..=50).map(rec).collect::<Vec<_>>()).unwrap();
-    s.close().unwrap();
-    drop(s);
-    let (_, _, archive) = Store::open_with(dir.path(), false, 40)
-        .unwrap()
-        .archive_files()
-        .remove(0);
+    let (dir, archive) = one_archive_and_a_segment();
     let gz = std::fs::read(&archive).unwrap();
     assert!(
         gz.starts_with(&[0x1f, 0x8b]),
@@ -338,17 +335,7 @@ fn archives_are_compressed_and_a_plain_one_from_before_is_still_read() {
 
 #[test]
 fn a_cut_short_archive_is_damage_not_its_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open_with(dir.path(), false, 40).unwrap();
-    s.append(&(1..=45).map(rec).collect::<Vec<_>>()).unwrap();
-    assert!(s.rotate_if_full(45).unwrap());
-    s.append(&(46..=50).map(rec).collect::<Vec<_>>()).unwrap();
-    s.close().unwrap();
-    drop(s);
-    let (_, _, archive) = Store::open_with(dir.path(), false, 40)
-        .unwrap()
-        .archive_files()
-        .remove(0);
+    let (dir, archive) = one_archive_and_a_segment();
     let bytes = std::fs::read(&archive).unwrap();
     std::fs::write(&archive, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let s = Store::open_with(dir.path(), false, 40).unwrap();

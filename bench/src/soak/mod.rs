@@ -26,20 +26,24 @@
 //! a day report's and a 30-day report's latency → `soak.csv` and
 //! `soak.png` in `--out`; the last line is key=value figures.
 
+mod mirror;
+mod output;
+mod wire;
+
 use crate::proc::{Server, connect, rss_mib, start_server, wait_serving};
 use anyhow::{Context, bail};
 use chrono::{Datelike, NaiveDate};
-use hall_engine::catalog::Catalog;
-use hall_engine::report::{DayAggregate, DayBuilder, Dimension, ReportRow};
-use hall_engine::{Command, Event, Hall, Millis, Person, Priority, Session, TransferTarget};
+use hall_engine::{Command, Event, Hall, Millis, Person};
 use hall_proto::v1 as pb;
+use mirror::{Mirror, differences};
+use output::{Row, chart, disk_bytes, rss_slope, write_csv};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
+use wire::{Wire, at};
 
 #[derive(clap::Args)]
 pub struct SoakArgs {
@@ -66,329 +70,6 @@ pub struct SoakArgs {
     server_bin: Option<PathBuf>,
 }
 
-/// The report fields that must be equal between the server and the mirror.
-fn key_figures(r: &ReportRow) -> [(&'static str, i64); 11] {
-    [
-        ("arrived", r.arrived as i64),
-        ("moved_in", r.moved_in as i64),
-        ("served", r.served as i64),
-        ("unresolved", r.unresolved as i64),
-        ("no_show", r.no_show as i64),
-        ("cancelled", r.cancelled as i64),
-        ("transferred", r.transferred as i64),
-        ("expired", r.expired as i64),
-        ("called", r.called as i64),
-        ("max_wait_s", r.max_wait_s as i64),
-        ("rated", r.rated as i64),
-    ]
-}
-
-fn wire_figures(r: &pb::ReportRow) -> [(&'static str, i64); 11] {
-    [
-        ("arrived", r.arrived as i64),
-        ("moved_in", r.moved_in as i64),
-        ("served", r.served as i64),
-        ("unresolved", r.unresolved as i64),
-        ("no_show", r.no_show as i64),
-        ("cancelled", r.cancelled as i64),
-        ("transferred", r.transferred as i64),
-        ("expired", r.expired as i64),
-        ("called", r.called as i64),
-        ("max_wait_s", r.max_wait_s as i64),
-        ("rated", r.rated as i64),
-    ]
-}
-
-/// The engine in this process that is sent what the server is sent.
-struct Mirror {
-    hall: Hall,
-    builder: DayBuilder,
-    seq: u64,
-    days: BTreeMap<NaiveDate, DayAggregate>,
-}
-
-impl Mirror {
-    fn new(catalog: &Catalog) -> Mirror {
-        Mirror {
-            hall: Hall::new(catalog.clone()),
-            builder: DayBuilder::new(catalog),
-            seq: 0,
-            days: BTreeMap::new(),
-        }
-    }
-
-    fn fold(&mut self, events: &[Event], at: Millis) {
-        for e in events {
-            self.seq += 1;
-            if let Some(day) = self.builder.apply(self.seq, at, e) {
-                self.days.insert(day.date, day);
-            }
-        }
-    }
-
-    /// As the server's writer: the tick, then the command, at `at`.
-    fn apply(
-        &mut self,
-        cmd: Option<Command>,
-        at: Millis,
-    ) -> Result<Vec<Event>, hall_engine::EngineError> {
-        let tick = hall_engine::apply(&mut self.hall, Command::Tick, at).unwrap_or_default();
-        self.fold(&tick, at);
-        let Some(cmd) = cmd else { return Ok(vec![]) };
-        let events = hall_engine::apply(&mut self.hall, cmd, at)?;
-        self.fold(&events, at);
-        Ok(events)
-    }
-
-    fn report(&self, from: NaiveDate, to: NaiveDate) -> ReportRow {
-        hall_engine::report::report(
-            from,
-            to,
-            Dimension::Category,
-            self.days.range(from..=to).map(|(_, d)| d),
-        )
-        .total
-    }
-}
-
-/// The server's clients, every call stamped with the simulated instant.
-struct Wire {
-    ch: Channel,
-    /// The server's session of each window (its own tokens, not the simulator's).
-    sessions: HashMap<u32, pb::Session>,
-}
-
-fn at<T>(msg: T, ms: Millis) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut().insert(
-        hall_server::test_clock::HEADER,
-        ms.to_string().parse().expect("digits"),
-    );
-    r
-}
-
-impl Wire {
-    fn kiosk(&self) -> pb::kiosk_service_client::KioskServiceClient<Channel> {
-        pb::kiosk_service_client::KioskServiceClient::new(self.ch.clone())
-    }
-    fn counter(&self) -> pb::counter_service_client::CounterServiceClient<Channel> {
-        pb::counter_service_client::CounterServiceClient::new(self.ch.clone())
-    }
-
-    fn session(&self, s: &Session) -> Option<pb::Session> {
-        self.sessions.get(&s.window).cloned()
-    }
-
-    /// Sends one command as its client would; `Ok(false)` = the server
-    /// refused it.
-    async fn send(
-        &mut self,
-        cmd: &Command,
-        identity: Option<pb::Identity>,
-        rid: &str,
-        now: Millis,
-    ) -> anyhow::Result<bool> {
-        let mut c = self.counter();
-        let win = |s: &Session, me: &Wire| pb::WindowRequest {
-            session: me.session(s),
-        };
-        let r: Result<(), tonic::Status> = match cmd {
-            Command::IssueTicket { code, priority, .. } => self
-                .kiosk()
-                .issue_ticket(at(
-                    pb::IssueTicketRequest {
-                        request_id: rid.into(),
-                        category: code.clone(),
-                        priority: wire_priority(*priority) as i32,
-                        identity,
-                        ..Default::default()
-                    },
-                    now,
-                ))
-                .await
-                .map(drop),
-            Command::Login { window, clerk, .. } => {
-                match c
-                    .login(at(
-                        pb::LoginRequest {
-                            window: *window,
-                            clerk_id: clerk.clone(),
-                            pin: "1234".into(),
-                        },
-                        now,
-                    ))
-                    .await
-                {
-                    Ok(r) => {
-                        if let Some(s) = r.into_inner().session {
-                            self.sessions.insert(*window, s);
-                        }
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Command::Logout { session } => c.logout(at(win(session, self), now)).await.map(drop),
-            Command::Pause { session, reason } => c
-                .pause(at(
-                    pb::PauseRequest {
-                        session: self.session(session),
-                        reason: reason.clone(),
-                    },
-                    now,
-                ))
-                .await
-                .map(drop),
-            Command::Resume { session } => c.resume(at(win(session, self), now)).await.map(drop),
-            Command::CallNext { session } => {
-                c.call_next(at(win(session, self), now)).await.map(drop)
-            }
-            Command::Recall { session } => c.recall(at(win(session, self), now)).await.map(drop),
-            Command::StartService { session } => {
-                c.start_service(at(win(session, self), now)).await.map(drop)
-            }
-            Command::NoShow { session } => c.no_show(at(win(session, self), now)).await.map(drop),
-            Command::Finish {
-                session,
-                resolved,
-                reason,
-                ..
-            } => c
-                .finish(at(
-                    pb::FinishRequest {
-                        session: self.session(session),
-                        outcome: if *resolved {
-                            pb::FinishOutcome::Resolved
-                        } else {
-                            pb::FinishOutcome::Unresolved
-                        } as i32,
-                        unresolved_reason: reason.clone(),
-                        ..Default::default()
-                    },
-                    now,
-                ))
-                .await
-                .map(drop),
-            Command::Requeue { session, number } => c
-                .requeue(at(
-                    pb::TicketRequest {
-                        session: self.session(session),
-                        number: number.clone(),
-                    },
-                    now,
-                ))
-                .await
-                .map(drop),
-            Command::CallTicket { session, number } => c
-                .call_ticket(at(
-                    pb::TicketRequest {
-                        session: self.session(session),
-                        number: number.clone(),
-                    },
-                    now,
-                ))
-                .await
-                .map(drop),
-            Command::CallBack { session, number } => c
-                .call_back(at(
-                    pb::TicketRequest {
-                        session: self.session(session),
-                        number: number.clone(),
-                    },
-                    now,
-                ))
-                .await
-                .map(drop),
-            Command::Suspend { session, reason } => c
-                .suspend(at(
-                    pb::SuspendRequest {
-                        session: self.session(session),
-                        reason: reason.clone(),
-                    },
-                    now,
-                ))
-                .await
-                .map(drop),
-            Command::Transfer {
-                session,
-                target,
-                with_return,
-                reason,
-            } => {
-                let target = match target {
-                    TransferTarget::Queue(q) => pb::transfer_request::Target::Category(q.clone()),
-                    TransferTarget::Window(w) => pb::transfer_request::Target::Window(*w),
-                };
-                c.transfer(at(
-                    pb::TransferRequest {
-                        session: self.session(session),
-                        target: Some(target),
-                        with_return: *with_return,
-                        reason: reason.clone(),
-                    },
-                    now,
-                ))
-                .await
-                .map(drop)
-            }
-            Command::RateFromPad {
-                window,
-                number,
-                rating,
-                comment,
-            } => pb::pad_service_client::PadServiceClient::new(self.ch.clone())
-                .rate(at(
-                    pb::PadRatingRequest {
-                        window: *window,
-                        number: number.clone(),
-                        rating: *rating as u32,
-                        comment: comment.clone(),
-                    },
-                    now,
-                ))
-                .await
-                .map(drop),
-            Command::CloseFollowUp { id, resolution } => {
-                pb::admin_service_client::AdminServiceClient::new(self.ch.clone())
-                    .close_follow_up(at(
-                        pb::CloseFollowUpRequest {
-                            id: *id,
-                            resolution: resolution.clone(),
-                        },
-                        now,
-                    ))
-                    .await
-                    .map(drop)
-            }
-            other => bail!("the soak does not play {other:?}"),
-        };
-        match r {
-            Ok(()) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.code(),
-                    tonic::Code::Unavailable | tonic::Code::Internal | tonic::Code::Unknown
-                ) =>
-            {
-                bail!("the server failed: {e}")
-            }
-            Err(_) => Ok(false),
-        }
-    }
-}
-
-fn wire_priority(p: Priority) -> pb::PriorityClass {
-    match p {
-        Priority::Normal => pb::PriorityClass::Normal,
-        Priority::Elderly => pb::PriorityClass::Elderly,
-        Priority::Disabled => pb::PriorityClass::Disabled,
-        Priority::Veteran => pb::PriorityClass::Veteran,
-        Priority::Pregnant => pb::PriorityClass::Pregnant,
-        Priority::Appointment => pb::PriorityClass::Appointment,
-        Priority::KeyProject => pb::PriorityClass::KeyProject,
-    }
-}
-
 /// The citizen's rating on the pad after a resolved matter: most rate,
 /// mostly 非常满意; a 差评 carries a reason (and opens a follow-up).
 fn rating(rng: &mut StdRng) -> Option<(u8, String)> {
@@ -410,27 +91,6 @@ fn rating(rng: &mut StdRng) -> Option<(u8, String)> {
             String::new()
         },
     ))
-}
-
-/// Bytes the data dir takes on disk (allocated blocks, as `du`).
-fn disk_bytes(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                stack.push(e.path());
-            } else {
-                total += m.blocks() * 512;
-            }
-        }
-    }
-    total
 }
 
 async fn report(
@@ -456,41 +116,8 @@ async fn report(
     Ok((rep, t.elapsed().as_secs_f64() * 1e3))
 }
 
-fn differences(server: &pb::ReportRow, mirror: &ReportRow) -> Vec<String> {
-    wire_figures(server)
-        .iter()
-        .zip(key_figures(mirror))
-        .filter(|(a, b)| a.1 != b.1)
-        .map(|(a, b)| format!("{} server {} mirror {}", a.0, a.1, b.1))
-        .collect()
-}
-
-struct Row {
-    day: u32,
-    date: NaiveDate,
-    visitors: usize,
-    issued: u32,
-    served: u32,
-    events: u64,
-    rss_mib: f64,
-    data_mib: f64,
-    restart_ms: f64,
-    day_report_ms: f64,
-    month_report_ms: f64,
-    equal: bool,
-}
-
 pub async fn run(a: SoakArgs) -> anyhow::Result<()> {
-    let bin = match &a.server_bin {
-        Some(b) => b.clone(),
-        None => std::env::current_exe()?.with_file_name("hall-server"),
-    };
-    if !bin.exists() {
-        bail!(
-            "{} is missing: build it first (cargo build --release -p hall-server)",
-            bin.display()
-        );
-    }
+    let bin = crate::proc::server_bin(a.server_bin.as_deref())?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let tmp = tempfile::tempdir()?;
     let data = tmp.path().join("data");
@@ -787,95 +414,5 @@ fn stop(server: &mut Server, kill: bool) -> anyhow::Result<()> {
             .status();
     }
     server.child.wait()?;
-    Ok(())
-}
-
-/// RSS growth per 30 days after the first month (least squares): "flat"
-/// is about 0.
-fn rss_slope(rows: &[Row]) -> f64 {
-    let pts: Vec<(f64, f64)> = rows
-        .iter()
-        .skip(30)
-        .map(|r| (r.day as f64, r.rss_mib))
-        .collect();
-    if pts.len() < 2 {
-        return 0.0;
-    }
-    let n = pts.len() as f64;
-    let (mx, my) = (
-        pts.iter().map(|p| p.0).sum::<f64>() / n,
-        pts.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let (num, den) = pts.iter().fold((0.0, 0.0), |(a, b), p| {
-        (a + (p.0 - mx) * (p.1 - my), b + (p.0 - mx).powi(2))
-    });
-    if den == 0.0 { 0.0 } else { num / den * 30.0 }
-}
-
-fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
-    let mut s = String::from(
-        "day,date,weekday,visitors,issued,served,events,rss_mib,data_mib,restart_ms,day_report_ms,month_report_ms,equal\n",
-    );
-    for r in rows {
-        let _ = writeln!(
-            s,
-            "{},{},{:?},{},{},{},{},{:.1},{:.1},{:.0},{:.2},{:.2},{}",
-            r.day,
-            r.date,
-            r.date.weekday(),
-            r.visitors,
-            r.issued,
-            r.served,
-            r.events,
-            r.rss_mib,
-            r.data_mib,
-            r.restart_ms,
-            r.day_report_ms,
-            r.month_report_ms,
-            r.equal as u8
-        );
-    }
-    std::fs::write(path, s).with_context(|| format!("writing {}", path.display()))
-}
-
-fn chart(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
-    let rss: Vec<(f64, u32)> = rows
-        .iter()
-        .map(|r| (r.day as f64, r.rss_mib.round() as u32))
-        .collect();
-    let data: Vec<(f64, u32)> = rows
-        .iter()
-        .map(|r| (r.day as f64, r.data_mib.round() as u32))
-        .collect();
-    let month: Vec<(f64, u32)> = rows
-        .iter()
-        .map(|r| (r.day as f64, r.month_report_ms.round() as u32))
-        .collect();
-    let axes = hall_sim::chart::Axes {
-        x_title: "simulated day",
-        y_title: "MiB / ms",
-        x_step: 30.0,
-        x_label: |x| format!("{x:.0}"),
-    };
-    let series = [
-        hall_sim::chart::Series {
-            name: "server RSS (MiB)",
-            points: &rss,
-        },
-        hall_sim::chart::Series {
-            name: "data dir (MiB)",
-            points: &data,
-        },
-        hall_sim::chart::Series {
-            name: "30-day report (ms)",
-            points: &month,
-        },
-    ];
-    hall_sim::chart::line_chart(
-        path,
-        "A year in the hall: hall-server on a test clock",
-        &axes,
-        &series,
-    )?;
     Ok(())
 }
