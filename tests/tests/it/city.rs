@@ -126,8 +126,13 @@ async fn load(url: String, ops: usize, window: u32, clerk: &'static str) -> usiz
         session: Some(s.clone()),
     };
     for i in 0..ops {
-        if kiosk.issue_ticket(issue(SHARED[i % 3], "")).await.is_err() {
-            return i;
+        match kiosk.issue_ticket(issue(SHARED[i % 3], "")).await {
+            Ok(_) => {}
+            // The category's daily quota is used up (the street centre's
+            // pension takes 60, and how many the load before a kill issued
+            // depends on timing): the site working, not failing.
+            Err(e) if e.code() == tonic::Code::ResourceExhausted => continue,
+            Err(_) => return i,
         }
         if i % 2 == 1 {
             match counter.call_next(ws()).await {
